@@ -1,0 +1,325 @@
+//! `release bump`: record a planned release locally as idempotent steps.
+//!
+//! The steps are built from the plan, printed by `--dry-run`, and each one checks the world
+//! before acting: a run that stops half-way is completed by running it again, and a step that
+//! is already done is reported as such, never repeated.
+
+use serde::Serialize;
+use std::path::Path;
+
+use crate::changelog::{self, ChangelogError, Release, ReleaseInfo, Templates};
+use crate::config::Config;
+use crate::git::{self, GitError};
+use crate::hooks::{self, HookError};
+use crate::plan::ReleasePlan;
+use crate::remote::GithubRepo;
+use crate::version_files::{self, Kind, VersionFileError};
+
+/// Switches of `release bump`.
+#[derive(Debug, Clone, Default)]
+pub struct BumpOptions {
+    /// Release even with uncommitted changes.
+    pub allow_dirty: bool,
+    /// Write files but do not commit (implies no tag).
+    pub no_commit: bool,
+    /// Commit but do not tag.
+    pub no_tag: bool,
+    /// Print the steps, change nothing.
+    pub dry_run: bool,
+}
+
+/// A bump that cannot be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum BumpError {
+    /// The plan has no version.
+    #[error("{0}")]
+    NothingToRelease(String),
+    /// Git refused or failed.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// A template failed.
+    #[error(transparent)]
+    Changelog(#[from] ChangelogError),
+    /// A version file could not be updated.
+    #[error(transparent)]
+    VersionFile(#[from] VersionFileError),
+    /// A hook failed; for `pre_bump` nothing was written.
+    #[error("{source}{}", if *untouched { "; nothing was written" } else { "" })]
+    Hook {
+        /// The hook failure.
+        source: HookError,
+        /// Whether it failed before any write.
+        untouched: bool,
+    },
+}
+
+/// One file the release rewrites.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FileChange {
+    /// Path relative to the repository root.
+    pub path: String,
+    /// The new content.
+    #[serde(skip)]
+    pub content: String,
+    /// Whether the file on disk differs from `content`.
+    pub changed: bool,
+}
+
+/// What a step found or did.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StepState {
+    /// Would run (dry run).
+    Todo,
+    /// Ran now.
+    Applied,
+    /// Was already done; nothing to do.
+    Done,
+    /// Turned off by an option.
+    Skipped,
+}
+
+/// A step and its outcome, as printed and returned in `--json`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StepReport {
+    /// What the step does.
+    pub name: String,
+    /// What happened.
+    pub state: StepState,
+}
+
+/// Everything a bump writes, computed before anything is written.
+#[derive(Debug, Clone, Serialize)]
+pub struct Prepared {
+    /// The version.
+    pub version: String,
+    /// The tag.
+    pub tag: String,
+    /// The release commit message.
+    pub commit_message: String,
+    /// The rendered release notes (tag message).
+    pub notes: String,
+    /// The files to write.
+    pub files: Vec<FileChange>,
+}
+
+/// The template model of the release a plan describes.
+pub fn release_of(
+    plan: &ReleasePlan,
+    time: i64,
+    github: Option<&GithubRepo>,
+    config: &Config,
+) -> Release {
+    let info = ReleaseInfo {
+        version: plan.next_version.clone(),
+        tag: plan.next_tag.clone(),
+        previous_tag: plan.current_tag.clone(),
+        time,
+        github,
+    };
+    changelog::release_model(&plan.commits, &info, &config.changelog)
+}
+
+/// Compute every write of the release.
+pub fn prepare(
+    root: &Path,
+    config: &Config,
+    plan: &ReleasePlan,
+    templates: &Templates,
+    release: &Release,
+) -> Result<Prepared, BumpError> {
+    let (Some(version), Some(tag)) = (plan.next_version.clone(), plan.next_tag.clone()) else {
+        return Err(BumpError::NothingToRelease(plan.reason.clone()));
+    };
+    let read = |rel: &str| std::fs::read_to_string(root.join(rel)).ok();
+    let mut files = Vec::new();
+    let mut push = |path: String, content: String| {
+        let changed = read(&path).as_deref() != Some(content.as_str());
+        if !files.iter().any(|f: &FileChange| f.path == path) {
+            files.push(FileChange {
+                path,
+                content,
+                changed,
+            });
+        }
+    };
+    push(config.version_file.clone(), format!("{version}\n"));
+    for vf in &config.version_files {
+        let kind = Kind::from_path(&vf.path, vf.regex.as_deref());
+        let current = read(&vf.path).ok_or_else(|| VersionFileError::NoVersion {
+            path: root.join(&vf.path),
+            message: "the configured version file does not exist".into(),
+        })?;
+        let content = version_files::rewrite(&kind, &current, &version).map_err(|message| {
+            VersionFileError::NoVersion {
+                path: root.join(&vf.path),
+                message,
+            }
+        })?;
+        if kind == Kind::CargoToml {
+            let lock_path = Path::new(&vf.path)
+                .with_file_name("Cargo.lock")
+                .to_string_lossy()
+                .into_owned();
+            if let (Some(name), Some(lock)) = (
+                version_files::cargo_package_name(&current),
+                read(&lock_path),
+            ) {
+                if let Ok(updated) = version_files::rewrite(&Kind::CargoLock(name), &lock, &version)
+                {
+                    push(lock_path, updated);
+                }
+            }
+        }
+        push(vf.path.clone(), content);
+    }
+    let section = templates.changelog(std::slice::from_ref(release))?;
+    let existing = read(&config.changelog.path);
+    if let Some(updated) = changelog::prepend(existing.as_deref(), &section, &version) {
+        push(config.changelog.path.clone(), updated);
+    } else if let Some(existing) = existing {
+        push(config.changelog.path.clone(), existing);
+    }
+    Ok(Prepared {
+        commit_message: config.commit.message.replace("{version}", &version),
+        notes: templates.notes(release)?,
+        version,
+        tag,
+        files,
+    })
+}
+
+/// The paths a bump may rewrite: changes to them never count as a dirty worktree, so a run that
+/// stopped after writing them can be completed.
+pub fn managed_paths(prepared: &Prepared) -> Vec<String> {
+    prepared.files.iter().map(|f| f.path.clone()).collect()
+}
+
+/// Carry out the release, step by step.
+pub fn apply(
+    repo: &git2::Repository,
+    config: &Config,
+    plan: &ReleasePlan,
+    prepared: &Prepared,
+    options: &BumpOptions,
+) -> Result<Vec<StepReport>, BumpError> {
+    let root = git::workdir(repo)?;
+    let mut steps = Vec::new();
+    let mut report = |name: String, state: StepState| {
+        tracing::info!("{name}: {state:?}");
+        steps.push(StepReport { name, state });
+    };
+    git::current_branch(repo)?;
+    if !options.allow_dirty {
+        git::ensure_clean(repo, &managed_paths(prepared))?;
+    }
+    let env = hook_env(plan, prepared);
+    let act = |state_if_run: StepState| {
+        if options.dry_run {
+            StepState::Todo
+        } else {
+            state_if_run
+        }
+    };
+
+    // Pre-hooks run before the first write, so their failure leaves everything untouched.
+    if !config.hooks.pre_bump.is_empty() {
+        if !options.dry_run {
+            hooks::run_stage("pre_bump", &config.hooks.pre_bump, &root, &env).map_err(
+                |source| BumpError::Hook {
+                    source,
+                    untouched: true,
+                },
+            )?;
+        }
+        report(
+            format!("run pre_bump hooks ({})", config.hooks.pre_bump.len()),
+            act(StepState::Applied),
+        );
+    }
+    for f in &prepared.files {
+        if !f.changed {
+            report(format!("write {}", f.path), StepState::Done);
+            continue;
+        }
+        if !options.dry_run {
+            version_files::write_atomic(&root.join(&f.path), &f.content)?;
+        }
+        report(format!("write {}", f.path), act(StepState::Applied));
+    }
+
+    let commit_name = format!("commit \"{}\"", prepared.commit_message);
+    if options.no_commit {
+        report(commit_name, StepState::Skipped);
+    } else if options.dry_run {
+        report(commit_name, StepState::Todo);
+    } else {
+        let state =
+            match git::commit_paths(repo, &managed_paths(prepared), &prepared.commit_message)? {
+                Some(_) => StepState::Applied,
+                None => StepState::Done,
+            };
+        report(commit_name, state);
+    }
+
+    let tag_name = format!("tag {} (annotated)", prepared.tag);
+    if options.no_tag || options.no_commit {
+        report(tag_name, StepState::Skipped);
+    } else {
+        let head = repo
+            .head()
+            .and_then(|h| h.peel_to_commit())
+            .map_err(GitError::from)?
+            .id();
+        let state = match git::tag_target(repo, &prepared.tag)? {
+            Some(at) if at == head => StepState::Done,
+            Some(at) => {
+                return Err(GitError::TagElsewhere {
+                    name: prepared.tag.clone(),
+                    existing: at.to_string(),
+                    wanted: head.to_string(),
+                }
+                .into())
+            }
+            None if options.dry_run => StepState::Todo,
+            None => {
+                git::create_tag(repo, &prepared.tag, head, &prepared.notes)?;
+                StepState::Applied
+            }
+        };
+        report(tag_name, state);
+    }
+
+    if !config.hooks.post_bump.is_empty() {
+        if !options.dry_run {
+            hooks::run_stage("post_bump", &config.hooks.post_bump, &root, &env).map_err(
+                |source| BumpError::Hook {
+                    source,
+                    untouched: false,
+                },
+            )?;
+        }
+        report(
+            format!("run post_bump hooks ({})", config.hooks.post_bump.len()),
+            act(StepState::Applied),
+        );
+    }
+    Ok(steps)
+}
+
+/// Environment handed to lifecycle hooks: values as variables, never spliced into a command.
+fn hook_env(plan: &ReleasePlan, prepared: &Prepared) -> Vec<(&'static str, String)> {
+    vec![
+        ("RELEASE_VERSION", prepared.version.clone()),
+        ("RELEASE_TAG", prepared.tag.clone()),
+        (
+            "RELEASE_PREVIOUS_VERSION",
+            plan.current_version.clone().unwrap_or_default(),
+        ),
+        (
+            "RELEASE_PREVIOUS_TAG",
+            plan.current_tag.clone().unwrap_or_default(),
+        ),
+        ("RELEASE_BUMP", plan.bump.as_str().to_string()),
+    ]
+}

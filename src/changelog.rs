@@ -1,0 +1,452 @@
+//! Changelog and release notes: a pure model of a release, rendered with tera.
+//!
+//! Templates ship in the binary (`templates/`) and can be overridden per repository. Commit text
+//! is data, never template source, and goes through the `md` filter so that a `#`, an HTML tag
+//! or a `{{` in a message cannot break the document.
+
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use tera::{Context, Tera};
+
+use crate::config::ChangelogConfig;
+use crate::plan::PlannedCommit;
+use crate::remote::GithubRepo;
+
+/// The built-in changelog template.
+pub const CHANGELOG_TEMPLATE: &str = include_str!("../templates/changelog.md.tera");
+/// The built-in release-notes template.
+pub const NOTES_TEMPLATE: &str = include_str!("../templates/release-notes.md.tera");
+/// The header of a new `CHANGELOG.md`.
+pub const HEADER: &str =
+    "# Changelog\n\nAll notable changes to this project are documented in this file.\n";
+
+const CHANGELOG: &str = "changelog.md.tera";
+const NOTES: &str = "release-notes.md.tera";
+
+/// A template that cannot be loaded or rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangelogError {
+    /// A user template does not compile.
+    #[error("template {path}: {message}")]
+    Template {
+        /// The template file.
+        path: PathBuf,
+        /// The tera error chain.
+        message: String,
+    },
+    /// Rendering failed (a template uses a variable that does not exist, ...).
+    #[error("rendering {name}: {message}")]
+    Render {
+        /// The template name.
+        name: String,
+        /// The tera error chain.
+        message: String,
+    },
+    /// A template file could not be read.
+    #[error("cannot read template {path}: {source}")]
+    Read {
+        /// The template file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// One commit as templates see it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CommitEntry {
+    /// Full id.
+    pub id: String,
+    /// Abbreviated id.
+    pub short_id: String,
+    /// `[abc1234](url)` when the remote is on GitHub, else `abc1234`.
+    pub link: String,
+    /// Commit type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Scope, if any.
+    pub scope: Option<String>,
+    /// Description.
+    pub summary: String,
+    /// Body, if any.
+    pub body: Option<String>,
+    /// Breaking change.
+    pub breaking: bool,
+    /// Text of the breaking-change footer, else the summary.
+    pub breaking_description: String,
+    /// Author name.
+    pub author: String,
+}
+
+/// A titled group of commits.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SectionEntry {
+    /// Heading.
+    pub title: String,
+    /// Commits, newest first.
+    pub commits: Vec<CommitEntry>,
+}
+
+/// One release as templates see it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Release {
+    /// The version, or `None` for unreleased commits.
+    pub version: Option<String>,
+    /// The tag.
+    pub tag: Option<String>,
+    /// The previous release's tag.
+    pub previous_tag: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// GitHub compare link from the previous tag, when known.
+    pub compare_url: Option<String>,
+    /// Breaking changes, listed first.
+    pub breaking: Vec<CommitEntry>,
+    /// Sections in configured order, empty ones left out.
+    pub sections: Vec<SectionEntry>,
+    /// Distinct authors, sorted.
+    pub contributors: Vec<String>,
+}
+
+/// Facts about the release being described, besides its commits.
+#[derive(Debug, Clone, Default)]
+pub struct ReleaseInfo<'a> {
+    /// Version, or `None` for unreleased.
+    pub version: Option<String>,
+    /// Tag of this release.
+    pub tag: Option<String>,
+    /// Tag of the previous release.
+    pub previous_tag: Option<String>,
+    /// Release time, seconds since the epoch.
+    pub time: i64,
+    /// Where commits live on GitHub, if they do.
+    pub github: Option<&'a GithubRepo>,
+}
+
+/// Build the template model of one release. Pure.
+pub fn release_model(
+    commits: &[PlannedCommit],
+    info: &ReleaseInfo<'_>,
+    config: &ChangelogConfig,
+) -> Release {
+    let entry = |c: &PlannedCommit| CommitEntry {
+        id: c.id.clone(),
+        short_id: c.short_id.clone(),
+        link: match info.github {
+            Some(gh) => format!("[{}]({})", c.short_id, gh.commit_url(&c.id)),
+            None => c.short_id.clone(),
+        },
+        kind: c.message.kind.clone(),
+        scope: c.message.scope.clone(),
+        summary: c.message.summary.clone(),
+        body: c.message.body.clone(),
+        breaking: c.message.breaking,
+        breaking_description: c
+            .message
+            .breaking_description
+            .clone()
+            .unwrap_or_else(|| c.message.summary.clone()),
+        author: c.author.clone(),
+    };
+    let mut by_type: HashMap<&str, Vec<CommitEntry>> = HashMap::new();
+    for c in commits {
+        by_type
+            .entry(c.message.kind.as_str())
+            .or_default()
+            .push(entry(c));
+    }
+    let sections = config
+        .sections
+        .iter()
+        .map(|s| SectionEntry {
+            title: s.title.clone(),
+            commits: s
+                .types
+                .iter()
+                .flat_map(|t| by_type.get(t.as_str()).cloned().unwrap_or_default())
+                .collect(),
+        })
+        .filter(|s| !s.commits.is_empty())
+        .collect();
+    let contributors = if config.contributors {
+        commits
+            .iter()
+            .map(|c| c.author.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let compare_url = match (info.github, &info.previous_tag) {
+        (Some(gh), Some(prev)) => Some(gh.compare_url(prev, info.tag.as_deref().unwrap_or("HEAD"))),
+        _ => None,
+    };
+    Release {
+        version: info.version.clone(),
+        tag: info.tag.clone(),
+        previous_tag: info.previous_tag.clone(),
+        date: date_of(info.time),
+        compare_url,
+        breaking: commits
+            .iter()
+            .filter(|c| c.message.breaking)
+            .map(entry)
+            .collect(),
+        sections,
+        contributors,
+    }
+}
+
+/// `YYYY-MM-DD` (UTC) of a Unix time.
+pub fn date_of(seconds: i64) -> String {
+    // Howard Hinnant's civil_from_days.
+    let z = seconds.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The loaded templates.
+pub struct Templates {
+    tera: Tera,
+}
+
+impl Templates {
+    /// The built-in templates, overridden by files in `dir` when present.
+    pub fn load(dir: Option<&Path>) -> Result<Templates, ChangelogError> {
+        let mut tera = Tera::default();
+        tera.autoescape_on(vec![]);
+        tera.register_filter("md", md_filter);
+        for (name, builtin) in [(CHANGELOG, CHANGELOG_TEMPLATE), (NOTES, NOTES_TEMPLATE)] {
+            let path = dir.map(|d| d.join(name));
+            let source = match &path {
+                Some(p) if p.exists() => {
+                    std::fs::read_to_string(p).map_err(|source| ChangelogError::Read {
+                        path: p.clone(),
+                        source,
+                    })?
+                }
+                _ => builtin.to_string(),
+            };
+            tera.add_raw_template(name, &source)
+                .map_err(|e| ChangelogError::Template {
+                    path: path.unwrap_or_else(|| PathBuf::from(name)),
+                    message: chain(&e),
+                })?;
+        }
+        Ok(Templates { tera })
+    }
+
+    /// Changelog sections for `releases` (newest first), without the file header.
+    pub fn changelog(&self, releases: &[Release]) -> Result<String, ChangelogError> {
+        let mut ctx = Context::new();
+        ctx.insert("releases", releases);
+        self.render(CHANGELOG, &ctx)
+    }
+
+    /// Release notes for one release (the tag message and the GitHub release body).
+    pub fn notes(&self, release: &Release) -> Result<String, ChangelogError> {
+        let mut ctx = Context::new();
+        ctx.insert("release", release);
+        self.render(NOTES, &ctx)
+    }
+
+    fn render(&self, name: &str, ctx: &Context) -> Result<String, ChangelogError> {
+        let out = self
+            .tera
+            .render(name, ctx)
+            .map_err(|e| ChangelogError::Render {
+                name: name.into(),
+                message: chain(&e),
+            })?;
+        Ok(tidy(&out))
+    }
+}
+
+/// The whole tera error chain: the top-level message alone rarely says what is wrong.
+fn chain(e: &tera::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Collapse runs of blank lines and end with exactly one newline, so templates can be written
+/// for readability without fighting tera's whitespace control.
+fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank += 1;
+            continue;
+        }
+        if !out.is_empty() && blank > 0 {
+            out.push('\n');
+        }
+        blank = 0;
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Make commit text safe inside a Markdown list item: HTML is escaped, characters that would
+/// start a heading, quote, list or rule at the start of a line are escaped, and continuation
+/// lines are indented so they stay in the item.
+pub fn escape_markdown(text: &str, indent: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, line) in text.trim().lines().enumerate() {
+        if i > 0 {
+            out.push('\n');
+            if line.trim().is_empty() {
+                continue;
+            }
+            out.push_str(indent);
+        }
+        let line = line.trim();
+        let starts_block = line.starts_with(['#', '>', '=', '-', '+', '*', '|'])
+            || line.starts_with("```")
+            || line
+                .split_once(". ")
+                .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if starts_block && i > 0 {
+            out.push('\\');
+        }
+        for ch in line.chars() {
+            match ch {
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                _ => out.push(ch),
+            }
+        }
+    }
+    out
+}
+
+fn md_filter(
+    value: &tera::Value,
+    args: &HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let text = match value {
+        tera::Value::String(s) => s.clone(),
+        tera::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let indent = args.get("indent").and_then(|v| v.as_str()).unwrap_or("  ");
+    Ok(tera::Value::String(escape_markdown(&text, indent)))
+}
+
+/// Insert a rendered release section into an existing changelog: after the header, before the
+/// first release heading, keeping everything else byte for byte. Returns `None` when the file
+/// already has a section for `version` (a re-run).
+pub fn prepend(existing: Option<&str>, section: &str, version: &str) -> Option<String> {
+    let existing = existing.unwrap_or(HEADER);
+    if has_release(existing, version) {
+        return None;
+    }
+    let mut offset = 0;
+    let mut insert_at = None;
+    for line in existing.split_inclusive('\n') {
+        if line.starts_with("## ") {
+            insert_at = Some(offset);
+            break;
+        }
+        offset += line.len();
+    }
+    let mut out = String::with_capacity(existing.len() + section.len() + 2);
+    match insert_at {
+        Some(at) => {
+            out.push_str(&existing[..at]);
+            out.push_str(section.trim_end());
+            out.push_str("\n\n");
+            out.push_str(&existing[at..]);
+        }
+        None => {
+            out.push_str(existing.trim_end());
+            out.push_str("\n\n");
+            out.push_str(section.trim_end());
+            out.push('\n');
+        }
+    }
+    Some(out)
+}
+
+/// Whether a changelog has a heading for `version` (`## [1.2.0]`, `## 1.2.0`, `## v1.2.0`).
+pub fn has_release(changelog: &str, version: &str) -> bool {
+    changelog.lines().any(|l| {
+        let Some(rest) = l.strip_prefix("## ") else {
+            return false;
+        };
+        let rest = rest.trim_start_matches('[').trim_start_matches('v');
+        rest.strip_prefix(version)
+            .is_some_and(|after| after.is_empty() || after.starts_with([']', ' ', '(']))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(date_of(0), "1970-01-01");
+        assert_eq!(date_of(1_600_000_000), "2020-09-13");
+        assert_eq!(date_of(951_782_400), "2000-02-29");
+        assert_eq!(date_of(-86_400), "1969-12-31");
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escape_markdown("use <b> tag", "  "), "use &lt;b&gt; tag");
+        assert_eq!(
+            escape_markdown("a\n# not a heading\n\nb", "  "),
+            "a\n  \\# not a heading\n\n  b"
+        );
+        assert_eq!(escape_markdown("{{ x }}", "  "), "{{ x }}");
+        assert_eq!(escape_markdown("a\n1. b", "  "), "a\n  \\1. b");
+    }
+
+    #[test]
+    fn prepend_keeps_everything() {
+        let existing = "# Changelog\n\nHand-written intro.\n\n## [1.0.0] - 2020-01-01\n\n- old\n";
+        let out = prepend(
+            Some(existing),
+            "## [1.1.0] - 2020-02-02\n\n- new\n",
+            "1.1.0",
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "# Changelog\n\nHand-written intro.\n\n## [1.1.0] - 2020-02-02\n\n- new\n\n## [1.0.0] - 2020-01-01\n\n- old\n"
+        );
+        assert_eq!(
+            prepend(Some(&out), "## [1.1.0] - 2021-01-01\n", "1.1.0"),
+            None
+        );
+        let fresh = prepend(None, "## [0.1.0] - 2020-01-01\n", "0.1.0").unwrap();
+        assert!(fresh.starts_with("# Changelog\n"));
+        assert!(fresh.ends_with("## [0.1.0] - 2020-01-01\n"));
+    }
+
+    #[test]
+    fn release_headings() {
+        assert!(has_release("## [1.2.0] - x", "1.2.0"));
+        assert!(has_release("## v1.2.0", "1.2.0"));
+        assert!(!has_release("## [1.2.0-rc.1] - x", "1.2.0"));
+        assert!(!has_release("## [1.2.01]", "1.2.0"));
+        assert!(!has_release("### [1.2.0]", "1.2.0"));
+    }
+}

@@ -1,0 +1,124 @@
+//! Command-line interface types (clap).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Turn git history into releases: next version from Conventional Commits, changelog, tag.
+#[derive(Debug, Parser)]
+#[command(name = "release", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Run as if started in DIR (like `git -C`).
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Configuration file (default: release.toml at the repository root).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the next release and why, without changing anything.
+    Plan(PlanArgs),
+    /// Write the next release: version files, CHANGELOG.md, commit, annotated tag.
+    Bump(BumpArgs),
+    /// Print the changelog of unreleased commits, or of the whole history.
+    Changelog(ChangelogArgs),
+    /// Check commit messages against Conventional Commits.
+    Lint(LintArgs),
+    /// Manage git hooks.
+    Hooks {
+        /// What to do.
+        #[command(subcommand)]
+        action: HooksAction,
+    },
+}
+
+/// Arguments shared by `plan` and `bump` that decide the version.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Force the level (`major`, `minor`, `patch`) or give the exact version (`X.Y.Z`).
+    #[arg(value_name = "LEVEL|VERSION")]
+    pub level: Option<String>,
+    /// Make a pre-release on this channel (`rc` gives X.Y.Z-rc.N).
+    #[arg(long, value_name = "CHANNEL")]
+    pub pre: Option<String>,
+}
+
+/// `release plan`
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Level or version.
+    #[command(flatten)]
+    pub version: VersionArgs,
+    /// Print the plan as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `release bump`
+#[derive(Debug, Args)]
+pub struct BumpArgs {
+    /// Level or version.
+    #[command(flatten)]
+    pub version: VersionArgs,
+    /// Release even with uncommitted changes to tracked files.
+    #[arg(long)]
+    pub allow_dirty: bool,
+    /// Write the files but do not commit or tag.
+    #[arg(long)]
+    pub no_commit: bool,
+    /// Commit but do not tag.
+    #[arg(long)]
+    pub no_tag: bool,
+    /// Print the steps and change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `release changelog`
+#[derive(Debug, Args)]
+pub struct ChangelogArgs {
+    /// Render the whole history, one section per release tag.
+    #[arg(long)]
+    pub all: bool,
+    /// Write to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `release lint`
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Check the message in FILE (what a commit-msg hook receives).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["range", "message"])]
+    pub edit: Option<PathBuf>,
+    /// Check every non-merge commit in a range (`A..B`, or a single ref for all its history).
+    #[arg(long, value_name = "A..B", conflicts_with = "message")]
+    pub range: Option<String>,
+    /// The message to check; read from stdin when neither this nor a flag is given.
+    pub message: Option<String>,
+}
+
+/// `release hooks ...`
+#[derive(Debug, Subcommand)]
+pub enum HooksAction {
+    /// Install the commit-msg hook (honours core.hooksPath).
+    Install {
+        /// Replace an existing hook.
+        #[arg(long)]
+        force: bool,
+    },
+}

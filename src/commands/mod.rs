@@ -1,0 +1,149 @@
+//! One module per subcommand: glue between the CLI and the library, and all printing.
+
+mod bump;
+mod changelog;
+mod hooks;
+mod lint;
+mod plan;
+
+use anyhow::{Context as _, Result};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command, HooksAction, VersionArgs};
+use crate::config::{self, Config};
+use crate::history;
+use crate::plan::{Forced, PlanOptions};
+use crate::version::Bump;
+
+/// Logs go to stderr through tracing; `RUST_LOG` overrides the level.
+pub fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .try_init();
+}
+
+/// The error and its causes on one line, each cause once.
+pub fn describe(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+/// Run one command; the exit code is for outcomes that are not errors (a failed lint).
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let dir = match &cli.dir {
+        Some(d) => d.clone(),
+        None => std::env::current_dir().context("cannot read the current directory")?,
+    };
+    match cli.command {
+        Command::Plan(args) => plan::run(&Workspace::open(&dir, cli.config.as_deref())?, &args),
+        Command::Bump(args) => bump::run(&Workspace::open(&dir, cli.config.as_deref())?, &args),
+        Command::Changelog(args) => {
+            changelog::run(&Workspace::open(&dir, cli.config.as_deref())?, &args)
+        }
+        Command::Lint(args) => lint::run(&dir, cli.config.as_deref(), &args),
+        Command::Hooks {
+            action: HooksAction::Install { force },
+        } => hooks::install(&Workspace::open(&dir, cli.config.as_deref())?, force),
+    }
+}
+
+/// An opened repository with its configuration.
+pub struct Workspace {
+    /// The repository.
+    pub repo: git2::Repository,
+    /// Its worktree root.
+    pub root: PathBuf,
+    /// The loaded configuration.
+    pub config: Config,
+}
+
+impl Workspace {
+    /// Open the repository around `dir` and load its configuration.
+    pub fn open(dir: &Path, config_path: Option<&Path>) -> Result<Workspace> {
+        let repo = history::open(dir)?;
+        let root = repo
+            .workdir()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| repo.path().to_path_buf());
+        let config = load_config(&root, config_path)?;
+        Ok(Workspace { repo, root, config })
+    }
+
+    /// The template directory in use: configured, else `.release/templates` when it exists.
+    pub fn templates_dir(&self) -> Option<PathBuf> {
+        match &self.config.changelog.templates {
+            Some(dir) => Some(self.root.join(dir)),
+            None => Some(self.root.join(".release/templates")).filter(|d| d.is_dir()),
+        }
+    }
+
+    /// The GitHub repository of `origin`, for links.
+    pub fn github(&self) -> Option<crate::remote::GithubRepo> {
+        let remote = self.repo.find_remote("origin").ok()?;
+        let server = std::env::var("GITHUB_SERVER_URL").ok();
+        crate::remote::parse_github(remote.url().ok()?, server.as_deref())
+    }
+}
+
+/// Load `path`, or `release.toml` at `root`; a missing explicit file is an error.
+fn load_config(root: &Path, path: Option<&Path>) -> Result<Config> {
+    match path {
+        Some(p) if !p.exists() => anyhow::bail!("config file {} does not exist", p.display()),
+        Some(p) => Ok(Config::load_or_default(p)?),
+        None => Ok(Config::load_or_default(&root.join(config::FILE_NAME))?),
+    }
+}
+
+/// `major|minor|patch|X.Y.Z` and `--pre` into plan options.
+pub fn plan_options(args: &VersionArgs) -> Result<PlanOptions> {
+    let forced = match args.level.as_deref() {
+        None => None,
+        Some("major") => Some(Forced::Level(Bump::Major)),
+        Some("minor") => Some(Forced::Level(Bump::Minor)),
+        Some("patch") => Some(Forced::Level(Bump::Patch)),
+        Some(v) => {
+            let v = v.strip_prefix('v').unwrap_or(v);
+            let version = semver::Version::parse(v).map_err(|e| {
+                anyhow::anyhow!(
+                    "`{v}` is neither major, minor, patch nor a version like 1.2.3 ({e})"
+                )
+            })?;
+            Some(Forced::Version(version))
+        }
+    };
+    Ok(PlanOptions {
+        forced,
+        pre: args.pre.clone(),
+    })
+}
+
+/// Seconds since the epoch: `SOURCE_DATE_EPOCH` when set (reproducible output), else now.
+pub fn now() -> i64 {
+    if let Some(t) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        return t;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

@@ -1,0 +1,316 @@
+//! Reading history: release tags, the commits since a release, and the whole history split into
+//! releases with a single traversal.
+
+use git2::{ErrorCode, Oid, Repository, Sort};
+use semver::Version;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// What can go wrong while reading history.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// No repository at or above the directory.
+    #[error(
+        "{0} is not inside a git repository: run `git init`, or pass -C with a repository path"
+    )]
+    NotARepository(PathBuf),
+    /// HEAD points at an unborn branch.
+    #[error("the repository has no commits yet: commit something first")]
+    Empty,
+    /// A shallow clone without the release tags we need.
+    #[error("this is a shallow clone and no release tag is reachable from HEAD: fetch the full history and tags (`git fetch --tags --unshallow`, or `fetch-depth: 0` in actions/checkout)")]
+    ShallowWithoutTags,
+    /// Any other libgit2 failure.
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+}
+
+/// A tag whose name is a semantic version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseTag {
+    /// The full tag name (`v1.2.3`).
+    pub name: String,
+    /// The version it names.
+    pub version: Version,
+    /// The commit it points at (peeled through annotated tags).
+    pub commit: Oid,
+}
+
+/// One commit as read from git, before parsing.
+#[derive(Debug, Clone)]
+pub struct RawCommit {
+    /// The commit id.
+    pub id: Oid,
+    /// The full message, lossily decoded when it is not UTF-8.
+    pub message: String,
+    /// Whether the message was not valid UTF-8.
+    pub lossy: bool,
+    /// Author name.
+    pub author: String,
+    /// Author email.
+    pub email: String,
+    /// Commit time, seconds since the epoch.
+    pub time: i64,
+    /// Number of parents (more than one: a merge).
+    pub parents: usize,
+}
+
+/// Open the repository containing `dir`.
+pub fn open(dir: &Path) -> Result<Repository, HistoryError> {
+    Repository::discover(dir).map_err(|e| match e.code() {
+        ErrorCode::NotFound => HistoryError::NotARepository(dir.to_path_buf()),
+        _ => HistoryError::Git(e),
+    })
+}
+
+/// The commit HEAD points at.
+pub fn head_commit(repo: &Repository) -> Result<Oid, HistoryError> {
+    match repo.head() {
+        Ok(r) => Ok(r.peel_to_commit()?.id()),
+        Err(e) if e.code() == ErrorCode::UnbornBranch || e.code() == ErrorCode::NotFound => {
+            Err(HistoryError::Empty)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Turn a tag name into a version given the prefix; `None` for tags that are not versions.
+pub fn tag_version(name: &str, prefix: &str) -> Option<Version> {
+    let rest = name.strip_prefix(prefix)?;
+    Version::parse(rest).ok()
+}
+
+/// All version tags: those with `prefix`, or — when none has it — bare `X.Y.Z` tags.
+pub fn version_tags(repo: &Repository, prefix: &str) -> Result<Vec<ReleaseTag>, HistoryError> {
+    let mut names = Vec::new();
+    repo.tag_foreach(|_, name| {
+        if let Some(n) = std::str::from_utf8(name)
+            .ok()
+            .and_then(|n| n.strip_prefix("refs/tags/"))
+        {
+            names.push(n.to_string());
+        }
+        true
+    })?;
+    let pick = |prefix: &str| -> Vec<(String, Version)> {
+        names
+            .iter()
+            .filter_map(|n| tag_version(n, prefix).map(|v| (n.clone(), v)))
+            .collect()
+    };
+    let mut chosen = pick(prefix);
+    if chosen.is_empty() && !prefix.is_empty() {
+        chosen = pick("");
+    }
+    let mut tags = Vec::with_capacity(chosen.len());
+    for (name, version) in chosen {
+        let reference = repo.find_reference(&format!("refs/tags/{name}"))?;
+        // A tag on a tree or blob is not a release; skip it rather than fail.
+        if let Ok(commit) = reference.peel_to_commit() {
+            tags.push(ReleaseTag {
+                name,
+                version,
+                commit: commit.id(),
+            });
+        }
+    }
+    tags.sort_by(|a, b| b.version.cmp(&a.version).then_with(|| a.name.cmp(&b.name)));
+    Ok(tags)
+}
+
+/// Whether `ancestor` is `head` or one of its ancestors.
+pub fn reachable(repo: &Repository, head: Oid, ancestor: Oid) -> Result<bool, HistoryError> {
+    Ok(head == ancestor || repo.graph_descendant_of(head, ancestor)?)
+}
+
+/// The highest version tag reachable from `head`; `stable_only` skips pre-releases.
+/// `tags` must be sorted highest first, as [`version_tags`] returns them.
+pub fn latest_reachable<'a>(
+    repo: &Repository,
+    head: Oid,
+    tags: &'a [ReleaseTag],
+    stable_only: bool,
+) -> Result<Option<&'a ReleaseTag>, HistoryError> {
+    for tag in tags {
+        if stable_only && !tag.version.pre.is_empty() {
+            continue;
+        }
+        if reachable(repo, head, tag.commit)? {
+            return Ok(Some(tag));
+        }
+    }
+    if repo.is_shallow() && !tags.is_empty() {
+        return Err(HistoryError::ShallowWithoutTags);
+    }
+    Ok(None)
+}
+
+/// Read one commit.
+pub fn read_commit(repo: &Repository, id: Oid) -> Result<RawCommit, HistoryError> {
+    let c = repo.find_commit(id)?;
+    Ok(raw_of(&c))
+}
+
+fn raw_of(c: &git2::Commit<'_>) -> RawCommit {
+    let bytes = c.message_bytes();
+    let (message, lossy) = match std::str::from_utf8(bytes) {
+        Ok(s) => (s.to_string(), false),
+        Err(_) => (String::from_utf8_lossy(bytes).into_owned(), true),
+    };
+    let author = c.author();
+    RawCommit {
+        id: c.id(),
+        message,
+        lossy,
+        author: String::from_utf8_lossy(author.name_bytes()).into_owned(),
+        email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
+        time: c.time().seconds(),
+        parents: c.parent_count(),
+    }
+}
+
+/// Commits reachable from `head` but not from `since` (`git log since..head`), newest first.
+pub fn commits_since(
+    repo: &Repository,
+    head: Oid,
+    since: Option<Oid>,
+) -> Result<Vec<RawCommit>, HistoryError> {
+    let mut walk = repo.revwalk()?;
+    walk.set_sorting(Sort::TOPOLOGICAL | Sort::TIME)?;
+    walk.push(head)?;
+    if let Some(since) = since {
+        walk.hide(since)?;
+    }
+    let mut out = Vec::new();
+    for id in walk {
+        out.push(read_commit(repo, id?)?);
+    }
+    Ok(out)
+}
+
+/// The commits that one release (or, without a tag, no release yet) brought.
+#[derive(Debug, Clone)]
+pub struct ReleaseCommits {
+    /// The release tag; `None` for unreleased commits.
+    pub tag: Option<ReleaseTag>,
+    /// Its commits, newest first.
+    pub commits: Vec<RawCommit>,
+}
+
+/// The whole history reachable from `head`, split by release: each commit belongs to the lowest
+/// version tag that contains it. Returned highest release first, with the unreleased commits
+/// (those no tag contains) under `None` at the top; commits newest first within a release.
+///
+/// One traversal reads every commit once; the split is done in memory, so the cost does not grow
+/// with the number of tags.
+pub fn releases(
+    repo: &Repository,
+    head: Oid,
+    tags: &[ReleaseTag],
+) -> Result<Vec<ReleaseCommits>, HistoryError> {
+    let graph = Graph::load(repo, head)?;
+    // Lowest version first, so a commit lands in the first release that shipped it.
+    let mut ordered: Vec<&ReleaseTag> = tags
+        .iter()
+        .filter(|t| graph.index.contains_key(&t.commit))
+        .collect();
+    ordered.sort_by(|a, b| a.version.cmp(&b.version));
+    let unassigned = u32::MAX;
+    let mut owner = vec![unassigned; graph.nodes.len()];
+    let mut stack = Vec::new();
+    for (release, tag) in ordered.iter().enumerate() {
+        stack.push(graph.index[&tag.commit]);
+        while let Some(i) = stack.pop() {
+            if owner[i as usize] != unassigned {
+                continue;
+            }
+            owner[i as usize] = release as u32;
+            stack.extend(
+                graph.parents[i as usize]
+                    .iter()
+                    .filter(|&&p| owner[p as usize] == unassigned),
+            );
+        }
+    }
+    let mut buckets: Vec<Vec<RawCommit>> = vec![Vec::new(); ordered.len() + 1];
+    for (commit, o) in graph.nodes.into_iter().zip(owner) {
+        let slot = if o == unassigned {
+            ordered.len()
+        } else {
+            o as usize
+        };
+        buckets[slot].push(commit);
+    }
+    let mut out = Vec::with_capacity(buckets.len());
+    for (i, mut commits) in buckets.into_iter().enumerate().rev() {
+        // Newest first, discovery order breaking ties: the same order as `git log`.
+        commits.sort_by_key(|c| std::cmp::Reverse(c.time));
+        let tag = ordered.get(i).map(|t| (*t).clone());
+        if tag.is_some() || !commits.is_empty() {
+            out.push(ReleaseCommits { tag, commits });
+        }
+    }
+    Ok(out)
+}
+
+/// The commit graph reachable from one commit, read once.
+struct Graph {
+    nodes: Vec<RawCommit>,
+    parents: Vec<Vec<u32>>,
+    index: HashMap<Oid, u32>,
+}
+
+impl Graph {
+    fn load(repo: &Repository, head: Oid) -> Result<Graph, HistoryError> {
+        let mut index: HashMap<Oid, u32> = HashMap::new();
+        let mut nodes = Vec::new();
+        let mut parent_ids: Vec<Vec<Oid>> = Vec::new();
+        let mut stack = vec![head];
+        let shallow = repo.is_shallow();
+        while let Some(id) = stack.pop() {
+            if index.contains_key(&id) {
+                continue;
+            }
+            let commit = match repo.find_commit(id) {
+                Ok(c) => c,
+                // The graft boundary of a shallow clone: history simply ends there.
+                Err(e) if shallow && e.code() == ErrorCode::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            index.insert(id, nodes.len() as u32);
+            nodes.push(raw_of(&commit));
+            let ids: Vec<Oid> = commit.parent_ids().collect();
+            // Reverse so the first parent is visited first (depth-first along it).
+            stack.extend(ids.iter().rev().copied());
+            parent_ids.push(ids);
+        }
+        // Every reachable commit has an index now; parents outside it (shallow) are dropped.
+        let parents = parent_ids
+            .iter()
+            .map(|ids| ids.iter().filter_map(|p| index.get(p).copied()).collect())
+            .collect();
+        Ok(Graph {
+            nodes,
+            parents,
+            index,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_names() {
+        let v = |s: &str| Version::parse(s).unwrap();
+        assert_eq!(tag_version("v1.2.3", "v"), Some(v("1.2.3")));
+        assert_eq!(tag_version("v1.2.3-rc.1", "v"), Some(v("1.2.3-rc.1")));
+        assert_eq!(tag_version("1.2.3", ""), Some(v("1.2.3")));
+        for odd in [
+            "v1", "v1.2", "v1.2.3.4", "latest", "1.2.3", "vv1.2.3", "v01.2.3",
+        ] {
+            assert_eq!(tag_version(odd, "v"), None, "{odd}");
+        }
+    }
+}

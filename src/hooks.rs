@@ -1,0 +1,127 @@
+//! Hooks: installing the git `commit-msg` hook, and running lifecycle hooks (`pre_bump`,
+//! `post_bump`) as argument lists, never through a shell.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The `commit-msg` hook shipped in `hooks/`.
+pub const COMMIT_MSG: &str = include_str!("../hooks/commit-msg");
+
+/// A hook that cannot be installed or that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    /// Another hook is in the way.
+    #[error("{0} already exists and is not release's hook: pass --force to replace it, or call `release lint --edit \"$1\"` from it")]
+    Exists(PathBuf),
+    /// Writing the hook failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The hook file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A lifecycle hook could not start.
+    #[error("{stage} hook `{program}` could not start: {source}")]
+    Spawn {
+        /// `pre_bump` or `post_bump`.
+        stage: String,
+        /// argv[0].
+        program: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A lifecycle hook exited non-zero.
+    #[error("{stage} hook `{command}` failed ({status})")]
+    Failed {
+        /// `pre_bump` or `post_bump`.
+        stage: String,
+        /// The command, for the message.
+        command: String,
+        /// Exit status.
+        status: std::process::ExitStatus,
+    },
+    /// Any libgit2 failure.
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+}
+
+/// The directory git runs hooks from: `core.hooksPath` (relative to the worktree) or
+/// `.git/hooks`.
+pub fn hooks_dir(repo: &git2::Repository) -> Result<PathBuf, HookError> {
+    let config = repo.config()?;
+    if let Ok(path) = config.get_path("core.hooksPath") {
+        if path.is_absolute() {
+            return Ok(path);
+        }
+        let base = repo.workdir().unwrap_or_else(|| repo.path());
+        return Ok(base.join(path));
+    }
+    Ok(repo.path().join("hooks"))
+}
+
+/// Install the `commit-msg` hook. Returns its path.
+pub fn install_commit_msg(repo: &git2::Repository, force: bool) -> Result<PathBuf, HookError> {
+    let dir = hooks_dir(repo)?;
+    let path = dir.join("commit-msg");
+    let write = |source| HookError::Write {
+        path: path.clone(),
+        source,
+    };
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        if existing != COMMIT_MSG && !force {
+            return Err(HookError::Exists(path));
+        }
+    }
+    std::fs::create_dir_all(&dir).map_err(write)?;
+    std::fs::write(&path, COMMIT_MSG).map_err(write)?;
+    make_executable(&path).map_err(write)?;
+    Ok(path)
+}
+
+#[cfg(unix)]
+fn make_executable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+}
+
+#[cfg(not(unix))]
+fn make_executable(_: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Run each command of a lifecycle stage in `dir` with `env` added. Hook output goes to
+/// stderr so that `--json` on stdout stays parseable. Stops at the first failure.
+pub fn run_stage(
+    stage: &str,
+    commands: &[Vec<String>],
+    dir: &Path,
+    env: &[(&str, String)],
+) -> Result<(), HookError> {
+    for argv in commands {
+        let Some((program, args)) = argv.split_first() else {
+            continue;
+        };
+        tracing::info!("{stage}: {}", argv.join(" "));
+        let status = Command::new(program)
+            .args(args)
+            .current_dir(dir)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(std::io::stderr())
+            .status()
+            .map_err(|source| HookError::Spawn {
+                stage: stage.into(),
+                program: program.clone(),
+                source,
+            })?;
+        if !status.success() {
+            return Err(HookError::Failed {
+                stage: stage.into(),
+                command: argv.join(" "),
+                status,
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! release-agent: turns git history into releases and rolls them out.
+//!
+//! The library holds all logic; the `release` binary only parses arguments and dispatches.
+//! Pure core: [`commit`], [`version`], [`plan`] (building), [`changelog`] (model), [`lint`],
+//! [`remote`]. Adapters: [`history`] (reading git), [`git`] (writing git), [`hooks`],
+//! [`version_files`]. [`bump`] orders the steps of a local release; [`commands`] is the CLI glue.
+
+pub mod bump;
+pub mod changelog;
+pub mod cli;
+pub mod commands;
+pub mod commit;
+pub mod config;
+pub mod git;
+pub mod history;
+pub mod hooks;
+pub mod lint;
+pub mod plan;
+pub mod remote;
+pub mod version;
+pub mod version_files;

@@ -1,0 +1,269 @@
+//! Rewriting the version in files: `version.txt`, `Cargo.toml` (+ `Cargo.lock`), `package.json`,
+//! and any file by a configured regex. Each rewrite is a pure `&str -> String` function that
+//! keeps the rest of the file byte for byte.
+
+use regex::Regex;
+use std::path::{Path, PathBuf};
+
+/// A version file that cannot be updated.
+#[derive(Debug, thiserror::Error)]
+pub enum VersionFileError {
+    /// Reading or writing failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file has no version where one was expected.
+    #[error("{path}: {message}")]
+    NoVersion {
+        /// The file.
+        path: PathBuf,
+        /// What was looked for.
+        message: String,
+    },
+}
+
+/// How a file holds its version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// The whole file is the version.
+    Plain,
+    /// `[package] version` or `[workspace.package] version`.
+    CargoToml,
+    /// `[[package]]` entries of the crate named.
+    CargoLock(String),
+    /// Top-level `"version"`.
+    PackageJson,
+    /// Group `version` (or the first group) of every match.
+    Regex(String),
+}
+
+impl Kind {
+    /// The kind implied by a file name when no regex is configured.
+    pub fn from_path(path: &str, regex: Option<&str>) -> Kind {
+        if let Some(re) = regex {
+            return Kind::Regex(re.to_string());
+        }
+        match Path::new(path).file_name().and_then(|n| n.to_str()) {
+            Some("Cargo.toml") => Kind::CargoToml,
+            Some("package.json") => Kind::PackageJson,
+            _ => Kind::Plain,
+        }
+    }
+}
+
+/// Return `content` with its version set to `version`.
+pub fn rewrite(kind: &Kind, content: &str, version: &str) -> Result<String, String> {
+    match kind {
+        Kind::Plain => Ok(format!("{version}\n")),
+        Kind::CargoToml => cargo_toml(content, version),
+        Kind::CargoLock(name) => cargo_lock(content, name, version),
+        Kind::PackageJson => package_json(content, version),
+        Kind::Regex(re) => by_regex(content, re, version),
+    }
+}
+
+fn cargo_toml(content: &str, version: &str) -> Result<String, String> {
+    let mut doc: toml_edit::DocumentMut = content
+        .parse()
+        .map_err(|e| format!("not valid TOML: {e}"))?;
+    let has = |doc: &toml_edit::DocumentMut, table: &[&str]| {
+        let mut item = doc.as_item();
+        for key in table {
+            match item.get(key) {
+                Some(i) => item = i,
+                None => return false,
+            }
+        }
+        item.get("version").and_then(|v| v.as_str()).is_some()
+    };
+    if has(&doc, &["package"]) {
+        doc["package"]["version"] = toml_edit::value(version);
+    } else if has(&doc, &["workspace", "package"]) {
+        doc["workspace"]["package"]["version"] = toml_edit::value(version);
+    } else {
+        return Err("no `version` string in [package] or [workspace.package]".into());
+    }
+    Ok(doc.to_string())
+}
+
+/// The `[package] name` of a Cargo.toml, to find its entry in Cargo.lock.
+pub fn cargo_package_name(content: &str) -> Option<String> {
+    let doc: toml_edit::DocumentMut = content.parse().ok()?;
+    doc.get("package")?
+        .get("name")?
+        .as_str()
+        .map(str::to_string)
+}
+
+fn cargo_lock(content: &str, name: &str, version: &str) -> Result<String, String> {
+    let mut doc: toml_edit::DocumentMut = content
+        .parse()
+        .map_err(|e| format!("not valid TOML: {e}"))?;
+    let packages = doc
+        .get_mut("package")
+        .and_then(|p| p.as_array_of_tables_mut())
+        .ok_or("no [[package]] entries")?;
+    let mut found = false;
+    for p in packages.iter_mut() {
+        // Registry packages of the same name have a `source`; ours does not.
+        if p.get("name").and_then(|n| n.as_str()) == Some(name) && p.get("source").is_none() {
+            p["version"] = toml_edit::value(version);
+            found = true;
+        }
+    }
+    if !found {
+        return Err(format!("no [[package]] named `{name}`"));
+    }
+    Ok(doc.to_string())
+}
+
+fn package_json(content: &str, version: &str) -> Result<String, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(content).map_err(|e| format!("not valid JSON: {e}"))?;
+    if value.get("version").and_then(|v| v.as_str()).is_none() {
+        return Err("no top-level \"version\" string".into());
+    }
+    // Rewrite text, not the parsed value, to keep key order and formatting. The first
+    // `"version": "..."` at depth 1 is the top-level one.
+    let value_re = Regex::new(r#"^\s*:\s*"((?:[^"\\]|\\.)*)""#).map_err(|e| e.to_string())?;
+    let bytes = content.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    let mut in_string = false;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                b'"' if depth == 1 && content[i..].starts_with("\"version\"") => {
+                    let rest = &content[i + 9..];
+                    if let Some(m) = value_re.captures(rest).and_then(|c| c.get(1)) {
+                        let start = i + 9 + m.start();
+                        let end = i + 9 + m.end();
+                        return Ok(format!("{}{version}{}", &content[..start], &content[end..]));
+                    }
+                    in_string = true;
+                }
+                b'"' => in_string = true,
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    Err("no top-level \"version\" string".into())
+}
+
+fn by_regex(content: &str, pattern: &str, version: &str) -> Result<String, String> {
+    let re = Regex::new(pattern).map_err(|e| e.to_string())?;
+    let mut out = String::with_capacity(content.len());
+    let mut last = 0;
+    for caps in re.captures_iter(content) {
+        if let Some(m) = caps.name("version").or_else(|| caps.get(1)) {
+            out.push_str(&content[last..m.start()]);
+            out.push_str(version);
+            last = m.end();
+        }
+    }
+    if last == 0 {
+        return Err(format!("the regex `{pattern}` matches nothing"));
+    }
+    out.push_str(&content[last..]);
+    Ok(out)
+}
+
+/// Write `content` to `path` atomically (temporary file, then rename), so a crash never leaves
+/// a half-written file.
+pub fn write_atomic(path: &Path, content: &str) -> Result<(), VersionFileError> {
+    let io = |source| VersionFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.release-tmp"));
+    std::fs::write(&tmp, content).map_err(io)?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(&tmp, meta.permissions());
+    }
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_toml_keeps_formatting() {
+        let src = "[package]\nname = \"app\" # the app\nversion = \"0.1.0\"\n\n[dependencies]\nx = { version = \"1\" }\n";
+        let out = rewrite(&Kind::CargoToml, src, "0.2.0").unwrap();
+        assert_eq!(
+            out,
+            src.replace("version = \"0.1.0\"", "version = \"0.2.0\"")
+        );
+        let ws = "[workspace.package]\nversion = \"1.0.0\"\n";
+        assert_eq!(
+            rewrite(&Kind::CargoToml, ws, "1.1.0").unwrap(),
+            "[workspace.package]\nversion = \"1.1.0\"\n"
+        );
+        assert!(rewrite(&Kind::CargoToml, "[package]\nname = \"a\"\n", "1.0.0").is_err());
+    }
+
+    #[test]
+    fn cargo_lock_only_our_package() {
+        let lock = "version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\nsource = \"registry+https://example\"\n";
+        let out = rewrite(&Kind::CargoLock("app".into()), lock, "0.2.0").unwrap();
+        assert_eq!(out.matches("0.2.0").count(), 1);
+        assert_eq!(out.matches("0.1.0").count(), 1);
+    }
+
+    #[test]
+    fn package_json_top_level_only() {
+        let src = "{\n  \"name\": \"a\",\n  \"dependencies\": { \"version\": \"9\" },\n  \"version\": \"1.0.0\"\n}\n";
+        let out = rewrite(&Kind::PackageJson, src, "1.1.0").unwrap();
+        assert_eq!(out, src.replace("\"1.0.0\"", "\"1.1.0\""));
+        let tricky = "{\"d\": \"\\\"version\\\"\", \"version\": \"1.0.0\"}";
+        assert_eq!(
+            rewrite(&Kind::PackageJson, tricky, "2.0.0").unwrap(),
+            tricky.replace("1.0.0", "2.0.0")
+        );
+        assert!(rewrite(&Kind::PackageJson, "{\"a\": {\"version\": \"1\"}}", "2.0.0").is_err());
+    }
+
+    #[test]
+    fn regex_replaces_every_match() {
+        let src = "version: 1.0.0\nappVersion: \"1.0.0\"\n";
+        let out = rewrite(
+            &Kind::Regex(r#"(?m)^(?:app)?[vV]ersion: "?(?P<version>[^"\n]+)"#.into()),
+            src,
+            "1.1.0",
+        )
+        .unwrap();
+        assert_eq!(out, "version: 1.1.0\nappVersion: \"1.1.0\"\n");
+        assert!(rewrite(&Kind::Regex("nomatch(x)".into()), src, "1.1.0").is_err());
+    }
+
+    #[test]
+    fn kinds_from_names() {
+        assert_eq!(
+            Kind::from_path("crates/a/Cargo.toml", None),
+            Kind::CargoToml
+        );
+        assert_eq!(Kind::from_path("web/package.json", None), Kind::PackageJson);
+        assert_eq!(Kind::from_path("VERSION", None), Kind::Plain);
+        assert_eq!(
+            Kind::from_path("Cargo.toml", Some("x(y)")),
+            Kind::Regex("x(y)".into())
+        );
+    }
+}
