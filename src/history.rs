@@ -57,10 +57,23 @@ pub struct RawCommit {
 
 /// Open the repository containing `dir`.
 pub fn open(dir: &Path) -> Result<Repository, HistoryError> {
+    tune_libgit2();
     Repository::discover(dir).map_err(|e| match e.code() {
         ErrorCode::NotFound => HistoryError::NotARepository(dir.to_path_buf()),
         _ => HistoryError::Git(e),
     })
+}
+
+/// Settings for reading whole histories, applied once per process. Every commit is read once,
+/// so libgit2's object cache only costs memory (60 MB instead of 140 MB on 100,000 commits),
+/// and re-hashing every object on read (which `git log` does not do either) costs a quarter of
+/// the walk. Measured with `make bench`.
+fn tune_libgit2() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        git2::opts::strict_hash_verification(false);
+        git2::opts::enable_caching(false);
+    });
 }
 
 /// The commit HEAD points at.

@@ -186,6 +186,12 @@ pub fn classify_commits(
 /// Indexes of commits cancelled by a later revert in the same list, with the reason.
 /// `commits` is newest first; a revert of a revert restores the original.
 fn cancelled_by_reverts(commits: &[RawCommit]) -> HashMap<usize, String> {
+    if !commits
+        .iter()
+        .any(|c| commit::reverted_commit(&c.message).is_some())
+    {
+        return HashMap::new();
+    }
     let ids: Vec<String> = commits.iter().map(|c| c.id.to_string()).collect();
     let find = |abbrev: &str| ids.iter().position(|id| id.starts_with(abbrev));
     // target of each revert in range: revert index -> reverted index
@@ -388,7 +394,18 @@ pub fn gather(
     let head = history::head_commit(repo)?;
     let tags = history::version_tags(repo, &config.tag_prefix)?;
     let current = history::latest_reachable(repo, head, &tags, true)?;
-    let commits = history::commits_since(repo, head, current.map(|t| t.commit))?;
+    let release_header = release_header_pattern(&config.commit.message);
+    // Release commits (ours, from pre-releases or from a run that stopped before tagging) are
+    // bookkeeping, not changes: counting them would, e.g., add the releaser to the contributors.
+    let commits: Vec<RawCommit> = history::commits_since(repo, head, current.map(|t| t.commit))?
+        .into_iter()
+        .filter(|c| {
+            c.parents > 1
+                || !release_header
+                    .as_ref()
+                    .is_some_and(|re| re.is_match(c.message.lines().next().unwrap_or_default()))
+        })
+        .collect();
     if current.is_none() && repo.is_shallow() {
         return Err(HistoryError::ShallowWithoutTags.into());
     }
@@ -405,6 +422,18 @@ pub fn gather(
         commits,
     };
     build(&input, &config.bump.rules(), options)
+}
+
+/// A regex matching the header of a release commit made from `template` (`{version}` stands for
+/// any version).
+fn release_header_pattern(template: &str) -> Option<regex::Regex> {
+    const VERSION: &str = r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?";
+    let header = template.lines().next()?;
+    if !header.contains("{version}") {
+        return None;
+    }
+    let parts: Vec<String> = header.split("{version}").map(regex::escape).collect();
+    regex::Regex::new(&format!("^{}$", parts.join(VERSION))).ok()
 }
 
 /// The prefix the repository really uses: the configured one, or none when only bare version
