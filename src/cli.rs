@@ -35,6 +35,12 @@ pub enum Command {
     Changelog(ChangelogArgs),
     /// Check commit messages against Conventional Commits.
     Lint(LintArgs),
+    /// Print the configuration in effect as TOML (`--default`: the built-in defaults).
+    Config {
+        /// Print the defaults instead of the loaded configuration.
+        #[arg(long)]
+        default: bool,
+    },
     /// Manage git hooks.
     Hooks {
         /// What to do.

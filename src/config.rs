@@ -244,6 +244,11 @@ impl Config {
         }
     }
 
+    /// The configuration as `release.toml` text.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(self)
+    }
+
     /// Parse and validate `text`, naming `path` in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let invalid = |span: Option<std::ops::Range<usize>>, key: String, message: String| {
@@ -368,6 +373,16 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("release.toml"))
+    }
+
+    #[test]
+    fn readme_documents_the_defaults() {
+        let readme = include_str!("../README.md");
+        let defaults = Config::default().to_toml().unwrap();
+        assert!(
+            readme.contains(&format!("```toml\n{defaults}```")),
+            "README.md's configuration block differs from `release config --default`:\n{defaults}"
+        );
     }
 
     #[test]

@@ -59,6 +59,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             changelog::run(&Workspace::open(&dir, cli.config.as_deref())?, &args)
         }
         Command::Lint(args) => lint::run(&dir, cli.config.as_deref(), &args),
+        Command::Config { default } => {
+            let config = if default {
+                Config::default()
+            } else {
+                Workspace::open(&dir, cli.config.as_deref())?.config
+            };
+            print!("{}", config.to_toml()?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Hooks {
             action: HooksAction::Install { force },
         } => hooks::install(&Workspace::open(&dir, cli.config.as_deref())?, force),
