@@ -210,6 +210,11 @@ pub fn apply(
         steps.push(StepReport { name, state });
     };
     git::current_branch(repo)?;
+    if !options.dry_run && !options.no_commit {
+        // Fail before the first write, not at the commit after the files were rewritten.
+        git::signature(repo)?;
+        git::author_signature(repo)?;
+    }
     if !options.allow_dirty {
         git::ensure_clean(repo, &managed_paths(prepared))?;
     }

@@ -76,12 +76,23 @@ pub fn ensure_clean(repo: &Repository, ignore: &[String]) -> Result<(), GitError
     Err(GitError::Dirty(shown))
 }
 
-/// The committer signature from git config.
-pub fn signature(repo: &Repository) -> Result<Signature<'static>, GitError> {
-    repo.signature().map_err(|e| match e.code() {
+fn identity_error(e: git2::Error) -> GitError {
+    match e.code() {
         ErrorCode::NotFound | ErrorCode::Invalid => GitError::NoIdentity,
         _ => GitError::Git(e),
-    })
+    }
+}
+
+/// The committer signature, as `git` makes it: git config, overridden by `GIT_COMMITTER_NAME`,
+/// `GIT_COMMITTER_EMAIL` and `GIT_COMMITTER_DATE` (CI systems set these rather than config).
+pub fn signature(repo: &Repository) -> Result<Signature<'static>, GitError> {
+    repo.committer_from_env().map_err(identity_error)
+}
+
+/// The author signature, as `git` makes it: git config, overridden by `GIT_AUTHOR_NAME`,
+/// `GIT_AUTHOR_EMAIL` and `GIT_AUTHOR_DATE`.
+pub fn author_signature(repo: &Repository) -> Result<Signature<'static>, GitError> {
+    repo.author_from_env().map_err(identity_error)
 }
 
 /// Stage `paths` and commit them on the current branch. Returns `None` when nothing changed
@@ -108,8 +119,16 @@ pub fn commit_paths(
         return Ok(None);
     }
     let tree = repo.find_tree(tree_id)?;
-    let sig = signature(repo)?;
-    let id = repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])?;
+    let author = author_signature(repo)?;
+    let committer = signature(repo)?;
+    let id = repo.commit(
+        Some("HEAD"),
+        &author,
+        &committer,
+        message,
+        &tree,
+        &[&parent],
+    )?;
     Ok(Some(id))
 }
 

@@ -146,13 +146,36 @@ pub fn render(source: &str, raw: &str, diagnostics: &[Diagnostic]) -> String {
     let mut out = String::new();
     for d in diagnostics {
         out.push_str(&format!("error: {}\n", d.message));
-        out.push_str(&format!("  --> {source}, line {}\n", d.line));
+        out.push_str(&format!("  --> {source}, line {}\n", raw_line(raw, d.line)));
         if let Some(text) = lines.get(d.line - 1) {
             out.push_str(&format!("   | {text}\n"));
         }
         out.push_str(&format!("   = {}\n", d.hint));
     }
     out
+}
+
+/// The line of `raw` that is line `cleaned` (1-based) of its cleaned message, so that a location
+/// points into the file the user edits even when comment or leading blank lines precede it.
+fn raw_line(raw: &str, cleaned: usize) -> usize {
+    let mut kept = 0;
+    let mut started = false;
+    for (i, line) in raw.split('\n').enumerate() {
+        if line.starts_with("# ------------------------ >8 ------------------------") {
+            break;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        started |= !line.trim().is_empty();
+        if started {
+            kept += 1;
+            if kept == cleaned {
+                return i + 1;
+            }
+        }
+    }
+    cleaned
 }
 
 #[cfg(test)]
