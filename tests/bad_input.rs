@@ -1,0 +1,286 @@
+//! Bad input: each case a clear message and a non-zero exit, never a panic; odd but valid
+//! input simply works.
+
+mod support;
+
+use support::{clean_failure, stdout, Repo};
+
+#[test]
+fn not_a_git_repository() {
+    let dir = Repo::bare_dir();
+    for args in [
+        &["plan"][..],
+        &["bump"],
+        &["changelog"],
+        &["hooks", "install"],
+        &["lint", "--range", "HEAD"],
+    ] {
+        let err = clean_failure(dir.run(args));
+        assert!(
+            err.contains("is not inside a git repository"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("git init"), "{err}");
+    }
+    insta::assert_snapshot!(
+        "not_a_repository",
+        dir.redact(&clean_failure(dir.run(&["plan"])))
+    );
+    // -C points elsewhere.
+    let repo = Repo::new();
+    repo.commit("feat: a");
+    let out = dir
+        .release()
+        .args(["-C", repo.path().to_str().unwrap(), "plan", "--json"])
+        .assert()
+        .success();
+    assert!(stdout(&out).contains("\"next_version\": \"0.1.0\""));
+}
+
+#[test]
+fn empty_repository() {
+    let repo = Repo::new();
+    for args in [
+        &["plan"][..],
+        &["bump"],
+        &["changelog"],
+        &["changelog", "--all"],
+    ] {
+        let err = clean_failure(repo.run(args));
+        assert!(
+            err.contains("the repository has no commits yet: commit something first"),
+            "{args:?}: {err}"
+        );
+    }
+    // Installing the hook in a new repository is what one does first: it works.
+    repo.run(&["hooks", "install"]).success();
+}
+
+#[test]
+fn shallow_clone_without_tags_asks_to_fetch_them() {
+    let origin = Repo::new();
+    origin.commit("feat: a");
+    origin.annotated_tag("v1.0.0");
+    origin.commits(&["fix: b", "fix: c"]);
+    let clone = Repo::clone_of(&origin, &["--depth", "1"]);
+    assert_eq!(clone.git(&["rev-parse", "--is-shallow-repository"]), "true");
+    assert!(clone.tags().is_empty());
+    for args in [&["plan"][..], &["plan", "--json"], &["bump"]] {
+        let err = clean_failure(clone.run(args));
+        assert!(err.contains("shallow clone"), "{args:?}: {err}");
+        assert!(err.contains("git fetch --tags --unshallow"), "{err}");
+    }
+    insta::assert_snapshot!("shallow_clone", clean_failure(clone.run(&["plan"])));
+    // Following the advice fixes it.
+    clone.git(&["fetch", "-q", "--tags", "--unshallow"]);
+    let plan = clone.plan_json(&[]);
+    assert_eq!(plan["current_tag"], "v1.0.0");
+    assert_eq!(plan["next_version"], "1.0.1");
+}
+
+#[test]
+fn shallow_clone_with_the_tag_in_reach_works() {
+    let origin = Repo::new();
+    origin.commits(&["feat: old", "feat: a"]);
+    origin.annotated_tag("v1.0.0");
+    origin.commits(&["fix: b", "fix: c"]);
+    // Deep enough to reach the tag, which clone then fetches with the history.
+    let clone = Repo::clone_of(&origin, &["--depth", "3"]);
+    assert_eq!(clone.tags(), ["v1.0.0"]);
+    assert_eq!(clone.git(&["rev-parse", "--is-shallow-repository"]), "true");
+    let plan = clone.plan_json(&[]);
+    assert_eq!(plan["current_tag"], "v1.0.0");
+    assert_eq!(plan["next_version"], "1.0.1");
+}
+
+#[test]
+fn non_utf8_commit_message_does_not_stop_a_release() {
+    let repo = Repo::new();
+    repo.commit("feat: a");
+    repo.tag("v1.0.0");
+    let file = repo.root().join("latin1.txt");
+    std::fs::write(&file, b"fix: caf\xe9 cr\xe8me\n\nBody \xe0 la carte\n").unwrap();
+    repo.git(&[
+        "-c",
+        "i18n.commitEncoding=ISO-8859-1",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-F",
+        file.to_str().unwrap(),
+    ]);
+    let raw = repo.git_output(&["cat-file", "-p", "HEAD"]).stdout;
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.contains("\nencoding ISO-8859-1\n"), "{raw}");
+    let out = repo.run(&["plan", "--json"]).success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(!err.contains("panicked"), "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(plan["next_version"], "1.0.1");
+    let summary = plan["commits"][0]["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("caf") && summary.ends_with("me"),
+        "{summary}"
+    );
+    repo.run(&["plan"]).success();
+    repo.run(&["changelog", "--all"]).success();
+    repo.run(&["lint", "--range", "v1.0.0..HEAD"]).success();
+    repo.run(&["bump"]).success();
+    assert_eq!(repo.tags(), ["v1.0.0", "v1.0.1"]);
+
+    // A non-UTF-8 message file for the hook is linted, not rejected as unreadable.
+    let msg = repo.root().join("MSG");
+    std::fs::write(&msg, b"feat: \xff\xfe odd bytes\n").unwrap();
+    repo.release()
+        .args(["lint", "--edit"])
+        .arg(&msg)
+        .assert()
+        .success();
+}
+
+#[test]
+fn huge_commit_message_works() {
+    let repo = Repo::new();
+    repo.commit("feat: a");
+    repo.tag("v1.0.0");
+    let line = "lorem ipsum dolor sit amet ".repeat(4);
+    let body: String = std::iter::repeat_n(line.as_str(), 20_000)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let message = format!("feat(big): huge body\n\n{body}\n\nBREAKING CHANGE: the big footer\n");
+    assert!(message.len() > 2_000_000);
+    repo.commit(&message);
+    repo.commit("fix: small");
+    let plan = repo.plan_json(&[]);
+    assert_eq!(plan["next_version"], "2.0.0");
+    assert_eq!(plan["commits"][1]["summary"], "huge body");
+    assert_eq!(plan["commits"][1]["breaking"], true);
+    let text = stdout(&repo.run(&["changelog"]).success());
+    assert!(text.contains("- **big:** the big footer ("), "{text}");
+    repo.run(&["lint", "--range", "v1.0.0..HEAD"]).success();
+    let file = repo.root().join("BIG_MSG");
+    std::fs::write(&file, &message).unwrap();
+    repo.release()
+        .args(["lint", "--edit"])
+        .arg(&file)
+        .assert()
+        .success();
+    repo.run(&["bump"]).success();
+    assert!(repo.tag_message("v2.0.0").contains("the big footer"));
+}
+
+/// `release plan` with `config` as release.toml: the error line.
+fn config_error(config: &str) -> String {
+    let repo = Repo::new();
+    repo.commit("feat: a");
+    repo.write("release.toml", config);
+    let err = clean_failure(repo.run(&["plan"]));
+    repo.redact(&err)
+}
+
+#[test]
+fn invalid_release_toml_names_file_line_and_key() {
+    let cases = [
+        (
+            "unknown_key",
+            "tag_prefix = \"v\"\n\n[changelog]\npath = \"C.md\"\ncontributor = true\n",
+            "release.toml:5:",
+            "changelog.contributor",
+        ),
+        (
+            "wrong_type",
+            "tag_prefix = \"v\"\n[bump]\nbreaking_always_bump_major = \"yes\"\n",
+            "release.toml:3:",
+            "bump.breaking_always_bump_major",
+        ),
+        (
+            "wrong_type_in_list",
+            "[hooks]\npre_bump = \"make check\"\n",
+            "release.toml:2:",
+            "hooks.pre_bump",
+        ),
+        (
+            "bad_level",
+            "[bump.types]\nfeat = \"huge\"\n",
+            "release.toml:2:",
+            "bump.types.feat",
+        ),
+        (
+            "bad_version",
+            "\ninitial_version = \"1.0\"\n",
+            "release.toml:2:",
+            "initial_version",
+        ),
+        (
+            "bad_regex",
+            "[[version_files]]\npath = \"x\"\nregex = \"(unclosed\"\n",
+            "release.toml:3:",
+            "regex",
+        ),
+        (
+            "message_without_version",
+            "[commit]\nmessage = \"release\"\n",
+            "release.toml:2:",
+            "message",
+        ),
+    ];
+    for (name, config, location, key) in cases {
+        let err = config_error(config);
+        assert!(
+            err.starts_with(&format!("error: [TMP]/repo/{location}")),
+            "{name}: {err}"
+        );
+        assert!(err.contains(&format!("key `{key}`")), "{name}: {err}");
+    }
+    insta::assert_snapshot!(
+        "config_unknown_key",
+        config_error("[changelog]\ncontributor = true\n")
+    );
+    insta::assert_snapshot!(
+        "config_wrong_type",
+        config_error("[bump]\nbreaking_always_bump_major = \"yes\"\n")
+    );
+}
+
+#[test]
+fn release_toml_syntax_error_names_the_line() {
+    let err = config_error("tag_prefix = \"v\"\n\n[bump\nx = 1\n");
+    assert!(
+        err.starts_with("error: [TMP]/repo/release.toml:3:"),
+        "{err}"
+    );
+    insta::assert_snapshot!("config_syntax_error", err);
+    let err = config_error("tag_prefix = \"v\"\ntag_prefix = \"w\"\n");
+    assert!(
+        err.starts_with("error: [TMP]/repo/release.toml:2:"),
+        "{err}"
+    );
+    assert!(err.contains("duplicate key"), "{err}");
+}
+
+#[test]
+fn an_explicit_config_file_must_exist() {
+    let repo = Repo::new();
+    repo.commit("feat: a");
+    let err = clean_failure(repo.run(&["--config", "nope.toml", "plan"]));
+    assert!(
+        err.contains("config file nope.toml does not exist"),
+        "{err}"
+    );
+    repo.write("other.toml", "initial_version = \"2.0.0\"\n");
+    let out = repo
+        .run(&["--config", "other.toml", "plan", "--json"])
+        .success();
+    assert!(stdout(&out).contains("\"next_version\": \"2.0.0\""));
+}
+
+#[test]
+fn bad_command_line_is_a_usage_error() {
+    let repo = Repo::new();
+    let out = repo.run(&["plan", "--nope"]).failure();
+    assert_eq!(out.get_output().status.code(), Some(2));
+    let out = repo
+        .run(&["lint", "--edit", "x", "--range", "a..b"])
+        .failure();
+    assert_eq!(out.get_output().status.code(), Some(2));
+}

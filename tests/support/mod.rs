@@ -1,0 +1,494 @@
+//! Shared builders for the integration tests: real git repositories in temporary directories,
+//! driven by the real `git` CLI, and the real `release` binary.
+//!
+//! Everything is deterministic: identities and dates come from environment variables (never from
+//! the global git config of the machine), every git invocation advances a fake clock by one
+//! day, and `SOURCE_DATE_EPOCH` fixes the release date. Commit ids are therefore the same on
+//! every run, which keeps snapshots stable.
+
+#![allow(dead_code)]
+
+use assert_cmd::assert::Assert;
+use assert_cmd::Command;
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+/// The fake clock starts here (2023-11-14T22:13:20Z).
+pub const EPOCH: i64 = 1_700_000_000;
+/// Each git or release invocation moves the fake clock by a day, so release dates differ.
+pub const TICK: i64 = 86_400;
+/// `SOURCE_DATE_EPOCH` given to `release`: 2025-06-15, after any fake commit date.
+pub const SOURCE_DATE_EPOCH: &str = "1750000000";
+/// The release date `SOURCE_DATE_EPOCH` gives.
+pub const RELEASE_DATE: &str = "2025-06-15";
+
+pub const AUTHOR_NAME: &str = "Alice Author";
+pub const AUTHOR_EMAIL: &str = "alice@example.com";
+pub const COMMITTER_NAME: &str = "Carol Committer";
+pub const COMMITTER_EMAIL: &str = "carol@example.com";
+
+/// Variables that would make git or release look somewhere else than the test repository, or
+/// change their output.
+const CLEARED: &[&str] = &[
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_CEILING_DIRECTORIES",
+    "GIT_DISCOVERY_ACROSS_FILESYSTEM",
+    "GIT_NAMESPACE",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_CONFIG_SYSTEM",
+    "GIT_EDITOR",
+    "GIT_SEQUENCE_EDITOR",
+    "GIT_TEMPLATE_DIR",
+    "GIT_PAGER",
+    "GIT_QUARANTINE_PATH",
+    "GIT_REFLOG_ACTION",
+    "EMAIL",
+    "RUST_LOG",
+    "RUST_BACKTRACE",
+    "GITHUB_SERVER_URL",
+    "SOURCE_DATE_EPOCH",
+];
+
+/// A git date for the fake clock.
+pub fn git_date(seconds: i64) -> String {
+    format!("@{seconds} +0000")
+}
+
+/// The `release` binary built by cargo.
+pub fn release_bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("release")
+}
+
+/// A temporary directory holding a repository (`repo/`), a fake home (`home/`) and room for
+/// more (clones, outside files).
+pub struct Repo {
+    tmp: TempDir,
+    path: PathBuf,
+    home: PathBuf,
+    clock: Cell<i64>,
+}
+
+impl Repo {
+    /// A fresh repository on branch `main`, no commits.
+    pub fn new() -> Repo {
+        let repo = Repo::bare_dir();
+        std::fs::create_dir_all(&repo.path).unwrap();
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    /// The sandbox without `git init`: `path()` is an empty directory, not a repository.
+    pub fn bare_dir() -> Repo {
+        let tmp = tempfile::Builder::new()
+            .prefix("release-it-")
+            .tempdir()
+            .unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let home = root.join("home");
+        std::fs::create_dir_all(home.join(".config")).unwrap();
+        std::fs::write(home.join(".gitconfig"), "").unwrap();
+        let path = root.join("repo");
+        std::fs::create_dir_all(&path).unwrap();
+        Repo {
+            tmp,
+            path,
+            home,
+            clock: Cell::new(EPOCH),
+        }
+    }
+
+    /// A clone of `origin` made with `git clone [args] file://...` in a new sandbox.
+    pub fn clone_of(origin: &Repo, args: &[&str]) -> Repo {
+        let repo = Repo::bare_dir();
+        std::fs::remove_dir(&repo.path).unwrap();
+        let url = format!("file://{}", origin.path().display());
+        let target = repo.path.to_str().unwrap().to_string();
+        let mut all = vec!["clone", "-q"];
+        all.extend_from_slice(args);
+        all.push(&url);
+        all.push(&target);
+        let mut cmd = std::process::Command::new("git");
+        repo.env_for(&mut cmd);
+        let out = cmd.current_dir(repo.root()).args(&all).output().unwrap();
+        assert!(
+            out.status.success(),
+            "git clone failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        repo.clock.set(origin.clock.get());
+        repo
+    }
+
+    /// The worktree.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The temporary directory around the worktree.
+    pub fn root(&self) -> &Path {
+        self.path.parent().unwrap()
+    }
+
+    /// Advance the fake clock; the new time.
+    pub fn tick(&self) -> i64 {
+        self.clock.set(self.clock.get() + TICK);
+        self.clock.get()
+    }
+
+    /// The deterministic environment, applied to any command.
+    pub fn env_for(&self, cmd: &mut std::process::Command) {
+        let date = git_date(self.tick());
+        for k in CLEARED {
+            cmd.env_remove(k);
+        }
+        cmd.env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", self.home.join(".gitconfig"))
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_AUTHOR_NAME", AUTHOR_NAME)
+            .env("GIT_AUTHOR_EMAIL", AUTHOR_EMAIL)
+            .env("GIT_COMMITTER_NAME", COMMITTER_NAME)
+            .env("GIT_COMMITTER_EMAIL", COMMITTER_EMAIL)
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .env("LC_ALL", "C")
+            .env("LANG", "C")
+            .env("NO_COLOR", "1")
+            .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH);
+    }
+
+    /// A `git` command in the worktree with the deterministic environment.
+    pub fn git_cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new("git");
+        self.env_for(&mut cmd);
+        cmd.current_dir(&self.path).args(args);
+        cmd
+    }
+
+    /// Run git, which must succeed; its stdout without the trailing newline.
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = self.git_cmd(args).output().expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("git output is UTF-8")
+            .trim_end_matches('\n')
+            .to_string()
+    }
+
+    /// Run git and return its whole output, whether it succeeded or not.
+    pub fn git_output(&self, args: &[&str]) -> std::process::Output {
+        self.git_cmd(args).output().expect("git runs")
+    }
+
+    /// An empty commit with `message` (kept as written: `#` lines are not comments here).
+    /// Returns the full commit id.
+    pub fn commit(&self, message: &str) -> String {
+        self.commit_with(&["--allow-empty"], message)
+    }
+
+    /// Write `content` to `path`, stage it and commit with `message`. Returns the commit id.
+    pub fn commit_file(&self, path: &str, content: &str, message: &str) -> String {
+        self.write(path, content);
+        self.git(&["add", "--", path]);
+        self.commit_with(&[], message)
+    }
+
+    /// Commit what is staged. Returns the commit id.
+    pub fn commit_staged(&self, message: &str) -> String {
+        self.commit_with(&[], message)
+    }
+
+    fn commit_with(&self, extra: &[&str], message: &str) -> String {
+        let file = self.root().join("COMMIT_MSG");
+        std::fs::write(&file, message).unwrap();
+        let file = file.to_str().unwrap();
+        let mut args = vec![
+            "commit",
+            "-q",
+            "--no-verify",
+            "--cleanup=whitespace",
+            "-F",
+            file,
+        ];
+        args.extend_from_slice(extra);
+        self.git(&args);
+        self.head()
+    }
+
+    /// Several empty commits, oldest first. Returns their ids.
+    pub fn commits(&self, messages: &[&str]) -> Vec<String> {
+        messages.iter().map(|m| self.commit(m)).collect()
+    }
+
+    /// A lightweight tag at HEAD.
+    pub fn tag(&self, name: &str) {
+        self.git(&["tag", name]);
+    }
+
+    /// An annotated tag at HEAD.
+    pub fn annotated_tag(&self, name: &str) {
+        self.git(&["tag", "-a", name, "-m", &format!("Release {name}")]);
+    }
+
+    /// Create branch `name` at HEAD and switch to it.
+    pub fn branch(&self, name: &str) {
+        self.git(&["switch", "-q", "-c", name]);
+    }
+
+    /// Switch to an existing branch.
+    pub fn switch(&self, name: &str) {
+        self.git(&["switch", "-q", name]);
+    }
+
+    /// Merge `branch` into the current branch with a merge commit. Returns the merge id.
+    pub fn merge(&self, branch: &str) -> String {
+        self.git(&[
+            "merge",
+            "-q",
+            "--no-ff",
+            "--no-edit",
+            "-m",
+            &format!("Merge branch '{branch}'"),
+            branch,
+        ]);
+        self.head()
+    }
+
+    /// `git revert` a commit, with git's own message. Returns the revert's id.
+    pub fn revert(&self, id: &str) -> String {
+        self.git(&["revert", "--no-edit", id]);
+        self.head()
+    }
+
+    /// Add `origin`.
+    pub fn remote(&self, url: &str) {
+        self.git(&["remote", "add", "origin", url]);
+    }
+
+    /// The full id of HEAD.
+    pub fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// The 7-character id of a revision.
+    pub fn short(&self, rev: &str) -> String {
+        self.git(&["rev-parse", "--short=7", rev])
+    }
+
+    /// All tags, sorted by name.
+    pub fn tags(&self) -> Vec<String> {
+        self.git(&["tag", "-l"])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The message of an annotated tag.
+    pub fn tag_message(&self, name: &str) -> String {
+        self.git(&["rev-parse", "--verify", "-q", &format!("refs/tags/{name}")]);
+        self.git(&["tag", "-l", "--format=%(contents)", name])
+    }
+
+    /// Whether `name` is an annotated tag (a tag object, not a plain ref to a commit).
+    pub fn tag_type(&self, name: &str) -> String {
+        self.git(&["cat-file", "-t", &format!("refs/tags/{name}")])
+    }
+
+    /// `git status --porcelain`, untracked files included.
+    pub fn status(&self) -> String {
+        self.git(&["status", "--porcelain", "--untracked-files=all"])
+    }
+
+    /// Subjects of the commits on HEAD, newest first.
+    pub fn log(&self) -> Vec<String> {
+        self.git(&["log", "--format=%s"])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Files changed by a commit.
+    pub fn files_of(&self, rev: &str) -> Vec<String> {
+        let mut files: Vec<String> = self
+            .git(&["show", "--format=", "--name-only", rev])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Everything observable about the repository: refs, HEAD, index, worktree and the contents
+    /// of every file in the worktree (`.git` excluded).
+    pub fn state(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&self.git(&["show-ref", "--head"]));
+        out.push_str("\n--- symbolic HEAD\n");
+        let head = self.git_output(&["symbolic-ref", "-q", "HEAD"]);
+        out.push_str(&String::from_utf8_lossy(&head.stdout));
+        out.push_str("\n--- status\n");
+        out.push_str(&self.status());
+        out.push_str("\n--- index\n");
+        out.push_str(&self.git(&["ls-files", "--stage"]));
+        out.push_str("\n--- files\n");
+        let mut files = Vec::new();
+        collect_files(&self.path, &self.path, &mut files);
+        files.sort();
+        for f in files {
+            let content = std::fs::read(self.path.join(&f)).unwrap();
+            out.push_str(&format!("{f}: {}\n", String::from_utf8_lossy(&content)));
+        }
+        out
+    }
+
+    /// Write a file in the worktree (parent directories created).
+    pub fn write(&self, path: &str, content: &str) {
+        let full = self.path.join(path);
+        if let Some(dir) = full.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(full, content).unwrap();
+    }
+
+    /// Read a file of the worktree.
+    pub fn read(&self, path: &str) -> String {
+        std::fs::read_to_string(self.path.join(path))
+            .unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+    }
+
+    /// Whether a file exists in the worktree.
+    pub fn exists(&self, path: &str) -> bool {
+        self.path.join(path).exists()
+    }
+
+    /// The `release` binary, in the worktree, with the deterministic environment.
+    pub fn release(&self) -> Command {
+        let mut std_cmd = std::process::Command::new(release_bin());
+        self.env_for(&mut std_cmd);
+        std_cmd.current_dir(&self.path);
+        Command::from_std(std_cmd)
+    }
+
+    /// Run `release` with `args`.
+    pub fn run(&self, args: &[&str]) -> Assert {
+        self.release().args(args).assert()
+    }
+
+    /// `release plan --json [extra]`, which must succeed, parsed.
+    pub fn plan_json(&self, extra: &[&str]) -> serde_json::Value {
+        let mut args = vec!["plan", "--json"];
+        args.extend_from_slice(extra);
+        let out = self.run(&args).success();
+        serde_json::from_str(&stdout(&out)).expect("plan --json prints JSON")
+    }
+
+    /// The next version `plan` computes (`None`: nothing to release).
+    pub fn next_version(&self) -> Option<String> {
+        self.plan_json(&[])["next_version"]
+            .as_str()
+            .map(str::to_string)
+    }
+
+    /// Replace the temporary directory in `text` by `[TMP]`, for snapshots.
+    pub fn redact(&self, text: &str) -> String {
+        text.replace(self.root().to_str().unwrap(), "[TMP]")
+    }
+}
+
+impl Default for Repo {
+    fn default() -> Self {
+        Repo::new()
+    }
+}
+
+fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        if path.file_name().is_some_and(|n| n == ".git") {
+            continue;
+        }
+        if path.is_dir() {
+            collect_files(root, &path, out);
+        } else {
+            out.push(
+                path.strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+    }
+}
+
+/// The stdout of a finished command.
+pub fn stdout(assert: &Assert) -> String {
+    String::from_utf8(assert.get_output().stdout.clone()).expect("stdout is UTF-8")
+}
+
+/// The stderr of a finished command.
+pub fn stderr(assert: &Assert) -> String {
+    String::from_utf8(assert.get_output().stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// The exit code of a finished command.
+pub fn code(assert: &Assert) -> i32 {
+    assert.get_output().status.code().expect("exited normally")
+}
+
+/// A failed command with a clear message: non-zero exit, `error: ` on stderr, no panic.
+/// Returns stderr.
+pub fn clean_failure(assert: Assert) -> String {
+    let assert = assert.failure();
+    let err = stderr(&assert);
+    assert!(
+        !err.contains("panicked"),
+        "panic instead of an error:\n{err}"
+    );
+    assert!(!err.contains("RUST_BACKTRACE"), "panic output:\n{err}");
+    assert!(
+        err.lines().any(|l| l.starts_with("error: ")),
+        "no `error: ` line:\n{err}"
+    );
+    err
+}
+
+/// The ids in a plan, as `type: summary` lines, newest first.
+pub fn plan_headers(plan: &serde_json::Value) -> Vec<String> {
+    plan["commits"]
+        .as_array()
+        .expect("commits is an array")
+        .iter()
+        .map(|c| {
+            let scope = c["scope"]
+                .as_str()
+                .map(|s| format!("({s})"))
+                .unwrap_or_default();
+            let bang = if c["breaking"].as_bool().unwrap() {
+                "!"
+            } else {
+                ""
+            };
+            format!(
+                "{}{scope}{bang}: {}",
+                c["type"].as_str().unwrap(),
+                c["summary"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
