@@ -36,9 +36,9 @@ pub enum ChangelogError {
         message: String,
     },
     /// Rendering failed (a template uses a variable that does not exist, ...).
-    #[error("rendering {name}: {message}")]
+    #[error("rendering template {name}: {message}")]
     Render {
-        /// The template name.
+        /// The template file.
         name: String,
         /// The tera error chain.
         message: String,
@@ -217,32 +217,44 @@ pub fn date_of(seconds: i64) -> String {
 /// The loaded templates.
 pub struct Templates {
     tera: Tera,
+    /// Where each template came from, for error messages.
+    sources: HashMap<&'static str, PathBuf>,
 }
 
 impl Templates {
     /// The built-in templates, overridden by files in `dir` when present.
     pub fn load(dir: Option<&Path>) -> Result<Templates, ChangelogError> {
+        if let Some(d) = dir.filter(|d| !d.is_dir()) {
+            return Err(ChangelogError::Read {
+                path: d.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the configured template directory does not exist ([changelog] templates)",
+                ),
+            });
+        }
         let mut tera = Tera::default();
         tera.autoescape_on(vec![]);
         tera.register_filter("md", md_filter);
+        let mut sources = HashMap::new();
         for (name, builtin) in [(CHANGELOG, CHANGELOG_TEMPLATE), (NOTES, NOTES_TEMPLATE)] {
-            let path = dir.map(|d| d.join(name));
-            let source = match &path {
-                Some(p) if p.exists() => {
-                    std::fs::read_to_string(p).map_err(|source| ChangelogError::Read {
-                        path: p.clone(),
-                        source,
-                    })?
-                }
-                _ => builtin.to_string(),
+            let user = dir.map(|d| d.join(name)).filter(|p| p.exists());
+            let source = match &user {
+                Some(p) => std::fs::read_to_string(p).map_err(|source| ChangelogError::Read {
+                    path: p.clone(),
+                    source,
+                })?,
+                None => builtin.to_string(),
             };
+            let path = user.unwrap_or_else(|| PathBuf::from(format!("(built-in) {name}")));
             tera.add_raw_template(name, &source)
                 .map_err(|e| ChangelogError::Template {
-                    path: path.unwrap_or_else(|| PathBuf::from(name)),
+                    path: path.clone(),
                     message: chain(&e),
                 })?;
+            sources.insert(name, path);
         }
-        Ok(Templates { tera })
+        Ok(Templates { tera, sources })
     }
 
     /// Changelog sections for `releases` (newest first), without the file header.
@@ -264,7 +276,10 @@ impl Templates {
             .tera
             .render(name, ctx)
             .map_err(|e| ChangelogError::Render {
-                name: name.into(),
+                name: self
+                    .sources
+                    .get(name)
+                    .map_or_else(|| name.to_string(), |p| p.display().to_string()),
                 message: chain(&e),
             })?;
         Ok(tidy(&out))
@@ -317,15 +332,20 @@ pub fn escape_markdown(text: &str, indent: &str) -> String {
             out.push_str(indent);
         }
         let line = line.trim();
-        let starts_block = line.starts_with(['#', '>', '=', '-', '+', '*', '|'])
-            || line.starts_with("```")
-            || line
-                .split_once(". ")
-                .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-        if starts_block && i > 0 {
+        // `>` needs no escape: it becomes `&gt;`, which starts no quote. An ordered-list marker
+        // is escaped at its dot (`1\.`), which CommonMark accepts, unlike `\1`.
+        let ordered = line
+            .find(['.', ')'])
+            .filter(|&at| at > 0 && line[..at].bytes().all(|b| b.is_ascii_digit()))
+            .filter(|&at| line[at + 1..].is_empty() || line[at + 1..].starts_with(' '));
+        if i > 0 && ordered.is_none() && line.starts_with(['#', '=', '-', '+', '*', '|', '`', '~'])
+        {
             out.push('\\');
         }
-        for ch in line.chars() {
+        for (at, ch) in line.char_indices() {
+            if i > 0 && ordered == Some(at) {
+                out.push('\\');
+            }
             match ch {
                 '<' => out.push_str("&lt;"),
                 '>' => out.push_str("&gt;"),
@@ -416,7 +436,13 @@ mod tests {
             "a\n  \\# not a heading\n\n  b"
         );
         assert_eq!(escape_markdown("{{ x }}", "  "), "{{ x }}");
-        assert_eq!(escape_markdown("a\n1. b", "  "), "a\n  \\1. b");
+        assert_eq!(escape_markdown("a\n1. b", "  "), "a\n  1\\. b");
+        assert_eq!(escape_markdown("a\n> quote", "  "), "a\n  &gt; quote");
+        assert_eq!(
+            escape_markdown("a\n2) b\n10.5 c", "  "),
+            "a\n  2\\) b\n  10.5 c"
+        );
+        assert_eq!(escape_markdown("a\n- b\n```", "  "), "a\n  \\- b\n  \\```");
     }
 
     #[test]

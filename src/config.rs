@@ -252,8 +252,14 @@ impl Config {
     /// Parse and validate `text`, naming `path` in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let invalid = |span: Option<std::ops::Range<usize>>, key: String, message: String| {
-            let (line, column) = line_col(text, span.map_or(0, |s| s.start));
+            let offset = span.map_or(0, |s| s.start);
+            let (line, column) = line_col(text, offset);
             let key = if key.is_empty() || key == "." {
+                key_on_line(text, line).unwrap_or_default()
+            } else {
+                key
+            };
+            let key = if key.is_empty() {
                 String::new()
             } else {
                 format!("key `{key}`: ")
@@ -355,6 +361,17 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The key assigned on 1-based `line` (`name = ...`), for syntax errors that carry no path.
+fn key_on_line(text: &str, line: usize) -> Option<String> {
+    let (key, _) = text.lines().nth(line.checked_sub(1)?)?.split_once('=')?;
+    let key = key.trim();
+    (!key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.\"' ".contains(c)))
+    .then(|| key.to_string())
+}
+
 /// Where `key` is assigned, for errors found after parsing; line 1 when it cannot be found.
 fn find_key(text: &str, key: &str) -> (usize, usize) {
     text.lines()
@@ -416,6 +433,15 @@ mod tests {
             .to_string();
         assert!(e.starts_with("release.toml:3:"), "{e}");
         assert!(e.contains("contributor"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_key_is_named() {
+        let e = parse("tag_prefix = \"v\"\ntag_prefix = \"w\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("release.toml:2:"), "{e}");
+        assert!(e.contains("key `tag_prefix`"), "{e}");
     }
 
     #[test]

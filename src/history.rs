@@ -20,6 +20,9 @@ pub enum HistoryError {
     /// A shallow clone without the release tags we need.
     #[error("this is a shallow clone and no release tag is reachable from HEAD: fetch the full history and tags (`git fetch --tags --unshallow`, or `fetch-depth: 0` in actions/checkout)")]
     ShallowWithoutTags,
+    /// A shallow clone cannot show the whole history.
+    #[error("this is a shallow clone, so the history is incomplete: fetch it all first (`git fetch --tags --unshallow`, or `fetch-depth: 0` in actions/checkout)")]
+    Shallow,
     /// Any other libgit2 failure.
     #[error("git: {0}")]
     Git(#[from] git2::Error),
@@ -168,6 +171,11 @@ fn raw_of(c: &git2::Commit<'_>) -> RawCommit {
     let bytes = c.message_bytes();
     let (message, lossy) = match std::str::from_utf8(bytes) {
         Ok(s) => (s.to_string(), false),
+        // git records a legacy encoding in the commit header (i18n.commitEncoding); Latin-1
+        // maps byte for byte to the first 256 code points.
+        Err(_) if c.message_encoding().is_ok_and(|e| e.is_some_and(is_latin1)) => {
+            (bytes.iter().map(|&b| char::from(b)).collect(), false)
+        }
         Err(_) => (String::from_utf8_lossy(bytes).into_owned(), true),
     };
     let author = c.author();
@@ -180,6 +188,13 @@ fn raw_of(c: &git2::Commit<'_>) -> RawCommit {
         time: c.time().seconds(),
         parents: c.parent_count(),
     }
+}
+
+fn is_latin1(label: &str) -> bool {
+    matches!(
+        label.to_ascii_lowercase().as_str(),
+        "iso-8859-1" | "iso8859-1" | "latin1" | "latin-1" | "l1" | "iso_8859-1"
+    )
 }
 
 /// Commits reachable from `head` but not from `since` (`git log since..head`), newest first.

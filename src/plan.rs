@@ -173,6 +173,9 @@ pub fn classify_commits(
                     time: raw.time,
                 });
             }
+            // A merge that is not itself conventional is structure, not a change: its commits
+            // are counted on their own.
+            Err(_) if raw.parents > 1 => {}
             Err(e) => ignored.push(SkippedCommit {
                 id,
                 header,
@@ -291,6 +294,13 @@ pub fn build(
             *level,
             format!("{} bump forced on the command line", level.as_str()),
         ),
+        (None, None) if computed == Bump::None => {
+            plan.reason = format!(
+                "nothing to release: no release tag yet and none of the {} commit(s) is of a type that bumps the version (force the first release with `release bump {initial}`)",
+                input.commits.len()
+            );
+            return Ok(plan);
+        }
         (Some(Forced::Level(_)), None) | (None, None) => (
             initial.clone(),
             computed,
@@ -521,7 +531,8 @@ mod tests {
             ),
             (Some("0.3.1"), &["feat!: a"], Some("1.0.0")),
             (Some("0.3.1"), &["feat: a"], Some("0.4.0")),
-            (None, &["chore: first"], Some("0.1.0")),
+            (None, &["chore: first"], None),
+            (None, &["fix: first", "chore: init"], Some("0.1.0")),
             (None, &["feat!: first"], Some("0.1.0")),
             (Some("1.2.3"), &[], None),
         ];

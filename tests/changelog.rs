@@ -291,6 +291,15 @@ fn template_overrides_from_a_configured_directory() {
 }
 
 #[test]
+fn a_configured_template_directory_must_exist() {
+    let repo = history();
+    repo.write("release.toml", "[changelog]\ntemplates = \"no/such/dir\"\n");
+    let err = clean_failure(repo.run(&["changelog"]));
+    assert!(err.contains("no/such/dir"), "{err}");
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+#[test]
 fn a_broken_template_is_a_clear_error_naming_the_file() {
     let repo = history();
     repo.write(

@@ -18,6 +18,9 @@ pub fn run(ws: &Workspace, args: &ChangelogArgs) -> Result<ExitCode> {
     let tags = history::version_tags(&ws.repo, &ws.config.tag_prefix)?;
     let mut text = String::new();
     if args.all {
+        if ws.repo.is_shallow() {
+            return Err(history::HistoryError::Shallow.into());
+        }
         text.push_str(changelog::HEADER);
         text.push('\n');
         // Stable releases only: a stable section already covers its pre-releases.
@@ -86,6 +89,9 @@ pub fn run(ws: &Workspace, args: &ChangelogArgs) -> Result<ExitCode> {
         }
     } else {
         let current = history::latest_reachable(&ws.repo, head, &tags, true)?;
+        if current.is_none() && ws.repo.is_shallow() {
+            return Err(history::HistoryError::ShallowWithoutTags.into());
+        }
         let commits = history::commits_since(&ws.repo, head, current.map(|t| t.commit))?;
         let info = ReleaseInfo {
             version: None,
