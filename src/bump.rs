@@ -253,6 +253,10 @@ pub fn apply(
         report(format!("write {}", f.path), act(StepState::Applied));
     }
 
+    if !options.dry_run {
+        crate::pipeline::fault_point("write-files");
+    }
+
     let commit_name = format!("commit \"{}\"", prepared.commit_message);
     if options.no_commit {
         report(commit_name, StepState::Skipped);
@@ -265,6 +269,7 @@ pub fn apply(
                 None => StepState::Done,
             };
         report(commit_name, state);
+        crate::pipeline::fault_point("commit");
     }
 
     let tag_name = format!("tag {} (annotated)", prepared.tag);
@@ -289,6 +294,7 @@ pub fn apply(
             None if options.dry_run => StepState::Todo,
             None => {
                 git::create_tag(repo, &prepared.tag, head, &prepared.notes)?;
+                crate::pipeline::fault_point("tag");
                 StepState::Applied
             }
         };

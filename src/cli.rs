@@ -31,6 +31,11 @@ pub enum Command {
     Plan(PlanArgs),
     /// Write the next release: version files, CHANGELOG.md, commit, annotated tag.
     Bump(BumpArgs),
+    /// Release and publish: bump, push branch and tag atomically, create the GitHub release.
+    Cut(CutArgs),
+    /// The automatic run on a merge: a non-interactive `cut` that exits 0 when there is nothing
+    /// to do, and writes `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY`.
+    Ci(CiArgs),
     /// Print the changelog of unreleased commits, or of the whole history.
     Changelog(ChangelogArgs),
     /// Check commit messages against Conventional Commits.
@@ -89,6 +94,46 @@ pub struct BumpArgs {
     /// Print the steps and change nothing.
     #[arg(long, short = 'n')]
     pub dry_run: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `release cut`
+#[derive(Debug, Args)]
+pub struct CutArgs {
+    /// Level or version.
+    #[command(flatten)]
+    pub version: VersionArgs,
+    /// Do not ask for confirmation before the first write.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Print the steps and change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Do not create a GitHub release.
+    #[arg(long)]
+    pub no_github: bool,
+    /// The remote to push to.
+    #[arg(long, default_value = "origin")]
+    pub remote: String,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `release ci`
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    /// Print the steps and change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Do not create a GitHub release.
+    #[arg(long)]
+    pub no_github: bool,
+    /// The remote to push to.
+    #[arg(long, default_value = "origin")]
+    pub remote: String,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,

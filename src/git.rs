@@ -164,3 +164,174 @@ pub fn create_tag(
     repo.tag(name, &object, &sig, message, false)?;
     Ok(true)
 }
+
+/// A git command-line call that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("`git {command}` failed: {message}")]
+pub struct CliError {
+    /// The git subcommand and its arguments.
+    pub command: String,
+    /// git's own message (credentials redacted).
+    pub message: String,
+}
+
+/// Network operations go through the git CLI: libgit2 has no atomic push, and the CLI
+/// honours the user's credential helpers, SSH config and the credentials actions/checkout
+/// leaves behind. Arguments are passed as a list, never through a shell, and git never prompts.
+pub fn git_cli(root: &Path, args: &[&str]) -> Result<String, CliError> {
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(root)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LC_ALL", "C")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| CliError {
+            command: args.join(" "),
+            message: format!("cannot run git: {e}"),
+        })?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if output.status.success() {
+        return Ok(stdout);
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let message = format!(
+        "{}{}",
+        stderr.trim(),
+        if stdout.trim().is_empty() {
+            String::new()
+        } else {
+            format!("\n{}", stdout.trim())
+        }
+    );
+    Err(CliError {
+        command: crate::redact::redact(&args.join(" ")).into_owned(),
+        message: crate::redact::redact(&message).into_owned(),
+    })
+}
+
+/// The URL of `remote`, with its credentials registered for redaction.
+pub fn remote_url(repo: &Repository, remote: &str) -> Result<String, GitError> {
+    let r = repo.find_remote(remote)?;
+    let url = r.url().map_err(GitError::from)?.to_string();
+    crate::redact::register_url_credentials(&url);
+    Ok(url)
+}
+
+/// Fetch `branch` of `remote` into `refs/remotes/<remote>/<branch>`, and its tags. Local tags
+/// are never overwritten: a tag that differs from the remote's is an error.
+pub fn fetch(root: &Path, remote: &str, branch: &str) -> Result<(), CliError> {
+    let refspec = format!("+refs/heads/{branch}:refs/remotes/{remote}/{branch}");
+    git_cli(
+        root,
+        &[
+            "fetch",
+            "--quiet",
+            "--tags",
+            "--no-write-fetch-head",
+            remote,
+            &refspec,
+        ],
+    )
+    .map(|_| ())
+}
+
+/// The commit a tag points at on `remote` (peeled), if the remote has it.
+pub fn remote_tag(root: &Path, remote: &str, tag: &str) -> Result<Option<Oid>, CliError> {
+    let name = format!("refs/tags/{tag}");
+    let peeled = format!("{name}^{{}}");
+    let out = git_cli(root, &["ls-remote", "--tags", remote, &name, &peeled])?;
+    let mut direct = None;
+    for line in out.lines() {
+        let mut parts = line.split_whitespace();
+        let (Some(id), Some(r)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let Ok(id) = Oid::from_str(id) else { continue };
+        if r == peeled {
+            return Ok(Some(id));
+        }
+        if r == name {
+            direct = Some(id);
+        }
+    }
+    Ok(direct)
+}
+
+/// Push `refspecs` to `remote` atomically (`git push --atomic`): all land or none does.
+pub fn push_atomic(
+    root: &Path,
+    remote: &str,
+    refspecs: &[String],
+    dry_run: bool,
+) -> Result<(), CliError> {
+    let mut args = vec!["push", "--atomic", "--porcelain"];
+    if dry_run {
+        args.push("--dry-run");
+    }
+    args.push(remote);
+    args.extend(refspecs.iter().map(String::as_str));
+    git_cli(root, &args).map(|_| ())
+}
+
+/// How a local branch relates to its remote-tracking branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tracking {
+    /// The remote has no such branch yet.
+    NoRemote,
+    /// Same commit.
+    Equal,
+    /// Local has commits the remote lacks (they are pushed with the release).
+    Ahead(usize),
+    /// The remote has commits the local branch lacks.
+    Behind(usize),
+    /// Both have commits the other lacks.
+    Diverged(usize, usize),
+}
+
+/// Compare `refs/heads/<branch>` with `refs/remotes/<remote>/<branch>`.
+pub fn tracking(repo: &Repository, remote: &str, branch: &str) -> Result<Tracking, GitError> {
+    let local = repo.refname_to_id(&format!("refs/heads/{branch}"))?;
+    let upstream = match repo.refname_to_id(&format!("refs/remotes/{remote}/{branch}")) {
+        Ok(id) => id,
+        Err(e) if e.code() == ErrorCode::NotFound => return Ok(Tracking::NoRemote),
+        Err(e) => return Err(e.into()),
+    };
+    let (ahead, behind) = repo.graph_ahead_behind(local, upstream)?;
+    Ok(match (ahead, behind) {
+        (0, 0) => Tracking::Equal,
+        (a, 0) => Tracking::Ahead(a),
+        (0, b) => Tracking::Behind(b),
+        (a, b) => Tracking::Diverged(a, b),
+    })
+}
+
+/// The message of an annotated tag (`None` for a lightweight tag).
+pub fn tag_message(repo: &Repository, name: &str) -> Result<Option<String>, GitError> {
+    let reference = repo.find_reference(&format!("refs/tags/{name}"))?;
+    match reference.peel_to_tag() {
+        Ok(tag) => Ok(Some(
+            String::from_utf8_lossy(tag.message_bytes().unwrap_or_default()).into_owned(),
+        )),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Undo a local release that did not land: delete `tag` if it points at HEAD, and move the
+/// branch back to `to` when HEAD is the release commit made on top of it.
+pub fn undo_local_release(
+    repo: &Repository,
+    tag: &str,
+    release_commit: Oid,
+    to: Oid,
+) -> Result<(), GitError> {
+    if tag_target(repo, tag)? == Some(release_commit) {
+        repo.tag_delete(tag)?;
+    }
+    let head = repo.head()?.peel_to_commit()?;
+    if head.id() == release_commit && head.parent_id(0).ok() == Some(to) {
+        let target = repo.find_object(to, None)?;
+        repo.reset(&target, git2::ResetType::Hard, None)?;
+    }
+    Ok(())
+}

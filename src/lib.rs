@@ -3,7 +3,9 @@
 //! The library holds all logic; the `release` binary only parses arguments and dispatches.
 //! Pure core: [`commit`], [`version`], [`plan`] (building), [`changelog`] (model), [`lint`],
 //! [`remote`]. Adapters: [`history`] (reading git), [`git`] (writing git), [`hooks`],
-//! [`version_files`]. [`bump`] orders the steps of a local release; [`commands`] is the CLI glue.
+//! [`version_files`], [`github`]. [`bump`] orders the steps of a local release, [`pipeline`]
+//! those of `cut` and `ci`; [`redact`] keeps secrets out of every output; [`commands`] is the
+//! CLI glue.
 
 pub mod bump;
 pub mod changelog;
@@ -12,10 +14,13 @@ pub mod commands;
 pub mod commit;
 pub mod config;
 pub mod git;
+pub mod github;
 pub mod history;
 pub mod hooks;
 pub mod lint;
+pub mod pipeline;
 pub mod plan;
+pub mod redact;
 pub mod remote;
 pub mod version;
 pub mod version_files;

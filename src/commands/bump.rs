@@ -28,7 +28,7 @@ pub fn run(ws: &Workspace, args: &crate::cli::BumpArgs) -> Result<ExitCode> {
                 plan: &plan,
                 steps: vec![],
             };
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            super::print_json(&out)?;
         } else {
             eprintln!("{}", plan.reason);
         }
@@ -52,7 +52,7 @@ pub fn run(ws: &Workspace, args: &crate::cli::BumpArgs) -> Result<ExitCode> {
             plan: &plan,
             steps,
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        super::print_json(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
     let verb = if args.dry_run {

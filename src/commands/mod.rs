@@ -2,6 +2,7 @@
 
 mod bump;
 mod changelog;
+mod cut;
 mod hooks;
 mod lint;
 mod plan;
@@ -28,14 +29,18 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| crate::redact::RedactingWriter(std::io::stderr()))
         .without_time()
         .with_target(false)
         .try_init();
 }
 
-/// The error and its causes on one line, each cause once.
+/// The error and its causes on one line, each cause once, secrets masked.
 pub fn describe(e: &anyhow::Error) -> String {
+    crate::redact::redact(&describe_raw(e)).into_owned()
+}
+
+fn describe_raw(e: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in e.chain() {
         let text = cause.to_string();
@@ -46,8 +51,20 @@ pub fn describe(e: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
+/// Print `value` as pretty JSON on stdout, secrets masked.
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    println!("{}", crate::redact::redact(&text));
+    Ok(())
+}
+
 /// Run one command; the exit code is for outcomes that are not errors (a failed lint).
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    for var in ["GITHUB_TOKEN", "GH_TOKEN"] {
+        if let Ok(token) = std::env::var(var) {
+            crate::redact::register(&token);
+        }
+    }
     let dir = match &cli.dir {
         Some(d) => d.clone(),
         None => std::env::current_dir().context("cannot read the current directory")?,
@@ -55,6 +72,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Plan(args) => plan::run(&Workspace::open(&dir, cli.config.as_deref())?, &args),
         Command::Bump(args) => bump::run(&Workspace::open(&dir, cli.config.as_deref())?, &args),
+        Command::Cut(args) => cut::cut(&Workspace::open(&dir, cli.config.as_deref())?, &args),
+        Command::Ci(args) => cut::ci(&Workspace::open(&dir, cli.config.as_deref())?, &args),
         Command::Changelog(args) => {
             changelog::run(&Workspace::open(&dir, cli.config.as_deref())?, &args)
         }

@@ -11,7 +11,7 @@ use crate::plan::{self, ReleasePlan};
 pub fn run(ws: &Workspace, args: &PlanArgs) -> Result<ExitCode> {
     let plan = plan::gather(&ws.repo, &ws.config, &plan_options(&args.version)?)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&plan)?);
+        super::print_json(&plan)?;
     } else {
         print!("{}", human(&plan));
     }

@@ -1,0 +1,539 @@
+//! `release cut` and `release ci`: plan, guard rails, then idempotent steps — bump, atomic push,
+//! GitHub release — each of which checks the real world before acting.
+//!
+//! Nothing is inferred from a tag alone: when HEAD already carries the release tag (a run that
+//! stopped after tagging or pushing, or the release commit itself arriving in CI), the remaining
+//! steps still check the remote and GitHub and finish what is missing.
+
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+use crate::bump::{self, BumpOptions, StepReport, StepState};
+use crate::changelog::Templates;
+use crate::config::Config;
+use crate::git::{self, Tracking};
+use crate::github::{self, Github, NewRelease, RepoId};
+use crate::history;
+use crate::plan::{self, PlanOptions, ReleasePlan};
+use crate::remote;
+
+/// The environment variable of the test-only fault switch: the name of a step after which the
+/// process exits at once (code 86), as if killed.
+pub const FAULT_ENV: &str = "RELEASE_AGENT_FAIL_AFTER";
+
+/// Exit at once if the fault switch names `step`. For tests of resumability only.
+pub fn fault_point(step: &str) {
+    if std::env::var(FAULT_ENV).is_ok_and(|v| v == step) {
+        eprintln!("fault injected after step `{step}` ({FAULT_ENV})");
+        std::process::exit(86);
+    }
+}
+
+/// Switches of `cut` and `ci`.
+#[derive(Debug, Clone)]
+pub struct CutOptions {
+    /// The remote to push to.
+    pub remote: String,
+    /// Print the steps, change nothing.
+    pub dry_run: bool,
+    /// Ask before the first write (a terminal, without `--yes`).
+    pub confirm: bool,
+    /// Level, version, pre-release.
+    pub plan: PlanOptions,
+    /// Skip the GitHub release.
+    pub no_github: bool,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A release was made or completed by this run.
+    Released,
+    /// HEAD was already released and everything was in place.
+    AlreadyReleased,
+    /// No commit asks for a release.
+    NothingToRelease,
+    /// Another run released the same version first.
+    ReleasedByAnotherRun,
+    /// Dry run: nothing was changed.
+    DryRun,
+    /// The user answered no at the prompt.
+    Declined,
+}
+
+/// What `cut` and `ci` report (`--json`, `$GITHUB_OUTPUT`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CutReport {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// One sentence.
+    pub reason: String,
+    /// The version released (or that was to be).
+    pub version: Option<String>,
+    /// Its tag.
+    pub tag: Option<String>,
+    /// Whether it is a pre-release.
+    pub prerelease: bool,
+    /// The GitHub release page.
+    pub release_url: Option<String>,
+    /// The release notes.
+    pub notes: Option<String>,
+    /// Every step and what happened.
+    pub steps: Vec<StepReport>,
+}
+
+impl CutReport {
+    fn new(outcome: Outcome, reason: impl Into<String>) -> CutReport {
+        CutReport {
+            outcome,
+            reason: reason.into(),
+            version: None,
+            tag: None,
+            prerelease: false,
+            release_url: None,
+            notes: None,
+            steps: Vec::new(),
+        }
+    }
+}
+
+/// A run that cannot go on.
+#[derive(Debug, thiserror::Error)]
+pub enum CutError {
+    /// A guard rail refused.
+    #[error("{0}")]
+    Refused(String),
+    /// Reading history or planning failed.
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
+    /// Recording the release failed.
+    #[error(transparent)]
+    Bump(#[from] bump::BumpError),
+    /// Git failed.
+    #[error(transparent)]
+    Git(#[from] git::GitError),
+    /// The git CLI failed.
+    #[error(transparent)]
+    Cli(#[from] git::CliError),
+    /// GitHub failed.
+    #[error(transparent)]
+    Github(#[from] github::GithubError),
+    /// Templates failed.
+    #[error(transparent)]
+    Changelog(#[from] crate::changelog::ChangelogError),
+    /// Reading history failed.
+    #[error(transparent)]
+    History(#[from] history::HistoryError),
+    /// Another run holds the lock.
+    #[error("another release run is in progress in this clone ({0} exists); if none is, delete that file")]
+    Locked(PathBuf),
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Where GitHub releases go, when they do.
+struct GithubTarget {
+    api: String,
+    repo: RepoId,
+    token: Option<String>,
+}
+
+/// A lock file in `.git/` held for the whole run, so two runs in one clone never interleave.
+struct Lock(PathBuf);
+
+impl Lock {
+    fn acquire(repo: &git2::Repository) -> Result<Lock, CutError> {
+        let path = repo.path().join("release-agent.lock");
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                use std::io::Write as _;
+                let _ = writeln!(f, "{}", std::process::id());
+                Ok(Lock(path))
+            }
+            Err(_) => Err(CutError::Locked(path)),
+        }
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Run the release: `ask` is called once before the first write when confirmation is wanted.
+pub fn cut(
+    repo: &git2::Repository,
+    root: &Path,
+    config: &Config,
+    templates_dir: Option<&Path>,
+    options: &CutOptions,
+    ask: &mut dyn FnMut(&str) -> bool,
+) -> Result<CutReport, CutError> {
+    let _lock = Lock::acquire(repo)?;
+    // Guard rails, all before anything is written.
+    let branch = git::current_branch(repo)?;
+    if !config.branches.iter().any(|b| b == &branch) {
+        return Err(CutError::Refused(format!(
+            "releases are cut from {} (the `branches` setting), not from `{branch}`",
+            config.branches.join(", ")
+        )));
+    }
+    let remote_url = git::remote_url(repo, &options.remote).map_err(|_| {
+        CutError::Refused(format!(
+            "no remote `{}` to push to: add one with `git remote add {} <url>`",
+            options.remote, options.remote
+        ))
+    })?;
+    git::fetch(root, &options.remote, &branch)?;
+    match git::tracking(repo, &options.remote, &branch)? {
+        Tracking::Behind(n) => {
+            return Err(CutError::Refused(format!(
+                "`{branch}` is {n} commit(s) behind {}/{branch}: pull first (`git pull --ff-only`)",
+                options.remote
+            )))
+        }
+        Tracking::Diverged(a, b) => {
+            return Err(CutError::Refused(format!(
+                "`{branch}` and {}/{branch} have diverged ({a} local and {b} remote commit(s)): reconcile them first",
+                options.remote
+            )))
+        }
+        Tracking::Equal | Tracking::Ahead(_) | Tracking::NoRemote => {}
+    }
+    let github = if options.no_github {
+        None
+    } else {
+        github_target(&remote_url)
+    };
+    if let Some(target) = &github {
+        if target.token.is_none() {
+            return Err(github::GithubError::NoToken.into());
+        }
+    }
+
+    let head = history::head_commit(repo)?;
+    let plan = plan::gather(repo, config, &options.plan)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CutError::Runtime)?;
+    let client = match &github {
+        Some(t) => Some(Github::new(
+            &t.api,
+            t.token.as_deref().unwrap_or_default(),
+            t.repo.clone(),
+            github::Retry::from_env(),
+        )?),
+        None => None,
+    };
+
+    // What to release: a new version, or the version HEAD already carries (finish it).
+    let tags = history::version_tags(repo, &config.tag_prefix)?;
+    let release = match (&plan.next_version, &plan.next_tag) {
+        (Some(v), Some(t)) => Target::New {
+            version: v.clone(),
+            tag: t.clone(),
+        },
+        _ => match tags.iter().find(|t| t.commit == head) {
+            Some(t) => Target::Existing {
+                version: t.version.to_string(),
+                tag: t.name.clone(),
+            },
+            None => {
+                return Ok(CutReport::new(
+                    Outcome::NothingToRelease,
+                    plan.reason.clone(),
+                ))
+            }
+        },
+    };
+    let (version, tag) = release.names();
+    let mut report = CutReport::new(Outcome::Released, String::new());
+    report.version = Some(version.clone());
+    report.tag = Some(tag.clone());
+    report.prerelease = semver::Version::parse(&version).is_ok_and(|v| !v.pre.is_empty());
+
+    // The tag on the remote decides between "ours to push" and "someone else's".
+    let remote_tag = git::remote_tag(root, &options.remote, &tag)?;
+    if let (Target::New { .. }, Some(at)) = (&release, remote_tag) {
+        return Err(CutError::Refused(format!(
+            "tag {tag} already exists on {} (at {}) but not here: fetch it (`git fetch --tags`) and run again",
+            options.remote,
+            &at.to_string()[..7]
+        )));
+    }
+
+    // Permission to push, checked before the first write.
+    let refspecs = vec![format!("refs/heads/{branch}:refs/heads/{branch}")];
+    git::push_atomic(root, &options.remote, &refspecs, true).map_err(|e| {
+        CutError::Refused(format!("cannot push to {}: {}", options.remote, e.message))
+    })?;
+    if let Some(client) = &client {
+        if !rt.block_on(client.can_push())? {
+            return Err(CutError::Refused(format!(
+                "the GitHub token cannot push to {}: it needs contents: write",
+                client.repo()
+            )));
+        }
+    }
+
+    // Prepare the local release (pure computation, nothing written yet).
+    let prepared = match &release {
+        Target::New { .. } => {
+            let templates = Templates::load(templates_dir)?;
+            let gh = remote::parse_github(
+                &remote_url,
+                std::env::var("GITHUB_SERVER_URL").ok().as_deref(),
+            );
+            let model = bump::release_of(&plan, crate::commands::now(), gh.as_ref(), config);
+            Some(bump::prepare(root, config, &plan, &templates, &model)?)
+        }
+        Target::Existing { .. } => None,
+    };
+
+    if options.dry_run {
+        report.outcome = Outcome::DryRun;
+        report.reason = format!("dry run: would release {tag}");
+        report.steps = dry_steps(
+            &release,
+            prepared.as_ref(),
+            remote_tag.is_some(),
+            client.is_some(),
+        );
+        return Ok(report);
+    }
+    if options.confirm
+        && !ask(&format!(
+            "Release {tag} ({}) and push it to {}?",
+            plan_summary(&plan, &release),
+            options.remote
+        ))
+    {
+        report.outcome = Outcome::Declined;
+        report.reason = "declined at the prompt; nothing was changed".into();
+        return Ok(report);
+    }
+
+    // 1. Local release: version files, changelog, commit, tag (each step idempotent).
+    let before = head;
+    if let Some(prepared) = &prepared {
+        let steps = bump::apply(repo, config, &plan, prepared, &BumpOptions::default())?;
+        report.steps.extend(steps);
+    }
+    let release_commit = history::head_commit(repo)?;
+
+    // 2. Push branch and tag together.
+    let tag_spec = format!("refs/tags/{tag}:refs/tags/{tag}");
+    let on_remote = git::remote_tag(root, &options.remote, &tag)?;
+    match on_remote {
+        Some(at) if at == release_commit => {
+            // Tag already there: the branch may still lag (pushed separately by hand).
+            git::push_atomic(root, &options.remote, &refspecs, false)?;
+            report.steps.push(step(
+                format!("push {branch} and {tag} to {}", options.remote),
+                StepState::Done,
+            ));
+        }
+        Some(at) => {
+            return Err(CutError::Refused(format!(
+                "tag {tag} on {} points at {}, not at {}: tags are never moved",
+                options.remote,
+                &at.to_string()[..7],
+                &release_commit.to_string()[..7]
+            )))
+        }
+        None => {
+            let specs = [refspecs[0].clone(), tag_spec];
+            if let Err(e) = git::push_atomic(root, &options.remote, &specs, false) {
+                // Lost a race? Then the remote has our version now, made by another run.
+                if let Ok(Some(_)) = git::remote_tag(root, &options.remote, &tag) {
+                    if prepared.is_some() {
+                        git::undo_local_release(repo, &tag, release_commit, before)?;
+                    }
+                    let mut lost = CutReport::new(
+                        Outcome::ReleasedByAnotherRun,
+                        format!("another run released {tag} first; nothing was pushed and the local release commit was undone"),
+                    );
+                    lost.version = report.version;
+                    lost.tag = report.tag;
+                    return Ok(lost);
+                }
+                return Err(CutError::Refused(format!(
+                    "the push of {branch} and {tag} was refused, so nothing was published (run again after fixing the cause): {}",
+                    e.message
+                )));
+            }
+            report.steps.push(step(
+                format!("push {branch} and {tag} to {} (atomic)", options.remote),
+                StepState::Applied,
+            ));
+        }
+    }
+    fault_point("push");
+
+    // 3. GitHub release, from the tag's own notes.
+    let notes = match git::tag_message(repo, &tag)? {
+        Some(m) if !m.trim().is_empty() => m,
+        _ => prepared
+            .as_ref()
+            .map(|p| p.notes.clone())
+            .unwrap_or_default(),
+    };
+    report.notes = Some(notes.clone());
+    if let Some(client) = &client {
+        let name = format!("github release {tag}");
+        let existing = rt.block_on(client.release_by_tag(&tag))?;
+        let (state, release) = match existing {
+            Some(r) => (StepState::Done, r),
+            None => {
+                let new = NewRelease {
+                    tag_name: tag.clone(),
+                    name: tag.clone(),
+                    body: notes,
+                    draft: false,
+                    prerelease: report.prerelease,
+                };
+                (
+                    StepState::Applied,
+                    rt.block_on(client.create_release(&new))?,
+                )
+            }
+        };
+        report.release_url = Some(release.html_url);
+        report.steps.push(step(name, state));
+    } else {
+        report.steps.push(step(
+            "github release (no GitHub repository)".into(),
+            StepState::Skipped,
+        ));
+    }
+    fault_point("github-release");
+
+    let applied = report.steps.iter().any(|s| s.state == StepState::Applied);
+    report.outcome = if applied {
+        Outcome::Released
+    } else {
+        Outcome::AlreadyReleased
+    };
+    report.reason = match (&release, applied) {
+        (_, false) => format!("HEAD is already released as {tag}; every step was already done"),
+        (Target::Existing { .. }, true) => format!("completed the release of {tag}"),
+        (Target::New { .. }, true) => format!("released {tag}: {}", plan.reason),
+    };
+    Ok(report)
+}
+
+enum Target {
+    New { version: String, tag: String },
+    Existing { version: String, tag: String },
+}
+
+impl Target {
+    fn names(&self) -> (String, String) {
+        match self {
+            Target::New { version, tag } | Target::Existing { version, tag } => {
+                (version.clone(), tag.clone())
+            }
+        }
+    }
+}
+
+fn step(name: String, state: StepState) -> StepReport {
+    tracing::info!("{name}: {state:?}");
+    StepReport { name, state }
+}
+
+fn plan_summary(plan: &ReleasePlan, release: &Target) -> String {
+    match release {
+        Target::New { .. } => format!(
+            "{} -> {}, {} commit(s)",
+            plan.current_version.as_deref().unwrap_or("nothing"),
+            plan.next_version.as_deref().unwrap_or("?"),
+            plan.commits.len()
+        ),
+        Target::Existing { .. } => "finish the release HEAD already carries".into(),
+    }
+}
+
+fn dry_steps(
+    release: &Target,
+    prepared: Option<&bump::Prepared>,
+    tag_on_remote: bool,
+    github: bool,
+) -> Vec<StepReport> {
+    let (_, tag) = release.names();
+    let mut steps = Vec::new();
+    if let Some(p) = prepared {
+        for f in &p.files {
+            let state = if f.changed {
+                StepState::Todo
+            } else {
+                StepState::Done
+            };
+            steps.push(StepReport {
+                name: format!("write {}", f.path),
+                state,
+            });
+        }
+        steps.push(StepReport {
+            name: format!("commit \"{}\"", p.commit_message),
+            state: StepState::Todo,
+        });
+        steps.push(StepReport {
+            name: format!("tag {tag} (annotated)"),
+            state: StepState::Todo,
+        });
+    }
+    let push = if tag_on_remote {
+        StepState::Done
+    } else {
+        StepState::Todo
+    };
+    steps.push(StepReport {
+        name: format!("push branch and {tag} (atomic)"),
+        state: push,
+    });
+    let gh = if github {
+        StepState::Todo
+    } else {
+        StepState::Skipped
+    };
+    steps.push(StepReport {
+        name: format!("github release {tag} (if missing)"),
+        state: gh,
+    });
+    steps
+}
+
+/// The GitHub repository releases go to: `GITHUB_REPOSITORY`, else the remote's URL; the API
+/// from `GITHUB_API_URL`; the token from `GITHUB_TOKEN` (or `GH_TOKEN`).
+fn github_target(remote_url: &str) -> Option<GithubTarget> {
+    let server = std::env::var("GITHUB_SERVER_URL").ok();
+    let repo = std::env::var("GITHUB_REPOSITORY")
+        .ok()
+        .and_then(|r| RepoId::parse(&r))
+        .or_else(|| {
+            remote::parse_github(remote_url, server.as_deref()).map(|g| RepoId {
+                owner: g.owner,
+                name: g.name,
+            })
+        })?;
+    let api = std::env::var("GITHUB_API_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| github::DEFAULT_API.to_string());
+    let token = ["GITHUB_TOKEN", "GH_TOKEN"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|t| !t.is_empty()));
+    if let Some(t) = &token {
+        crate::redact::register(t);
+    }
+    Some(GithubTarget { api, repo, token })
+}
