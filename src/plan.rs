@@ -129,6 +129,11 @@ pub enum PlanError {
     /// The version's tag already exists.
     #[error("tag {0} already exists: that version was released; choose another version")]
     TagExists(String),
+    /// The next version does not fit in semver's numbers.
+    #[error(
+        "the version after {0} overflows: a component of the current release tag is at its maximum"
+    )]
+    Overflow(String),
     /// An unusable pre-release channel.
     #[error(
         "`{0}` cannot be a pre-release channel: use letters, digits and `-`, e.g. `rc` or `beta`"
@@ -290,7 +295,7 @@ pub fn build(
             )
         }
         (Some(Forced::Level(level)), Some(cur)) => (
-            version::bumped(cur, *level),
+            version::bumped(cur, *level).ok_or_else(|| PlanError::Overflow(cur.to_string()))?,
             *level,
             format!("{} bump forced on the command line", level.as_str()),
         ),
@@ -317,7 +322,7 @@ pub fn build(
                 return Ok(plan);
             }
             (
-                version::bumped(cur, level),
+                version::bumped(cur, level).ok_or_else(|| PlanError::Overflow(cur.to_string()))?,
                 level,
                 explain_level(&plan.commits, level, computed, cur, &since),
             )
@@ -338,6 +343,7 @@ pub fn build(
                 return Ok(plan);
             }
             version::next_prerelease(&stable, channel, &input.all_versions)
+                .ok_or_else(|| PlanError::Overflow(stable.to_string()))?
         }
         _ => stable,
     };
@@ -675,6 +681,22 @@ mod tests {
         assert!(matches!(
             build(&i, &BumpRules::default(), &bad),
             Err(PlanError::BadChannel(_))
+        ));
+    }
+
+    #[test]
+    fn overflowing_versions_are_an_error_not_a_panic() {
+        let max = u64::MAX;
+        let i = input(Some(&format!("1.2.{max}")), &["fix: a"]);
+        let r = BumpRules::default();
+        assert!(matches!(
+            build(&i, &r, &PlanOptions::default()),
+            Err(PlanError::Overflow(_))
+        ));
+        let i = input(Some(&format!("1.{max}.0")), &["feat: a"]);
+        assert!(matches!(
+            build(&i, &r, &PlanOptions::default()),
+            Err(PlanError::Overflow(_))
         ));
     }
 

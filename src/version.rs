@@ -97,16 +97,17 @@ impl BumpRules {
     }
 }
 
-/// `current` moved by `bump`, dropping any pre-release and build metadata.
-pub fn bumped(current: &Version, bump: Bump) -> Version {
+/// `current` moved by `bump`, dropping any pre-release and build metadata; `None` when a
+/// component would overflow (a tag such as `v1.2.18446744073709551615`).
+pub fn bumped(current: &Version, bump: Bump) -> Option<Version> {
     let (major, minor, patch) = (current.major, current.minor, current.patch);
     let (major, minor, patch) = match bump {
         Bump::None => (major, minor, patch),
-        Bump::Patch => (major, minor, patch + 1),
-        Bump::Minor => (major, minor + 1, 0),
-        Bump::Major => (major + 1, 0, 0),
+        Bump::Patch => (major, minor, patch.checked_add(1)?),
+        Bump::Minor => (major, minor.checked_add(1)?, 0),
+        Bump::Major => (major.checked_add(1)?, 0, 0),
     };
-    Version::new(major, minor, patch)
+    Some(Version::new(major, minor, patch))
 }
 
 /// The pre-release `stable-channel.N`, with N one more than the highest among `existing` versions
@@ -115,17 +116,20 @@ pub fn next_prerelease<'a>(
     stable: &Version,
     channel: &str,
     existing: impl IntoIterator<Item = &'a Version>,
-) -> Version {
-    let n = existing
+) -> Option<Version> {
+    let n = match existing
         .into_iter()
         .filter(|v| v.major == stable.major && v.minor == stable.minor && v.patch == stable.patch)
         .filter_map(|v| prerelease_number(v, channel))
         .max()
-        .map_or(1, |n| n + 1);
+    {
+        Some(n) => n.checked_add(1)?,
+        None => 1,
+    };
     let mut v = stable.clone();
     // A channel name that semver rejects was refused at the CLI; fall back to no pre-release.
     v.pre = Prerelease::new(&format!("{channel}.{n}")).unwrap_or(Prerelease::EMPTY);
-    v
+    Some(v)
 }
 
 /// `N` of a `channel.N` pre-release.
@@ -203,10 +207,14 @@ mod tests {
 
     #[test]
     fn bump_arithmetic() {
-        assert_eq!(bumped(&v("1.2.3"), Bump::Patch), v("1.2.4"));
-        assert_eq!(bumped(&v("1.2.3"), Bump::Minor), v("1.3.0"));
-        assert_eq!(bumped(&v("1.2.3"), Bump::Major), v("2.0.0"));
-        assert_eq!(bumped(&v("1.2.3-rc.1+b"), Bump::None), v("1.2.3"));
+        assert_eq!(bumped(&v("1.2.3"), Bump::Patch), Some(v("1.2.4")));
+        assert_eq!(bumped(&v("1.2.3"), Bump::Minor), Some(v("1.3.0")));
+        assert_eq!(bumped(&v("1.2.3"), Bump::Major), Some(v("2.0.0")));
+        assert_eq!(bumped(&v("1.2.3-rc.1+b"), Bump::None), Some(v("1.2.3")));
+        let max = u64::MAX;
+        assert_eq!(bumped(&v(&format!("1.2.{max}")), Bump::Patch), None);
+        assert_eq!(bumped(&v(&format!("1.{max}.0")), Bump::Minor), None);
+        assert_eq!(bumped(&v(&format!("{max}.0.0")), Bump::Major), None);
     }
 
     #[test]
@@ -235,16 +243,13 @@ mod tests {
             v("1.3.0-beta.7"),
             v("1.2.0-rc.9"),
         ];
-        assert_eq!(next_prerelease(&v("1.3.0"), "rc", &tags), v("1.3.0-rc.3"));
-        assert_eq!(
-            next_prerelease(&v("1.3.0"), "beta", &tags),
-            v("1.3.0-beta.8")
-        );
-        assert_eq!(
-            next_prerelease(&v("1.3.0"), "alpha", &tags),
-            v("1.3.0-alpha.1")
-        );
-        assert_eq!(next_prerelease(&v("1.4.0"), "rc", &tags), v("1.4.0-rc.1"));
+        let next = |stable: &str, ch: &str| next_prerelease(&v(stable), ch, &tags);
+        assert_eq!(next("1.3.0", "rc"), Some(v("1.3.0-rc.3")));
+        assert_eq!(next("1.3.0", "beta"), Some(v("1.3.0-beta.8")));
+        assert_eq!(next("1.3.0", "alpha"), Some(v("1.3.0-alpha.1")));
+        assert_eq!(next("1.4.0", "rc"), Some(v("1.4.0-rc.1")));
+        let last = v(&format!("1.4.0-rc.{}", u64::MAX));
+        assert_eq!(next_prerelease(&v("1.4.0"), "rc", [&last]), None);
     }
 
     #[test]
