@@ -83,6 +83,7 @@ pub fn parse(message: &str) -> Result<Conventional, NotConventional> {
 /// The grammar, over a cleaned message (only `\n` line ends, no trailing whitespace on lines).
 mod grammar {
     use super::{is_breaking_token, Conventional};
+    use std::collections::HashMap;
 
     /// `message = SOI ~ summary ~ (blank_line* ~ (footers | body ~ blank_line+ ~ footers | body))? ~ EOI`
     pub fn message(text: &str) -> Option<Conventional> {
@@ -95,27 +96,24 @@ mod grammar {
         if rest.is_empty() {
             return Some(parsed);
         }
-        let footers_at = if footer_at(rest).is_some() {
+        let index = FooterIndex::new(rest);
+        let skip_blank = |at: usize| rest.len() - rest[at..].trim_start_matches(['\n', ' ']).len();
+        let footers_at = if index.footer_at(0).is_some() {
             0
         } else {
             // The body ends at the first newline after which, past blank lines, a footer starts.
-            let mut end = None;
-            for (i, _) in rest.match_indices('\n') {
-                let after = rest[i..].trim_start_matches(['\n', ' ']);
-                if footer_at(after).is_some() {
-                    end = Some(i);
-                    break;
-                }
-            }
-            let body_end = end.unwrap_or(rest.len());
-            let body = rest[..body_end].trim();
+            let end = rest
+                .match_indices('\n')
+                .map(|(i, _)| i)
+                .find(|&i| index.footer_at(skip_blank(i)).is_some());
+            let body = rest[..end.unwrap_or(rest.len())].trim();
             parsed.body = (!body.is_empty()).then(|| body.to_string());
             match end {
-                Some(i) => rest.len() - rest[i..].trim_start_matches(['\n', ' ']).len(),
+                Some(i) => skip_blank(i),
                 None => return Some(parsed),
             }
         };
-        parsed.footers = footers(&rest[footers_at..]);
+        parsed.footers = index.footers(footers_at);
         parsed.breaking |= parsed.footers.iter().any(|(t, _)| is_breaking_token(t));
         parsed.breaking_description = parsed
             .footers
@@ -164,55 +162,77 @@ mod grammar {
         })
     }
 
-    /// `footers = (footer ~ NEWLINE)* ~ footer`: split at each newline that starts a footer.
-    fn footers(text: &str) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        let mut start = 0;
-        while let Some((token, sep)) = footer_at(&text[start..]) {
-            let content_start = start + token + sep;
-            let mut end = text.len();
-            for (i, _) in text[content_start..].match_indices('\n') {
-                let at = content_start + i;
-                // The content's first character never ends it (footer_content is one or more).
-                if at > content_start && footer_at(&text[at + 1..]).is_some() {
-                    end = at;
-                    break;
-                }
-            }
-            out.push((
-                text[start..start + token].to_string(),
-                text[content_start..end].trim().to_string(),
-            ));
-            if end == text.len() {
-                break;
-            }
-            start = end + 1;
-        }
-        out
+    /// Which positions of the text after the header start a footer.
+    ///
+    /// `footer = token ~ token_separator ~ footer_content`, the content being at least one
+    /// character that does not itself begin `NEWLINE ~ footer`. So whether a footer starts on
+    /// one line can depend on whether one starts on the next (`A #\nB #\nC: x`). Computing
+    /// that for every line start once, last line first, keeps parsing linear: asking each
+    /// position afresh would walk such chains again and again.
+    struct FooterIndex<'a> {
+        text: &'a str,
+        /// Whether a footer starts at each line start (byte offset).
+        line_starts: HashMap<usize, bool>,
     }
 
-    /// Whether a footer starts at the beginning of `text`: the token and separator lengths.
-    /// `footer = token ~ token_separator ~ footer_content`, the content being at least one
-    /// character that does not itself begin `NEWLINE ~ footer`. That condition chains
-    /// (`A #\nB #\nC: x`), so it is resolved by walking the chain, not by recursion.
-    pub fn footer_at(text: &str) -> Option<(usize, usize)> {
-        let first = token_and_separator(text)?;
-        let mut valid_if_next_invalid = 0usize; // links in the chain so far
-        let mut cursor = &text[first.0 + first.1..];
-        loop {
-            let Some(next) = cursor.strip_prefix('\n') else {
-                // Content is non-empty and does not start a new footer line: valid, unless empty.
-                let valid = !cursor.is_empty();
-                return (valid == (valid_if_next_invalid % 2 == 0)).then_some(first);
+    impl<'a> FooterIndex<'a> {
+        fn new(text: &'a str) -> FooterIndex<'a> {
+            let starts: Vec<usize> = std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect();
+            let mut index = FooterIndex {
+                text,
+                line_starts: HashMap::with_capacity(starts.len()),
             };
-            match token_and_separator(next) {
-                Some((t, s)) => {
-                    valid_if_next_invalid += 1;
-                    cursor = &next[t + s..];
-                }
-                // A newline that does not start a footer is ordinary content.
-                None => return (valid_if_next_invalid % 2 == 0).then_some(first),
+            for &start in starts.iter().rev() {
+                let valid = index.footer_at(start).is_some();
+                index.line_starts.insert(start, valid);
             }
+            index
+        }
+
+        /// The token and separator lengths of the footer starting at `at`, if one does.
+        fn footer_at(&self, at: usize) -> Option<(usize, usize)> {
+            let (token, sep) = token_and_separator(&self.text[at..])?;
+            let content = at + token + sep;
+            match self.text.as_bytes().get(content) {
+                None => None,
+                // Content starting with a newline is empty if a footer starts on the next line.
+                Some(b'\n') => (!self
+                    .line_starts
+                    .get(&(content + 1))
+                    .copied()
+                    .unwrap_or(false))
+                .then_some((token, sep)),
+                Some(_) => Some((token, sep)),
+            }
+        }
+
+        /// `footers = (footer ~ NEWLINE)* ~ footer` from `start`: each footer's content runs to
+        /// the first newline that starts another footer.
+        fn footers(&self, mut start: usize) -> Vec<(String, String)> {
+            let mut out = Vec::new();
+            while let Some((token, sep)) = self.footer_at(start) {
+                let content_start = start + token + sep;
+                let end = self.text[content_start..]
+                    .match_indices('\n')
+                    .map(|(i, _)| content_start + i)
+                    // The content's first character never ends it (footer_content is one or more).
+                    .find(|&at| {
+                        at > content_start
+                            && self.line_starts.get(&(at + 1)).copied().unwrap_or(false)
+                    })
+                    .unwrap_or(self.text.len());
+                out.push((
+                    self.text[start..start + token].to_string(),
+                    self.text[content_start..end].trim().to_string(),
+                ));
+                if end == self.text.len() {
+                    break;
+                }
+                start = end + 1;
+            }
+            out
         }
     }
 
@@ -491,6 +511,21 @@ mod tests {
         ] {
             assert_eq!(grammar::message(m), oracle(m), "{m:?}");
         }
+    }
+
+    #[test]
+    fn long_footer_chains_parse() {
+        // Each line's footer status depends on the next; this used to be walked per line.
+        for n in [1, 2, 3, 12, 13] {
+            let m = format!("fix: a\n\n{}B: x", "A #\n".repeat(n));
+            assert_eq!(grammar::message(&m), oracle(&m), "{n}");
+        }
+        // Validity alternates along the chain, so every other line starts a footer.
+        let chain = "A #\n".repeat(200_000);
+        let c = parse(&format!("fix: a\n\n{chain}B: x")).unwrap();
+        assert_eq!(c.footers.len(), 100_001);
+        let m = format!("feat: x\n\n{}", "a: b\n".repeat(20_000));
+        assert_eq!(parse(&m).unwrap().footers.len(), 20_000);
     }
 
     #[test]
