@@ -1,0 +1,101 @@
+# release-agent: developer and release shortcuts.
+#
+#   make plan                 what the next release would be
+#   make bump                 release at the level the commits ask for
+#   make bump-minor           force a level (also bump-patch, bump-major)
+#   make bump ARGS=--dry-run  pass extra flags to `release bump`
+#   make changelog            unreleased changes, to stdout
+#   make test                 the test suite (what CI runs, after fmt and clippy)
+#   make bench                the history benchmark (see bench/README.md)
+#   make fuzz                 run every fuzz target for FUZZ_SECONDS each
+#
+# RELEASE runs the CLI from this checkout, so nothing needs installing; set
+# RELEASE=release to use an installed binary.
+
+CARGO        ?= cargo
+RELEASE      ?= $(CARGO) run --quiet --release --
+ARGS         ?=
+PYTHON       ?= python3
+BENCH_ARGS   ?=
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= parse_commit plan_build
+# Commits that `lint-commits` checks: those on HEAD that are not on LINT_BASE.
+LINT_BASE    ?= origin/main
+
+.DEFAULT_GOAL := help
+
+.PHONY: help plan bump bump-patch bump-minor bump-major changelog test build release-build \
+        bench install fuzz fuzz-build lint-commits fmt fmt-check clippy check
+
+help:
+	@sed -n '3,13s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+
+## Releasing ---------------------------------------------------------------
+
+plan:
+	$(RELEASE) plan $(ARGS)
+
+bump:
+	$(RELEASE) bump $(ARGS)
+
+bump-patch:
+	$(RELEASE) bump patch $(ARGS)
+
+bump-minor:
+	$(RELEASE) bump minor $(ARGS)
+
+bump-major:
+	$(RELEASE) bump major $(ARGS)
+
+changelog:
+	$(RELEASE) changelog $(ARGS)
+
+# Lint the messages of the commits on this branch. Skipped (not failed) when
+# LINT_BASE does not exist, e.g. in a clone without that remote branch.
+lint-commits:
+	@if git rev-parse --verify --quiet '$(LINT_BASE)^{commit}' >/dev/null; then \
+		echo '$(RELEASE) lint --range $(LINT_BASE)..HEAD'; \
+		$(RELEASE) lint --range '$(LINT_BASE)..HEAD'; \
+	else \
+		echo "lint-commits: $(LINT_BASE) not found; skipping (set LINT_BASE=<ref>)"; \
+	fi
+
+## Development -------------------------------------------------------------
+
+build:
+	$(CARGO) build
+
+release-build:
+	$(CARGO) build --release
+
+test:
+	$(CARGO) test --all-targets
+
+fmt:
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all --check
+
+clippy:
+	$(CARGO) clippy --all-targets -- -D warnings
+
+check: fmt-check clippy test
+
+install:
+	$(CARGO) install --path . --locked
+
+bench: release-build
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
+
+# cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them.
+# The fuzz crate has its own workspace and target dir (fuzz/target).
+fuzz-build:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build
+
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz $$t ($(FUZZ_SECONDS)s)"; \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS); \
+	done
