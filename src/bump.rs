@@ -189,10 +189,23 @@ pub fn prepare(
     })
 }
 
-/// The paths a bump may rewrite: changes to them never count as a dirty worktree, so a run that
-/// stopped after writing them can be completed.
+/// The paths a bump rewrites.
 pub fn managed_paths(prepared: &Prepared) -> Vec<String> {
     prepared.files.iter().map(|f| f.path.clone()).collect()
+}
+
+/// Uncommitted changes to tracked files that the release would not make itself. A file the
+/// release rewrites may differ from HEAD only by exactly what this release writes into it (what
+/// a run that stopped after writing it left), so such a run can be completed; any other edit,
+/// say to CHANGELOG.md by hand, would slip into the release commit unseen.
+pub fn unexpected_changes(
+    repo: &git2::Repository,
+    prepared: &Prepared,
+) -> Result<Vec<String>, GitError> {
+    Ok(git::dirty_paths(repo, &[])?
+        .into_iter()
+        .filter(|d| !prepared.files.iter().any(|f| &f.path == d && !f.changed))
+        .collect())
 }
 
 /// Carry out the release, step by step.
@@ -216,7 +229,10 @@ pub fn apply(
         git::author_signature(repo)?;
     }
     if !options.allow_dirty {
-        git::ensure_clean(repo, &managed_paths(prepared))?;
+        let dirty = unexpected_changes(repo, prepared)?;
+        if !dirty.is_empty() {
+            return Err(GitError::Dirty(git::summarize_paths(&dirty)).into());
+        }
     }
     let env = hook_env(plan, prepared);
     let act = |state_if_run: StepState| {

@@ -63,17 +63,13 @@ pub fn dirty_paths(repo: &Repository, ignore: &[String]) -> Result<Vec<String>, 
         .collect())
 }
 
-/// Refuse to work on a dirty tree.
-pub fn ensure_clean(repo: &Repository, ignore: &[String]) -> Result<(), GitError> {
-    let dirty = dirty_paths(repo, ignore)?;
-    if dirty.is_empty() {
-        return Ok(());
+/// At most five paths and how many more, for messages.
+pub fn summarize_paths(paths: &[String]) -> String {
+    let mut shown = paths.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    if paths.len() > 5 {
+        shown.push_str(&format!(" and {} more", paths.len() - 5));
     }
-    let mut shown = dirty.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
-    if dirty.len() > 5 {
-        shown.push_str(&format!(" and {} more", dirty.len() - 5));
-    }
-    Err(GitError::Dirty(shown))
+    shown
 }
 
 fn identity_error(e: git2::Error) -> GitError {
@@ -219,21 +215,20 @@ pub fn remote_url(repo: &Repository, remote: &str) -> Result<String, GitError> {
 }
 
 /// Fetch `branch` of `remote` into `refs/remotes/<remote>/<branch>`, and its tags. Local tags
-/// are never overwritten: a tag that differs from the remote's is an error.
+/// are never overwritten: a tag that differs from the remote's is an error. A branch the remote
+/// does not have yet (a first push) is not an error: only the tags are fetched then.
 pub fn fetch(root: &Path, remote: &str, branch: &str) -> Result<(), CliError> {
+    // Not `--quiet`: git names a refused ref (a local tag that differs from the remote's) only
+    // in that output, and the error must say it. Progress is not shown: stderr is a pipe.
+    let tags = "refs/tags/*:refs/tags/*";
     let refspec = format!("+refs/heads/{branch}:refs/remotes/{remote}/{branch}");
-    git_cli(
-        root,
-        &[
-            "fetch",
-            "--quiet",
-            "--tags",
-            "--no-write-fetch-head",
-            remote,
-            &refspec,
-        ],
-    )
-    .map(|_| ())
+    let with_branch = ["fetch", "--no-write-fetch-head", remote, tags, &refspec];
+    match git_cli(root, &with_branch) {
+        Err(e) if e.message.contains("couldn't find remote ref") => {
+            git_cli(root, &["fetch", "--no-write-fetch-head", remote, tags]).map(|_| ())
+        }
+        other => other.map(|_| ()),
+    }
 }
 
 /// The commit a tag points at on `remote` (peeled), if the remote has it.

@@ -141,23 +141,69 @@ struct GithubTarget {
 }
 
 /// A lock file in `.git/` held for the whole run, so two runs in one clone never interleave.
+///
+/// It holds the owner's process id: a run that was killed (the fault switch, a cancelled CI
+/// job, a crash) leaves the file behind, and the next run takes such a stale lock over, so that
+/// running again is always how an interrupted release is finished.
 struct Lock(PathBuf);
 
 impl Lock {
     fn acquire(repo: &git2::Repository) -> Result<Lock, CutError> {
         let path = repo.path().join("release-agent.lock");
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(mut f) => {
-                use std::io::Write as _;
-                let _ = writeln!(f, "{}", std::process::id());
-                Ok(Lock(path))
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    use std::io::Write as _;
+                    let _ = writeln!(f, "{}", std::process::id());
+                    return Ok(Lock(path));
+                }
+                Err(_) => {
+                    let owner = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|s| s.trim().parse::<u32>().ok());
+                    match owner {
+                        Some(pid) if !process_alive(pid) => {
+                            tracing::warn!(
+                                "taking over {}: process {pid} that held it is gone",
+                                path.display()
+                            );
+                            let _ = std::fs::remove_file(&path);
+                        }
+                        _ => break,
+                    }
+                }
             }
-            Err(_) => Err(CutError::Locked(path)),
         }
+        Err(CutError::Locked(path))
+    }
+}
+
+/// Whether process `pid` runs. Where that cannot be told, it is assumed to run.
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let proc = Path::new("/proc");
+        !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+    }
+    #[cfg(all(unix, not(target_os = "linux")))]
+    {
+        std::process::Command::new("kill")
+            .args(["-0", &pid.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map_or(true, |s| s.success())
+    }
+    #[cfg(not(unix))]
+    {
+        true
     }
 }
 
@@ -176,6 +222,8 @@ pub fn cut(
     options: &CutOptions,
     ask: &mut dyn FnMut(&str) -> bool,
 ) -> Result<CutReport, CutError> {
+    // `--remote` may be given a URL, credentials and all: mask them in every message.
+    crate::redact::register_url_credentials(&options.remote);
     let _lock = Lock::acquire(repo)?;
     // Guard rails, all before anything is written.
     let branch = git::current_branch(repo)?;
@@ -186,14 +234,35 @@ pub fn cut(
         )));
     }
     let remote_url = git::remote_url(repo, &options.remote).map_err(|_| {
-        CutError::Refused(format!(
-            "no remote `{}` to push to: add one with `git remote add {} <url>`",
-            options.remote, options.remote
-        ))
+        if options.remote.contains("://") {
+            CutError::Refused(format!(
+                "`--remote` takes the name of a remote, not a URL ({}): add it with `git remote add <name> <url>`",
+                remote::redact_url(&options.remote)
+            ))
+        } else {
+            CutError::Refused(format!(
+                "no remote `{}` to push to: add one with `git remote add {} <url>`",
+                options.remote, options.remote
+            ))
+        }
     })?;
     git::fetch(root, &options.remote, &branch)?;
     match git::tracking(repo, &options.remote, &branch)? {
         Tracking::Behind(n) => {
+            // Another run released HEAD meanwhile (the same merge, built twice): not an error.
+            if let Some(tag) = released_upstream(repo, config, &options.remote, &branch)? {
+                let mut report = CutReport::new(
+                    Outcome::ReleasedByAnotherRun,
+                    format!(
+                        "another run already released HEAD as {} ({}/{branch} is {n} commit(s) ahead with it); nothing to do here",
+                        tag.name, options.remote
+                    ),
+                );
+                report.prerelease = !tag.version.pre.is_empty();
+                report.version = Some(tag.version.to_string());
+                report.tag = Some(tag.name);
+                return Ok(report);
+            }
             return Err(CutError::Refused(format!(
                 "`{branch}` is {n} commit(s) behind {}/{branch}: pull first (`git pull --ff-only`)",
                 options.remote
@@ -224,6 +293,9 @@ pub fn cut(
         .enable_all()
         .build()
         .map_err(CutError::Runtime)?;
+    // octocrab's client spawns its request buffer onto the current runtime when it is built,
+    // so it must be built inside the runtime (outside, the process panics: "no reactor running").
+    let _entered = rt.enter();
     let client = match &github {
         Some(t) => Some(Github::new(
             &t.api,
@@ -297,6 +369,9 @@ pub fn cut(
         }
         Target::Existing { .. } => None,
     };
+    if let Some(prepared) = &prepared {
+        ensure_clean(repo, prepared)?;
+    }
 
     if options.dry_run {
         report.outcome = Outcome::DryRun;
@@ -428,6 +503,46 @@ pub fn cut(
         (Target::New { .. }, true) => format!("released {tag}: {}", plan.reason),
     };
     Ok(report)
+}
+
+/// The first release tag that contains HEAD (but is not on it) and that the remote branch has:
+/// HEAD was released by another run, from another clone.
+fn released_upstream(
+    repo: &git2::Repository,
+    config: &Config,
+    remote: &str,
+    branch: &str,
+) -> Result<Option<history::ReleaseTag>, CutError> {
+    let head = history::head_commit(repo)?;
+    let upstream = repo
+        .refname_to_id(&format!("refs/remotes/{remote}/{branch}"))
+        .map_err(git::GitError::from)?;
+    let contains = |a: git2::Oid, b: git2::Oid| -> Result<bool, git::GitError> {
+        Ok(a == b || repo.graph_descendant_of(a, b)?)
+    };
+    let mut found: Option<history::ReleaseTag> = None;
+    for tag in history::version_tags(repo, &config.tag_prefix)? {
+        if tag.commit != head
+            && contains(tag.commit, head)?
+            && contains(upstream, tag.commit)?
+            && found.as_ref().is_none_or(|f| tag.version < f.version)
+        {
+            found = Some(tag);
+        }
+    }
+    Ok(found)
+}
+
+/// Refuse uncommitted changes that the release would not make itself.
+fn ensure_clean(repo: &git2::Repository, prepared: &bump::Prepared) -> Result<(), CutError> {
+    let dirty = bump::unexpected_changes(repo, prepared)?;
+    if dirty.is_empty() {
+        return Ok(());
+    }
+    Err(CutError::Refused(format!(
+        "the worktree has uncommitted changes ({}): commit or stash them first",
+        git::summarize_paths(&dirty)
+    )))
 }
 
 enum Target {

@@ -25,8 +25,10 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         (false, 1) => "info",
         _ => "debug",
     };
+    // octocrab logs every non-2xx answer as an error, also those we retry and recover from;
+    // our own retry warnings say what matters.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},octocrab=off")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| crate::redact::RedactingWriter(std::io::stderr()))
