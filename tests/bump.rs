@@ -216,6 +216,21 @@ fn bump_refuses_a_dirty_worktree_unless_allowed() {
 }
 
 #[test]
+fn uncommitted_hand_edits_to_a_file_the_release_writes_are_refused() {
+    // The changelog is rewritten by the release, but an edit it would not make itself must not
+    // slip into the release commit unseen.
+    let repo = project();
+    repo.write(
+        "CHANGELOG.md",
+        &format!("{OLD_CHANGELOG}secret hand edit\n"),
+    );
+    let before = repo.state();
+    let err = clean_failure(repo.run(&["bump"]));
+    assert!(err.contains("uncommitted changes (CHANGELOG.md)"), "{err}");
+    assert_eq!(repo.state(), before);
+}
+
+#[test]
 fn bump_refuses_a_detached_head() {
     let repo = project();
     repo.git(&["switch", "-q", "--detach", "HEAD"]);

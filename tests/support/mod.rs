@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod github;
+
 use assert_cmd::assert::Assert;
 use assert_cmd::Command;
 use std::cell::Cell;
@@ -55,6 +57,23 @@ const CLEARED: &[&str] = &[
     "RUST_BACKTRACE",
     "GITHUB_SERVER_URL",
     "SOURCE_DATE_EPOCH",
+];
+
+/// Variables of CI machines and of GitHub Actions that `release cut` and `release ci` read:
+/// cleared by [`Repo::release_hermetic`], so that a test never talks to the real GitHub or
+/// writes the real job's outputs when the suite itself runs in Actions.
+pub const GITHUB_VARS: &[&str] = &[
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "GITHUB_REPOSITORY",
+    "GITHUB_API_URL",
+    "GITHUB_SERVER_URL",
+    "GITHUB_OUTPUT",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_ACTIONS",
+    "CI",
+    "RELEASE_AGENT_FAIL_AFTER",
+    "RELEASE_AGENT_RETRY_BASE_MS",
 ];
 
 /// A git date for the fake clock.
@@ -124,6 +143,14 @@ impl Repo {
             String::from_utf8_lossy(&out.stderr)
         );
         repo.clock.set(origin.clock.get());
+        repo
+    }
+
+    /// A bare repository on branch `main`, no commits: a remote to clone and push to.
+    /// `path()` is the bare repository itself; `git()` runs there.
+    pub fn bare_remote() -> Repo {
+        let repo = Repo::bare_dir();
+        repo.git(&["init", "-q", "--bare", "-b", "main"]);
         repo
     }
 
@@ -384,6 +411,37 @@ impl Repo {
         Command::from_std(std_cmd)
     }
 
+    /// [`Repo::release`] without any variable of [`GITHUB_VARS`] from the machine running the
+    /// tests: GitHub, CI and the fault switch are whatever the test sets.
+    pub fn release_hermetic(&self) -> Command {
+        Command::from_std(self.release_process())
+    }
+
+    /// [`Repo::release_hermetic`] as a plain `std` command, to start several at once.
+    pub fn release_process(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(release_bin());
+        self.env_for(&mut cmd);
+        for k in GITHUB_VARS {
+            cmd.env_remove(k);
+        }
+        cmd.current_dir(&self.path);
+        cmd
+    }
+
+    /// The commit `rev` names (`None` when it does not resolve), e.g. `refs/tags/v1.0.0^{commit}`.
+    pub fn rev(&self, rev: &str) -> Option<String> {
+        let out = self.git_output(&["rev-parse", "--verify", "-q", rev]);
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// Every ref with the object it points at (`git show-ref`, tags peeled too), one per line.
+    pub fn refs(&self) -> String {
+        String::from_utf8_lossy(&self.git_output(&["show-ref", "--dereference"]).stdout)
+            .into_owned()
+    }
+
     /// Run `release` with `args`.
     pub fn run(&self, args: &[&str]) -> Assert {
         self.release().args(args).assert()
@@ -491,4 +549,89 @@ pub fn plan_headers(plan: &serde_json::Value) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// A project released as v1.0.0 then given two unreleased commits (`feat`, `fix`), all pushed
+/// to a real bare repository: `remote` is that bare repository (what everyone else sees),
+/// `work` a clone whose `origin` is it, on `main`, level with the remote.
+pub struct Published {
+    /// The bare remote.
+    pub remote: Repo,
+    /// A clone to release from.
+    pub work: Repo,
+}
+
+/// The changelog of [`Published`] before the release.
+pub const PUBLISHED_CHANGELOG: &str =
+    "# Changelog\n\n## [1.0.0] - 2020-01-01\n\n### Features\n\n- first release\n";
+
+impl Published {
+    /// The project; `release.toml` is committed first when `config` is given.
+    pub fn new(config: Option<&str>) -> Published {
+        let remote = Repo::bare_remote();
+        let work = Repo::clone_of(&remote, &[]);
+        work.git(&["symbolic-ref", "HEAD", "refs/heads/main"]);
+        work.write("version.txt", "1.0.0\n");
+        work.write("CHANGELOG.md", PUBLISHED_CHANGELOG);
+        work.write("src.txt", "code\n");
+        if let Some(config) = config {
+            work.write("release.toml", config);
+        }
+        work.git(&["add", "-A"]);
+        work.commit_staged("feat: first release");
+        work.annotated_tag("v1.0.0");
+        work.commit_file("src.txt", "code 2\n", "feat(api): add an endpoint");
+        work.commit_file("src.txt", "code 3\n", "fix: handle empty input");
+        work.git(&["push", "-q", "origin", "main", "v1.0.0"]);
+        Published { remote, work }
+    }
+
+    /// Another clone of the remote, on `main`.
+    pub fn clone_remote(&self) -> Repo {
+        Repo::clone_of(&self.remote, &[])
+    }
+
+    /// The remote's refs (`git show-ref --dereference` in the bare repository).
+    pub fn remote_refs(&self) -> String {
+        self.remote.refs()
+    }
+
+    /// The tags of the remote, sorted by name.
+    pub fn remote_tags(&self) -> Vec<String> {
+        self.remote.tags()
+    }
+
+    /// The commit the remote's `main` points at.
+    pub fn remote_main(&self) -> String {
+        self.remote
+            .rev("refs/heads/main")
+            .expect("the remote has main")
+    }
+
+    /// The commit a tag of the remote points at (peeled), if the remote has the tag.
+    pub fn remote_tag(&self, tag: &str) -> Option<String> {
+        self.remote.rev(&format!("refs/tags/{tag}^{{commit}}"))
+    }
+
+    /// The message of an annotated tag of the remote, exactly as stored in the tag object.
+    pub fn remote_tag_message(&self, tag: &str) -> String {
+        assert_eq!(
+            self.remote
+                .git(&["cat-file", "-t", &format!("refs/tags/{tag}")]),
+            "tag",
+            "{tag} is an annotated tag"
+        );
+        let out = self
+            .remote
+            .git_output(&["cat-file", "tag", &format!("refs/tags/{tag}")]);
+        let raw = String::from_utf8(out.stdout).expect("tag object is UTF-8");
+        raw.split_once("\n\n")
+            .map(|(_, m)| m.to_string())
+            .unwrap_or_default()
+    }
+
+    /// A file at a revision of the remote.
+    pub fn remote_file(&self, rev: &str, path: &str) -> String {
+        self.remote.git(&["show", &format!("{rev}:{path}")])
+    }
 }
