@@ -68,8 +68,16 @@ build:
 release-build:
 	$(CARGO) build --release
 
-test:
-	$(CARGO) test --all-targets
+# The AWS adapters are tested against a real moto server (PyPI), kept in .venv.
+MOTO_VERSION ?= 5.2.5
+VENV         ?= .venv
+
+$(VENV)/bin/moto_server:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)'
+
+test: $(VENV)/bin/moto_server
+	MOTO_SERVER=$(abspath $(VENV)/bin/moto_server) $(CARGO) test --all-targets
 
 fmt:
 	$(CARGO) fmt --all

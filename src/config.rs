@@ -62,6 +62,8 @@ pub struct Config {
     pub version_files: Vec<VersionFile>,
     /// Lifecycle hooks.
     pub hooks: HooksConfig,
+    /// GitHub releases.
+    pub github: GithubConfig,
     /// Commit lint rules.
     pub lint: LintConfig,
 }
@@ -78,6 +80,7 @@ impl Default for Config {
             commit: CommitConfig::default(),
             version_files: Vec::new(),
             hooks: HooksConfig::default(),
+            github: GithubConfig::default(),
             lint: LintConfig::default(),
         }
     }
@@ -204,6 +207,27 @@ pub struct HooksConfig {
     pub pre_bump: Vec<Vec<String>>,
     /// Run after the commit and tag.
     pub post_bump: Vec<Vec<String>>,
+}
+
+/// `[github]`
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GithubConfig {
+    /// Create a GitHub release in `release cut` and `release ci`.
+    pub release: bool,
+    /// An SSM Parameter Store SecureString holding the token, read when neither
+    /// `GITHUB_TOKEN` nor `GH_TOKEN` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_ssm_parameter: Option<String>,
+}
+
+impl Default for GithubConfig {
+    fn default() -> Self {
+        GithubConfig {
+            release: true,
+            token_ssm_parameter: None,
+        }
+    }
 }
 
 /// `[lint]`

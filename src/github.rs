@@ -18,7 +18,7 @@ pub const DEFAULT_API: &str = "https://api.github.com";
 #[derive(Debug, thiserror::Error)]
 pub enum GithubError {
     /// No token to authenticate with.
-    #[error("no GitHub token: set GITHUB_TOKEN (in Actions: `env: GITHUB_TOKEN: ${{{{ secrets.GITHUB_TOKEN }}}}` with `permissions: contents: write`)")]
+    #[error("no GitHub token: set GITHUB_TOKEN (in Actions: `env: GITHUB_TOKEN: ${{{{ secrets.GITHUB_TOKEN }}}}` with `permissions: contents: write`), or name an SSM SecureString parameter in [github] token_ssm_parameter")]
     NoToken,
     /// The repository could not be determined.
     #[error("cannot tell which GitHub repository to release to: set GITHUB_REPOSITORY=owner/name or use a GitHub `origin` remote")]

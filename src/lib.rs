@@ -22,5 +22,6 @@ pub mod pipeline;
 pub mod plan;
 pub mod redact;
 pub mod remote;
+pub mod ssm;
 pub mod version;
 pub mod version_files;

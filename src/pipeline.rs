@@ -119,6 +119,9 @@ pub enum CutError {
     /// GitHub failed.
     #[error(transparent)]
     Github(#[from] github::GithubError),
+    /// Reading the token from SSM failed.
+    #[error(transparent)]
+    Ssm(#[from] crate::ssm::SsmError),
     /// Templates failed.
     #[error(transparent)]
     Changelog(#[from] crate::changelog::ChangelogError),
@@ -276,19 +279,6 @@ pub fn cut(
         }
         Tracking::Equal | Tracking::Ahead(_) | Tracking::NoRemote => {}
     }
-    let github = if options.no_github {
-        None
-    } else {
-        github_target(&remote_url)
-    };
-    if let Some(target) = &github {
-        if target.token.is_none() {
-            return Err(github::GithubError::NoToken.into());
-        }
-    }
-
-    let head = history::head_commit(repo)?;
-    let plan = plan::gather(repo, config, &options.plan)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -296,6 +286,28 @@ pub fn cut(
     // octocrab's client spawns its request buffer onto the current runtime when it is built,
     // so it must be built inside the runtime (outside, the process panics: "no reactor running").
     let _entered = rt.enter();
+    let mut github = if options.no_github || !config.github.release {
+        None
+    } else {
+        github_target(&remote_url)
+    };
+    if let Some(target) = &mut github {
+        if target.token.is_none() {
+            if let Some(name) = &config.github.token_ssm_parameter {
+                let token = rt.block_on(async {
+                    let aws = crate::ssm::aws_config().await;
+                    crate::ssm::secret(&aws, name).await
+                })?;
+                target.token = Some(token);
+            }
+        }
+        if target.token.is_none() {
+            return Err(github::GithubError::NoToken.into());
+        }
+    }
+
+    let head = history::head_commit(repo)?;
+    let plan = plan::gather(repo, config, &options.plan)?;
     let client = match &github {
         Some(t) => Some(Github::new(
             &t.api,
@@ -428,7 +440,7 @@ pub fn cut(
             let specs = [refspecs[0].clone(), tag_spec];
             if let Err(e) = git::push_atomic(root, &options.remote, &specs, false) {
                 // Lost a race? Then the remote has our version now, made by another run.
-                if let Ok(Some(_)) = git::remote_tag(root, &options.remote, &tag) {
+                if tag_appears(root, &options.remote, &tag) {
                     if prepared.is_some() {
                         git::undo_local_release(repo, &tag, release_commit, before)?;
                     }
@@ -503,6 +515,21 @@ pub fn cut(
         (Target::New { .. }, true) => format!("released {tag}: {}", plan.reason),
     };
     Ok(report)
+}
+
+/// Whether `tag` is (or, within about two seconds, becomes) visible on `remote`. A push that
+/// loses a race can fail on the remote's ref lock while the winner's atomic push is still
+/// committing its refs, so an immediate look may not see the winner's tag yet.
+fn tag_appears(root: &Path, remote: &str, tag: &str) -> bool {
+    for attempt in 0..10 {
+        if let Ok(Some(_)) = git::remote_tag(root, remote, tag) {
+            return true;
+        }
+        if attempt < 9 {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+    false
 }
 
 /// The first release tag that contains HEAD (but is not on it) and that the remote branch has:

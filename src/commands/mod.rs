@@ -62,6 +62,9 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
 
 /// Run one command; the exit code is for outcomes that are not errors (a failed lint).
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    // rustls panics at the first TLS client when more than one crypto provider is compiled in
+    // and none was chosen; choose the one the AWS SDK uses, for GitHub too.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     for var in ["GITHUB_TOKEN", "GH_TOKEN"] {
         if let Ok(token) = std::env::var(var) {
             crate::redact::register(&token);

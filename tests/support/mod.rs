@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod github;
+pub mod moto;
 
 use assert_cmd::assert::Assert;
 use assert_cmd::Command;
