@@ -212,7 +212,11 @@ impl Github {
 
     /// The published release of `tag`, if any (`GET /repos/{owner}/{repo}/releases/tags/{tag}`).
     pub async fn release_by_tag(&self, tag: &str) -> Result<Option<Release>, GithubError> {
-        let path = format!("/repos/{}/releases/tags/{}", self.repo, encode_segment(tag));
+        let path = format!(
+            "/repos/{}/releases/tags/{}",
+            self.repo,
+            redact::percent_encode(tag)
+        );
         let answer = self.send("GET", &path, None).await?;
         match answer.status {
             StatusCode::NOT_FOUND => Ok(None),
@@ -372,19 +376,6 @@ fn retry_after(answer: &Answer, attempt: u32, retry: &Retry) -> Option<Duration>
     Some(told.map_or_else(|| backoff(attempt, retry), |d| d.min(retry.max_wait)))
 }
 
-/// Percent-encode one path segment (a tag may contain `/` or `+`).
-fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,6 +450,9 @@ mod tests {
 
     #[test]
     fn tag_segments_are_encoded() {
-        assert_eq!(encode_segment("v1.2.3+build/x"), "v1.2.3%2Bbuild%2Fx");
+        assert_eq!(
+            redact::percent_encode("v1.2.3+build/x"),
+            "v1.2.3%2Bbuild%2Fx"
+        );
     }
 }

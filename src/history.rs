@@ -70,12 +70,20 @@ pub fn open(dir: &Path) -> Result<Repository, HistoryError> {
 /// Settings for reading whole histories, applied once per process. Every commit is read once,
 /// so libgit2's object cache only costs memory (60 MB instead of 140 MB on 100,000 commits),
 /// and re-hashing every object on read (which `git log` does not do either) costs a quarter of
-/// the walk. Measured with `make bench`.
+/// the walk. libgit2 maps packs in 1 GiB windows, which stay resident once touched: reading
+/// the 10,000 tags of a 1,000,000-commit history kept 540 MB; 32 MiB windows within 128 MiB
+/// keep 210 MB, and run faster. Measured with `make bench` and a git2-only probe.
 fn tune_libgit2() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         git2::opts::strict_hash_verification(false);
         git2::opts::enable_caching(false);
+        // SAFETY: these set libgit2 globals; this runs once, before the process opens any
+        // repository, so no other libgit2 call can race with them.
+        unsafe {
+            let _ = git2::opts::set_mwindow_size(32 << 20);
+            let _ = git2::opts::set_mwindow_mapped_limit(128 << 20);
+        }
     });
 }
 
