@@ -95,6 +95,7 @@ install:
 
 bench: release-build
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
+	$(PYTHON) bench/image.py
 
 # cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them.
 # The fuzz crate has its own workspace and target dir (fuzz/target).

@@ -46,6 +46,12 @@ pub enum Command {
         #[arg(long)]
         default: bool,
     },
+    /// Build, push and promote the container image (`[image]` in release.toml).
+    Image {
+        /// What to do.
+        #[command(subcommand)]
+        action: ImageAction,
+    },
     /// Manage git hooks.
     Hooks {
         /// What to do.
@@ -171,5 +177,43 @@ pub enum HooksAction {
         /// Replace an existing hook.
         #[arg(long)]
         force: bool,
+    },
+}
+
+/// `release image ...`
+#[derive(Debug, Subcommand)]
+pub enum ImageAction {
+    /// Build the image, tagged `X.Y.Z`, `sha-<commit>` and the extra tags, with OCI labels.
+    #[command(disable_version_flag = true)]
+    Build {
+        /// The version (default: the latest release tag on HEAD).
+        #[arg(long, value_name = "X.Y.Z")]
+        version: Option<String>,
+        /// Print the result as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Push the built image, read its digest back from the registry and record it.
+    #[command(disable_version_flag = true)]
+    Push {
+        /// The version (default: the latest release tag on HEAD).
+        #[arg(long, value_name = "X.Y.Z")]
+        version: Option<String>,
+        /// Print the result as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a tag on the digest of a version, moving no layer.
+    #[command(disable_version_flag = true)]
+    Promote {
+        /// The version whose image is promoted.
+        #[arg(value_name = "X.Y.Z")]
+        version: String,
+        /// The tag to put on it (e.g. `production`).
+        #[arg(long)]
+        tag: String,
+        /// Print the result as JSON on stdout.
+        #[arg(long)]
+        json: bool,
     },
 }

@@ -66,6 +66,9 @@ pub struct Config {
     pub github: GithubConfig,
     /// Commit lint rules.
     pub lint: LintConfig,
+    /// Container image build, push and promotion (absent: no image).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<crate::image::ImageConfig>,
 }
 
 impl Default for Config {
@@ -82,6 +85,7 @@ impl Default for Config {
             hooks: HooksConfig::default(),
             github: GithubConfig::default(),
             lint: LintConfig::default(),
+            image: None,
         }
     }
 }

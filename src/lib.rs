@@ -17,6 +17,7 @@ pub mod git;
 pub mod github;
 pub mod history;
 pub mod hooks;
+pub mod image;
 pub mod lint;
 pub mod pipeline;
 pub mod plan;

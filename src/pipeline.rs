@@ -128,6 +128,9 @@ pub enum CutError {
     /// Reading history failed.
     #[error(transparent)]
     History(#[from] history::HistoryError),
+    /// Building or pushing the image failed.
+    #[error("image: {0}")]
+    Image(String),
     /// Another run holds the lock.
     #[error("another release run is in progress in this clone ({0} exists); if none is, delete that file")]
     Locked(PathBuf),
@@ -502,6 +505,23 @@ pub fn cut(
         ));
     }
     fault_point("github-release");
+
+    // 4. The container image, when `[image]` is configured: built and pushed once; a re-run
+    // finds the version at the recorded digest and skips it.
+    if let Some(version) =
+        history::tag_version(&tag, &config.tag_prefix).filter(|_| config.image.is_some())
+    {
+        let created = crate::commands::now();
+        let (name, applied) =
+            crate::image::publish::cut_step(repo, root, config, &version, &rt, created)
+                .map_err(|e| CutError::Image(format!("{e:#}")))?;
+        let state = if applied {
+            StepState::Applied
+        } else {
+            StepState::Done
+        };
+        report.steps.push(step(name, state));
+    }
 
     let applied = report.steps.iter().any(|s| s.state == StepState::Applied);
     report.outcome = if applied {

@@ -4,6 +4,7 @@ mod bump;
 mod changelog;
 mod cut;
 mod hooks;
+mod image;
 mod lint;
 mod plan;
 
@@ -91,6 +92,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             };
             print!("{}", config.to_toml()?);
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Image { action } => {
+            image::run(&Workspace::open(&dir, cli.config.as_deref())?, &action)
         }
         Command::Hooks {
             action: HooksAction::Install { force },

@@ -10,6 +10,7 @@
 
 pub mod github;
 pub mod moto;
+pub mod registry;
 
 use assert_cmd::assert::Assert;
 use assert_cmd::Command;

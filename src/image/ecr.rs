@@ -1,0 +1,313 @@
+//! Amazon ECR: login for the builder (`GetAuthorizationToken`, no AWS CLI), repository checks,
+//! and promotion by digest (`BatchGetImage` then `PutImage` with the same manifest and media
+//! type: no layer moves).
+//!
+//! The SDK's standard configuration applies (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL`).
+
+use aws_sdk_ecr::error::{DisplayErrorContext, SdkError};
+use aws_sdk_ecr::operation::describe_repositories::DescribeRepositoriesError;
+use aws_sdk_ecr::operation::put_image::PutImageError;
+use aws_sdk_ecr::types::ImageIdentifier;
+use aws_sdk_ecr::Client;
+
+use super::registry::{Promotion, MANIFEST_TYPES};
+use super::{is_version_tag, ImageError, Repository};
+use crate::redact;
+
+/// An ECR call that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EcrError {
+    /// The repository does not exist.
+    #[error("ECR repository {name} does not exist in registry {registry}: create it, or set `create_repository = true` under [image]")]
+    NoRepository {
+        /// The repository name.
+        name: String,
+        /// The registry (account) id.
+        registry: String,
+    },
+    /// No image under that tag or digest.
+    #[error("{0} does not exist in ECR")]
+    NotFound(String),
+    /// A tag conflict.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// Anything else (credentials, permissions, network).
+    #[error("ECR {action} failed: {message}")]
+    Sdk {
+        /// The operation.
+        action: &'static str,
+        /// Why, from the SDK.
+        message: String,
+    },
+}
+
+fn sdk<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    action: &'static str,
+) -> impl FnOnce(SdkError<E, R>) -> EcrError {
+    move |e| EcrError::Sdk {
+        action,
+        message: redact::redact(&DisplayErrorContext(&e).to_string()).into_owned(),
+    }
+}
+
+/// Registry credentials for a builder: user and password, registered for redaction.
+#[derive(Clone)]
+pub struct Credentials {
+    /// The user (`AWS`).
+    pub user: String,
+    /// The password (a 12-hour token).
+    pub password: String,
+    /// `base64(user:password)`, as in an auth file and a `Basic` header.
+    pub auth: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credentials({}, ***)", self.user)
+    }
+}
+
+/// An ECR repository with its client.
+pub struct Ecr {
+    client: Client,
+    repository: Repository,
+    registry_id: String,
+}
+
+impl Ecr {
+    /// The adapter for `repository`, which must be an ECR host.
+    pub fn new(config: &aws_config::SdkConfig, repository: &Repository) -> Option<Ecr> {
+        let (account, _region) = repository.ecr()?;
+        Some(Ecr {
+            client: Client::new(config),
+            repository: repository.clone(),
+            registry_id: account,
+        })
+    }
+
+    /// Docker credentials from `GetAuthorizationToken`.
+    pub async fn login(&self) -> Result<Credentials, EcrError> {
+        let out = self
+            .client
+            .get_authorization_token()
+            .send()
+            .await
+            .map_err(sdk("GetAuthorizationToken"))?;
+        let auth = out
+            .authorization_data()
+            .first()
+            .and_then(|d| d.authorization_token())
+            .ok_or_else(|| EcrError::Sdk {
+                action: "GetAuthorizationToken",
+                message: "no authorization data in the answer".into(),
+            })?
+            .to_string();
+        redact::register(&auth);
+        let decoded = base64_decode(&auth).ok_or_else(|| EcrError::Sdk {
+            action: "GetAuthorizationToken",
+            message: "the token is not base64 `user:password`".into(),
+        })?;
+        let (user, password) = decoded.split_once(':').ok_or_else(|| EcrError::Sdk {
+            action: "GetAuthorizationToken",
+            message: "the token is not `user:password`".into(),
+        })?;
+        redact::register(password);
+        Ok(Credentials {
+            user: user.to_string(),
+            password: password.to_string(),
+            auth,
+        })
+    }
+
+    /// Check that the repository exists; create it when `create` is set. `true` when created.
+    pub async fn ensure_repository(&self, create: bool) -> Result<bool, EcrError> {
+        let result = self
+            .client
+            .describe_repositories()
+            .registry_id(&self.registry_id)
+            .repository_names(&self.repository.name)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(false),
+            Err(SdkError::ServiceError(s))
+                if matches!(
+                    s.err(),
+                    DescribeRepositoriesError::RepositoryNotFoundException(_)
+                ) =>
+            {
+                if !create {
+                    return Err(EcrError::NoRepository {
+                        name: self.repository.name.clone(),
+                        registry: self.registry_id.clone(),
+                    });
+                }
+                self.client
+                    .create_repository()
+                    .registry_id(&self.registry_id)
+                    .repository_name(&self.repository.name)
+                    .send()
+                    .await
+                    .map_err(sdk("CreateRepository"))?;
+                Ok(true)
+            }
+            Err(e) => Err(sdk("DescribeRepositories")(e)),
+        }
+    }
+
+    /// The image under a tag or digest: digest, manifest and media type.
+    async fn image(
+        &self,
+        id: ImageIdentifier,
+    ) -> Result<Option<(String, String, String)>, EcrError> {
+        let mut request = self
+            .client
+            .batch_get_image()
+            .registry_id(&self.registry_id)
+            .repository_name(&self.repository.name)
+            .image_ids(id);
+        for t in MANIFEST_TYPES {
+            request = request.accepted_media_types(*t);
+        }
+        let out = request.send().await.map_err(sdk("BatchGetImage"))?;
+        let Some(image) = out.images().first() else {
+            return Ok(None);
+        };
+        let digest = image
+            .image_id()
+            .and_then(|i| i.image_digest())
+            .map(str::to_string);
+        let manifest = image.image_manifest().map(str::to_string);
+        match (digest, manifest) {
+            (Some(d), Some(m)) => {
+                let media_type = image
+                    .image_manifest_media_type()
+                    .map(str::to_string)
+                    .or_else(|| {
+                        serde_json::from_str::<serde_json::Value>(&m)
+                            .ok()
+                            .and_then(|v| v.get("mediaType")?.as_str().map(str::to_string))
+                    })
+                    .unwrap_or_else(|| MANIFEST_TYPES[1].to_string());
+                Ok(Some((d, m, media_type)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The digest under `tag`, if any.
+    pub async fn digest(&self, tag: &str) -> Result<Option<String>, EcrError> {
+        let id = ImageIdentifier::builder().image_tag(tag).build();
+        Ok(self.image(id).await?.map(|(d, _, _)| d))
+    }
+
+    /// Put `tag` on the image at `source` (a tag or a digest) with `PutImage`; the same digest
+    /// already there is success, a version tag at another digest an error naming both.
+    pub async fn promote(&self, source: &str, tag: &str) -> Result<Promotion, EcrError> {
+        super::check_tag(tag)?;
+        let id = if source.starts_with("sha256:") {
+            ImageIdentifier::builder().image_digest(source).build()
+        } else {
+            ImageIdentifier::builder().image_tag(source).build()
+        };
+        let (digest, manifest, media_type) = self.image(id).await?.ok_or_else(|| {
+            let sep = if source.starts_with("sha256:") {
+                '@'
+            } else {
+                ':'
+            };
+            EcrError::NotFound(format!("{}{sep}{source}", self.repository.full()))
+        })?;
+        let conflict = |existing: String| ImageError::TagConflict {
+            repository: self.repository.full(),
+            tag: tag.to_string(),
+            existing,
+            wanted: digest.clone(),
+        };
+        let unchanged = Promotion {
+            digest: digest.clone(),
+            tag: tag.to_string(),
+            changed: false,
+        };
+        match self.digest(tag).await? {
+            Some(existing) if existing == digest => return Ok(unchanged),
+            Some(existing) if is_version_tag(tag) => return Err(conflict(existing).into()),
+            _ => {}
+        }
+        let result = self
+            .client
+            .put_image()
+            .registry_id(&self.registry_id)
+            .repository_name(&self.repository.name)
+            .image_manifest(&manifest)
+            .image_manifest_media_type(&media_type)
+            .image_tag(tag)
+            .image_digest(&digest)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Promotion {
+                digest,
+                tag: tag.to_string(),
+                changed: true,
+            }),
+            Err(SdkError::ServiceError(s))
+                if matches!(
+                    s.err(),
+                    PutImageError::ImageAlreadyExistsException(_)
+                        | PutImageError::ImageTagAlreadyExistsException(_)
+                ) =>
+            {
+                // Raced, or the repository's tags are immutable: decide by where the tag is.
+                match self.digest(tag).await? {
+                    Some(existing) if existing == digest => Ok(unchanged),
+                    Some(existing) => Err(conflict(existing).into()),
+                    None => Err(EcrError::Sdk {
+                        action: "PutImage",
+                        message: redact::redact(&DisplayErrorContext(&s.into_err()).to_string())
+                            .into_owned(),
+                    }),
+                }
+            }
+            Err(e) => Err(sdk("PutImage")(e)),
+        }
+    }
+}
+
+/// Decode standard base64 (padding optional) into UTF-8 text.
+pub fn base64_decode(text: &str) -> Option<String> {
+    let mut bits: u32 = 0;
+    let mut count = 0;
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    for c in text.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(v);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64() {
+        assert_eq!(
+            super::base64_decode("QVdTOnBhc3N3b3Jk").unwrap(),
+            "AWS:password"
+        );
+        assert_eq!(super::base64_decode("YQ==").unwrap(), "a");
+        assert!(super::base64_decode("!!").is_none());
+    }
+}

@@ -1,0 +1,366 @@
+//! The image steps as `release image` and `release cut` run them: build, push (digest read back
+//! from the registry and recorded), promote.
+
+use anyhow::{bail, Context as _, Result};
+use semver::Version;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::builder::{BuildSpec, Builder};
+use super::ecr::{Credentials, Ecr};
+use super::record::{self, ImageRecord};
+use super::registry::{Promotion, Registry};
+use super::{BuilderKind, ImageConfig, ImageError, Repository};
+use crate::config::Config;
+
+/// Everything about the image of one version.
+pub struct ImageJob<'a> {
+    /// The repository.
+    pub repo: &'a git2::Repository,
+    /// Its worktree root.
+    pub root: &'a Path,
+    /// `[image]`.
+    pub image: &'a ImageConfig,
+    /// The version.
+    pub version: Version,
+    /// The commit the image is built from.
+    pub commit: String,
+    /// Where the image goes.
+    pub repository: Repository,
+    /// Every tag (version first).
+    pub tags: Vec<String>,
+}
+
+/// What a build made.
+#[derive(Debug, Serialize)]
+pub struct Built {
+    /// The version.
+    pub version: String,
+    /// Full references tagged.
+    pub tags: Vec<String>,
+    /// OCI labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What a push did.
+#[derive(Debug, Serialize)]
+pub struct Pushed {
+    /// The record written.
+    #[serde(flatten)]
+    pub record: ImageRecord,
+    /// `false` when the registry already had the version at the recorded digest.
+    pub pushed: bool,
+}
+
+/// The `[image]` section, or a clear error.
+pub fn image_config(config: &Config) -> Result<&ImageConfig> {
+    config
+        .image
+        .as_ref()
+        .context("no [image] section in release.toml: set at least `repository`")
+}
+
+/// The version given, else the latest release tag reachable from HEAD.
+pub fn resolve_version(
+    repo: &git2::Repository,
+    config: &Config,
+    given: Option<&str>,
+) -> Result<Version> {
+    if let Some(v) = given {
+        let v = v.strip_prefix(config.tag_prefix.as_str()).unwrap_or(v);
+        return Version::parse(v).with_context(|| format!("`{v}` is not a version like 1.2.3"));
+    }
+    let tags = crate::history::version_tags(repo, &config.tag_prefix)?;
+    let head = crate::history::head_commit(repo)?;
+    match crate::history::latest_reachable(repo, head, &tags, false)? {
+        Some(t) => Ok(t.version.clone()),
+        None => bail!("no release tag on HEAD: pass --version X.Y.Z"),
+    }
+}
+
+impl<'a> ImageJob<'a> {
+    /// The job for `version`: built from its release tag's commit when the tag exists, else
+    /// from HEAD.
+    pub fn new(
+        repo: &'a git2::Repository,
+        root: &'a Path,
+        config: &'a Config,
+        version: Version,
+    ) -> Result<ImageJob<'a>> {
+        let image = image_config(config)?;
+        let repository = Repository::parse(&image.repository)?;
+        let tag = format!("{}{version}", config.tag_prefix);
+        let commit = match crate::git::tag_target(repo, &tag)? {
+            Some(oid) => oid,
+            None => crate::history::head_commit(repo)?,
+        }
+        .to_string();
+        let tags = super::tags_for(&version, &commit[..7.min(commit.len())], &image.extra_tags)?;
+        Ok(ImageJob {
+            repo,
+            root,
+            image,
+            version,
+            commit,
+            repository,
+            tags,
+        })
+    }
+
+    /// Full references of every tag.
+    pub fn references(&self) -> Vec<String> {
+        self.tags
+            .iter()
+            .map(|t| self.repository.reference(t))
+            .collect()
+    }
+
+    fn builder(&self) -> Builder {
+        Builder::new(self.image.builder)
+    }
+
+    /// Build and tag the image with the configured builder.
+    pub fn build(&self, rt: &tokio::runtime::Runtime, created: i64) -> Result<Built> {
+        let source = crate::git::remote_url(self.repo, "origin")
+            .ok()
+            .map(|u| super::source_url(&u));
+        let labels = super::labels(&self.version, &self.commit, source.as_deref(), created);
+        let mut secret_args = BTreeMap::new();
+        if !self.image.build_args_from_ssm.is_empty() {
+            let values = rt.block_on(async {
+                let aws = crate::ssm::aws_config().await;
+                let mut values = BTreeMap::new();
+                for (name, parameter) in &self.image.build_args_from_ssm {
+                    values.insert(name.clone(), crate::ssm::secret(&aws, parameter).await?);
+                }
+                Ok::<_, crate::ssm::SsmError>(values)
+            })?;
+            secret_args = values;
+        }
+        let spec = BuildSpec {
+            context: self.root.join(&self.image.context),
+            dockerfile: self.root.join(&self.image.dockerfile),
+            tags: self.references(),
+            labels: labels.clone(),
+            build_args: self.image.build_args.clone(),
+            secret_args: secret_args.clone(),
+        };
+        let argv = self.builder().build_argv(&spec);
+        super::builder::run(&argv, &secret_args, None)?;
+        Ok(Built {
+            version: self.version.to_string(),
+            tags: self.references(),
+            labels,
+        })
+    }
+
+    /// Push every tag, read the digest of the version tag back from the registry and record
+    /// it. Skipped when the registry already has the version tag at the recorded digest; a
+    /// version tag already there at another (or unrecorded) digest is an error, never an
+    /// overwrite.
+    pub fn push(&self, rt: &tokio::runtime::Runtime) -> Result<Pushed> {
+        let target = Target::open(rt, self.image, &self.repository)?;
+        let version_tag = &self.tags[0];
+        let git_dir = self.repo.path();
+        let recorded = record::load(git_dir, &self.version.to_string())?
+            .filter(|r| r.repository == self.repository.full());
+        if let Some(existing) = target.digest(rt, version_tag)? {
+            match &recorded {
+                Some(r) if r.digest == existing => {
+                    return Ok(Pushed {
+                        record: r.clone(),
+                        pushed: false,
+                    })
+                }
+                _ => {
+                    return Err(ImageError::TagConflict {
+                        repository: self.repository.full(),
+                        tag: version_tag.clone(),
+                        existing,
+                        wanted: recorded.map_or_else(
+                            || "the image built here (not pushed yet)".into(),
+                            |r| r.digest,
+                        ),
+                    }
+                    .into())
+                }
+            }
+        }
+        let builder = self.builder();
+        let work = git_dir.join("release-agent");
+        std::fs::create_dir_all(&work)?;
+        let authfile = match (&target.credentials, self.image.builder) {
+            (Some(c), BuilderKind::Buildah) => Some(AuthFile::write(&work, &self.repository, c)?),
+            (Some(c), kind) => {
+                let argv = builder.login_argv(&self.repository.registry, &c.user);
+                super::builder::run(&argv, &BTreeMap::new(), Some(&c.password))
+                    .with_context(|| format!("cannot log {} in", kind.program()))?;
+                None
+            }
+            (None, _) => None,
+        };
+        let digestfile = work.join(format!("digest-{}", std::process::id()));
+        for reference in self.references() {
+            let argv = builder.push_argv(
+                &reference,
+                Some(digestfile.as_path()).filter(|_| self.image.builder != BuilderKind::Docker),
+                authfile.as_ref().map(|a| a.0.as_path()),
+                self.repository.is_loopback(),
+            );
+            super::builder::run(&argv, &BTreeMap::new(), None)?;
+        }
+        drop(authfile);
+        let pushed_digest = std::fs::read_to_string(&digestfile).ok();
+        let _ = std::fs::remove_file(&digestfile);
+        let digest = target.digest(rt, version_tag)?.with_context(|| {
+            format!(
+                "pushed {} but the registry does not list it",
+                self.repository.reference(version_tag)
+            )
+        })?;
+        if let Some(local) = pushed_digest.map(|d| d.trim().to_string()) {
+            if !local.is_empty() && local != digest {
+                tracing::warn!("the builder pushed {local} but the registry reports {digest}");
+            }
+        }
+        let record = ImageRecord {
+            version: self.version.to_string(),
+            repository: self.repository.full(),
+            reference: format!("{}@{digest}", self.repository.full()),
+            digest,
+            tags: self.tags.clone(),
+        };
+        record::save(git_dir, &record)?;
+        Ok(Pushed {
+            record,
+            pushed: true,
+        })
+    }
+}
+
+/// Put `tag` on the image of `version` (its recorded digest, else its version tag).
+pub fn promote(
+    rt: &tokio::runtime::Runtime,
+    git_dir: &Path,
+    image: &ImageConfig,
+    version: &Version,
+    tag: &str,
+) -> Result<Promotion> {
+    let repository = Repository::parse(&image.repository)?;
+    let source = record::load(git_dir, &version.to_string())?
+        .filter(|r| r.repository == repository.full())
+        .map_or_else(|| super::version_tag(version), |r| r.digest);
+    let target = Target::open(rt, image, &repository)?;
+    target.promote(rt, &source, tag)
+}
+
+/// Where images go: ECR through its API, any other registry through the distribution API.
+pub struct Target {
+    ecr: Option<Ecr>,
+    registry: Registry,
+    /// Registry credentials for the builder, when needed.
+    pub credentials: Option<Credentials>,
+}
+
+impl Target {
+    /// Connect; for ECR check the repository (creating it when configured) and log in.
+    pub fn open(
+        rt: &tokio::runtime::Runtime,
+        image: &ImageConfig,
+        repository: &Repository,
+    ) -> Result<Target> {
+        if repository.ecr().is_none() {
+            return Ok(Target {
+                ecr: None,
+                registry: Registry::new(repository, None),
+                credentials: None,
+            });
+        }
+        let aws = rt.block_on(crate::ssm::aws_config());
+        let ecr = Ecr::new(&aws, repository).context("not an ECR repository")?;
+        rt.block_on(ecr.ensure_repository(image.create_repository))?;
+        let credentials = rt.block_on(ecr.login())?;
+        let registry = Registry::new(repository, Some(format!("Basic {}", credentials.auth)));
+        Ok(Target {
+            ecr: Some(ecr),
+            registry,
+            credentials: Some(credentials),
+        })
+    }
+
+    /// The digest under `tag`.
+    pub fn digest(&self, rt: &tokio::runtime::Runtime, tag: &str) -> Result<Option<String>> {
+        match &self.ecr {
+            Some(e) => Ok(rt.block_on(e.digest(tag))?),
+            None => Ok(self.registry.digest(tag)?),
+        }
+    }
+
+    /// Put `tag` on the image at `source` (tag or digest).
+    pub fn promote(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        source: &str,
+        tag: &str,
+    ) -> Result<Promotion> {
+        match &self.ecr {
+            Some(e) => Ok(rt.block_on(e.promote(source, tag))?),
+            None => Ok(self.registry.promote(source, tag)?),
+        }
+    }
+}
+
+/// A buildah auth file readable only by us, removed when dropped.
+struct AuthFile(PathBuf);
+
+impl AuthFile {
+    fn write(dir: &Path, repository: &Repository, c: &Credentials) -> Result<AuthFile> {
+        use std::io::Write as _;
+        let path = dir.join(format!("auth-{}.json", std::process::id()));
+        let body =
+            serde_json::json!({ "auths": { repository.registry.clone(): { "auth": c.auth } } });
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let file = AuthFile(path);
+        let mut f = options.open(&file.0)?;
+        f.write_all(body.to_string().as_bytes())?;
+        Ok(file)
+    }
+}
+
+impl Drop for AuthFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The image step of `release cut`: build and push the image of `version`, unless the registry
+/// already has its version tag at the recorded digest (a re-run). The step's name (with the
+/// digest) and whether it changed anything.
+pub fn cut_step(
+    repo: &git2::Repository,
+    root: &Path,
+    config: &Config,
+    version: &Version,
+    rt: &tokio::runtime::Runtime,
+    created: i64,
+) -> Result<(String, bool)> {
+    let job = ImageJob::new(repo, root, config, version.clone())?;
+    let recorded = record::load(repo.path(), &version.to_string())?
+        .filter(|r| r.repository == job.repository.full());
+    if let Some(r) = recorded {
+        let target = Target::open(rt, job.image, &job.repository)?;
+        if target.digest(rt, &job.tags[0])?.as_deref() == Some(r.digest.as_str()) {
+            return Ok((format!("image {}", r.reference), false));
+        }
+    }
+    job.build(rt, created)?;
+    let pushed = job.push(rt)?;
+    Ok((format!("image {}", pushed.record.reference), pushed.pushed))
+}
