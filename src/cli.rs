@@ -114,23 +114,22 @@ pub struct CutArgs {
     /// Do not ask for confirmation before the first write.
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Print the steps and change nothing.
-    #[arg(long, short = 'n')]
-    pub dry_run: bool,
-    /// Do not create a GitHub release.
-    #[arg(long)]
-    pub no_github: bool,
-    /// The remote to push to.
-    #[arg(long, default_value = "origin")]
-    pub remote: String,
-    /// Print the result as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+    /// Switches shared with `ci`.
+    #[command(flatten)]
+    pub publish: PublishArgs,
 }
 
 /// `release ci`
 #[derive(Debug, Args)]
 pub struct CiArgs {
+    /// Switches shared with `cut`.
+    #[command(flatten)]
+    pub publish: PublishArgs,
+}
+
+/// Switches of `cut` and `ci`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
     /// Print the steps and change nothing.
     #[arg(long, short = 'n')]
     pub dry_run: bool,

@@ -13,30 +13,30 @@ use crate::redact::redact;
 pub fn cut(ws: &Workspace, args: &CutArgs) -> Result<ExitCode> {
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let options = CutOptions {
-        remote: args.remote.clone(),
-        dry_run: args.dry_run,
+        remote: args.publish.remote.clone(),
+        dry_run: args.publish.dry_run,
         confirm: interactive && !args.yes && !is_ci(),
         plan: plan_options(&args.version)?,
-        no_github: args.no_github,
+        no_github: args.publish.no_github,
     };
     let report = run(ws, &options)?;
-    output(&report, args.json)
+    output(&report, args.publish.json)
 }
 
 pub fn ci(ws: &Workspace, args: &CiArgs) -> Result<ExitCode> {
     let options = CutOptions {
-        remote: args.remote.clone(),
-        dry_run: args.dry_run,
+        remote: args.publish.remote.clone(),
+        dry_run: args.publish.dry_run,
         confirm: false,
         plan: plan_options(&VersionArgs {
             level: None,
             pre: None,
         })?,
-        no_github: args.no_github,
+        no_github: args.publish.no_github,
     };
     let report = run(ws, &options)?;
     github_outputs(&report)?;
-    output(&report, args.json)
+    output(&report, args.publish.json)
 }
 
 fn is_ci() -> bool {
