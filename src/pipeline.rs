@@ -396,6 +396,7 @@ pub fn cut(
             prepared.as_ref(),
             remote_tag.is_some(),
             client.is_some(),
+            config.image.as_ref().map(|i| i.repository.as_str()),
         );
         return Ok(report);
     }
@@ -629,8 +630,9 @@ fn dry_steps(
     prepared: Option<&bump::Prepared>,
     tag_on_remote: bool,
     github: bool,
+    image: Option<&str>,
 ) -> Vec<StepReport> {
-    let (_, tag) = release.names();
+    let (version, tag) = release.names();
     let mut steps = Vec::new();
     if let Some(p) = prepared {
         for f in &p.files {
@@ -671,6 +673,14 @@ fn dry_steps(
         name: format!("github release {tag} (if missing)"),
         state: gh,
     });
+    if let Some(repository) = image {
+        steps.push(StepReport {
+            name: format!(
+                "image {repository}:{version} (build and push unless the registry has it)"
+            ),
+            state: StepState::Todo,
+        });
+    }
     steps
 }
 

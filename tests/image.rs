@@ -239,6 +239,21 @@ fn cut_builds_and_pushes_the_image_once() {
     p.work.commit_staged("build: add a Dockerfile");
     p.work.git(&["push", "-q", "origin", "main"]);
 
+    // A dry run lists the image step and pushes nothing.
+    let out = release(&p.work, &["cut", "--yes", "--dry-run", "--json"])
+        .assert()
+        .success();
+    let report = json(&stdout(&out));
+    let planned = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"].as_str().unwrap().starts_with("image "))
+        .unwrap_or_else(|| panic!("no image step in the dry run: {report}"))
+        .clone();
+    assert_eq!(planned["state"], "todo", "{planned}");
+    assert_eq!(registry.digest(NAME, "1.1.0"), None);
+
     let out = release(&p.work, &["cut", "--yes", "--json"])
         .assert()
         .success();
