@@ -5,7 +5,7 @@ use serde::Serialize;
 use std::process::ExitCode;
 
 use super::{now, plan_options, Workspace};
-use crate::bump::{self, BumpOptions, StepReport, StepState};
+use crate::bump::{self, BumpOptions, StepReport};
 use crate::changelog::Templates;
 use crate::plan::{self, ReleasePlan};
 
@@ -65,14 +65,6 @@ pub fn run(ws: &Workspace, args: &crate::cli::BumpArgs) -> Result<ExitCode> {
         "{verb} {} ({from} -> {}, {})",
         prepared.tag, prepared.version, plan.reason
     );
-    for s in &steps {
-        let mark = match s.state {
-            StepState::Todo => "would run   ",
-            StepState::Applied => "applied     ",
-            StepState::Done => "already done",
-            StepState::Skipped => "skipped     ",
-        };
-        println!("  [{mark}] {}", s.name);
-    }
+    print!("{}", super::step_lines(&steps));
     Ok(ExitCode::SUCCESS)
 }

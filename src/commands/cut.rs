@@ -5,7 +5,6 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use super::{plan_options, print_json, Workspace};
-use crate::bump::StepState;
 use crate::cli::{CiArgs, CutArgs, VersionArgs};
 use crate::pipeline::{self, CutOptions, CutReport, Outcome};
 use crate::redact::redact;
@@ -68,15 +67,7 @@ fn output(report: &CutReport, json: bool) -> Result<ExitCode> {
     }
     let mut out = String::new();
     out.push_str(&format!("{}\n", report.reason));
-    for s in &report.steps {
-        let mark = match s.state {
-            StepState::Todo => "would run   ",
-            StepState::Applied => "applied     ",
-            StepState::Done => "already done",
-            StepState::Skipped => "skipped     ",
-        };
-        out.push_str(&format!("  [{mark}] {}\n", s.name));
-    }
+    out.push_str(&super::step_lines(&report.steps));
     if let Some(url) = &report.release_url {
         out.push_str(&format!("release: {url}\n"));
     }

@@ -172,6 +172,22 @@ pub fn plan_options(args: &VersionArgs) -> Result<PlanOptions> {
     })
 }
 
+/// The steps of `bump` or `cut`, one line each, as people read them.
+pub fn step_lines(steps: &[crate::bump::StepReport]) -> String {
+    use crate::bump::StepState;
+    let mut out = String::new();
+    for s in steps {
+        let mark = match s.state {
+            StepState::Todo => "would run   ",
+            StepState::Applied => "applied     ",
+            StepState::Done => "already done",
+            StepState::Skipped => "skipped     ",
+        };
+        out.push_str(&format!("  [{mark}] {}\n", s.name));
+    }
+    out
+}
+
 /// Seconds since the epoch: `SOURCE_DATE_EPOCH` when set (reproducible output), else now.
 pub fn now() -> i64 {
     if let Some(t) = std::env::var("SOURCE_DATE_EPOCH")
