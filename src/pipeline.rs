@@ -379,7 +379,7 @@ pub fn cut(
                 &remote_url,
                 std::env::var("GITHUB_SERVER_URL").ok().as_deref(),
             );
-            let model = bump::release_of(&plan, crate::commands::now(), gh.as_ref(), config);
+            let model = bump::release_of(&plan, crate::changelog::now(), gh.as_ref(), config);
             Some(bump::prepare(root, config, &plan, &templates, &model)?)
         }
         Target::Existing { .. } => None,
@@ -512,7 +512,7 @@ pub fn cut(
     if let Some(version) =
         history::tag_version(&tag, &config.tag_prefix).filter(|_| config.image.is_some())
     {
-        let created = crate::commands::now();
+        let created = crate::changelog::now();
         let (name, applied) =
             crate::image::publish::cut_step(repo, root, config, &version, &rt, created)
                 .map_err(|e| CutError::Image(format!("{e:#}")))?;

@@ -188,15 +188,4 @@ pub fn step_lines(steps: &[crate::bump::StepReport]) -> String {
     out
 }
 
-/// Seconds since the epoch: `SOURCE_DATE_EPOCH` when set (reproducible output), else now.
-pub fn now() -> i64 {
-    if let Some(t) = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
-        return t;
-    }
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
+pub use crate::changelog::now;
