@@ -1,7 +1,10 @@
 //! A real moto server (from PyPI) on a loopback port, for the AWS adapters.
 //!
-//! The server binary is `$MOTO_SERVER`, else `.venv/bin/moto_server` in this checkout (made by
-//! `make test` and `.ci/run`), else `moto_server` on PATH. It is killed when dropped.
+//! It runs through `tests/support/moto_launcher.py`, which extends moto's ECS so deployments
+//! complete (or fail, for images listed in [`Moto::fail_image`]) after `deploy_seconds`; every
+//! other service is plain moto. The Python is the one next to `$MOTO_SERVER`, else
+//! `.venv/bin/python` in this checkout (made by `make test` and `.ci/run`). It is killed when
+//! dropped.
 
 #![allow(dead_code)]
 
@@ -15,36 +18,58 @@ pub struct Moto {
     child: Child,
     /// `http://127.0.0.1:PORT`
     pub endpoint: String,
+    /// Images matching a line of this file fail to deploy (`MOTO_ECS_FAIL_FILE`).
+    fail_file: PathBuf,
+    _dir: tempfile::TempDir,
+    /// The launcher's event log (`MOTO_ECS_LOG`): ECS calls and deployment outcomes.
+    pub log: PathBuf,
 }
 
-fn server_binary() -> PathBuf {
+fn python() -> PathBuf {
     if let Ok(p) = std::env::var("MOTO_SERVER") {
-        return PathBuf::from(p);
+        if let Some(dir) = PathBuf::from(p).parent() {
+            return dir.join("python");
+        }
     }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
     if venv.exists() {
         return venv;
     }
-    PathBuf::from("moto_server")
+    PathBuf::from("python3")
 }
 
 impl Moto {
-    /// Start a fresh server (empty state) and wait until it accepts connections.
+    /// Start a fresh server (empty state) and wait until it accepts connections; ECS
+    /// deployments settle after one second.
     pub fn start() -> Moto {
+        Moto::start_with(1.0)
+    }
+
+    /// Start a server whose ECS deployments settle after `deploy_seconds`.
+    pub fn start_with(deploy_seconds: f64) -> Moto {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("a free loopback port");
-        let binary = server_binary();
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let fail_file = dir.path().join("fail-images");
+        let log = dir.path().join("ecs-log.jsonl");
+        let binary = python();
+        let launcher =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_launcher.py");
         let child = Command::new(&binary)
+            .arg(&launcher)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_ECS_DEPLOY_SECONDS", deploy_seconds.to_string())
+            .env("MOTO_ECS_FAIL_FILE", &fail_file)
+            .env("MOTO_ECS_LOG", &log)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
                 panic!(
-                    "cannot start {} ({e}): run `make test` (it installs moto into .venv) or set MOTO_SERVER",
+                    "cannot start {} ({e}): run `make test` (it installs moto into .venv) or set MOTO_SERVER to the venv's moto_server",
                     binary.display()
                 )
             });
@@ -52,14 +77,37 @@ impl Moto {
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 Instant::now() < deadline,
-                "moto_server did not start on port {port}"
+                "moto did not start on port {port}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
         Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
+            fail_file,
+            _dir: dir,
+            log,
         }
+    }
+
+    /// From now on, deployments of images containing `pattern` (a digest) fail.
+    pub fn fail_image(&self, pattern: &str) {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.fail_file)
+            .expect("the fail file");
+        writeln!(f, "{}", regex_escape(pattern)).expect("write the fail file");
+    }
+
+    /// The launcher's log lines (JSON).
+    pub fn log_lines(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 
     /// Environment that points the AWS SDK at this server with dummy credentials.
@@ -79,4 +127,16 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_ascii_alphanumeric() || c == ':' || c == '/' {
+                vec![c]
+            } else {
+                vec!['\\', c]
+            }
+        })
+        .collect()
 }

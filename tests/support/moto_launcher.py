@@ -1,0 +1,644 @@
+#!/usr/bin/env python3
+"""Test launcher: moto's server, with ECS service deployments that actually roll out.
+
+Why this exists
+===============
+The integration tests run against a real ``moto`` server (PyPI ``moto[server]==5.2.5``).
+Moto's ECS backend never moves a deployment on: ``CreateService`` makes one PRIMARY
+deployment that stays ``IN_PROGRESS`` forever (unless ``MOTO_ECS_SERVICE_RUNNING`` is set,
+which then makes *every* deployment look finished at once), and ``UpdateService`` only swaps
+the service's ``taskDefinition`` string (``forceNewDeployment`` re-stamps the *same*
+deployment). So a rollout that waits for ``rolloutState=COMPLETED``, notices ``FAILED``, and
+rolls back cannot be tested with plain ``moto_server``.
+
+This launcher is NOT an AWS server of our own. It imports moto, monkeypatches a few methods
+of moto's ECS model classes (``moto.ecs.models.EC2ContainerServiceBackend`` and
+``moto.ecs.models.TaskDefinition``), then hands over to moto's own server entry point
+(``moto.server.main``) with the same command line flags as ``moto_server``. Every other
+service (SSM, ECR, ...) is served by moto unchanged; ECS requests still go through moto's own
+request parsing and response serialization.
+
+How to run
+==========
+    .venv/bin/python tests/support/moto_launcher.py -H 127.0.0.1 -p 5000
+
+All flags are moto_server's (``-H/--host``, ``-p/--port``, ``-r``, ``-s``, ``-c``, ``-k``).
+Self-test: ``.venv/bin/python tests/support/moto_launcher_selftest.py``.
+
+Environment (read once, at launch, except the *content* of the fail file)
+==========================================================================
+``MOTO_ECS_DEPLOY_SECONDS``  float >= 0, default ``1.0``. How long after its creation a
+                             deployment stops being ``IN_PROGRESS``.
+``MOTO_ECS_FAIL_IMAGE``      optional Python regex. A deployment whose task definition has a
+                             container ``image`` matched by it (``re.search``) FAILS.
+``MOTO_ECS_FAIL_FILE``       optional path to a text file of further regexes, one per line
+                             (blank lines and lines starting with ``#`` are ignored; a line
+                             that is not a valid regex is matched as a literal substring).
+                             The file is re-read every time a deployment is evaluated, so a
+                             test can append e.g. ``sha256:abcd...`` after the launcher
+                             started (images are referenced as ``repo@sha256:...``). A
+                             missing file means "no patterns".
+``MOTO_ECS_LOG``             optional path of an event log (JSON Lines, for benchmarks; see
+                             "Event log" below). Unset or empty: no log.
+Invalid values for the first two, or a ``MOTO_ECS_LOG`` path that cannot be opened for
+appending, make the launcher exit with status 2 before serving.
+
+What changes in ECS (services whose deploymentController is ``ECS``, the default)
+================================================================================
+Deployments are dicts in ``Service.deployments`` (as in moto) and are serialized by moto into
+the real API's ``Deployment`` shape: ``id`` (``ecs-svc/`` + 19 digits), ``status``
+(``PRIMARY``/``ACTIVE``), ``taskDefinition`` (ARN), ``desiredCount``, ``pendingCount``,
+``runningCount``, ``failedTasks``, ``createdAt``, ``updatedAt``, ``launchType``,
+``platformVersion``/``platformFamily``/``networkConfiguration`` (as moto sets them),
+``rolloutState``, ``rolloutStateReason``. Service ``events`` are ``{id, createdAt, message}``,
+newest first, at most 100 (like ECS).
+
+* ``CreateService``: the single PRIMARY deployment is ``COMPLETED`` immediately (no delay, no
+  failure-pattern check): ``runningCount = desiredCount``, ``pendingCount = 0``, reason
+  ``"ECS deployment <id> completed."``; events "has started N tasks", "deployment completed",
+  "has reached a steady state". ``MOTO_ECS_SERVICE_RUNNING``/``..._FAILED_TASKS`` are ignored.
+* ``UpdateService`` with a ``taskDefinition`` that resolves to a different ARN than the
+  service's current one, or with ``forceNewDeployment=true``: the service's
+  ``taskDefinition`` becomes the new *ARN* at once (moto would store the raw string, e.g.
+  ``web`` or ``web:3``); every PRIMARY deployment becomes ``ACTIVE``; a new PRIMARY is put
+  first: ``rolloutState=IN_PROGRESS``, reason ``"ECS deployment <id> in progress."``,
+  ``desiredCount`` = service desired, ``pendingCount`` = desired, ``runningCount=0``,
+  ``failedTasks=0``. The same task definition ARN without ``forceNewDeployment`` starts
+  nothing (as in ECS). ``desiredCount`` alone rescales the PRIMARY deployment in place (no
+  events). ``deploymentConfiguration`` is stored but its circuit breaker ``rollback`` flag is
+  ignored: there is never an automatic rollback; the client under test rolls back itself.
+* Lazy progress, from wall-clock time, on ``DescribeServices``, ``ListServices`` and before
+  ``UpdateService``: once ``MOTO_ECS_DEPLOY_SECONDS`` have passed since an ``IN_PROGRESS``
+  PRIMARY deployment was created, it is decided once and for all (the timestamps used are
+  ``createdAt + delay``):
+    - FAILED if any container image of its task definition matches a failure pattern:
+      ``rolloutState=FAILED``, reason ``"ECS deployment circuit breaker: tasks failed to
+      start."``, ``failedTasks`` = ECS's circuit breaker threshold
+      (``max(3, min(200, ceil(desired/2)))``), ``runningCount=0``, ``pendingCount=0``. It stays
+      PRIMARY; older deployments stay ``ACTIVE`` with their running tasks. Event
+      ``"(service S) (deployment ID) deployment failed: tasks failed to start."``
+    - COMPLETED otherwise: ``runningCount=desiredCount``, ``pendingCount=0``, reason
+      ``"ECS deployment <id> completed."``; all other deployments are removed (drained).
+      Events, oldest to newest: ``"(service S) has started N tasks: (task X) ..."`` (if N > 0),
+      ``"(service S) has stopped M running tasks: (task Y) ..."`` (if older deployments had
+      running tasks), ``"(service S) (deployment ID) deployment completed."``,
+      ``"(service S) has reached a steady state."``
+  A deployment replaced before it was decided becomes ``ACTIVE``, keeps
+  ``rolloutState=IN_PROGRESS`` with 0 running, is never decided, and is removed when a newer
+  one completes. A decided deployment never changes again (editing the fail file later
+  does not rewrite history).
+* Service ``runningCount``/``pendingCount`` are the sums over its deployments, and the
+  cluster's ``runningTasksCount``/``pendingTasksCount`` follow them.
+
+Event log (``MOTO_ECS_LOG``)
+===========================
+When set, the launcher appends one JSON object per line to that file (the file is created if
+missing and never truncated; each line is written with a single ``write`` while holding a
+process-wide lock, then flushed, so concurrent requests never interleave). Times are Unix
+seconds as floats (``time.time()``, the server host's clock). Two kinds of lines:
+
+* One ``call`` line per ECS HTTP request, for every ECS action (``DescribeServices``,
+  ``UpdateService``, ``RegisterTaskDefinition``, ``ListServices``, ``CreateCluster``, ...),
+  written when moto starts handling it (before the action runs, so also for requests that
+  then fail)::
+
+    {"t": 1718000000.123456, "kind": "call", "action": "UpdateService",
+     "cluster": "prod", "service": "web", "taskDefinition": "web:3"}
+
+  ``t`` is when the request reached moto's ECS handler (before its body was parsed).
+  ``cluster`` (string), ``services`` (list of strings, e.g. DescribeServices),
+  ``service`` (string; UpdateService/DeleteService's ``service``, or CreateService's
+  ``serviceName``) and ``taskDefinition`` (string) are copied verbatim from the request
+  body, each only when present; no other request fields are logged. Requests to other
+  services (SSM, ECR, ...) are not logged.
+* One ``deployment`` line each time a PRIMARY ``IN_PROGRESS`` deployment is decided (see
+  "Lazy progress" above; each deployment is decided at most once)::
+
+    {"t": 1718000001.123456, "kind": "deployment", "state": "FAILED",
+     "deploymentId": "ecs-svc/1234567890123456789", "service": "web", "cluster": "prod",
+     "taskDefinition": "arn:aws:ecs:eu-north-1:123456789012:task-definition/web:3",
+     "decidedAt": 1718000001.456789}
+
+  ``state`` is ``"COMPLETED"`` or ``"FAILED"``; ``t`` is the decision timestamp
+  ``createdAt + MOTO_ECS_DEPLOY_SECONDS`` (the moment the outcome became observable, the
+  same time as the deployment's ``updatedAt`` and its events); ``decidedAt`` is when the
+  launcher actually evaluated it (``>= t``; the handling time of the request that triggered
+  the evaluation). ``service``/``cluster`` are names, ``taskDefinition`` the deployment's
+  ARN. CreateService's initial deployment (COMPLETED at once) and deployments superseded
+  before being decided produce no ``deployment`` line.
+  A ``deployment`` line is written while the request that decided it is handled, so it
+  comes after that request's ``call`` line in the file even though its ``t`` may be
+  earlier; lines are in write order, not sorted by ``t``.
+If a line cannot be written at run time the error is reported on stderr and the request is
+served anyway.
+
+Task definition fixes (small, realistic)
+========================================
+* ``registeredAt`` (time of registration) and ``registeredBy``
+  (``arn:<partition>:iam::<account>:root``) are set; moto 5.2.5 omits both.
+* ``DescribeTaskDefinition``/``CreateService``/``UpdateService``/``RunTask`` given a bare
+  family use the latest ``ACTIVE`` revision (moto picks the latest revision, even INACTIVE).
+Known moto gaps left alone: ``requiresAttributes``, ``deregisteredAt``,
+``enableFaultInjection`` and ``trustedExecutionConfiguration`` are not returned (the last two
+are dropped on register).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import re
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+ENV_DEPLOY_SECONDS = "MOTO_ECS_DEPLOY_SECONDS"
+ENV_FAIL_IMAGE = "MOTO_ECS_FAIL_IMAGE"
+ENV_FAIL_FILE = "MOTO_ECS_FAIL_FILE"
+ENV_LOG = "MOTO_ECS_LOG"
+
+FAILED_REASON = "ECS deployment circuit breaker: tasks failed to start."
+MAX_EVENTS = 100
+
+
+def _die(message: str) -> NoReturn:
+    print(f"moto_launcher: {message}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+@dataclass(frozen=True)
+class Config:
+    deploy_seconds: float = 1.0
+    fail_image: re.Pattern[str] | None = None
+    fail_file: str | None = None
+    log_path: str | None = None
+
+    @staticmethod
+    def from_env(env: Any = None) -> "Config":
+        env = os.environ if env is None else env
+        raw = env.get(ENV_DEPLOY_SECONDS, "").strip()
+        try:
+            seconds = float(raw) if raw else 1.0
+        except ValueError:
+            _die(f"{ENV_DEPLOY_SECONDS}={raw!r} is not a number")
+        if not math.isfinite(seconds) or seconds < 0:
+            _die(f"{ENV_DEPLOY_SECONDS}={raw!r} must be a finite number >= 0")
+        pattern = env.get(ENV_FAIL_IMAGE) or None
+        compiled = None
+        if pattern is not None:
+            try:
+                compiled = re.compile(pattern)
+            except re.error as e:
+                _die(f"{ENV_FAIL_IMAGE}={pattern!r} is not a valid regex: {e}")
+        log_path = env.get(ENV_LOG) or None
+        if log_path is not None:
+            try:
+                with open(log_path, "a", encoding="utf-8"):
+                    pass
+            except OSError as e:
+                _die(f"{ENV_LOG}={log_path!r} cannot be opened for appending: {e}")
+        return Config(seconds, compiled, env.get(ENV_FAIL_FILE) or None, log_path)
+
+    def patterns(self) -> list[re.Pattern[str]]:
+        """The failure patterns right now (the fail file is read on every call)."""
+        out = [self.fail_image] if self.fail_image is not None else []
+        if self.fail_file:
+            try:
+                with open(self.fail_file, encoding="utf-8") as f:
+                    lines = f.read().splitlines()
+            except FileNotFoundError:
+                lines = []
+            for line in lines:
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                try:
+                    out.append(re.compile(line))
+                except re.error:
+                    out.append(re.compile(re.escape(line)))
+        return out
+
+
+@dataclass
+class _Rollout:
+    """Launcher-private bookkeeping of one deployment (never serialized)."""
+
+    created: float  # time.time() at creation
+    images: tuple[str, ...]
+    task_ids: list[str] = field(default_factory=list)  # its running tasks, once decided
+
+
+_CONFIG = Config()
+_LOCK = threading.RLock()  # moto's server is threaded; keep each ECS mutation atomic
+_INSTALLED = False
+_ROLLOUTS = "_moto_launcher_rollouts"  # attribute on moto's Service objects
+_LOG_LOCK = threading.Lock()  # serializes event-log lines (a leaf lock: nothing nests inside)
+_ARRIVED = "_moto_launcher_arrived"  # attribute on moto's per-request ECS response objects
+
+
+def _log(record: dict[str, Any]) -> None:
+    """Append one JSON line to MOTO_ECS_LOG (no-op when unset)."""
+    path = _CONFIG.log_path
+    if not path:
+        return
+    line = json.dumps(record, separators=(", ", ": "), default=str) + "\n"
+    try:
+        with _LOG_LOCK:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(line)
+                f.flush()
+    except OSError as e:
+        print(f"moto_launcher: cannot write {ENV_LOG}={path!r}: {e}", file=sys.stderr, flush=True)
+
+
+def _call_record(t: float, action: str, body: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {"t": t, "kind": "call", "action": action}
+    try:
+        params = json.loads(body) if isinstance(body, (str, bytes)) and body else {}
+    except ValueError:
+        params = {}
+    if not isinstance(params, dict):
+        params = {}
+    if isinstance(params.get("cluster"), str):
+        record["cluster"] = params["cluster"]
+    services = params.get("services")
+    if isinstance(services, list) and all(isinstance(x, str) for x in services):
+        record["services"] = services
+    service = params.get("service", params.get("serviceName"))
+    if isinstance(service, str):
+        record["service"] = service
+    if isinstance(params.get("taskDefinition"), str):
+        record["taskDefinition"] = params["taskDefinition"]
+    return record
+
+
+def _utc(t: float) -> datetime.datetime:
+    # moto stores naive UTC datetimes (moto.core.utils.utcnow)
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _random() -> Any:
+    from moto.moto_api._internal import mock_random
+
+    return mock_random
+
+
+def _new_deployment_id() -> str:
+    return f"ecs-svc/{_random().randint(10**18, 10**19 - 1)}"
+
+
+def _new_task_ids(n: int) -> list[str]:
+    return [_random().uuid4().hex for _ in range(max(n, 0))]
+
+
+def _tasks_text(ids: list[str]) -> str:
+    return " ".join(f"(task {t})" for t in ids)
+
+
+def _add_events(service: Any, when: float, messages: list[str]) -> None:
+    """Append events (given oldest first); service.events is kept newest first."""
+    for message in messages:
+        service.events.insert(
+            0, {"id": str(_random().uuid4()), "createdAt": _utc(when), "message": message}
+        )
+    del service.events[MAX_EVENTS:]
+
+
+def _images(backend: Any, task_definition: str | None) -> tuple[str, ...]:
+    if not task_definition:
+        return ()
+    try:
+        td = backend.describe_task_definition(task_definition)
+    except Exception:
+        return ()
+    return tuple(
+        str(cd.get("image") or cd.get("Image") or "") for cd in td.container_definitions
+    )
+
+
+def _managed(service: Any) -> bool:
+    return hasattr(service, _ROLLOUTS)
+
+
+def _primary(service: Any) -> dict[str, Any] | None:
+    for d in service.deployments:
+        if d.get("status") == "PRIMARY":
+            return d
+    return None
+
+
+def _sync_counts(backend: Any, service: Any) -> None:
+    """Service counts = sums over deployments; move the cluster's counts by the difference."""
+    running = sum(int(d.get("runningCount") or 0) for d in service.deployments)
+    pending = sum(int(d.get("pendingCount") or 0) for d in service.deployments)
+    cluster = backend.clusters.get(service.cluster_name)
+    if cluster is not None and service.status == "ACTIVE":
+        cluster.running_tasks_count += running - (service.running_count or 0)
+        cluster.pending_tasks_count += pending - (service.pending_count or 0)
+    service.running_count = running
+    service.pending_count = pending
+
+
+def _failed_tasks(desired: int) -> int:
+    # ECS deployment circuit breaker threshold: 50% of desired, at least 3, at most 200.
+    return max(3, min(200, math.ceil(desired / 2)))
+
+
+def _evaluate(backend: Any, service: Any, now: float) -> None:
+    """Decide the PRIMARY deployment if its time has come (once; the result is stored)."""
+    if not _managed(service) or service.status != "ACTIVE":
+        return
+    rollouts: dict[str, _Rollout] = getattr(service, _ROLLOUTS)
+    primary = _primary(service)
+    if primary is None or primary.get("rolloutState") != "IN_PROGRESS":
+        return
+    rollout = rollouts.get(primary["id"])
+    if rollout is None:
+        return
+    due = rollout.created + _CONFIG.deploy_seconds
+    if now < due:
+        return
+    name, dep_id = service.name, primary["id"]
+    patterns = _CONFIG.patterns()
+    failed = any(p.search(img) for img in rollout.images for p in patterns)
+    desired = int(primary.get("desiredCount") or 0)
+    primary["updatedAt"] = _utc(due)
+    if failed:
+        primary.update(
+            rolloutState="FAILED",
+            rolloutStateReason=FAILED_REASON,
+            failedTasks=_failed_tasks(desired),
+            runningCount=0,
+            pendingCount=0,
+        )
+        _add_events(
+            service,
+            due,
+            [f"(service {name}) (deployment {dep_id}) deployment failed: tasks failed to start."],
+        )
+    else:
+        primary.update(
+            rolloutState="COMPLETED",
+            rolloutStateReason=f"ECS deployment {dep_id} completed.",
+            runningCount=desired,
+            pendingCount=0,
+        )
+        rollout.task_ids = _new_task_ids(desired)
+        stopped: list[str] = []
+        for d in service.deployments:
+            if d is not primary:
+                old = rollouts.pop(d["id"], None)
+                if old is not None and int(d.get("runningCount") or 0) > 0:
+                    stopped.extend(old.task_ids)
+        service.deployments[:] = [primary]
+        messages = []
+        if rollout.task_ids:
+            messages.append(
+                f"(service {name}) has started {len(rollout.task_ids)} tasks: "
+                f"{_tasks_text(rollout.task_ids)}."
+            )
+        if stopped:
+            messages.append(
+                f"(service {name}) has stopped {len(stopped)} running tasks: "
+                f"{_tasks_text(stopped)}."
+            )
+        messages.append(f"(service {name}) (deployment {dep_id}) deployment completed.")
+        messages.append(f"(service {name}) has reached a steady state.")
+        _add_events(service, due, messages)
+    _sync_counts(backend, service)
+    _log(
+        {
+            "t": due,
+            "kind": "deployment",
+            "state": primary["rolloutState"],
+            "deploymentId": dep_id,
+            "service": name,
+            "cluster": service.cluster_name,
+            "taskDefinition": primary.get("taskDefinition"),
+            "decidedAt": now,
+        }
+    )
+
+
+def _start_deployment(backend: Any, service: Any, now: float) -> dict[str, Any]:
+    ts = _utc(now)
+    previous = _primary(service) or {}
+    for d in service.deployments:
+        if d.get("status") == "PRIMARY":
+            d["status"] = "ACTIVE"
+            d["updatedAt"] = ts
+    dep_id = _new_deployment_id()
+    desired = int(service.desired_count or 0)
+    deployment = {
+        "id": dep_id,
+        "status": "PRIMARY",
+        "taskDefinition": service.task_definition,
+        "desiredCount": desired,
+        "pendingCount": desired,
+        "runningCount": 0,
+        "failedTasks": 0,
+        "createdAt": ts,
+        "updatedAt": ts,
+        "launchType": service.launch_type,
+        "platformVersion": service.platform_version,
+        "platformFamily": previous.get("platformFamily"),
+        "networkConfiguration": service.network_configuration or None,
+        "rolloutState": "IN_PROGRESS",
+        "rolloutStateReason": f"ECS deployment {dep_id} in progress.",
+    }
+    service.deployments.insert(0, deployment)
+    getattr(service, _ROLLOUTS)[dep_id] = _Rollout(now, _images(backend, service.task_definition))
+    return deployment
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
+def install(config: Config | None = None) -> None:
+    """Patch moto's ECS models in this process (idempotent; config may be replaced)."""
+    global _CONFIG, _INSTALLED
+    if config is not None:
+        _CONFIG = config
+    if _INSTALLED:
+        return
+    from moto.core.utils import utcnow
+    from moto.ecs import models as m
+    from moto.ecs.responses import EC2ContainerServiceResponse as Response
+    from moto.utilities.utils import get_partition
+
+    Backend = m.EC2ContainerServiceBackend
+    orig_td_init = m.TaskDefinition.__init__
+    orig_describe_td = Backend.describe_task_definition
+    orig_create = Backend.create_service
+    orig_update = Backend.update_service
+    orig_describe = Backend.describe_services
+    orig_list = Backend.list_services
+    # EC2ContainerServiceResponse.dispatch (moto's Flask view for ECS) does
+    # cls()._dispatch(request) -> setup_class(request) + call_action(): once per HTTP request.
+    orig_dispatch = Response._dispatch
+    orig_call_action = Response.call_action
+
+    def dispatch_(self: Any, *args: Any, **kwargs: Any) -> Any:
+        setattr(self, _ARRIVED, time.time())
+        return orig_dispatch(self, *args, **kwargs)
+
+    def call_action(self: Any) -> Any:
+        if _CONFIG.log_path:
+            t = getattr(self, _ARRIVED, None)
+            t = time.time() if t is None else t
+            try:
+                action = self._get_action() or ""
+            except Exception:
+                action = ""
+            _log(_call_record(t, action, getattr(self, "body", None)))
+        return orig_call_action(self)
+
+    def td_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        orig_td_init(self, *args, **kwargs)
+        self.registered_at = utcnow()
+        # arn:<partition>:ecs:<region>:<account>:task-definition/<family>:<rev>
+        parts = self.arn.split(":")
+        self.registered_by = f"arn:{parts[1]}:iam::{parts[4]}:root"
+
+    def describe_task_definition(self: Any, task_definition_str: str) -> Any:
+        name = task_definition_str.split("/")[-1]
+        if ":" not in name:
+            active = [
+                rev
+                for rev, td in self.task_definitions.get(name, {}).items()
+                if td.status == "ACTIVE"
+            ]
+            if active:
+                return self.task_definitions[name][max(active)]
+            raise m.TaskDefinitionNotFoundException()
+        return orig_describe_td(self, task_definition_str)
+
+    def create_service(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _LOCK:
+            service = orig_create(self, *args, **kwargs)
+            if service.deployment_controller.get("type", "ECS") != "ECS" or not service.deployments:
+                return service
+            now = time.time()
+            ts = _utc(now)
+            dep_id = _new_deployment_id()
+            desired = int(service.desired_count or 0)
+            service.deployments[0].update(
+                id=dep_id,
+                status="PRIMARY",
+                taskDefinition=service.task_definition,
+                desiredCount=desired,
+                runningCount=desired,
+                pendingCount=0,
+                failedTasks=0,
+                createdAt=ts,
+                updatedAt=ts,
+                rolloutState="COMPLETED",
+                rolloutStateReason=f"ECS deployment {dep_id} completed.",
+            )
+            rollout = _Rollout(now, _images(self, service.task_definition), _new_task_ids(desired))
+            setattr(service, _ROLLOUTS, {dep_id: rollout})
+            name = service.name
+            messages = []
+            if rollout.task_ids:
+                messages.append(
+                    f"(service {name}) has started {desired} tasks: {_tasks_text(rollout.task_ids)}."
+                )
+            messages.append(f"(service {name}) (deployment {dep_id}) deployment completed.")
+            messages.append(f"(service {name}) has reached a steady state.")
+            _add_events(service, now, messages)
+            _sync_counts(self, service)
+            return service
+
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        props = dict(service_properties)
+        service_ref = props.get("service")
+        if not service_ref:
+            return orig_update(self, service_properties)
+        with _LOCK:
+            service = self._get_service(props.get("cluster", "default"), service_ref.split("/")[-1])
+            if not _managed(service):
+                return orig_update(self, service_properties)
+            now = time.time()
+            _evaluate(self, service, now)
+            # moto's own forceNewDeployment only re-stamps deployments[0]; we do it properly.
+            force = _truthy(props.pop("force_new_deployment", False))
+            td_str = props.get("task_definition")
+            new_td = self.describe_task_definition(td_str) if td_str else None
+            previous_td = service.task_definition
+            old_running, old_pending = service.running_count, service.pending_count
+            desired_given = props.get("desired_count") is not None
+            orig_update(self, props)
+            if not desired_given:
+                # moto subtracted the service's counts from the cluster and only re-adds them
+                # when desiredCount is given; restore "cluster includes the service's counts".
+                cluster = self._get_cluster(service.cluster_arn)
+                self.update_cluster_resources(cluster, old_running, task_state="RUNNING")
+                self.update_cluster_resources(cluster, old_pending, task_state="PENDING")
+            if new_td is not None:
+                service.task_definition = new_td.arn
+            primary = _primary(service)
+            if primary is not None and desired_given:
+                desired = int(service.desired_count or 0)
+                primary["desiredCount"] = desired
+                if primary.get("rolloutState") == "COMPLETED":
+                    primary.update(runningCount=desired, pendingCount=0)
+                elif primary.get("rolloutState") == "IN_PROGRESS":
+                    primary["pendingCount"] = max(desired - int(primary.get("runningCount") or 0), 0)
+                primary["updatedAt"] = _utc(now)
+            if force or (new_td is not None and new_td.arn != previous_td):
+                _start_deployment(self, service, now)
+            _sync_counts(self, service)
+            return service
+
+    def describe_services(self: Any, cluster_str: str, names: list[str]) -> Any:
+        with _LOCK:
+            services, failures = orig_describe(self, cluster_str, names)
+            now = time.time()
+            for service in services:
+                _evaluate(self, service, now)
+            return services, failures
+
+    def list_services(self: Any, cluster_str: str, *args: Any, **kwargs: Any) -> Any:
+        with _LOCK:
+            cluster = self._get_cluster(cluster_str)
+            now = time.time()
+            for service in list(self.services.values()):
+                if service.cluster_name == cluster.name:
+                    _evaluate(self, service, now)
+            return orig_list(self, cluster_str, *args, **kwargs)
+
+    m.TaskDefinition.__init__ = td_init
+    Backend.describe_task_definition = describe_task_definition
+    Backend.create_service = create_service
+    Backend.update_service = update_service
+    Backend.describe_services = describe_services
+    Backend.list_services = list_services
+    Response._dispatch = dispatch_
+    Response.call_action = call_action
+    _INSTALLED = True
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = Config.from_env()
+    install(config)
+    print(
+        f"moto_launcher: ECS rollouts enabled ({ENV_DEPLOY_SECONDS}={config.deploy_seconds}, "
+        f"{ENV_FAIL_IMAGE}={config.fail_image.pattern if config.fail_image else None!r}, "
+        f"{ENV_FAIL_FILE}={config.fail_file!r}, {ENV_LOG}={config.log_path!r})",
+        file=sys.stderr,
+        flush=True,
+    )
+    from moto.server import main as moto_main
+
+    moto_main(argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
