@@ -69,6 +69,11 @@ pub struct Config {
     /// Container image build, push and promotion (absent: no image).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<crate::image::ImageConfig>,
+    /// Where deployments, approvals and locks are recorded.
+    pub ledger: crate::environments::LedgerConfig,
+    /// Deployment targets by name (absent: no deploys).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub environments: BTreeMap<String, crate::environments::EnvironmentConfig>,
 }
 
 impl Default for Config {
@@ -86,6 +91,8 @@ impl Default for Config {
             github: GithubConfig::default(),
             lint: LintConfig::default(),
             image: None,
+            ledger: crate::environments::LedgerConfig::default(),
+            environments: BTreeMap::new(),
         }
     }
 }
@@ -376,6 +383,18 @@ impl Config {
                 "the release commit header must contain `{version}`".into(),
             ));
         }
+        crate::environments::validate(&self.ledger, &self.environments).map_err(
+            |(key, message)| {
+                let (line, column) = find_path(text, &key);
+                ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    key: format!("key `{key}`: "),
+                    message,
+                }
+            },
+        )?;
         Ok(())
     }
 }
@@ -400,15 +419,50 @@ fn key_on_line(text: &str, line: usize) -> Option<String> {
     .then(|| key.to_string())
 }
 
+/// Where the dotted `path` (`environments.staging.services`) is assigned: its last part after
+/// the header of the table that holds it, or the header itself; else as [`find_key`] does.
+fn find_path(text: &str, path: &str) -> (usize, usize) {
+    let Some((table, key)) = path.rsplit_once('.') else {
+        return find_key(text, path);
+    };
+    let header = |name: &str| {
+        text.lines()
+            .position(|l| l.trim().trim_matches(['[', ']']).trim() == name)
+    };
+    if let Some(start) = header(table) {
+        let section_end = text
+            .lines()
+            .skip(start + 1)
+            .position(|l| l.trim_start().starts_with('['))
+            .map_or(usize::MAX, |n| start + 1 + n);
+        let found = text
+            .lines()
+            .enumerate()
+            .skip(start + 1)
+            .take_while(|(i, _)| *i < section_end)
+            .find(|(_, l)| assigns(l, key));
+        if let Some((i, l)) = found {
+            return (i + 1, l.len() - l.trim_start().len() + 1);
+        }
+        return (start + 1, 1);
+    }
+    if let Some(start) = header(path) {
+        return (start + 1, 1);
+    }
+    find_key(text, key)
+}
+
+fn assigns(line: &str, key: &str) -> bool {
+    line.trim_start()
+        .strip_prefix(key)
+        .is_some_and(|rest| rest.trim_start().starts_with('='))
+}
+
 /// Where `key` is assigned, for errors found after parsing; line 1 when it cannot be found.
 fn find_key(text: &str, key: &str) -> (usize, usize) {
     text.lines()
         .enumerate()
-        .find(|(_, l)| {
-            let t = l.trim_start();
-            t.strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-        })
+        .find(|(_, l)| assigns(l, key))
         .map_or((1, 1), |(i, l)| (i + 1, l.len() - l.trim_start().len() + 1))
 }
 
@@ -503,5 +557,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("{version}"), "{e}");
+    }
+
+    #[test]
+    fn environment_errors_point_into_their_table() {
+        let text = "[environments.staging]\ncluster = \"s\"\nservices = [\"web\"]\ncontainer = \"app\"\n\n[environments.production]\ncluster = \"p\"\nservices = []\ncontainer = \"app\"\n";
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.starts_with("release.toml:8:"), "{e}");
+        assert!(e.contains("environments.production.services"), "{e}");
+        let text = "[environments.production]\ncluster = \"p\"\nservices = [\"web\"]\ncontainer = \"app\"\nrequires = \"stagign\"\n";
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.starts_with("release.toml:5:"), "{e}");
+        assert!(e.contains("stagign"), "{e}");
+        let e = parse("[environments.production]\ncluster = \"p\"\nservices = [\"web\"]\ncontainer = \"app\"\ntimeout = \"10 minutes\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("release.toml:5:"), "{e}");
+        assert!(e.contains("environments.production.timeout"), "{e}");
     }
 }
