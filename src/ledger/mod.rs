@@ -1,0 +1,505 @@
+//! The ledger: per environment, what runs there (version, digest, task definition per service,
+//! deployment id, who, when) and its history; the approvals of each version; a lock per
+//! environment so two deploys never overlap.
+//!
+//! Two backends keep the same keys: [`file`] (JSON files under `.git/release-agent/ledger/`,
+//! the default) and [`ssm`] (Parameter Store under a prefix, shared by CI and laptops; the
+//! history of an environment is the parameter's own history).
+//!
+//! Keys: `<env>/current` (a [`Record`], rewritten at every change), `<env>/approvals/<version>/
+//! <who>` (one [`Approval`] each, so two approvers never overwrite each other), `releases/
+//! <version>` (a [`ReleaseInfo`]: who cut it, its digest), and `<env>/lock`.
+
+pub mod file;
+pub mod ssm;
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::environments::{LedgerBackend, LedgerConfig};
+
+/// A ledger operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The file backend failed.
+    #[error("ledger file {path}: {source}")]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The SSM backend failed.
+    #[error("ledger parameter {name}: {message}")]
+    Ssm {
+        /// The parameter.
+        name: String,
+        /// Why, from the SDK.
+        message: String,
+    },
+    /// A stored value is not what this version of release-agent writes.
+    #[error("ledger entry {key} is not valid: {message} (fix or delete it)")]
+    Corrupt {
+        /// The key.
+        key: String,
+        /// The parse error.
+        message: String,
+    },
+    /// Another run holds the environment.
+    #[error("environment {env} is locked by {holder}; wait for that run to end (or pass --wait), or if it is dead, remove the lock with `release unlock --env {env}`")]
+    Locked {
+        /// The environment.
+        env: String,
+        /// Who holds it, since when, until when.
+        holder: String,
+    },
+}
+
+/// What a record is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// A version deployed (or promoted) here.
+    Deploy,
+    /// A return to an earlier completed deployment, automatic or asked for.
+    Rollback,
+    /// What ran before release-agent first deployed here, read from ECS.
+    Adopted,
+}
+
+/// Where a deployment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Task definitions registered, services updated, waiting.
+    InProgress,
+    /// Every service completed and the health gate passed.
+    Completed,
+    /// ECS failed, the gate failed, or it timed out.
+    Failed,
+}
+
+/// One service of a deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceState {
+    /// The ECS service name.
+    pub service: String,
+    /// The task definition ARN it runs (or is moving to).
+    pub task_definition: String,
+    /// The deployment `UpdateService` created, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<String>,
+}
+
+/// What completed in an environment: enough to go back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The version, unknown for what ran before release-agent.
+    pub version: Option<String>,
+    /// The image digest.
+    pub digest: Option<String>,
+    /// Task definition per service.
+    pub services: Vec<ServiceState>,
+    /// When it completed.
+    pub at: String,
+}
+
+/// The state of one environment, written at every change; the history is every value it had.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The environment.
+    pub env: String,
+    /// Deploy or rollback.
+    pub action: Action,
+    /// Where it stands.
+    pub status: Status,
+    /// The version being deployed (or rolled back to).
+    pub version: Option<String>,
+    /// Its image digest.
+    pub digest: Option<String>,
+    /// `repository@digest`.
+    pub image: Option<String>,
+    /// Per service: task definition and deployment.
+    pub services: Vec<ServiceState>,
+    /// Who ran it.
+    pub by: String,
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// Why it failed, or why it was rolled back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The latest deployment that completed here (this one, once it completes).
+    pub last_completed: Option<Snapshot>,
+}
+
+impl Record {
+    /// This record as the snapshot a rollback returns to.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            version: self.version.clone(),
+            digest: self.digest.clone(),
+            services: self
+                .services
+                .iter()
+                .map(|s| ServiceState {
+                    deployment_id: None,
+                    ..s.clone()
+                })
+                .collect(),
+            at: self.at.clone(),
+        }
+    }
+}
+
+/// An approval or a rejection of one version for one environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// The version.
+    pub version: String,
+    /// The environment.
+    pub env: String,
+    /// Who (GitHub login or git email).
+    pub by: String,
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// Approved or rejected.
+    pub decision: Decision,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// An approver's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// The version may go there.
+    Approved,
+    /// It may not.
+    Rejected,
+}
+
+/// Facts about a released version that outlive one clone: who cut it and its image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseInfo {
+    /// The version.
+    pub version: String,
+    /// Who cut it.
+    pub cut_by: String,
+    /// The image digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+}
+
+/// Who holds an environment's lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    /// Who runs it.
+    pub by: String,
+    /// The host.
+    pub host: String,
+    /// The process.
+    pub pid: u32,
+    /// What it does.
+    pub purpose: String,
+    /// Taken at (Unix seconds).
+    pub since: i64,
+    /// Honoured until (Unix seconds).
+    pub expires: i64,
+    /// Tells two holders apart that share host, process and second.
+    #[serde(default)]
+    pub token: String,
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}, process {} on {}) since {}, until {}",
+            self.by,
+            self.purpose,
+            self.pid,
+            self.host,
+            crate::image::rfc3339(self.since),
+            crate::image::rfc3339(self.expires)
+        )
+    }
+}
+
+impl Holder {
+    /// This process, holding for `ttl`.
+    pub fn me(by: &str, purpose: &str, ttl: Duration) -> Holder {
+        let now = unix_now();
+        Holder {
+            by: by.to_string(),
+            host: hostname(),
+            pid: std::process::id(),
+            purpose: purpose.to_string(),
+            since: now,
+            expires: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+            token: format!(
+                "{:x}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+            ),
+        }
+    }
+
+    /// A lock nobody needs to honour: expired, or its process is gone from this host.
+    pub fn is_stale(&self) -> bool {
+        self.expires <= unix_now()
+            || (self.host == hostname() && !crate::pipeline::process_alive(self.pid))
+    }
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Now, RFC 3339 (UTC).
+pub fn timestamp() -> String {
+    crate::image::rfc3339(unix_now())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// A part of a key made from free text (an email, a version with `+`): the characters SSM
+/// allows, plus a short hash so two different texts never share a key.
+pub fn key_part(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if clean == text {
+        clean
+    } else {
+        let hash = crate::image::sha256_digest(text.as_bytes());
+        let short = hash.trim_start_matches("sha256:").get(..8).unwrap_or("");
+        format!("{clean}-{short}")
+    }
+}
+
+/// The ledger of one repository.
+pub enum Ledger {
+    /// Files under `.git/`.
+    File(file::FileStore),
+    /// SSM Parameter Store.
+    Ssm(ssm::SsmStore),
+}
+
+/// A held environment lock; [`LockGuard::release`] gives it back (a dropped file lock is
+/// released by the OS, a dropped SSM lock expires).
+pub enum LockGuard {
+    /// An `flock`ed file, released when closed.
+    File(file::FileLock),
+    /// A parameter that is ours until deleted or expired.
+    Ssm(ssm::SsmLock),
+}
+
+impl LockGuard {
+    /// Give the lock back.
+    pub async fn release(self) {
+        match self {
+            LockGuard::File(l) => drop(l),
+            LockGuard::Ssm(l) => l.release().await,
+        }
+    }
+}
+
+impl Ledger {
+    /// Open the configured backend; `git_dir` holds the file backend.
+    pub async fn open(config: &LedgerConfig, git_dir: &Path) -> Ledger {
+        match config.backend {
+            LedgerBackend::File => Ledger::File(file::FileStore::new(git_dir)),
+            LedgerBackend::Ssm => {
+                let aws = crate::ssm::aws_config().await;
+                Ledger::Ssm(ssm::SsmStore::new(&aws, &config.prefix))
+            }
+        }
+    }
+
+    /// Where the ledger lives, for messages.
+    pub fn location(&self) -> String {
+        match self {
+            Ledger::File(f) => f.root().display().to_string(),
+            Ledger::Ssm(s) => format!("SSM {}", s.prefix()),
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<String>, LedgerError> {
+        match self {
+            Ledger::File(f) => f.get(key),
+            Ledger::Ssm(s) => s.get(key).await,
+        }
+    }
+
+    async fn put(&self, key: &str, value: &str) -> Result<(), LedgerError> {
+        match self {
+            Ledger::File(f) => f.put(key, value),
+            Ledger::Ssm(s) => s.put(key, value).await,
+        }
+    }
+
+    async fn values(&self, key: &str) -> Result<Vec<String>, LedgerError> {
+        match self {
+            Ledger::File(f) => f.history(key),
+            Ledger::Ssm(s) => s.history(key).await,
+        }
+    }
+
+    async fn children(&self, prefix: &str) -> Result<Vec<String>, LedgerError> {
+        match self {
+            Ledger::File(f) => f.children(prefix),
+            Ledger::Ssm(s) => s.children(prefix).await,
+        }
+    }
+
+    /// What runs in `env` now (or is being deployed).
+    pub async fn current(&self, env: &str) -> Result<Option<Record>, LedgerError> {
+        let key = format!("{env}/current");
+        self.get(&key).await?.map(|v| parse(&key, &v)).transpose()
+    }
+
+    /// Every state `env` went through, oldest first.
+    pub async fn history(&self, env: &str) -> Result<Vec<Record>, LedgerError> {
+        let key = format!("{env}/current");
+        self.values(&key)
+            .await?
+            .iter()
+            .map(|v| parse(&key, v))
+            .collect()
+    }
+
+    /// Record a new state of `record.env`.
+    pub async fn write(&self, record: &Record) -> Result<(), LedgerError> {
+        let value = serde_json::to_string(record).map_err(|e| LedgerError::Corrupt {
+            key: format!("{}/current", record.env),
+            message: e.to_string(),
+        })?;
+        self.put(&format!("{}/current", record.env), &value).await
+    }
+
+    /// The approvals and rejections of `version` for `env`, oldest first.
+    pub async fn approvals(&self, env: &str, version: &str) -> Result<Vec<Approval>, LedgerError> {
+        let prefix = format!("{env}/approvals/{}", key_part(version));
+        let mut all: Vec<Approval> = self
+            .children(&prefix)
+            .await?
+            .iter()
+            .map(|v| parse(&prefix, v))
+            .collect::<Result<_, _>>()?;
+        all.sort_by(|a, b| a.at.cmp(&b.at));
+        Ok(all)
+    }
+
+    /// Record an approval (one per person: a later decision replaces theirs).
+    pub async fn add_approval(&self, approval: &Approval) -> Result<(), LedgerError> {
+        let key = format!(
+            "{}/approvals/{}/{}",
+            approval.env,
+            key_part(&approval.version),
+            key_part(&approval.by)
+        );
+        let value = serde_json::to_string(approval).map_err(|e| LedgerError::Corrupt {
+            key: key.clone(),
+            message: e.to_string(),
+        })?;
+        self.put(&key, &value).await
+    }
+
+    /// What is known of a released version.
+    pub async fn release(&self, version: &str) -> Result<Option<ReleaseInfo>, LedgerError> {
+        let key = format!("releases/{}", key_part(version));
+        self.get(&key).await?.map(|v| parse(&key, &v)).transpose()
+    }
+
+    /// Record who cut a version (kept if already there).
+    pub async fn put_release(&self, info: &ReleaseInfo) -> Result<(), LedgerError> {
+        if self.release(&info.version).await?.is_some() {
+            return Ok(());
+        }
+        let key = format!("releases/{}", key_part(&info.version));
+        let value = serde_json::to_string(info).map_err(|e| LedgerError::Corrupt {
+            key: key.clone(),
+            message: e.to_string(),
+        })?;
+        self.put(&key, &value).await
+    }
+
+    /// Take `env`'s lock, waiting up to `wait` for another run to end.
+    pub async fn lock(
+        &self,
+        env: &str,
+        holder: Holder,
+        wait: Duration,
+    ) -> Result<LockGuard, LedgerError> {
+        match self {
+            Ledger::File(f) => f.lock(env, &holder, wait).await.map(LockGuard::File),
+            Ledger::Ssm(s) => s.lock(env, holder, wait).await.map(LockGuard::Ssm),
+        }
+    }
+
+    /// Remove `env`'s lock whoever holds it; the holder, if there was one.
+    pub async fn unlock(&self, env: &str) -> Result<Option<Holder>, LedgerError> {
+        match self {
+            Ledger::File(f) => f.unlock(env),
+            Ledger::Ssm(s) => s.unlock(env).await,
+        }
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(key: &str, value: &str) -> Result<T, LedgerError> {
+    serde_json::from_str(value).map_err(|e| LedgerError::Corrupt {
+        key: key.to_string(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_parts_are_ssm_safe_and_distinct() {
+        assert_eq!(key_part("1.2.3"), "1.2.3");
+        assert_eq!(key_part("alice"), "alice");
+        let a = key_part("alice@example.com");
+        let b = key_part("alice_example.com");
+        assert_ne!(a, b);
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
+        assert!(key_part("1.0.0+build.5").starts_with("1.0.0_build.5-"));
+    }
+
+    #[test]
+    fn expired_or_dead_holders_are_stale() {
+        let mut h = Holder::me("a", "deploy", Duration::from_secs(60));
+        assert!(!h.is_stale());
+        h.expires = unix_now() - 1;
+        assert!(h.is_stale());
+        let mut h = Holder::me("a", "deploy", Duration::from_secs(60));
+        h.pid = u32::MAX - 1;
+        assert!(h.is_stale(), "no such process on this host");
+        h.host = "elsewhere".into();
+        assert!(!h.is_stale(), "another host's process cannot be checked");
+    }
+}

@@ -1,0 +1,294 @@
+//! The SSM Parameter Store backend: one `String` parameter per key under the prefix; a key's
+//! history is the parameter's history (SSM keeps its last 100 versions).
+//!
+//! The lock is a parameter created only if absent. A stale one (expired, or its process gone
+//! from this host) is taken over by overwriting it; since SSM has no compare-and-swap, the
+//! winner among several overwriters is the one whose value is the version right after the stale
+//! one in the parameter's history, which every contender reads the same.
+
+use aws_sdk_ssm::error::{DisplayErrorContext, SdkError};
+use aws_sdk_ssm::operation::delete_parameter::DeleteParameterError;
+use aws_sdk_ssm::operation::get_parameter::GetParameterError;
+use aws_sdk_ssm::operation::put_parameter::PutParameterError;
+use aws_sdk_ssm::types::{ParameterTier, ParameterType};
+use std::time::{Duration, Instant};
+
+use super::{Holder, LedgerError};
+use crate::redact;
+
+/// Values as parameters under a prefix.
+pub struct SsmStore {
+    client: aws_sdk_ssm::Client,
+    prefix: String,
+}
+
+/// A held environment lock.
+pub struct SsmLock {
+    client: aws_sdk_ssm::Client,
+    name: String,
+    value: String,
+}
+
+/// Standard parameters hold 4 KB; larger values need the advanced tier.
+const STANDARD_LIMIT: usize = 4096;
+
+fn failed<E>(name: &str, e: &SdkError<E>) -> LedgerError
+where
+    E: std::error::Error + 'static,
+{
+    LedgerError::Ssm {
+        name: name.to_string(),
+        message: redact::redact(&DisplayErrorContext(e).to_string()).into_owned(),
+    }
+}
+
+impl SsmStore {
+    /// A store under `prefix` (`/release-agent/app`).
+    pub fn new(config: &aws_config::SdkConfig, prefix: &str) -> SsmStore {
+        SsmStore {
+            client: aws_sdk_ssm::Client::new(config),
+            prefix: prefix.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// The prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn name(&self, key: &str) -> String {
+        format!("{}/{key}", self.prefix)
+    }
+
+    async fn get_versioned(&self, key: &str) -> Result<Option<(String, i64)>, LedgerError> {
+        let name = self.name(key);
+        match self.client.get_parameter().name(&name).send().await {
+            Ok(out) => Ok(out
+                .parameter()
+                .and_then(|p| Some((p.value()?.to_string(), p.version())))),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), GetParameterError::ParameterNotFound(_)) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(failed(&name, &e)),
+        }
+    }
+
+    /// The value of `key`.
+    pub async fn get(&self, key: &str) -> Result<Option<String>, LedgerError> {
+        Ok(self.get_versioned(key).await?.map(|(v, _)| v))
+    }
+
+    /// Write `key`; with `overwrite = false` only when absent (`None` then). The new version.
+    async fn write(
+        &self,
+        key: &str,
+        value: &str,
+        overwrite: bool,
+    ) -> Result<Option<i64>, LedgerError> {
+        let name = self.name(key);
+        let tier = if value.len() > STANDARD_LIMIT {
+            ParameterTier::Advanced
+        } else {
+            ParameterTier::Standard
+        };
+        match self
+            .client
+            .put_parameter()
+            .name(&name)
+            .value(value)
+            .r#type(ParameterType::String)
+            .tier(tier)
+            .overwrite(overwrite)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(out.version())),
+            Err(SdkError::ServiceError(e))
+                if !overwrite
+                    && matches!(e.err(), PutParameterError::ParameterAlreadyExists(_)) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(failed(&name, &e)),
+        }
+    }
+
+    /// Set `key`.
+    pub async fn put(&self, key: &str, value: &str) -> Result<(), LedgerError> {
+        self.write(key, value, true).await.map(|_| ())
+    }
+
+    /// Every value `key` had, oldest first, with its version.
+    async fn versions(&self, key: &str) -> Result<Vec<(i64, String)>, LedgerError> {
+        let name = self.name(key);
+        let mut all = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let result = self
+                .client
+                .get_parameter_history()
+                .name(&name)
+                .max_results(50)
+                .set_next_token(token.take())
+                .send()
+                .await;
+            let out = match result {
+                Ok(out) => out,
+                Err(SdkError::ServiceError(e))
+                    if e.err().meta().code() == Some("ParameterNotFound") =>
+                {
+                    return Ok(Vec::new())
+                }
+                Err(e) => return Err(failed(&name, &e)),
+            };
+            for p in out.parameters() {
+                if let Some(v) = p.value() {
+                    all.push((p.version(), v.to_string()));
+                }
+            }
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        all.sort_by_key(|(version, _)| *version);
+        Ok(all)
+    }
+
+    /// Every value `key` had, oldest first.
+    pub async fn history(&self, key: &str) -> Result<Vec<String>, LedgerError> {
+        Ok(self
+            .versions(key)
+            .await?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+
+    /// The values of the parameters right under `prefix`.
+    pub async fn children(&self, prefix: &str) -> Result<Vec<String>, LedgerError> {
+        let path = self.name(prefix);
+        let mut values = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .get_parameters_by_path()
+                .path(&path)
+                .recursive(false)
+                .max_results(10)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| failed(&path, &e))?;
+            values.extend(
+                out.parameters()
+                    .iter()
+                    .filter_map(|p| p.value().map(str::to_string)),
+            );
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(values)
+    }
+
+    async fn delete(&self, name: &str) -> Result<(), LedgerError> {
+        match self.client.delete_parameter().name(name).send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), DeleteParameterError::ParameterNotFound(_)) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(failed(name, &e)),
+        }
+    }
+
+    /// Lock `env`, waiting up to `wait` while a live holder has it; a stale lock is taken over.
+    pub async fn lock(
+        &self,
+        env: &str,
+        holder: Holder,
+        wait: Duration,
+    ) -> Result<SsmLock, LedgerError> {
+        let key = format!("{env}/lock");
+        let name = self.name(&key);
+        let value = serde_json::to_string(&holder).unwrap_or_default();
+        let deadline = Instant::now() + wait;
+        loop {
+            if self.write(&key, &value, false).await?.is_some() {
+                return Ok(self.guard(name, value));
+            }
+            let Some((existing, version)) = self.get_versioned(&key).await? else {
+                continue; // released between our two calls
+            };
+            let current = serde_json::from_str::<Holder>(&existing).ok();
+            // An unreadable lock is nobody's: treat it as stale.
+            if current.as_ref().is_none_or(Holder::is_stale) {
+                if let Some(h) = &current {
+                    tracing::warn!("taking over the stale lock of {env} held by {h}");
+                }
+                self.write(&key, &value, true).await?;
+                let winner = self
+                    .versions(&key)
+                    .await?
+                    .into_iter()
+                    .find(|(v, _)| *v == version + 1)
+                    .map(|(_, v)| v);
+                if winner.as_deref() == Some(value.as_str()) {
+                    return Ok(self.guard(name, value));
+                }
+                continue;
+            }
+            if Instant::now() >= deadline {
+                return Err(LedgerError::Locked {
+                    env: env.to_string(),
+                    holder: current.map_or_else(|| "another run".into(), |h| h.to_string()),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(500).min(wait)).await;
+        }
+    }
+
+    fn guard(&self, name: String, value: String) -> SsmLock {
+        SsmLock {
+            client: self.client.clone(),
+            name,
+            value,
+        }
+    }
+
+    /// Delete `env`'s lock whoever holds it.
+    pub async fn unlock(&self, env: &str) -> Result<Option<Holder>, LedgerError> {
+        let key = format!("{env}/lock");
+        let holder = self
+            .get(&key)
+            .await?
+            .and_then(|v| serde_json::from_str::<Holder>(&v).ok());
+        self.delete(&self.name(&key)).await?;
+        Ok(holder)
+    }
+}
+
+impl SsmLock {
+    /// Delete the lock if it is still ours (someone may have broken it after it expired).
+    pub async fn release(self) {
+        let ours = match self.client.get_parameter().name(&self.name).send().await {
+            Ok(out) => out.parameter().and_then(|p| p.value()) == Some(self.value.as_str()),
+            Err(_) => false,
+        };
+        if ours {
+            if let Err(e) = self.client.delete_parameter().name(&self.name).send().await {
+                tracing::warn!(
+                    "could not release the lock {}: {}; it expires on its own",
+                    self.name,
+                    redact::redact(&DisplayErrorContext(&e).to_string())
+                );
+            }
+        }
+    }
+}
