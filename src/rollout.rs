@@ -1,0 +1,563 @@
+//! Rollout decisions, as pure functions of described state: is a deployment done, failed or
+//! still going; does the health gate pass; may a version be approved or promoted; where does a
+//! rollback go. No I/O here: [`crate::deploy`] asks, these answer.
+
+use std::collections::HashSet;
+
+use crate::ecs::ServiceView;
+use crate::environments::EnvironmentConfig;
+use crate::ledger::{Action, Approval, Decision, Record, Snapshot, Status};
+
+/// Where one pinned deployment stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Still rolling out.
+    InProgress,
+    /// `rolloutState=COMPLETED` with running equal to desired.
+    Completed,
+    /// It failed, or is gone; why.
+    Failed(String),
+}
+
+/// Judge the deployment `pinned` of `service`. "The service is stable" alone is not success: a
+/// circuit-breaker rollback also ends stable, on another deployment.
+pub fn assess(service: &ServiceView, pinned: &str) -> Progress {
+    let Some(d) = service.deployment(pinned) else {
+        return Progress::Failed(format!(
+            "service {}: deployment {pinned} is gone (replaced by another deployment or rolled back by ECS)",
+            service.name
+        ));
+    };
+    match d.rollout_state.as_deref() {
+        Some("FAILED") => Progress::Failed(format!(
+            "service {}: deployment {pinned} failed ({}; {} tasks failed)",
+            service.name,
+            d.rollout_reason.as_deref().unwrap_or("no reason given"),
+            d.failed
+        )),
+        _ if d.status != "PRIMARY" => Progress::Failed(format!(
+            "service {}: deployment {pinned} is no longer the primary one (another deploy replaced it)",
+            service.name
+        )),
+        Some("COMPLETED") if d.running == d.desired => Progress::Completed,
+        _ => Progress::InProgress,
+    }
+}
+
+/// All services together: failed if any failed, completed when all completed.
+pub fn assess_all(services: &[ServiceView], pinned: &[(String, String)]) -> Progress {
+    let mut all_done = true;
+    for (name, id) in pinned {
+        let Some(service) = services.iter().find(|s| &s.name == name) else {
+            return Progress::Failed(format!("service {name} is gone"));
+        };
+        match assess(service, id) {
+            Progress::Failed(why) => return Progress::Failed(why),
+            Progress::InProgress => all_done = false,
+            Progress::Completed => {}
+        }
+    }
+    if all_done {
+        Progress::Completed
+    } else {
+        Progress::InProgress
+    }
+}
+
+/// One line of counts: `web 1/2 running (1 pending), worker 2/2 running, done`.
+pub fn progress_line(services: &[ServiceView], pinned: &[(String, String)]) -> String {
+    pinned
+        .iter()
+        .map(|(name, id)| {
+            let Some(d) = services
+                .iter()
+                .find(|s| &s.name == name)
+                .and_then(|s| s.deployment(id))
+            else {
+                return format!("{name} gone");
+            };
+            let mut line = format!("{name} {}/{} running", d.running, d.desired);
+            if d.pending > 0 {
+                line.push_str(&format!(", {} pending", d.pending));
+            }
+            if d.failed > 0 {
+                line.push_str(&format!(", {} failed", d.failed));
+            }
+            if let Some(state) = &d.rollout_state {
+                line.push_str(&format!(" [{}]", state.to_ascii_lowercase()));
+            }
+            line
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The events of `service` not seen before, oldest first; they are marked seen.
+pub fn new_events(service: &ServiceView, seen: &mut HashSet<String>) -> Vec<String> {
+    let mut fresh: Vec<String> = service
+        .events
+        .iter()
+        .filter(|e| seen.insert(e.id.clone()))
+        .map(|e| e.message.clone())
+        .collect();
+    fresh.reverse();
+    fresh
+}
+
+/// The health gate: `needed` 2xx answers in a row pass it, `allowed_failures` bad ones in a row
+/// fail it.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    needed: u32,
+    allowed_failures: u32,
+    ok: u32,
+    bad: u32,
+}
+
+/// What the gate says after an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateState {
+    /// Keep probing.
+    Open,
+    /// Enough good answers in a row.
+    Passed,
+    /// Too many bad answers in a row.
+    Failed,
+}
+
+impl Gate {
+    /// A gate for an environment.
+    pub fn new(env: &EnvironmentConfig) -> Gate {
+        Gate {
+            needed: env.health_checks.max(1),
+            allowed_failures: env.health_failures.max(1),
+            ok: 0,
+            bad: 0,
+        }
+    }
+
+    /// Count one answer.
+    pub fn observe(&mut self, healthy: bool) -> GateState {
+        if healthy {
+            self.ok += 1;
+            self.bad = 0;
+        } else {
+            self.bad += 1;
+            self.ok = 0;
+        }
+        if self.ok >= self.needed {
+            GateState::Passed
+        } else if self.bad >= self.allowed_failures {
+            GateState::Failed
+        } else {
+            GateState::Open
+        }
+    }
+}
+
+/// Whether `who` is one of `cutters` (the release's author: login or email).
+pub fn is_cutter(who: &str, cutters: &[String]) -> bool {
+    cutters.iter().any(|c| c.eq_ignore_ascii_case(who.trim()))
+}
+
+/// May `who` approve a release cut by `cutters` for `env`? `Err` says why not.
+pub fn may_approve(
+    env_name: &str,
+    env: &EnvironmentConfig,
+    who: &str,
+    cutters: &[String],
+) -> Result<(), String> {
+    if !env.allows_approver(who) {
+        return Err(format!(
+            "{who} is not an approver of {env_name} (approvers: {})",
+            env.approvers.join(", ")
+        ));
+    }
+    if !env.self_approval && is_cutter(who, cutters) {
+        return Err(format!(
+            "{who} cut this release and {env_name} does not allow self-approval (`self_approval = false`): another approver must approve it"
+        ));
+    }
+    Ok(())
+}
+
+/// The approvals of a version that count: each person's latest decision, from allowed
+/// approvers who did not cut it (unless self-approval is allowed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApprovalTally {
+    /// Who approved.
+    pub approved_by: Vec<String>,
+    /// Who rejected, with their note.
+    pub rejected_by: Vec<(String, Option<String>)>,
+    /// Approvals that do not count, and why.
+    pub ignored: Vec<String>,
+}
+
+/// Count `approvals` (oldest first) for `env`.
+pub fn tally(
+    env_name: &str,
+    env: &EnvironmentConfig,
+    approvals: &[Approval],
+    cutters: &[String],
+) -> ApprovalTally {
+    let mut latest: Vec<&Approval> = Vec::new();
+    for a in approvals {
+        latest.retain(|b| !b.by.eq_ignore_ascii_case(&a.by));
+        latest.push(a);
+    }
+    let mut t = ApprovalTally::default();
+    for a in latest {
+        match (a.decision, may_approve(env_name, env, &a.by, cutters)) {
+            (Decision::Rejected, _) => t.rejected_by.push((a.by.clone(), a.note.clone())),
+            (Decision::Approved, Ok(())) => t.approved_by.push(a.by.clone()),
+            (Decision::Approved, Err(why)) => t.ignored.push(why),
+        }
+    }
+    t
+}
+
+/// The latest completed deployment of `version` in a history (oldest first).
+pub fn completed_in<'a>(history: &'a [Record], version: &str) -> Option<&'a Record> {
+    history.iter().rev().find(|r| {
+        r.status == Status::Completed
+            && r.action != Action::Adopted
+            && r.version.as_deref() == Some(version)
+    })
+}
+
+/// Whether `version` ever failed in a history.
+pub fn failed_in<'a>(history: &'a [Record], version: &str) -> Option<&'a Record> {
+    history
+        .iter()
+        .rev()
+        .find(|r| r.status == Status::Failed && r.version.as_deref() == Some(version))
+}
+
+/// What keeps `version` from `env`: the required environment, approvals, rejections. Empty
+/// when it may go.
+pub fn promotion_blockers(
+    env_name: &str,
+    env: &EnvironmentConfig,
+    version: &str,
+    required_history: &[Record],
+    tally: &ApprovalTally,
+) -> Vec<String> {
+    let mut missing = Vec::new();
+    if let Some(required) = &env.requires {
+        if completed_in(required_history, version).is_none() {
+            let why = match failed_in(required_history, version) {
+                Some(r) => format!(
+                    "{version} failed in {required} ({}) and was never completed there",
+                    r.reason.as_deref().unwrap_or("no reason recorded")
+                ),
+                None => format!("{version} has not completed a deploy to {required}"),
+            };
+            missing.push(format!(
+                "{why}: run `release deploy {version} --env {required}` first"
+            ));
+        }
+    }
+    for (who, note) in &tally.rejected_by {
+        missing.push(format!(
+            "{who} rejected {version} for {env_name}{}",
+            note.as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        ));
+    }
+    let have = u32::try_from(tally.approved_by.len()).unwrap_or(u32::MAX);
+    if have < env.approvals {
+        let mut line = format!(
+            "{env_name} needs {} approval(s) of {version}, it has {have}: run `release approve {version} --env {env_name}` as an approver",
+            env.approvals
+        );
+        if !tally.ignored.is_empty() {
+            line.push_str(&format!(" (not counted: {})", tally.ignored.join("; ")));
+        }
+        missing.push(line);
+    }
+    missing
+}
+
+/// Where a rollback without `--to` goes: the latest completed deployment that is not what runs
+/// now (another version, or other task definitions).
+pub fn previous_completed(history: &[Record], current: Option<&Record>) -> Option<Snapshot> {
+    let now = current.and_then(|c| c.last_completed.clone());
+    history
+        .iter()
+        .rev()
+        .filter(|r| r.status == Status::Completed)
+        .map(Record::snapshot)
+        .find(|s| {
+            now.as_ref()
+                .is_none_or(|n| n.version != s.version || !same_task_definitions(n, s))
+        })
+}
+
+/// Whether two snapshots run the same task definitions.
+pub fn same_task_definitions(a: &Snapshot, b: &Snapshot) -> bool {
+    a.services.len() == b.services.len()
+        && a.services.iter().all(|s| {
+            b.services
+                .iter()
+                .any(|t| t.service == s.service && t.task_definition == s.task_definition)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ecs::{DeploymentView, EventView};
+    use crate::environments::Span;
+    use crate::ledger::ServiceState;
+    use std::time::Duration;
+
+    fn deployment(id: &str, status: &str, state: &str, running: i32) -> DeploymentView {
+        DeploymentView {
+            id: id.into(),
+            status: status.into(),
+            task_definition: format!("td-{id}"),
+            desired: 2,
+            running,
+            pending: 2 - running,
+            failed: if state == "FAILED" { 3 } else { 0 },
+            rollout_state: Some(state.into()),
+            rollout_reason: Some(format!("reason {state}")),
+        }
+    }
+
+    fn service(deployments: Vec<DeploymentView>) -> ServiceView {
+        ServiceView {
+            name: "web".into(),
+            task_definition: "td".into(),
+            desired: 2,
+            running: 2,
+            deployments,
+            events: vec![
+                EventView {
+                    id: "2".into(),
+                    message: "newer".into(),
+                },
+                EventView {
+                    id: "1".into(),
+                    message: "older".into(),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn pinned_deployment_decides() {
+        let s = service(vec![
+            deployment("new", "PRIMARY", "IN_PROGRESS", 1),
+            deployment("old", "ACTIVE", "COMPLETED", 2),
+        ]);
+        assert_eq!(assess(&s, "new"), Progress::InProgress);
+        let s = service(vec![deployment("new", "PRIMARY", "COMPLETED", 2)]);
+        assert_eq!(assess(&s, "new"), Progress::Completed);
+        // COMPLETED but short of desired: not yet.
+        let s = service(vec![deployment("new", "PRIMARY", "COMPLETED", 1)]);
+        assert_eq!(assess(&s, "new"), Progress::InProgress);
+        let s = service(vec![
+            deployment("new", "PRIMARY", "FAILED", 0),
+            deployment("old", "ACTIVE", "COMPLETED", 2),
+        ]);
+        assert!(
+            matches!(assess(&s, "new"), Progress::Failed(w) if w.contains("reason FAILED") && w.contains("3 tasks failed"))
+        );
+    }
+
+    #[test]
+    fn stable_on_another_deployment_is_failure() {
+        // A circuit-breaker rollback: the service is stable, but not on our deployment.
+        let s = service(vec![deployment("rollback", "PRIMARY", "COMPLETED", 2)]);
+        assert!(matches!(assess(&s, "new"), Progress::Failed(w) if w.contains("gone")));
+        let s = service(vec![
+            deployment("other", "PRIMARY", "IN_PROGRESS", 0),
+            deployment("new", "ACTIVE", "COMPLETED", 2),
+        ]);
+        assert!(matches!(assess(&s, "new"), Progress::Failed(w) if w.contains("no longer")));
+    }
+
+    #[test]
+    fn all_services_must_complete() {
+        let mut worker = service(vec![deployment("w", "PRIMARY", "IN_PROGRESS", 0)]);
+        worker.name = "worker".into();
+        let web = service(vec![deployment("n", "PRIMARY", "COMPLETED", 2)]);
+        let pinned = vec![("web".into(), "n".into()), ("worker".into(), "w".into())];
+        assert_eq!(
+            assess_all(&[web.clone(), worker.clone()], &pinned),
+            Progress::InProgress
+        );
+        let line = progress_line(&[web.clone(), worker], &pinned);
+        assert_eq!(
+            line,
+            "web 2/2 running [completed]; worker 0/2 running, 2 pending [in_progress]"
+        );
+        assert!(matches!(
+            assess_all(&[web], &pinned),
+            Progress::Failed(w) if w.contains("worker")
+        ));
+    }
+
+    #[test]
+    fn events_are_new_once_and_oldest_first() {
+        let s = service(vec![]);
+        let mut seen = HashSet::new();
+        assert_eq!(new_events(&s, &mut seen), vec!["older", "newer"]);
+        assert!(new_events(&s, &mut seen).is_empty());
+    }
+
+    fn env() -> EnvironmentConfig {
+        EnvironmentConfig {
+            cluster: "prod".into(),
+            services: vec!["web".into()],
+            container: "app".into(),
+            health_url: None,
+            expect_version: false,
+            health_checks: 2,
+            health_failures: 2,
+            timeout: Span(Duration::from_secs(60)),
+            poll_interval: Span(Duration::from_secs(1)),
+            requires: Some("staging".into()),
+            approvals: 1,
+            approvers: vec!["alice".into(), "bob".into()],
+            self_approval: false,
+            tag: None,
+            on_cut: None,
+        }
+    }
+
+    #[test]
+    fn gate_needs_a_streak() {
+        let mut g = Gate::new(&env());
+        assert_eq!(g.observe(true), GateState::Open);
+        assert_eq!(g.observe(false), GateState::Open);
+        assert_eq!(g.observe(true), GateState::Open);
+        assert_eq!(g.observe(true), GateState::Passed);
+        let mut g = Gate::new(&env());
+        assert_eq!(g.observe(false), GateState::Open);
+        assert_eq!(g.observe(false), GateState::Failed);
+    }
+
+    fn approval(by: &str, decision: Decision, at: &str) -> Approval {
+        Approval {
+            version: "1.0.0".into(),
+            env: "production".into(),
+            by: by.into(),
+            at: at.into(),
+            decision,
+            note: Some("n".into()),
+        }
+    }
+
+    #[test]
+    fn approvers_and_self_approval() {
+        let e = env();
+        let cutters = vec!["alice".to_string()];
+        assert!(may_approve("production", &e, "bob", &cutters).is_ok());
+        assert!(may_approve("production", &e, "Alice", &cutters)
+            .unwrap_err()
+            .contains("self-approval"));
+        assert!(may_approve("production", &e, "mallory", &cutters)
+            .unwrap_err()
+            .contains("not an approver"));
+        let mut open = e.clone();
+        open.approvers.clear();
+        open.self_approval = true;
+        assert!(may_approve("production", &open, "alice", &cutters).is_ok());
+    }
+
+    #[test]
+    fn tally_keeps_each_persons_latest_decision() {
+        let e = env();
+        let cutters = vec!["carol".to_string()];
+        let t = tally(
+            "production",
+            &e,
+            &[
+                approval("bob", Decision::Rejected, "1"),
+                approval("bob", Decision::Approved, "2"),
+                approval("mallory", Decision::Approved, "3"),
+            ],
+            &cutters,
+        );
+        assert_eq!(t.approved_by, vec!["bob"]);
+        assert!(t.rejected_by.is_empty());
+        assert_eq!(t.ignored.len(), 1);
+        let t = tally(
+            "production",
+            &e,
+            &[
+                approval("bob", Decision::Approved, "1"),
+                approval("alice", Decision::Rejected, "2"),
+            ],
+            &cutters,
+        );
+        assert_eq!(t.rejected_by.len(), 1);
+    }
+
+    fn record(version: &str, status: Status, td: &str) -> Record {
+        Record {
+            env: "staging".into(),
+            action: Action::Deploy,
+            status,
+            version: Some(version.into()),
+            digest: None,
+            image: None,
+            services: vec![ServiceState {
+                service: "web".into(),
+                task_definition: td.into(),
+                deployment_id: None,
+            }],
+            by: "ci".into(),
+            at: "t".into(),
+            reason: Some("circuit breaker".into()),
+            last_completed: None,
+        }
+    }
+
+    #[test]
+    fn promotion_needs_completion_and_approvals() {
+        let e = env();
+        let empty = ApprovalTally::default();
+        let history = vec![record("1.1.0", Status::Failed, "td:2")];
+        let b = promotion_blockers("production", &e, "1.1.0", &history, &empty);
+        assert_eq!(b.len(), 2, "{b:?}");
+        assert!(
+            b[0].contains("failed in staging (circuit breaker)"),
+            "{b:?}"
+        );
+        assert!(b[1].contains("needs 1 approval"), "{b:?}");
+        let history = vec![record("1.1.0", Status::Completed, "td:2")];
+        let approved = ApprovalTally {
+            approved_by: vec!["bob".into()],
+            ..Default::default()
+        };
+        assert!(promotion_blockers("production", &e, "1.1.0", &history, &approved).is_empty());
+        let rejected = ApprovalTally {
+            approved_by: vec!["bob".into()],
+            rejected_by: vec![("alice".into(), Some("too risky".into()))],
+            ..Default::default()
+        };
+        let b = promotion_blockers("production", &e, "1.1.0", &history, &rejected);
+        assert!(
+            b[0].contains("alice rejected 1.1.0 for production (too risky)"),
+            "{b:?}"
+        );
+    }
+
+    #[test]
+    fn rollback_goes_to_the_previous_completed_version() {
+        let mut current = record("1.2.0", Status::Completed, "td:3");
+        current.last_completed = Some(current.snapshot());
+        let history = vec![
+            record("1.0.0", Status::Completed, "td:1"),
+            record("1.1.0", Status::Failed, "td:2"),
+            current.clone(),
+        ];
+        let target = previous_completed(&history, Some(&current)).unwrap();
+        assert_eq!(target.version.as_deref(), Some("1.0.0"));
+        assert_eq!(target.services[0].task_definition, "td:1");
+    }
+}
