@@ -52,6 +52,31 @@ pub enum Command {
         #[command(subcommand)]
         action: ImageAction,
     },
+    /// Deploy a version's image to an environment's ECS services, wait, roll back on failure.
+    #[command(disable_version_flag = true)]
+    Deploy(DeployArgs),
+    /// Deploy a version to an environment once its gates (required environment, approvals)
+    /// are met: the digest that passed there is the one that goes.
+    #[command(disable_version_flag = true)]
+    Promote(PromoteArgs),
+    /// Approve a version for an environment.
+    #[command(disable_version_flag = true)]
+    Approve(DecideArgs),
+    /// Reject a version for an environment: it cannot be promoted there.
+    #[command(disable_version_flag = true)]
+    Reject(DecideArgs),
+    /// Return an environment to an earlier completed deployment.
+    Rollback(RollbackArgs),
+    /// What runs in each environment and what waits for approval.
+    Status(StatusArgs),
+    /// The deployments of an environment, newest first.
+    History(HistoryArgs),
+    /// Remove an environment's lock left by a run that is gone.
+    Unlock {
+        /// The environment.
+        #[arg(long)]
+        env: String,
+    },
     /// Manage git hooks.
     Hooks {
         /// What to do.
@@ -136,6 +161,9 @@ pub struct PublishArgs {
     /// Do not create a GitHub release.
     #[arg(long)]
     pub no_github: bool,
+    /// Do not deploy to the environments that take every release (`on_cut`).
+    #[arg(long)]
+    pub no_deploy: bool,
     /// The remote to push to.
     #[arg(long, default_value = "origin")]
     pub remote: String,
@@ -215,4 +243,108 @@ pub enum ImageAction {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `release deploy`
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The version (`1.2.3` or `v1.2.3`).
+    #[arg(value_name = "X.Y.Z")]
+    pub version: String,
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
+    /// Switches shared with promote and rollback.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// `release promote`
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The version.
+    #[arg(value_name = "X.Y.Z")]
+    pub version: String,
+    /// The environment it goes to.
+    #[arg(long)]
+    pub to: String,
+    /// Never ask (for an approval) at the prompt.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Switches shared with deploy and rollback.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Switches of the commands that deploy.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Wait up to this long (`10m`) for another run that holds the environment.
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub wait: String,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `release approve` / `release reject`
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    /// The version.
+    #[arg(value_name = "X.Y.Z")]
+    pub version: String,
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
+    /// Why.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `release rollback`
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
+    /// The version to return to (default: the completed deployment before the current one).
+    #[arg(long, value_name = "X.Y.Z")]
+    pub to: Option<String>,
+    /// Switches shared with deploy and promote.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// `release status`
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only this environment.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Print as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `release history`
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
+    /// Print as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory as _;
+        super::Cli::command().debug_assert();
+    }
 }

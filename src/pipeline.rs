@@ -42,6 +42,8 @@ pub struct CutOptions {
     pub plan: PlanOptions,
     /// Skip the GitHub release.
     pub no_github: bool,
+    /// Skip the deploys to the environments that deploy on cut.
+    pub no_deploy: bool,
 }
 
 /// How a run ended.
@@ -131,6 +133,9 @@ pub enum CutError {
     /// Building or pushing the image failed.
     #[error("image: {0}")]
     Image(String),
+    /// A deploy step failed; the release itself is published.
+    #[error("the release is published, but a deploy failed: {0}")]
+    Deploy(#[from] crate::deploy::DeployError),
     /// Another run holds the lock.
     #[error("another release run is in progress in this clone ({0} exists); if none is, delete that file")]
     Locked(PathBuf),
@@ -189,7 +194,7 @@ impl Lock {
 }
 
 /// Whether process `pid` runs. Where that cannot be told, it is assumed to run.
-fn process_alive(pid: u32) -> bool {
+pub fn process_alive(pid: u32) -> bool {
     if pid == std::process::id() {
         return true;
     }
@@ -397,6 +402,16 @@ pub fn cut(
             remote_tag.is_some(),
             client.is_some(),
             config.image.as_ref().map(|i| i.repository.as_str()),
+            if options.no_deploy || config.image.is_none() {
+                Vec::new()
+            } else {
+                config
+                    .environments
+                    .iter()
+                    .filter(|(_, e)| e.deploys_on_cut())
+                    .map(|(n, _)| n.clone())
+                    .collect()
+            },
         );
         return Ok(report);
     }
@@ -523,6 +538,21 @@ pub fn cut(
         };
         report.steps.push(step(name, state));
     }
+    fault_point("image");
+
+    // 5. Deploys to the environments that take every release (`on_cut`), after the image.
+    if let Some(version) = history::tag_version(&tag, &config.tag_prefix)
+        .filter(|_| !options.no_deploy && config.image.is_some())
+    {
+        let version = version.to_string();
+        let digest = crate::image::record::load(repo.path(), &version)
+            .ok()
+            .flatten()
+            .map(|r| r.digest);
+        for (name, state) in crate::deploy::cut_steps(repo, config, &version, digest, &rt)? {
+            report.steps.push(step(name, state));
+        }
+    }
 
     let applied = report.steps.iter().any(|s| s.state == StepState::Applied);
     report.outcome = if applied {
@@ -631,6 +661,7 @@ fn dry_steps(
     tag_on_remote: bool,
     github: bool,
     image: Option<&str>,
+    deploys: Vec<String>,
 ) -> Vec<StepReport> {
     let (version, tag) = release.names();
     let mut steps = Vec::new();
@@ -678,6 +709,12 @@ fn dry_steps(
             name: format!(
                 "image {repository}:{version} (build and push unless the registry has it)"
             ),
+            state: StepState::Todo,
+        });
+    }
+    for env in deploys {
+        steps.push(StepReport {
+            name: format!("deploy {version} to {env} (unless it runs there)"),
             state: StepState::Todo,
         });
     }

@@ -17,6 +17,7 @@ pub fn cut(ws: &Workspace, args: &CutArgs) -> Result<ExitCode> {
         confirm: interactive && !args.yes && !is_ci(),
         plan: plan_options(&args.version)?,
         no_github: args.publish.no_github,
+        no_deploy: args.publish.no_deploy,
     };
     let report = run(ws, &options)?;
     output(&report, args.publish.json)
@@ -32,6 +33,7 @@ pub fn ci(ws: &Workspace, args: &CiArgs) -> Result<ExitCode> {
             pre: None,
         })?,
         no_github: args.publish.no_github,
+        no_deploy: args.publish.no_deploy,
     };
     let report = run(ws, &options)?;
     github_outputs(&report)?;

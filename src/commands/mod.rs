@@ -7,6 +7,7 @@ mod hooks;
 mod image;
 mod lint;
 mod plan;
+mod rollout;
 
 use anyhow::{Context as _, Result};
 use std::path::{Path, PathBuf};
@@ -95,6 +96,34 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Image { action } => {
             image::run(&Workspace::open(&dir, cli.config.as_deref())?, &action)
+        }
+        Command::Deploy(args) => {
+            rollout::deploy(&Workspace::open(&dir, cli.config.as_deref())?, &args)
+        }
+        Command::Promote(args) => {
+            rollout::promote(&Workspace::open(&dir, cli.config.as_deref())?, &args)
+        }
+        Command::Approve(args) => rollout::decide(
+            &Workspace::open(&dir, cli.config.as_deref())?,
+            &args,
+            crate::ledger::Decision::Approved,
+        ),
+        Command::Reject(args) => rollout::decide(
+            &Workspace::open(&dir, cli.config.as_deref())?,
+            &args,
+            crate::ledger::Decision::Rejected,
+        ),
+        Command::Rollback(args) => {
+            rollout::rollback(&Workspace::open(&dir, cli.config.as_deref())?, &args)
+        }
+        Command::Status(args) => {
+            rollout::status(&Workspace::open(&dir, cli.config.as_deref())?, &args)
+        }
+        Command::History(args) => {
+            rollout::history(&Workspace::open(&dir, cli.config.as_deref())?, &args)
+        }
+        Command::Unlock { env } => {
+            rollout::unlock(&Workspace::open(&dir, cli.config.as_deref())?, &env)
         }
         Command::Hooks {
             action: HooksAction::Install { force },

@@ -364,3 +364,62 @@ pub fn cut_step(
     let pushed = job.push(rt)?;
     Ok((format!("image {}", pushed.record.reference), pushed.pushed))
 }
+
+/// The images of released versions for rollouts: the recorded digest, else the registry's
+/// version tag; environment tags put on by digest.
+pub struct RegistryImages<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    git_dir: PathBuf,
+    image: Option<&'a ImageConfig>,
+    target: std::cell::OnceCell<Target>,
+}
+
+impl<'a> RegistryImages<'a> {
+    /// Images of `config`'s `[image]`, records in `git_dir`.
+    pub fn new(rt: &'a tokio::runtime::Runtime, git_dir: &Path, config: &'a Config) -> Self {
+        RegistryImages {
+            rt,
+            git_dir: git_dir.to_path_buf(),
+            image: config.image.as_ref(),
+            target: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn target(&self) -> Result<(&Target, Repository), String> {
+        let image = self
+            .image
+            .ok_or("release.toml has no [image] section: deploys need the image repository")?;
+        let repository = Repository::parse(&image.repository).map_err(|e| e.to_string())?;
+        if let Some(t) = self.target.get() {
+            return Ok((t, repository));
+        }
+        let t = Target::open(self.rt, image, &repository).map_err(|e| format!("{e:#}"))?;
+        Ok((self.target.get_or_init(|| t), repository))
+    }
+}
+
+impl crate::deploy::ImageSource for RegistryImages<'_> {
+    fn image_of(&self, version: &str) -> Result<(String, String), String> {
+        let (target, repository) = self.target()?;
+        if let Ok(Some(r)) = record::load(&self.git_dir, version) {
+            if r.repository == repository.full() {
+                return Ok((r.reference, r.digest));
+            }
+        }
+        match target.digest(self.rt, version).map_err(|e| format!("{e:#}"))? {
+            Some(digest) => Ok((format!("{}@{digest}", repository.full()), digest)),
+            None => Err(format!(
+                "{} has no tag {version}: build and push it first (`release image push --version {version}`)",
+                repository.full()
+            )),
+        }
+    }
+
+    fn tag(&self, digest: &str, tag: &str) -> Result<(), String> {
+        let (target, _) = self.target()?;
+        target
+            .promote(self.rt, digest, tag)
+            .map(|_| ())
+            .map_err(|e| format!("{e:#}"))
+    }
+}
