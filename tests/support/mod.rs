@@ -8,7 +8,9 @@
 
 #![allow(dead_code)]
 
+pub mod fleet;
 pub mod github;
+pub mod health;
 pub mod moto;
 pub mod registry;
 

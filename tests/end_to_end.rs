@@ -1,0 +1,240 @@
+//! The whole product, end to end, on real parts: commits in a repository with a bare remote;
+//! `release cut` tags, pushes, publishes the GitHub release (the HTTP fake), builds the image
+//! with buildah into a local `docker-registry`, and deploys it to staging (ECS on moto with the
+//! launcher); `release approve` and `release promote` take the same digest to production; then
+//! a bad commit's release fails staging's health gate and is rolled back automatically.
+
+mod support;
+
+use support::fleet::Fleet;
+use support::github::FakeGithub;
+use support::health::Health;
+use support::registry::Registry;
+use support::{clean_failure, stderr, stdout, Published, Repo};
+
+const NAME: &str = "acme/app";
+const CUTTER: &str = "carol@example.com";
+
+fn config(registry: &Registry, staging: &Health, prod: &Health) -> String {
+    format!(
+        r#"[image]
+repository = "{host}/{NAME}"
+builder = "buildah"
+context = "image"
+dockerfile = "image/Dockerfile"
+
+[environments.staging]
+cluster = "staging"
+services = ["web", "worker"]
+container = "app"
+health_url = "{staging}"
+poll_interval = "200ms"
+timeout = "60s"
+health_checks = 2
+health_failures = 2
+
+[environments.production]
+cluster = "prod"
+services = ["web", "worker"]
+container = "app"
+health_url = "{prod}"
+poll_interval = "200ms"
+timeout = "60s"
+health_checks = 2
+requires = "staging"
+approvals = 1
+approvers = ["bob"]
+"#,
+        host = registry.host,
+        staging = staging.url,
+        prod = prod.url,
+    )
+}
+
+/// `release ARGS` as `actor`, with GitHub, AWS and buildah's storage pointed at the test's.
+fn release(
+    repo: &Repo,
+    gh: &FakeGithub,
+    fleet: &Fleet,
+    actor: &str,
+    args: &[&str],
+) -> assert_cmd::assert::Assert {
+    let conf = repo.root().join("storage.conf");
+    if !conf.exists() {
+        let storage = repo.root().join("containers");
+        std::fs::write(
+            &conf,
+            format!(
+                "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+                storage.join("root").display(),
+                storage.join("run").display()
+            ),
+        )
+        .unwrap();
+    }
+    let mut cmd = repo.release_hermetic();
+    cmd.envs(gh.env())
+        .envs(fleet.env())
+        .env("CONTAINERS_STORAGE_CONF", &conf)
+        .env("BUILDAH_ISOLATION", "chroot")
+        .env("GITHUB_ACTOR", actor)
+        .args(args);
+    cmd.assert()
+}
+
+#[test]
+fn commits_to_production_and_a_bad_release_rolled_back() {
+    // The fake GitHub serves from this runtime's worker threads while the test blocks.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let gh = rt.block_on(FakeGithub::start());
+    let registry = Registry::start();
+    let fleet = Fleet::start(0.4);
+    let staging_health = Health::start();
+    let prod_health = Health::start();
+    let bootstrap = format!("{}/{NAME}:bootstrap", registry.host);
+    fleet.create_environment("staging", &["web", "worker"], &bootstrap);
+    fleet.create_environment("prod", &["web", "worker"], &bootstrap);
+
+    let p = Published::new(Some(&config(&registry, &staging_health, &prod_health)));
+    let work = &p.work;
+    work.write(
+        "image/Dockerfile",
+        "FROM scratch\nCOPY version.txt /version.txt\n",
+    );
+    work.write("image/version.txt", "app\n");
+    work.git(&["add", "-A"]);
+    work.commit_staged("build: container image");
+
+    // 1. Cut: tag, push, GitHub release, image, staging.
+    let out = release(work, &gh, &fleet, CUTTER, &["cut", "--yes"]).success();
+    let text = stdout(&out);
+    assert!(text.contains("released v1.1.0"), "{text}");
+    assert!(
+        text.contains("[applied     ] deploy 1.1.0 to staging"),
+        "{text}"
+    );
+    assert!(p.remote_tags().contains(&"v1.1.0".to_string()));
+    assert_eq!(gh.releases().len(), 1);
+    let digest = registry
+        .digest(NAME, "1.1.0")
+        .expect("the image was pushed");
+    let image = format!("{}/{NAME}@{digest}", registry.host);
+    for service in ["web", "worker"] {
+        assert_eq!(fleet.image_of("staging", service), image);
+        assert_eq!(fleet.image_of("prod", service), bootstrap);
+    }
+    assert_eq!(registry.digest(NAME, "staging"), Some(digest.clone()));
+
+    // 2. Approve and promote the same digest.
+    let err = clean_failure(release(
+        work,
+        &gh,
+        &fleet,
+        CUTTER,
+        &["promote", "1.1.0", "--to", "production"],
+    ));
+    assert!(err.contains("needs 1 approval"), "{err}");
+    release(
+        work,
+        &gh,
+        &fleet,
+        "bob",
+        &["approve", "1.1.0", "--env", "production"],
+    )
+    .success();
+    release(
+        work,
+        &gh,
+        &fleet,
+        CUTTER,
+        &["promote", "1.1.0", "--to", "production"],
+    )
+    .success();
+    for service in ["web", "worker"] {
+        assert_eq!(fleet.image_of("prod", service), image);
+    }
+    assert_eq!(registry.digest(NAME, "production"), Some(digest.clone()));
+    let good_staging: Vec<String> = ["web", "worker"]
+        .iter()
+        .map(|s| fleet.task_definition_of("staging", s))
+        .collect();
+
+    // 3. A bad commit: its release is published, fails staging's gate, and is rolled back.
+    work.commit_file("src.txt", "broken\n", "fix: a change that breaks /health");
+    work.write("image/version.txt", "app, broken\n");
+    work.git(&["add", "-A"]);
+    work.commit_staged("fix: ship the broken build");
+    staging_health.set(500, "broken");
+    let err = clean_failure(release(work, &gh, &fleet, CUTTER, &["cut", "--yes"]));
+    assert!(
+        err.contains("the release is published, but a deploy failed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("deploying 1.1.1 to staging failed: health gate failed"),
+        "{err}"
+    );
+    assert!(err.contains("rolled back: 1.1.0"), "{err}");
+    assert!(p.remote_tags().contains(&"v1.1.1".to_string()));
+    assert_eq!(gh.releases().len(), 2);
+    let bad = registry
+        .digest(NAME, "1.1.1")
+        .expect("the bad image was pushed");
+    assert_ne!(bad, digest);
+    let now_staging: Vec<String> = ["web", "worker"]
+        .iter()
+        .map(|s| fleet.task_definition_of("staging", s))
+        .collect();
+    assert_eq!(
+        now_staging, good_staging,
+        "back on 1.1.0's task definitions"
+    );
+    assert_eq!(registry.digest(NAME, "staging"), Some(digest.clone()));
+    for service in ["web", "worker"] {
+        assert_eq!(
+            fleet.image_of("prod", service),
+            image,
+            "production untouched"
+        );
+    }
+
+    // The ledger says so, and the bad version can never be promoted.
+    let out = release(work, &gh, &fleet, CUTTER, &["status"]).success();
+    let status = stdout(&out);
+    assert!(
+        status.contains("staging: 1.1.0 rollback completed"),
+        "{status}"
+    );
+    assert!(
+        status.contains("production: 1.1.0 deploy completed"),
+        "{status}"
+    );
+    release(
+        work,
+        &gh,
+        &fleet,
+        "bob",
+        &["approve", "1.1.1", "--env", "production"],
+    )
+    .success();
+    let err = clean_failure(release(
+        work,
+        &gh,
+        &fleet,
+        CUTTER,
+        &["promote", "1.1.1", "--to", "production"],
+    ));
+    assert!(err.contains("1.1.1 failed in staging"), "{err}");
+
+    // Running cut again completes nothing twice and does not retry the failed deploy.
+    let updates = fleet.calls("UpdateService").len();
+    let out = release(work, &gh, &fleet, CUTTER, &["cut", "--yes"]).success();
+    let text = stdout(&out);
+    assert!(
+        text.contains("[skipped     ] deploy 1.1.1 to staging (failed at"),
+        "{text}"
+    );
+    assert_eq!(fleet.calls("UpdateService").len(), updates);
+    assert_eq!(gh.releases().len(), 2);
+    assert!(stderr(&out).is_empty() || !stderr(&out).contains("panicked"));
+}

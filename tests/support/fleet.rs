@@ -1,0 +1,248 @@
+//! A fleet on the emulator for rollout tests: moto (with the launcher's ECS deployments), an
+//! ECR repository with one image per version, and ECS clusters whose services run task
+//! definitions with the fields a deploy must keep (secrets, environment, a sidecar, tags).
+
+#![allow(dead_code)]
+
+use aws_sdk_ecs::types::{
+    Compatibility, ContainerDefinition, KeyValuePair, LaunchType, NetworkMode, Secret, Tag,
+    TaskDefinitionField,
+};
+
+use super::moto::Moto;
+
+/// The ECR repository the tests deploy from.
+pub const REPOSITORY: &str = "123456789012.dkr.ecr.eu-north-1.amazonaws.com/app";
+const MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// The emulator and clients to set it up and inspect it.
+pub struct Fleet {
+    /// The server.
+    pub moto: Moto,
+    rt: tokio::runtime::Runtime,
+    ecs: aws_sdk_ecs::Client,
+    ecr: aws_sdk_ecr::Client,
+    /// SSM, for tests of the SSM ledger.
+    pub ssm: aws_sdk_ssm::Client,
+}
+
+impl Fleet {
+    /// A fresh emulator whose deployments settle after `deploy_seconds`, with the ECR
+    /// repository `app`.
+    pub fn start(deploy_seconds: f64) -> Fleet {
+        let moto = Moto::start_with(deploy_seconds);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = rt.block_on(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .endpoint_url(&moto.endpoint)
+                .region(aws_config::Region::new("eu-north-1"))
+                .credentials_provider(aws_sdk_ecr::config::Credentials::new(
+                    "testing", "testing", None, None, "test",
+                ))
+                .load(),
+        );
+        let fleet = Fleet {
+            ecs: aws_sdk_ecs::Client::new(&config),
+            ecr: aws_sdk_ecr::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+            moto,
+            rt,
+        };
+        fleet
+            .rt
+            .block_on(fleet.ecr.create_repository().repository_name("app").send())
+            .unwrap();
+        fleet
+    }
+
+    /// Environment for `release`: the emulator's endpoint and dummy credentials.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        self.moto.env()
+    }
+
+    /// Store an image tagged `tag` in ECR; its digest.
+    pub fn push(&self, tag: &str) -> String {
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": MEDIA_TYPE,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": format!("sha256:{}", super::registry::sha256_hex(tag.as_bytes())),
+                "size": tag.len()
+            },
+            // moto's digest covers the layers: one per version keeps the digests apart.
+            "layers": [{
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": format!("sha256:{}", super::registry::sha256_hex(format!("layer {tag}").as_bytes())),
+                "size": 10
+            }]
+        })
+        .to_string();
+        let out = self
+            .rt
+            .block_on(
+                self.ecr
+                    .put_image()
+                    .repository_name("app")
+                    .image_manifest(manifest)
+                    .image_manifest_media_type(MEDIA_TYPE)
+                    .image_tag(tag)
+                    .send(),
+            )
+            .unwrap();
+        out.image()
+            .and_then(|i| i.image_id())
+            .and_then(|i| i.image_digest())
+            .unwrap()
+            .to_string()
+    }
+
+    /// The digest under `tag` in ECR, if any.
+    pub fn ecr_digest(&self, tag: &str) -> Option<String> {
+        let out = self.rt.block_on(
+            self.ecr
+                .batch_get_image()
+                .repository_name("app")
+                .image_ids(
+                    aws_sdk_ecr::types::ImageIdentifier::builder()
+                        .image_tag(tag)
+                        .build(),
+                )
+                .send(),
+        );
+        out.ok()?
+            .images()
+            .first()?
+            .image_id()?
+            .image_digest()
+            .map(str::to_string)
+    }
+
+    /// A cluster whose `services` each run a task definition (family = service name) with the
+    /// container `app` at `image`, a sidecar, secrets, environment, sizes and tags.
+    pub fn create_environment(&self, cluster: &str, services: &[&str], image: &str) {
+        self.rt
+            .block_on(self.ecs.create_cluster().cluster_name(cluster).send())
+            .unwrap();
+        for service in services {
+            let app = ContainerDefinition::builder()
+                .name("app")
+                .image(image)
+                .essential(true)
+                .memory(256)
+                .environment(
+                    KeyValuePair::builder()
+                        .name("MODE")
+                        .value(format!("{cluster}-{service}"))
+                        .build(),
+                )
+                .secrets(
+                    Secret::builder()
+                        .name("DB_PASSWORD")
+                        .value_from("arn:aws:ssm:eu-north-1:123456789012:parameter/db")
+                        .build()
+                        .unwrap(),
+                )
+                .build();
+            let sidecar = ContainerDefinition::builder()
+                .name("log-router")
+                .image("public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.0")
+                .essential(false)
+                .memory(64)
+                .build();
+            self.rt
+                .block_on(
+                    self.ecs
+                        .register_task_definition()
+                        .family(*service)
+                        .container_definitions(app)
+                        .container_definitions(sidecar)
+                        .network_mode(NetworkMode::Awsvpc)
+                        .requires_compatibilities(Compatibility::Fargate)
+                        .cpu("256")
+                        .memory("512")
+                        .execution_role_arn("arn:aws:iam::123456789012:role/exec")
+                        .task_role_arn("arn:aws:iam::123456789012:role/task")
+                        .tags(Tag::builder().key("team").value("payments").build())
+                        .send(),
+                )
+                .unwrap();
+            self.rt
+                .block_on(
+                    self.ecs
+                        .create_service()
+                        .cluster(cluster)
+                        .service_name(*service)
+                        .task_definition(*service)
+                        .desired_count(2)
+                        .launch_type(LaunchType::Fargate)
+                        .send(),
+                )
+                .unwrap();
+        }
+    }
+
+    /// The task definition ARN `service` is set to.
+    pub fn task_definition_of(&self, cluster: &str, service: &str) -> String {
+        let out = self
+            .rt
+            .block_on(
+                self.ecs
+                    .describe_services()
+                    .cluster(cluster)
+                    .services(service)
+                    .send(),
+            )
+            .unwrap();
+        out.services()[0].task_definition().unwrap().to_string()
+    }
+
+    /// The task definition, its tags.
+    pub fn task_definition(
+        &self,
+        arn: &str,
+    ) -> (
+        aws_sdk_ecs::types::TaskDefinition,
+        Vec<aws_sdk_ecs::types::Tag>,
+    ) {
+        let out = self
+            .rt
+            .block_on(
+                self.ecs
+                    .describe_task_definition()
+                    .task_definition(arn)
+                    .include(TaskDefinitionField::Tags)
+                    .send(),
+            )
+            .unwrap();
+        (out.task_definition().unwrap().clone(), out.tags().to_vec())
+    }
+
+    /// The image of container `app` that `service` is set to run.
+    pub fn image_of(&self, cluster: &str, service: &str) -> String {
+        let (td, _) = self.task_definition(&self.task_definition_of(cluster, service));
+        td.container_definitions()
+            .iter()
+            .find(|c| c.name() == Some("app"))
+            .and_then(|c| c.image())
+            .unwrap()
+            .to_string()
+    }
+
+    /// The ECS calls of `action` the emulator served (`MOTO_ECS_LOG` lines).
+    pub fn calls(&self, action: &str) -> Vec<serde_json::Value> {
+        self.moto
+            .log_lines()
+            .into_iter()
+            .filter(|l| l["kind"] == "call" && l["action"] == action)
+            .collect()
+    }
+}
+
+/// `repository@digest`.
+pub fn reference(digest: &str) -> String {
+    format!("{REPOSITORY}@{digest}")
+}
