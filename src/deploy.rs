@@ -757,7 +757,14 @@ impl<'a> Rollout<'a> {
                             "{v} never completed in {env_name}: `release history --env {env_name}` lists what did"
                         ))
                     })?,
-                None => rollout::previous_completed(&history, current).ok_or_else(|| {
+                // A rollback that was killed goes on to its own target, not further back.
+                None => match current {
+                    Some(c) if c.action == Action::Rollback && c.status == Status::InProgress => {
+                        c.last_completed.clone()
+                    }
+                    _ => rollout::previous_completed(&history, current),
+                }
+                .ok_or_else(|| {
                     DeployError::NoRollbackTarget(format!(
                         "{env_name} has no earlier completed deployment to roll back to"
                     ))

@@ -21,7 +21,13 @@ struct World {
 }
 
 fn world(ledger: &str) -> World {
-    let fleet = Fleet::start(0.4);
+    world_with(ledger, 0.4, "30s")
+}
+
+/// A world whose deployments settle after `deploy_seconds` and whose environments time out
+/// after `timeout`.
+fn world_with(ledger: &str, deploy_seconds: f64, timeout: &str) -> World {
+    let fleet = Fleet::start(deploy_seconds);
     let mut digests = HashMap::new();
     for v in ["1.0.0", "1.1.0", "1.2.0"] {
         digests.insert(v, fleet.push(v));
@@ -48,7 +54,7 @@ cluster = "staging"
 services = ["web", "worker"]
 container = "app"
 health_url = "{staging}"
-timeout = "30s"
+timeout = "{timeout}"
 poll_interval = "200ms"
 health_checks = 2
 health_failures = 2
@@ -58,7 +64,7 @@ cluster = "prod"
 services = ["web", "worker"]
 container = "app"
 health_url = "{prod}"
-timeout = "30s"
+timeout = "{timeout}"
 poll_interval = "200ms"
 health_checks = 2
 health_failures = 2
@@ -562,4 +568,107 @@ fn a_deploy_killed_half_way_is_finished_by_running_it_again() {
         .success();
     assert_eq!(w.fleet.calls("RegisterTaskDefinition").len(), registered);
     w.assert_runs("staging", "1.2.0");
+}
+
+#[test]
+fn a_deploy_that_times_out_is_rolled_back_and_a_stuck_rollback_is_said_loudly() {
+    // Deployments take 30 s here; the environments give up after 1 s.
+    let w = world_with("file", 30.0, "1s");
+    let err = clean_failure(w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"]));
+    assert!(err.contains("timed out after 1s"), "{err}");
+    assert!(err.contains("and so did the rollback"), "{err}");
+    assert!(
+        err.contains("check the services in the ECS console"),
+        "{err}"
+    );
+    let s = summaries(&w.history("staging"));
+    assert_eq!(
+        &s[..3],
+        [
+            "rollback - failed",
+            "rollback - in_progress",
+            "deploy 1.1.0 failed"
+        ]
+    );
+    // The rollback did go out: the services are set to the adopted task definitions again.
+    w.assert_runs("staging", "1.0.0");
+}
+
+#[test]
+fn a_lock_held_elsewhere_is_honoured_until_removed() {
+    let w = world("ssm");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let holder = serde_json::json!({
+        "by": "ci-bot", "host": "ci-runner-7", "pid": 4242, "purpose": "deploy 9.9.9",
+        "since": 1_900_000_000i64, "expires": 4_000_000_000i64, "token": "x"
+    });
+    rt.block_on(
+        w.fleet
+            .ssm
+            .put_parameter()
+            .name("/release-agent/test/staging/lock")
+            .value(holder.to_string())
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send(),
+    )
+    .unwrap();
+    let err = clean_failure(w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"]));
+    assert!(
+        err.contains(
+            "environment staging is locked by ci-bot (deploy 9.9.9, process 4242 on ci-runner-7)"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("release unlock --env staging"), "{err}");
+    assert_eq!(w.update_calls("staging"), 0);
+
+    let out = w.release(CUTTER, &["unlock", "--env", "staging"]).success();
+    assert!(stdout(&out).contains("removed the lock of staging held by ci-bot"));
+    w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"])
+        .success();
+    w.assert_runs("staging", "1.1.0");
+    // Released after the deploy: nothing is left behind.
+    let lock = rt.block_on(
+        w.fleet
+            .ssm
+            .get_parameter()
+            .name("/release-agent/test/staging/lock")
+            .send(),
+    );
+    assert!(lock.is_err(), "the lock parameter is deleted");
+
+    // An expired lock of another host is taken over.
+    let mut expired = holder.clone();
+    expired["expires"] = serde_json::json!(1_000_000_000i64);
+    rt.block_on(
+        w.fleet
+            .ssm
+            .put_parameter()
+            .name("/release-agent/test/staging/lock")
+            .value(expired.to_string())
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send(),
+    )
+    .unwrap();
+    w.release(CUTTER, &["deploy", "1.2.0", "--env", "staging"])
+        .success();
+    w.assert_runs("staging", "1.2.0");
+}
+
+#[test]
+fn approving_a_version_that_was_never_released_is_refused() {
+    let w = world("file");
+    let err = clean_failure(w.release("bob", &["approve", "9.9.9", "--env", "production"]));
+    assert!(
+        err.contains("there is no release 9.9.9 (no tag v9.9.9 here)"),
+        "{err}"
+    );
+    let err = clean_failure(w.release("bob", &["approve", "1.1.0", "--env", "nowhere"]));
+    assert!(
+        err.contains("no environment `nowhere` in release.toml (configured: production, staging)"),
+        "{err}"
+    );
 }

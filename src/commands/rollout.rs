@@ -104,6 +104,10 @@ pub fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Result<E
     let rt = runtime()?;
     let rollout = open(ws, &rt, None)?;
     let version = version_arg(ws, &args.version)?;
+    let tag = format!("{}{version}", ws.config.tag_prefix);
+    if ws.repo.find_reference(&format!("refs/tags/{tag}")).is_err() {
+        bail!("there is no release {version} (no tag {tag} here): fetch the tags (`git fetch --tags`) or check the version");
+    }
     let approval = rollout.decide(&args.env, &version, decision, args.note.clone())?;
     if args.json {
         print_json(&approval)?;

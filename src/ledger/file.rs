@@ -171,3 +171,75 @@ impl FileStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn values_keep_their_history_and_children_are_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path());
+        assert_eq!(store.get("staging/current").unwrap(), None);
+        assert!(store.history("staging/current").unwrap().is_empty());
+        store.put("staging/current", "{\"n\":1}").unwrap();
+        store.put("staging/current", "{\"n\":2}").unwrap();
+        assert_eq!(
+            store.get("staging/current").unwrap().as_deref(),
+            Some("{\"n\":2}")
+        );
+        assert_eq!(
+            store.history("staging/current").unwrap(),
+            vec!["{\"n\":1}", "{\"n\":2}"]
+        );
+        store
+            .put("staging/approvals/1.0.0/bob", "{\"by\":\"bob\"}")
+            .unwrap();
+        store
+            .put("staging/approvals/1.0.0/dave", "{\"by\":\"dave\"}")
+            .unwrap();
+        let mut children = store.children("staging/approvals/1.0.0").unwrap();
+        children.sort();
+        assert_eq!(children, vec!["{\"by\":\"bob\"}", "{\"by\":\"dave\"}"]);
+        assert!(store
+            .children("production/approvals/1.0.0")
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn a_held_lock_names_its_holder_and_is_freed_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path());
+        let rt = rt();
+        let holder = Holder::me("alice", "deploy 1.0.0", Duration::from_secs(60));
+        let first = rt
+            .block_on(store.lock("staging", &holder, Duration::ZERO))
+            .unwrap();
+        let other = Holder::me("bob", "deploy 1.1.0", Duration::from_secs(60));
+        let err = rt
+            .block_on(store.lock("staging", &other, Duration::from_millis(200)))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("staging is locked by alice (deploy 1.0.0"),
+            "{err}"
+        );
+        // Another environment is free.
+        assert!(rt
+            .block_on(store.lock("production", &other, Duration::ZERO))
+            .is_ok());
+        drop(first);
+        assert!(rt
+            .block_on(store.lock("staging", &other, Duration::ZERO))
+            .is_ok());
+    }
+}
