@@ -108,7 +108,8 @@ pub fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Result<E
     if ws.repo.find_reference(&format!("refs/tags/{tag}")).is_err() {
         bail!("there is no release {version} (no tag {tag} here): fetch the tags (`git fetch --tags`) or check the version");
     }
-    let approval = rollout.decide(&args.env, &version, decision, args.note.clone())?;
+    let note = args.note.clone().filter(|n| !n.trim().is_empty());
+    let approval = rollout.decide(&args.env, &version, decision, note)?;
     if args.json {
         print_json(&approval)?;
     } else {
