@@ -15,18 +15,18 @@ const CUTTER: &str = "carol@example.com"; // the tagger of the test repository's
 struct World {
     repo: Repo,
     fleet: Fleet,
-    _staging_health: Health,
+    staging_health: Health,
     prod_health: Health,
     digests: HashMap<&'static str, String>,
 }
 
 fn world(ledger: &str) -> World {
-    world_with(ledger, 0.4, "30s")
+    world_with(ledger, 0.4, "30s", "")
 }
 
-/// A world whose deployments settle after `deploy_seconds` and whose environments time out
-/// after `timeout`.
-fn world_with(ledger: &str, deploy_seconds: f64, timeout: &str) -> World {
+/// A world whose deployments settle after `deploy_seconds`, whose environments time out after
+/// `timeout`, with `staging_extra` lines in `[environments.staging]`.
+fn world_with(ledger: &str, deploy_seconds: f64, timeout: &str, staging_extra: &str) -> World {
     let fleet = Fleet::start(deploy_seconds);
     let mut digests = HashMap::new();
     for v in ["1.0.0", "1.1.0", "1.2.0"] {
@@ -58,6 +58,7 @@ timeout = "{timeout}"
 poll_interval = "200ms"
 health_checks = 2
 health_failures = 2
+{staging_extra}
 
 [environments.production]
 cluster = "prod"
@@ -87,7 +88,7 @@ self_approval = false
     World {
         repo,
         fleet,
-        _staging_health: staging_health,
+        staging_health,
         prod_health,
         digests,
     }
@@ -573,7 +574,7 @@ fn a_deploy_killed_half_way_is_finished_by_running_it_again() {
 #[test]
 fn a_deploy_that_times_out_is_rolled_back_and_a_stuck_rollback_is_said_loudly() {
     // Deployments take 30 s here; the environments give up after 1 s.
-    let w = world_with("file", 30.0, "1s");
+    let w = world_with("file", 30.0, "1s", "");
     let err = clean_failure(w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"]));
     assert!(err.contains("timed out after 1s"), "{err}");
     assert!(err.contains("and so did the rollback"), "{err}");
@@ -671,4 +672,17 @@ fn approving_a_version_that_was_never_released_is_refused() {
         err.contains("no environment `nowhere` in release.toml (configured: production, staging)"),
         "{err}"
     );
+}
+
+#[test]
+fn the_health_gate_can_require_the_version_in_the_answer() {
+    let w = world_with("file", 0.4, "30s", "expect_version = true");
+    w.staging_health.set(200, r#"{"version":"1.1.0"}"#);
+    w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"])
+        .success();
+    // ECS completes, but the endpoint still shows the old version: not healthy.
+    let err = clean_failure(w.release(CUTTER, &["deploy", "1.2.0", "--env", "staging"]));
+    assert!(err.contains("without `1.2.0` in the answer"), "{err}");
+    assert!(err.contains("rolled back: 1.1.0"), "{err}");
+    w.assert_runs("staging", "1.1.0");
 }
