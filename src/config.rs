@@ -320,7 +320,7 @@ impl Config {
 
     fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
         let err = |key: &str, message: String| {
-            let (line, column) = find_key(text, key);
+            let (line, column) = find_path(text, key);
             ConfigError::Invalid {
                 path: path.to_path_buf(),
                 line,
@@ -383,18 +383,8 @@ impl Config {
                 "the release commit header must contain `{version}`".into(),
             ));
         }
-        crate::environments::validate(&self.ledger, &self.environments).map_err(
-            |(key, message)| {
-                let (line, column) = find_path(text, &key);
-                ConfigError::Invalid {
-                    path: path.to_path_buf(),
-                    line,
-                    column,
-                    key: format!("key `{key}`: "),
-                    message,
-                }
-            },
-        )?;
+        crate::environments::validate(&self.ledger, &self.environments)
+            .map_err(|(key, message)| err(&key, message))?;
         Ok(())
     }
 }
@@ -420,7 +410,8 @@ fn key_on_line(text: &str, line: usize) -> Option<String> {
 }
 
 /// Where the dotted `path` (`environments.staging.services`) is assigned: its last part after
-/// the header of the table that holds it, or the header itself; else as [`find_key`] does.
+/// the header of the table that holds it, or the header itself; a plain key as [`find_key`]
+/// finds it.
 fn find_path(text: &str, path: &str) -> (usize, usize) {
     let Some((table, key)) = path.rsplit_once('.') else {
         return find_key(text, path);
