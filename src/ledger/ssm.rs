@@ -4,7 +4,8 @@
 //! The lock is a parameter created only if absent. A stale one (expired, or its process gone
 //! from this host) is taken over by overwriting it; since SSM has no compare-and-swap, the
 //! winner among several overwriters is the one whose value is the version right after the stale
-//! one in the parameter's history, which every contender reads the same.
+//! one in the parameter's history, which every contender reads the same. A loser whose value
+//! the parameter holds afterwards writes the winner's value back.
 
 use aws_sdk_ssm::error::{DisplayErrorContext, SdkError};
 use aws_sdk_ssm::operation::delete_parameter::DeleteParameterError;
@@ -241,6 +242,17 @@ impl SsmStore {
                     .map(|(_, v)| v);
                 if winner.as_deref() == Some(value.as_str()) {
                     return Ok(self.guard(name, value));
+                }
+                // Another run broke it first. If our overwrite is what the parameter holds now,
+                // give the winner its value back (or, if the lock is already gone, remove ours),
+                // so no run is named as holder that does not hold it.
+                if self.get(&key).await?.as_deref() == Some(value.as_str()) {
+                    match &winner {
+                        Some(w) => {
+                            self.write(&key, w, true).await?;
+                        }
+                        None => self.delete(&name).await?,
+                    }
                 }
                 continue;
             }
