@@ -705,7 +705,7 @@ impl<'a> Rollout<'a> {
             status: Status::InProgress,
             version: target.version.clone(),
             digest: target.digest.clone(),
-            image: None,
+            image: target.image.clone(),
             services: target.services.clone(),
             by: self.actor.clone(),
             at: ledger::timestamp(),

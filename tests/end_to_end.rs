@@ -106,6 +106,12 @@ fn commits_to_production_and_a_bad_release_rolled_back() {
     work.commit_staged("build: container image");
 
     // 1. Cut: tag, push, GitHub release, image, staging.
+    let out = release(work, &gh, &fleet, CUTTER, &["cut", "--yes", "--dry-run"]).success();
+    assert!(
+        stdout(&out).contains("[would run   ] deploy 1.1.0 to staging (unless it runs there)"),
+        "{}",
+        stdout(&out)
+    );
     let out = release(work, &gh, &fleet, CUTTER, &["cut", "--yes"]).success();
     let text = stdout(&out);
     assert!(text.contains("released v1.1.0"), "{text}");

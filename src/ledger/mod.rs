@@ -99,6 +99,9 @@ pub struct Snapshot {
     pub version: Option<String>,
     /// The image digest.
     pub digest: Option<String>,
+    /// `repository@digest`.
+    #[serde(default)]
+    pub image: Option<String>,
     /// Task definition per service.
     pub services: Vec<ServiceState>,
     /// When it completed.
@@ -139,6 +142,7 @@ impl Record {
         Snapshot {
             version: self.version.clone(),
             digest: self.digest.clone(),
+            image: self.image.clone(),
             services: self
                 .services
                 .iter()
