@@ -6,7 +6,7 @@
 #   make bump ARGS=--dry-run  pass extra flags to `release bump`
 #   make changelog            unreleased changes, to stdout
 #   make test                 the test suite (what CI runs, after fmt and clippy)
-#   make bench                the history benchmark (see bench/README.md)
+#   make bench                the benchmarks: history, image promotion, rollback latency
 #   make fuzz                 run every fuzz target for FUZZ_SECONDS each
 #
 # RELEASE runs the CLI from this checkout, so nothing needs installing; set
@@ -17,6 +17,7 @@ RELEASE      ?= $(CARGO) run --quiet --release --
 ARGS         ?=
 PYTHON       ?= python3
 BENCH_ARGS   ?=
+ROLLOUT_ARGS ?=
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= parse_commit plan_build
 # Commits that `lint-commits` checks: those on HEAD that are not on LINT_BASE.
@@ -93,9 +94,10 @@ check: fmt-check clippy test
 install:
 	$(CARGO) install --path . --locked
 
-bench: release-build
+bench: release-build $(VENV)/bin/moto_server
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 	$(PYTHON) bench/image.py
+	$(VENV)/bin/python bench/rollout.py $(ROLLOUT_ARGS)
 
 # cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them.
 # The fuzz crate has its own workspace and target dir (fuzz/target).
