@@ -415,7 +415,7 @@ impl<'a> Rollout<'a> {
         self.block(self.ledger.write(&record))?;
         fault_point("update-services");
 
-        let failure = match self.wait(env, &record) {
+        let failure = match self.wait(env, &record, &views) {
             Ok(()) => self.gate(env, version).err(),
             Err(why) => Some(why),
         };
@@ -578,8 +578,14 @@ impl<'a> Rollout<'a> {
     }
 
     /// Poll until every pinned deployment completes; `Err` says why not. One DescribeServices
-    /// per poll for all services.
-    fn wait(&self, env: &EnvironmentConfig, record: &Record) -> Result<(), String> {
+    /// per poll for all services. Events already in `before` (the services as they were
+    /// before the update) are not shown again; without them, the first poll's are not shown.
+    fn wait(
+        &self,
+        env: &EnvironmentConfig,
+        record: &Record,
+        before: &[ServiceView],
+    ) -> Result<(), String> {
         let pinned: Vec<(String, String)> = record
             .services
             .iter()
@@ -591,8 +597,11 @@ impl<'a> Rollout<'a> {
             })
             .collect();
         let deadline = Instant::now() + env.timeout.0;
-        let mut seen = HashSet::new();
-        let mut first = true;
+        let mut seen: HashSet<String> = before
+            .iter()
+            .flat_map(|v| v.events.iter().map(|e| e.id.clone()))
+            .collect();
+        let mut first = before.is_empty();
         let mut last_line = String::new();
         loop {
             let views = self
@@ -715,7 +724,7 @@ impl<'a> Rollout<'a> {
         // No describe first: the rollback's UpdateService goes out at once.
         self.update_services(env, &[], &mut record)?;
         self.block(self.ledger.write(&record))?;
-        match self.wait(env, &record) {
+        match self.wait(env, &record, &[]) {
             Ok(()) => {
                 record.status = Status::Completed;
                 record.at = ledger::timestamp();

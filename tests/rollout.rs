@@ -179,6 +179,22 @@ fn a_good_version_goes_from_staging_to_production_with_approval() {
     let progress = stderr(&out);
     assert!(progress.contains("deployment ecs-svc/"), "{progress}");
     assert!(progress.contains("health gate passed"), "{progress}");
+    // Service events stream as they come, counts as they change.
+    assert!(
+        progress.contains("(service web) has started 2 tasks"),
+        "{progress}"
+    );
+    assert!(progress.contains("deployment completed."), "{progress}");
+    assert!(
+        progress.contains("web 2/2 running [completed]"),
+        "{progress}"
+    );
+    // Those of the service's creation, before this deploy, are not repeated.
+    assert_eq!(
+        progress.matches("(service web) has started").count(),
+        1,
+        "{progress}"
+    );
     w.assert_runs("staging", "1.1.0");
 
     // Only the image of `app` changed: everything else of the task definition is kept.
