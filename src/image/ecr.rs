@@ -10,6 +10,7 @@ use aws_sdk_ecr::operation::put_image::PutImageError;
 use aws_sdk_ecr::types::ImageIdentifier;
 use aws_sdk_ecr::Client;
 
+pub use super::auth::Credentials;
 use super::registry::{Promotion, MANIFEST_TYPES};
 use super::{is_version_tag, ImageError, Repository};
 use crate::redact;
@@ -50,23 +51,6 @@ fn sdk<E: std::error::Error + 'static, R: std::fmt::Debug>(
     }
 }
 
-/// Registry credentials for a builder: user and password, registered for redaction.
-#[derive(Clone)]
-pub struct Credentials {
-    /// The user (`AWS`).
-    pub user: String,
-    /// The password (a 12-hour token).
-    pub password: String,
-    /// `base64(user:password)`, as in an auth file and a `Basic` header.
-    pub auth: String,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Credentials({}, ***)", self.user)
-    }
-}
-
 /// An ECR repository with its client.
 pub struct Ecr {
     client: Client,
@@ -102,20 +86,9 @@ impl Ecr {
                 message: "no authorization data in the answer".into(),
             })?
             .to_string();
-        redact::register(&auth);
-        let decoded = base64_decode(&auth).ok_or_else(|| EcrError::Sdk {
+        Credentials::from_auth(&auth, "ECR GetAuthorizationToken").ok_or_else(|| EcrError::Sdk {
             action: "GetAuthorizationToken",
             message: "the token is not base64 `user:password`".into(),
-        })?;
-        let (user, password) = decoded.split_once(':').ok_or_else(|| EcrError::Sdk {
-            action: "GetAuthorizationToken",
-            message: "the token is not `user:password`".into(),
-        })?;
-        redact::register(password);
-        Ok(Credentials {
-            user: user.to_string(),
-            password: password.to_string(),
-            auth,
         })
     }
 
@@ -271,43 +244,5 @@ impl Ecr {
             }
             Err(e) => Err(sdk("PutImage")(e)),
         }
-    }
-}
-
-/// Decode standard base64 (padding optional) into UTF-8 text.
-pub fn base64_decode(text: &str) -> Option<String> {
-    let mut bits: u32 = 0;
-    let mut count = 0;
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    for c in text.trim_end_matches('=').bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        bits = (bits << 6) | u32::from(v);
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-            bits &= (1 << count) - 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn base64() {
-        assert_eq!(
-            super::base64_decode("QVdTOnBhc3N3b3Jk").unwrap(),
-            "AWS:password"
-        );
-        assert_eq!(super::base64_decode("YQ==").unwrap(), "a");
-        assert!(super::base64_decode("!!").is_none());
     }
 }

@@ -6,6 +6,7 @@
 //! (login, repository checks, promote through `BatchGetImage`/`PutImage`); [`record`] keeps the
 //! pushed digest per version under `.git/release-agent/images/`.
 
+pub mod auth;
 pub mod builder;
 pub mod ecr;
 pub mod publish;
@@ -157,12 +158,17 @@ impl Repository {
 
     /// Whether the registry is on a loopback address (plain HTTP, no TLS verification).
     pub fn is_loopback(&self) -> bool {
-        let host = match self.registry.rsplit_once(':') {
-            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => self.registry.as_str(),
-        };
-        host == "localhost" || host == "[::1]" || host.starts_with("127.")
+        is_loopback_host(&self.registry)
     }
+}
+
+/// Whether `host[:port]` is a loopback address.
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    name == "localhost" || name == "[::1]" || name.starts_with("127.")
 }
 
 /// Check that `tag` is a valid tag.
