@@ -4,8 +4,9 @@
 
 mod support;
 
+use base64::Engine as _;
 use support::registry::Registry;
-use support::{clean_failure, stdout, Repo};
+use support::{clean_failure, stderr, stdout, Repo};
 
 const NAME: &str = "acme/app";
 
@@ -47,11 +48,25 @@ fn release(repo: &Repo, args: &[&str]) -> assert_cmd::Command {
         .unwrap();
     }
     let mut cmd = repo.release_hermetic();
+    // Registry credentials only from what the test sets (HOME is the sandbox's already).
+    for var in CREDENTIAL_VARS {
+        cmd.env_remove(var);
+    }
     cmd.env("CONTAINERS_STORAGE_CONF", &conf)
         .env("BUILDAH_ISOLATION", "chroot")
         .args(args);
     cmd
 }
+
+/// Where registry credentials may come from on the machine running the tests.
+const CREDENTIAL_VARS: &[&str] = &[
+    "RELEASE_REGISTRY_USERNAME",
+    "RELEASE_REGISTRY_PASSWORD",
+    "GITHUB_ACTOR",
+    "DOCKER_CONFIG",
+    "REGISTRY_AUTH_FILE",
+    "XDG_RUNTIME_DIR",
+];
 
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
@@ -323,7 +338,7 @@ async fn build_args_from_ssm_reach_the_build_but_no_output() {
     let mut cmd = release(&repo, &["-vv", "image", "build"]);
     cmd.envs(moto.env());
     let out = cmd.assert().success();
-    let text = format!("{}{}", stdout(&out), support::stderr(&out));
+    let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(!text.contains(SECRET), "{text}");
     assert!(text.contains("--build-arg NPM_TOKEN"), "{text}");
     let mut cmd = release(&repo, &["image", "push"]);
@@ -331,4 +346,338 @@ async fn build_args_from_ssm_reach_the_build_but_no_output() {
     cmd.assert().success();
     let config = registry.image_config(NAME, "2.0.0");
     assert_eq!(config["config"]["Labels"]["token"], SECRET);
+}
+
+const USER: &str = "releaser";
+const PASSWORD: &str = "pw-Sup3r-s3cret-9f2c";
+
+/// stdout and stderr of a run, which must not show the password in any form.
+fn assert_no_secret(out: &assert_cmd::assert::Assert) -> String {
+    let text = format!("{}{}", stdout(out), stderr(out));
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    assert!(!text.contains(PASSWORD), "the password leaked:\n{text}");
+    assert!(
+        !text.contains(&auth),
+        "the base64 credentials leaked:\n{text}"
+    );
+    text
+}
+
+#[test]
+fn an_authenticated_registry_with_credentials_from_a_docker_config() {
+    let registry = Registry::start_authenticated(USER, PASSWORD);
+    assert_eq!(registry.anonymous_status(), 401, "{}", registry.log());
+    let repo = project(&registry);
+    release(&repo, &["image", "build"]).assert().success();
+
+    // Anonymous: a clear error that names the registry and says how to log in.
+    let err = clean_failure(release(&repo, &["image", "push"]).assert());
+    assert!(err.contains(&registry.host), "{err}");
+    assert!(
+        err.contains("RELEASE_REGISTRY_USERNAME") && err.contains("docker login"),
+        "{err}"
+    );
+    assert_eq!(registry.blob_uploads(), 0);
+
+    // A wrong password: rejected, and the wrong password is not shown either.
+    let mut cmd = release(&repo, &["-vv", "image", "push"]);
+    cmd.env("RELEASE_REGISTRY_USERNAME", USER)
+        .env("RELEASE_REGISTRY_PASSWORD", "wrong-Passw0rd-77");
+    let err = clean_failure(cmd.assert());
+    assert!(
+        err.contains("rejected the credentials from RELEASE_REGISTRY_USERNAME"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong-Passw0rd-77"), "{err}");
+
+    // `docker login` wrote them to $DOCKER_CONFIG/config.json (in the `https://host` form).
+    let docker = repo.root().join("docker-config");
+    std::fs::create_dir_all(&docker).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    std::fs::write(
+        docker.join("config.json"),
+        serde_json::json!({ "auths": { format!("https://{}", registry.host): { "auth": auth } } })
+            .to_string(),
+    )
+    .unwrap();
+    let mut cmd = release(&repo, &["-vv", "image", "push", "--json"]);
+    cmd.env("DOCKER_CONFIG", &docker);
+    let out = cmd.assert().success();
+    let text = assert_no_secret(&out);
+    let pushed = json(&stdout(&out));
+    let digest = registry.digest(NAME, "1.2.3").expect("1.2.3 pushed");
+    assert_eq!(pushed["digest"], digest.as_str(), "{text}");
+    assert_eq!(pushed["pushed"], true);
+    assert!(registry.blob_uploads() > 0);
+    assert_eq!(
+        registry.digest(NAME, "latest").as_deref(),
+        Some(digest.as_str())
+    );
+    // The builder's temporary auth file is gone.
+    let leftovers: Vec<_> = std::fs::read_dir(repo.path().join(".git/release-agent"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("auth-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // Promote with the same credentials: a new tag on the same digest.
+    let mut cmd = release(
+        &repo,
+        &[
+            "-vv",
+            "image",
+            "promote",
+            "1.2.3",
+            "--tag",
+            "production",
+            "--json",
+        ],
+    );
+    cmd.env("DOCKER_CONFIG", &docker);
+    let out = cmd.assert().success();
+    assert_no_secret(&out);
+    let promoted = json(&stdout(&out));
+    assert_eq!(promoted["digest"], digest.as_str());
+    assert_eq!(promoted["changed"], true);
+    assert_eq!(
+        registry.digest(NAME, "production").as_deref(),
+        Some(digest.as_str())
+    );
+}
+
+#[test]
+fn an_authenticated_registry_with_credentials_from_the_environment() {
+    let registry = Registry::start_authenticated(USER, PASSWORD);
+    let repo = project(&registry);
+    let with_env = |args: &[&str]| {
+        let mut cmd = release(&repo, args);
+        cmd.env("RELEASE_REGISTRY_USERNAME", USER)
+            .env("RELEASE_REGISTRY_PASSWORD", PASSWORD);
+        cmd
+    };
+    with_env(&["image", "build"]).assert().success();
+    let out = with_env(&["-vv", "image", "push", "--json"])
+        .assert()
+        .success();
+    let text = assert_no_secret(&out);
+    assert!(
+        text.contains("credentials of releaser from RELEASE_REGISTRY_USERNAME"),
+        "{text}"
+    );
+    let digest = registry.digest(NAME, "1.2.3").expect("1.2.3 pushed");
+    assert_eq!(json(&stdout(&out))["digest"], digest.as_str());
+
+    // A re-run reads the digest back with the credentials and moves nothing.
+    let out = with_env(&["image", "push"]).assert().success();
+    assert!(
+        stdout(&out).starts_with("already pushed "),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = with_env(&["-vv", "image", "promote", "1.2.3", "--tag", "stable"])
+        .assert()
+        .success();
+    assert_no_secret(&out);
+    assert_eq!(
+        registry.digest(NAME, "stable").as_deref(),
+        Some(digest.as_str())
+    );
+}
+
+mod bearer {
+    //! The token flow of the distribution spec, against a wiremock token server and registry
+    //! answers shaped like the spec's (`401` with `WWW-Authenticate: Bearer realm=...`).
+
+    use release_agent::image::auth::Credentials;
+    use release_agent::image::registry::{Registry, RegistryError};
+    use release_agent::image::Repository;
+    use wiremock::matchers::{header, method, path, path_regex, query_param};
+    use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+    const TOKEN: &str = "tok-Bearer-0123456789abcdef";
+    const DIGEST: &str = "sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b";
+    const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+
+    /// Requests without an `Authorization` header.
+    struct Anonymous;
+
+    impl wiremock::Match for Anonymous {
+        fn matches(&self, request: &Request) -> bool {
+            !request.headers.contains_key("authorization")
+        }
+    }
+
+    fn challenge(server: &MockServer) -> String {
+        format!(
+            r#"Bearer realm="{}/token",service="registry.test",scope="repository:app:pull""#,
+            server.uri()
+        )
+    }
+
+    fn basic(user: &str, password: &str) -> String {
+        use base64::Engine as _;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        )
+    }
+
+    /// A registry whose `app` has `1.0.0` (and its manifest by digest) for `Bearer <token>`,
+    /// no `production` yet, accepts a manifest PUT, and challenges everything else.
+    async fn registry(server: &MockServer, token: &str) {
+        let bearer = format!("Bearer {token}");
+        Mock::given(method("HEAD"))
+            .and(path("/v2/app/manifests/1.0.0"))
+            .and(header("authorization", bearer.as_str()))
+            .respond_with(ResponseTemplate::new(200).insert_header("Docker-Content-Digest", DIGEST))
+            .with_priority(1)
+            .mount(server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/v2/app/manifests/{DIGEST}")))
+            .and(header("authorization", bearer.as_str()))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("Docker-Content-Digest", DIGEST)
+                    .set_body_raw(r#"{"schemaVersion":2}"#, MANIFEST_TYPE),
+            )
+            .with_priority(1)
+            .mount(server)
+            .await;
+        Mock::given(method("HEAD"))
+            .and(path("/v2/app/manifests/production"))
+            .and(header("authorization", bearer.as_str()))
+            .respond_with(ResponseTemplate::new(404))
+            .with_priority(1)
+            .mount(server)
+            .await;
+        Mock::given(method("PUT"))
+            .and(path("/v2/app/manifests/production"))
+            .and(header("authorization", bearer.as_str()))
+            .and(header("content-type", MANIFEST_TYPE))
+            .respond_with(ResponseTemplate::new(201).insert_header("Docker-Content-Digest", DIGEST))
+            .with_priority(1)
+            .mount(server)
+            .await;
+        Mock::given(path_regex("^/v2/"))
+            .respond_with(
+                ResponseTemplate::new(401)
+                    .insert_header("WWW-Authenticate", challenge(server).as_str())
+                    .set_body_string(r#"{"errors":[{"code":"UNAUTHORIZED"}]}"#),
+            )
+            .with_priority(10)
+            .mount(server)
+            .await;
+    }
+
+    fn client(server: &MockServer, credentials: Option<Credentials>) -> Registry {
+        let host = server.address().to_string();
+        Registry::new(
+            &Repository::parse(&format!("{host}/app")).unwrap(),
+            credentials,
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_token_from_the_realm_with_basic_credentials_is_fetched_once() {
+        let server = MockServer::start().await;
+        registry(&server, TOKEN).await;
+        // The token server wants the credentials and is asked for push too.
+        Mock::given(method("GET"))
+            .and(path("/token"))
+            .and(query_param("service", "registry.test"))
+            .and(query_param("scope", "repository:app:pull,push"))
+            .and(header(
+                "authorization",
+                basic("robot", "r0bot-Pass").as_str(),
+            ))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({ "token": TOKEN, "expires_in": 300 })),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        let registry = client(
+            &server,
+            Some(Credentials::new("robot", "r0bot-Pass", "the test")),
+        );
+        // The blocking client runs off the runtime's threads, which serve the mocks.
+        let promotion =
+            tokio::task::spawn_blocking(move || registry.promote("1.0.0", "production"))
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(promotion.digest, DIGEST);
+        assert!(promotion.changed);
+        let requests = server.received_requests().await.unwrap();
+        let puts = requests
+            .iter()
+            .filter(|r| r.method.as_str() == "PUT")
+            .count();
+        assert_eq!(puts, 1, "{requests:?}");
+        // `expect(1)`: one token for all four registry requests.
+        server.verify().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn anonymous_pull_gets_an_access_token_without_credentials() {
+        let server = MockServer::start().await;
+        registry(&server, "anon-access-token-42").await;
+        Mock::given(method("GET"))
+            .and(path("/token"))
+            .and(query_param("service", "registry.test"))
+            .and(query_param("scope", "repository:app:pull"))
+            .and(Anonymous)
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({ "access_token": "anon-access-token-42" })),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        let registry = client(&server, None);
+        let digest = tokio::task::spawn_blocking(move || registry.digest("1.0.0"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(digest.as_deref(), Some(DIGEST));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_token_server_that_refuses_the_credentials_is_a_clear_error() {
+        let server = MockServer::start().await;
+        registry(&server, TOKEN).await;
+        Mock::given(method("GET"))
+            .and(path("/token"))
+            .respond_with(ResponseTemplate::new(401).set_body_string("bad credentials"))
+            .mount(&server)
+            .await;
+        let registry = client(
+            &server,
+            Some(Credentials::new("robot", "Wr0ng-pass-123", "the test")),
+        );
+        let err = tokio::task::spawn_blocking(move || registry.digest("1.0.0"))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(matches!(err, RegistryError::Rejected { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&server.address().to_string()) && text.contains("the test"),
+            "{text}"
+        );
+        assert!(!text.contains("Wr0ng-pass-123"), "{text}");
+
+        // Without credentials the same registry says how to provide them.
+        let anonymous = client(&server, None);
+        let err = tokio::task::spawn_blocking(move || anonymous.digest("1.0.0"))
+            .await
+            .unwrap()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("RELEASE_REGISTRY_USERNAME"), "{err}");
+    }
 }

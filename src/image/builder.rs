@@ -3,7 +3,7 @@
 //!
 //! Secrets never sit on a command line: build args from SSM are passed as `--build-arg NAME`
 //! with the value in the environment; registry credentials go through `login --password-stdin`
-//! (docker, podman) or an auth file readable only by us (buildah).
+//! (docker) or an auth file readable only by us (`--authfile`: podman, buildah).
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -136,8 +136,8 @@ impl Builder {
         argv
     }
 
-    /// The push command of one reference. `authfile` and `insecure` are for buildah (docker
-    /// and podman log in first, see [`Builder::login_argv`]); `digestfile` for buildah and
+    /// The push command of one reference. `authfile` and `insecure` are for buildah and podman
+    /// (docker logs in first, see [`Builder::login_argv`]); `digestfile` for buildah and
     /// podman.
     pub fn push_argv(
         &self,

@@ -7,8 +7,9 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::auth::Credentials;
 use super::builder::{BuildSpec, Builder};
-use super::ecr::{Credentials, Ecr};
+use super::ecr::Ecr;
 use super::record::{self, ImageRecord};
 use super::registry::{Promotion, Registry};
 use super::{BuilderKind, ImageConfig, ImageError, Repository};
@@ -190,14 +191,17 @@ impl<'a> ImageJob<'a> {
         let builder = self.builder();
         let work = git_dir.join("release-agent");
         std::fs::create_dir_all(&work)?;
+        // The credentials the registry client uses reach the builder without a command line:
+        // docker logs in with the password on stdin, podman and buildah get a private auth file.
         let authfile = match (&target.credentials, self.image.builder) {
-            (Some(c), BuilderKind::Buildah) => Some(AuthFile::write(&work, &self.repository, c)?),
-            (Some(c), kind) => {
+            (Some(c), BuilderKind::Docker) => {
                 let argv = builder.login_argv(&self.repository.registry, &c.user);
-                super::builder::run(&argv, &BTreeMap::new(), Some(&c.password))
-                    .with_context(|| format!("cannot log {} in", kind.program()))?;
+                super::builder::run(&argv, &BTreeMap::new(), Some(&c.password)).with_context(
+                    || format!("cannot log docker in to {}", self.repository.registry),
+                )?;
                 None
             }
+            (Some(c), _) => Some(AuthFile::write(&work, &self.repository, c)?),
             (None, _) => None,
         };
         let digestfile = work.join(format!("digest-{}", std::process::id()));
@@ -271,17 +275,30 @@ impl Target {
         repository: &Repository,
     ) -> Result<Target> {
         if repository.ecr().is_none() {
+            let credentials = super::auth::lookup(&repository.registry)?;
+            match &credentials {
+                Some(c) => tracing::info!(
+                    "registry {}: credentials of {} from {}",
+                    repository.registry,
+                    c.user,
+                    c.source
+                ),
+                None => tracing::debug!(
+                    "registry {}: no credentials, anonymous",
+                    repository.registry
+                ),
+            }
             return Ok(Target {
                 ecr: None,
-                registry: Registry::new(repository, None),
-                credentials: None,
+                registry: Registry::new(repository, credentials.clone()),
+                credentials,
             });
         }
         let aws = rt.block_on(crate::ssm::aws_config());
         let ecr = Ecr::new(&aws, repository).context("not an ECR repository")?;
         rt.block_on(ecr.ensure_repository(image.create_repository))?;
         let credentials = rt.block_on(ecr.login())?;
-        let registry = Registry::new(repository, Some(format!("Basic {}", credentials.auth)));
+        let registry = Registry::new(repository, Some(credentials.clone()));
         Ok(Target {
             ecr: Some(ecr),
             registry,
@@ -311,7 +328,7 @@ impl Target {
     }
 }
 
-/// A buildah auth file readable only by us, removed when dropped.
+/// A buildah/podman auth file readable only by us, removed when dropped.
 struct AuthFile(PathBuf);
 
 impl AuthFile {

@@ -3,8 +3,10 @@
 //!
 //! Registries on a loopback address are spoken to over plain HTTP, every other over HTTPS.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
+use super::auth::{parse_challenges, Challenge, Credentials, HOW_TO_LOG_IN};
 use super::{is_version_tag, ImageError, Repository};
 use crate::redact;
 
@@ -41,6 +43,28 @@ pub enum RegistryError {
         /// The start of the body.
         body: String,
     },
+    /// The registry wants credentials and none were found.
+    #[error("registry {registry} requires authentication and no credentials were found for it: {how}", how = HOW_TO_LOG_IN)]
+    Anonymous {
+        /// `host[:port]`.
+        registry: String,
+    },
+    /// The registry (or its token server) refused the credentials.
+    #[error("registry {registry} rejected the credentials from {origin}: check the user name and the password or token (and the token's scopes, e.g. write:packages on ghcr.io)")]
+    Rejected {
+        /// `host[:port]`.
+        registry: String,
+        /// Where the credentials came from (never the secret).
+        origin: String,
+    },
+    /// An authentication challenge that cannot be answered.
+    #[error("cannot authenticate to registry {registry}: {message}")]
+    Challenge {
+        /// `host[:port]`.
+        registry: String,
+        /// Why.
+        message: String,
+    },
     /// Nothing under that reference.
     #[error("{0} does not exist in the registry")]
     NotFound(String),
@@ -73,28 +97,36 @@ pub struct Promotion {
 }
 
 /// A registry client for one repository.
+///
+/// Requests go out anonymously (or with the authorization that worked last); a `401` is answered
+/// the way docker does: `Basic` gets the credentials, `Bearer realm=...,service=...,scope=...`
+/// gets a token from the realm (with the credentials, if any), and the request is sent again
+/// once. The token is kept for the next requests.
 pub struct Registry {
     repository: Repository,
     base: String,
-    authorization: Option<String>,
+    credentials: Option<Credentials>,
+    /// The `Authorization` value in use (`Basic ...` or `Bearer <token>`), once one was needed.
+    authorization: Mutex<Option<String>>,
     agent: ureq::Agent,
 }
 
+/// The host that serves the distribution API of a registry (Docker Hub's is not `docker.io`).
+pub fn api_host(registry: &str) -> &str {
+    match registry {
+        "docker.io" | "index.docker.io" => "registry-1.docker.io",
+        other => other,
+    }
+}
+
 impl Registry {
-    /// A client for `repository`; `authorization` is a full header value (`Basic ...`), which
-    /// is registered for redaction.
-    pub fn new(repository: &Repository, authorization: Option<String>) -> Registry {
+    /// A client for `repository`, with `credentials` for when the registry asks for them.
+    pub fn new(repository: &Repository, credentials: Option<Credentials>) -> Registry {
         let scheme = if repository.is_loopback() {
             "http"
         } else {
             "https"
         };
-        if let Some(a) = &authorization {
-            redact::register(a);
-            if let Some((_, secret)) = a.split_once(' ') {
-                redact::register(secret);
-            }
-        }
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(120)))
@@ -102,13 +134,14 @@ impl Registry {
             .new_agent();
         Registry {
             repository: repository.clone(),
-            base: format!("{scheme}://{}", repository.registry),
-            authorization,
+            base: format!("{scheme}://{}", api_host(&repository.registry)),
+            credentials,
+            authorization: Mutex::new(None),
             agent,
         }
     }
 
-    fn unreachable(&self, e: ureq::Error) -> RegistryError {
+    fn unreachable(&self, e: impl std::fmt::Display) -> RegistryError {
         RegistryError::Unreachable {
             registry: self.repository.registry.clone(),
             message: redact::redact(&e.to_string()).into_owned(),
@@ -121,15 +154,170 @@ impl Registry {
         path: &str,
         response: &mut http::Response<ureq::Body>,
     ) -> RegistryError {
-        let body = response.body_mut().read_to_string().unwrap_or_default();
         RegistryError::Status {
             registry: self.repository.registry.clone(),
             method,
             path: path.to_string(),
             status: response.status().as_u16(),
-            body: redact::redact(body.trim().chars().take(300).collect::<String>().as_str())
-                .into_owned(),
+            body: body_start(response),
         }
+    }
+
+    /// The error for a `401` that authentication did not cure.
+    fn refused(&self) -> RegistryError {
+        match &self.credentials {
+            Some(c) => RegistryError::Rejected {
+                registry: self.repository.registry.clone(),
+                origin: c.source.clone(),
+            },
+            None => RegistryError::Anonymous {
+                registry: self.repository.registry.clone(),
+            },
+        }
+    }
+
+    fn current_authorization(&self) -> Option<String> {
+        self.authorization
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Send a request, answering one `401` challenge (see [`Registry`]).
+    fn call(
+        &self,
+        method: &'static str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<http::Response<ureq::Body>, RegistryError> {
+        let url = format!("{}{path}", self.base);
+        let mut renewed = false;
+        loop {
+            let mut request = http::Request::builder().method(method).uri(&url);
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            if let Some(a) = self.current_authorization() {
+                request = request.header("Authorization", a);
+            }
+            let sent = match body {
+                Some(b) => request.body(b).map(|r| self.agent.run(r)),
+                None => request.body(()).map(|r| self.agent.run(r)),
+            };
+            let response = sent
+                .map_err(|e| self.unreachable(e))?
+                .map_err(|e| self.unreachable(e))?;
+            if response.status() != 401 {
+                return Ok(response);
+            }
+            if renewed {
+                return Err(self.refused());
+            }
+            let challenges: Vec<Challenge> = response
+                .headers()
+                .get_all("www-authenticate")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(parse_challenges)
+                .collect();
+            let authorization = self.authenticate(&challenges)?;
+            *self.authorization.lock().unwrap_or_else(|e| e.into_inner()) = Some(authorization);
+            renewed = true;
+        }
+    }
+
+    /// The `Authorization` value that answers `challenges`.
+    fn authenticate(&self, challenges: &[Challenge]) -> Result<String, RegistryError> {
+        if let Some(bearer) = challenges.iter().find(|c| c.scheme == "bearer") {
+            return self.bearer_token(bearer);
+        }
+        // Basic, or no usable challenge at all: the credentials are all we can offer.
+        match &self.credentials {
+            Some(c) => Ok(c.basic()),
+            None => Err(RegistryError::Anonymous {
+                registry: self.repository.registry.clone(),
+            }),
+        }
+    }
+
+    /// A token from the challenge's realm for this repository (`pull,push` when there are
+    /// credentials, else what the challenge asked for): `Bearer <token>`.
+    fn bearer_token(&self, challenge: &Challenge) -> Result<String, RegistryError> {
+        let failed = |message: String| RegistryError::Challenge {
+            registry: self.repository.registry.clone(),
+            message,
+        };
+        let realm = challenge
+            .param("realm")
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| failed("a Bearer challenge without a realm".into()))?;
+        let (scheme, rest) = realm
+            .split_once("://")
+            .filter(|(s, _)| *s == "https" || *s == "http")
+            .ok_or_else(|| failed(format!("the token realm `{realm}` is not an http(s) URL")))?;
+        let realm_host = rest.split(['/', '?']).next().unwrap_or_default();
+        if scheme == "http" && self.credentials.is_some() && !super::is_loopback_host(realm_host) {
+            return Err(failed(format!(
+                "the token realm {realm} is plain HTTP: credentials are only sent to it over HTTPS"
+            )));
+        }
+        let mut scopes: Vec<String> = challenge
+            .param("scope")
+            .map(|s| {
+                s.split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if self.credentials.is_some() || scopes.is_empty() {
+            let ours = format!("repository:{}:pull,push", self.repository.name);
+            if !scopes.contains(&ours) {
+                scopes.push(ours);
+            }
+        }
+        let mut query: Vec<String> = Vec::new();
+        if let Some(service) = challenge.param("service") {
+            query.push(format!("service={}", redact::percent_encode(service)));
+        }
+        for scope in &scopes {
+            query.push(format!("scope={}", redact::percent_encode(scope)));
+        }
+        let sep = if realm.contains('?') { '&' } else { '?' };
+        let url = format!("{realm}{sep}{}", query.join("&"));
+        let mut request = self.agent.get(&url);
+        if let Some(c) = &self.credentials {
+            request = request.header("Authorization", c.basic());
+        }
+        tracing::debug!("token for {} from {realm}", scopes.join(" "));
+        let mut response = request.call().map_err(|e| self.unreachable(e))?;
+        match response.status().as_u16() {
+            200 => {}
+            401 | 403 => return Err(self.refused()),
+            status => {
+                return Err(failed(format!(
+                    "the token server {realm} answered {status}: {}",
+                    body_start(&mut response)
+                )))
+            }
+        }
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| self.unreachable(e))?;
+        let answer: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let token = ["token", "access_token"]
+            .iter()
+            .find_map(|k| {
+                answer
+                    .get(*k)
+                    .and_then(|v| v.as_str())
+                    .filter(|t| !t.is_empty())
+            })
+            .ok_or_else(|| failed(format!("the token server {realm} answered without a token")))?;
+        redact::register(token);
+        Ok(format!("Bearer {token}"))
     }
 
     fn manifest_path(&self, reference: &str) -> String {
@@ -139,14 +327,8 @@ impl Registry {
     /// The manifest under a tag or digest; `None` when there is none.
     pub fn manifest(&self, reference: &str) -> Result<Option<Manifest>, RegistryError> {
         let path = self.manifest_path(reference);
-        let mut request = self
-            .agent
-            .get(format!("{}{path}", self.base))
-            .header("Accept", MANIFEST_TYPES.join(", "));
-        if let Some(a) = &self.authorization {
-            request = request.header("Authorization", a);
-        }
-        let mut response = request.call().map_err(|e| self.unreachable(e))?;
+        let accept = MANIFEST_TYPES.join(", ");
+        let mut response = self.call("GET", &path, &[("Accept", &accept)], None)?;
         match response.status().as_u16() {
             200 => {}
             404 => return Ok(None),
@@ -184,14 +366,8 @@ impl Registry {
     /// The digest under a tag, from `HEAD` (`Docker-Content-Digest`), else from the manifest.
     pub fn digest(&self, tag: &str) -> Result<Option<String>, RegistryError> {
         let path = self.manifest_path(tag);
-        let mut request = self
-            .agent
-            .head(format!("{}{path}", self.base))
-            .header("Accept", MANIFEST_TYPES.join(", "));
-        if let Some(a) = &self.authorization {
-            request = request.header("Authorization", a);
-        }
-        let mut response = request.call().map_err(|e| self.unreachable(e))?;
+        let accept = MANIFEST_TYPES.join(", ");
+        let mut response = self.call("HEAD", &path, &[("Accept", &accept)], None)?;
         match response.status().as_u16() {
             200 => {
                 if let Some(d) = response
@@ -213,16 +389,12 @@ impl Registry {
     /// Store `manifest` under `tag`, with its own media type; the digest the registry reports.
     pub fn put_manifest(&self, tag: &str, manifest: &Manifest) -> Result<String, RegistryError> {
         let path = self.manifest_path(tag);
-        let mut request = self
-            .agent
-            .put(format!("{}{path}", self.base))
-            .header("Content-Type", &manifest.media_type);
-        if let Some(a) = &self.authorization {
-            request = request.header("Authorization", a);
-        }
-        let mut response = request
-            .send(&manifest.body[..])
-            .map_err(|e| self.unreachable(e))?;
+        let mut response = self.call(
+            "PUT",
+            &path,
+            &[("Content-Type", &manifest.media_type)],
+            Some(&manifest.body),
+        )?;
         if !response.status().is_success() {
             return Err(self.status("PUT", &path, &mut response));
         }
@@ -272,6 +444,12 @@ impl Registry {
             changed: true,
         })
     }
+}
+
+/// The start of a response body, secrets masked, for messages.
+fn body_start(response: &mut http::Response<ureq::Body>) -> String {
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    redact::redact(body.trim().chars().take(300).collect::<String>().as_str()).into_owned()
 }
 
 /// The `mediaType` field of a manifest, when it has one.

@@ -18,11 +18,23 @@ pub struct Registry {
     /// `127.0.0.1:PORT`
     pub host: String,
     agent: ureq::Agent,
+    /// The `Authorization` of the test's own requests, when the registry wants one.
+    authorization: Option<String>,
 }
 
 impl Registry {
     /// Start an empty registry and wait until `/v2/` answers.
     pub fn start() -> Registry {
+        Registry::start_with(None)
+    }
+
+    /// Start an empty registry that only lets `user` with `password` in (htpasswd auth, which
+    /// answers `401` with a `Basic` challenge).
+    pub fn start_authenticated(user: &str, password: &str) -> Registry {
+        Registry::start_with(Some((user, password)))
+    }
+
+    fn start_with(login: Option<(&str, &str)>) -> Registry {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -32,14 +44,30 @@ impl Registry {
             .tempdir()
             .unwrap();
         let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: info\n  formatter: text\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("storage").display()
-            ),
-        )
-        .unwrap();
+        let mut yaml = format!(
+            "version: 0.1\nlog:\n  level: info\n  formatter: text\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("storage").display()
+        );
+        let mut authorization = None;
+        if let Some((user, password)) = login {
+            // The registry reads bcrypt hashes only (what `htpasswd -B` writes); cost 4 is the
+            // cheapest, which is all a test needs.
+            let hash = bcrypt::hash_with_result(password, 4)
+                .expect("bcrypt")
+                .format_for_version(bcrypt::Version::TwoA);
+            let htpasswd = dir.path().join("htpasswd");
+            std::fs::write(&htpasswd, format!("{user}:{hash}\n")).unwrap();
+            yaml.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: release-agent-test\n    path: {}\n",
+                htpasswd.display()
+            ));
+            use base64::Engine as _;
+            authorization = Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            ));
+        }
+        std::fs::write(&config, yaml).unwrap();
         let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
         let binary =
             std::env::var("DOCKER_REGISTRY").unwrap_or_else(|_| "docker-registry".to_string());
@@ -61,12 +89,12 @@ impl Registry {
             dir,
             host: format!("127.0.0.1:{port}"),
             agent,
+            authorization,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let ok = registry
-                .agent
-                .get(format!("http://{}/v2/", registry.host))
+                .with_auth(registry.agent.get(format!("http://{}/v2/", registry.host)))
                 .call()
                 .is_ok_and(|r| r.status() == 200);
             if ok {
@@ -80,6 +108,24 @@ impl Registry {
             std::thread::sleep(Duration::from_millis(50));
         }
         registry
+    }
+
+    /// `request` with the test's credentials, when the registry wants them.
+    fn with_auth<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.authorization {
+            Some(a) => request.header("Authorization", a),
+            None => request,
+        }
+    }
+
+    /// The status of an anonymous `GET /v2/`: 200 when open, 401 when it wants credentials.
+    pub fn anonymous_status(&self) -> u16 {
+        self.agent
+            .get(format!("http://{}/v2/", self.host))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
     }
 
     /// The storage root.
@@ -120,8 +166,7 @@ impl Registry {
     /// GET `path` (`/v2/...`): status, content type and body.
     pub fn get(&self, path: &str, accept: &str) -> (u16, String, Vec<u8>) {
         let mut r = self
-            .agent
-            .get(format!("http://{}{path}", self.host))
+            .with_auth(self.agent.get(format!("http://{}{path}", self.host)))
             .header("Accept", accept)
             .call()
             .unwrap();
@@ -160,11 +205,10 @@ impl Registry {
     /// The digest of `name:reference` from `HEAD` (`Docker-Content-Digest`).
     pub fn digest(&self, name: &str, reference: &str) -> Option<String> {
         let r = self
-            .agent
-            .head(format!(
+            .with_auth(self.agent.head(format!(
                 "http://{}/v2/{name}/manifests/{reference}",
                 self.host
-            ))
+            )))
             .header("Accept", ACCEPT)
             .call()
             .unwrap();
@@ -199,8 +243,10 @@ impl Registry {
     pub fn put_blob(&self, name: &str, data: &[u8]) -> String {
         let digest = format!("sha256:{}", sha256_hex(data));
         let r = self
-            .agent
-            .post(format!("http://{}/v2/{name}/blobs/uploads/", self.host))
+            .with_auth(
+                self.agent
+                    .post(format!("http://{}/v2/{name}/blobs/uploads/", self.host)),
+            )
             .send_empty()
             .unwrap();
         assert_eq!(r.status(), 202);
@@ -218,8 +264,7 @@ impl Registry {
         };
         let sep = if url.contains('?') { '&' } else { '?' };
         let r = self
-            .agent
-            .put(format!("{url}{sep}digest={digest}"))
+            .with_auth(self.agent.put(format!("{url}{sep}digest={digest}")))
             .header("Content-Type", "application/octet-stream")
             .send(data)
             .unwrap();
@@ -236,11 +281,10 @@ impl Registry {
         body: &[u8],
     ) -> String {
         let mut r = self
-            .agent
-            .put(format!(
+            .with_auth(self.agent.put(format!(
                 "http://{}/v2/{name}/manifests/{reference}",
                 self.host
-            ))
+            )))
             .header("Content-Type", media_type)
             .send(body)
             .unwrap();
