@@ -268,3 +268,60 @@ async fn push_logs_the_builder_in_without_a_password_on_the_command_line() {
     assert_eq!(lines[2], format!("ARGS push {}/app:1.2.3", host()));
     assert!(!err.contains(password), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retagging_the_same_digest_is_success_when_ecr_says_image_already_exists() {
+    let moto = Moto::start();
+    let ecr = client(&moto).await;
+    ecr.create_repository()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap();
+    let d = put(&ecr, "app", "1.2.3", &manifest("one")).await;
+    // `staging` is already on the same image.
+    assert_eq!(put(&ecr, "app", "staging", &manifest("one")).await, d);
+    let repo = project("app", "");
+    // Our own debug lines only: they say which answer ECR gave.
+    let promote = |tag: &str| {
+        let mut cmd = repo.release_hermetic();
+        cmd.envs(moto.env())
+            .env("RUST_LOG", "release_agent=debug")
+            .args(["image", "promote", "1.2.3", "--tag", tag, "--json"]);
+        let out = cmd.assert().success();
+        let result: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        (result, support::stderr(&out))
+    };
+
+    let (first, log) = promote("production");
+    assert_eq!(first["changed"], true, "{log}");
+    assert!(!log.contains("ImageAlreadyExistsException"), "{log}");
+
+    // The same digest to the same tag again: PutImage answers ImageAlreadyExistsException,
+    // which is success with nothing changed.
+    let (again, log) = promote("production");
+    assert!(
+        log.contains("answered ImageAlreadyExistsException"),
+        "{log}"
+    );
+    assert_eq!(again["changed"], false, "{log}");
+    assert_eq!(again["digest"], d.as_str());
+    assert_eq!(again["tag"], "production");
+
+    // A tag that is already at that digest.
+    let (staging, log) = promote("staging");
+    assert!(
+        log.contains("answered ImageAlreadyExistsException"),
+        "{log}"
+    );
+    assert_eq!(staging["changed"], false, "{log}");
+    assert_eq!(staging["digest"], d.as_str());
+
+    for tag in ["1.2.3", "production", "staging"] {
+        assert_eq!(
+            digest(&ecr, "app", tag).await.as_deref(),
+            Some(d.as_str()),
+            "{tag}"
+        );
+    }
+}

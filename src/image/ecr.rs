@@ -175,7 +175,8 @@ impl Ecr {
     }
 
     /// Put `tag` on the image at `source` (a tag or a digest) with `PutImage`; the same digest
-    /// already there is success, a version tag at another digest an error naming both.
+    /// already there (`ImageAlreadyExistsException`) is success, a version tag at another
+    /// digest an error naming both.
     pub async fn promote(&self, source: &str, tag: &str) -> Result<Promotion, EcrError> {
         super::check_tag(tag)?;
         let id = if source.starts_with("sha256:") {
@@ -202,10 +203,14 @@ impl Ecr {
             tag: tag.to_string(),
             changed: false,
         };
-        match self.digest(tag).await? {
-            Some(existing) if existing == digest => return Ok(unchanged),
-            Some(existing) if is_version_tag(tag) => return Err(conflict(existing).into()),
-            _ => {}
+        // A version tag never moves: look before writing. Any other tag is written, and ECR
+        // answers ImageAlreadyExistsException when it is already on this digest.
+        if is_version_tag(tag) {
+            match self.digest(tag).await? {
+                Some(existing) if existing == digest => return Ok(unchanged),
+                Some(existing) => return Err(conflict(existing).into()),
+                None => {}
+            }
         }
         let result = self
             .client
@@ -231,7 +236,16 @@ impl Ecr {
                         | PutImageError::ImageTagAlreadyExistsException(_)
                 ) =>
             {
-                // Raced, or the repository's tags are immutable: decide by where the tag is.
+                let code = match s.err() {
+                    PutImageError::ImageAlreadyExistsException(_) => "ImageAlreadyExistsException",
+                    _ => "ImageTagAlreadyExistsException",
+                };
+                tracing::debug!(
+                    "ECR PutImage {}:{tag} answered {code}",
+                    self.repository.full()
+                );
+                // Already there, raced, or the repository's tags are immutable: decide by where
+                // the tag is.
                 match self.digest(tag).await? {
                     Some(existing) if existing == digest => Ok(unchanged),
                     Some(existing) => Err(conflict(existing).into()),
