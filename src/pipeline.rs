@@ -132,7 +132,7 @@ pub enum CutError {
     History(#[from] history::HistoryError),
     /// Building or pushing the image failed.
     #[error("image: {0}")]
-    Image(String),
+    Image(#[from] crate::image::publish::PublishError),
     /// A deploy step failed; the release itself is published.
     #[error("the release is published, but a deploy failed: {0}")]
     Deploy(#[from] crate::deploy::DeployError),
@@ -529,8 +529,7 @@ pub fn cut(
     {
         let created = crate::changelog::now();
         let (name, applied) =
-            crate::image::publish::cut_step(repo, root, config, &version, &rt, created)
-                .map_err(|e| CutError::Image(format!("{e:#}")))?;
+            crate::image::publish::cut_step(repo, root, config, &version, &rt, created)?;
         let state = if applied {
             StepState::Applied
         } else {

@@ -486,6 +486,56 @@ fn an_authenticated_registry_with_credentials_from_the_environment() {
     );
 }
 
+#[test]
+fn cut_stops_at_a_registry_that_wants_credentials_and_finishes_with_them() {
+    let registry = Registry::start_authenticated(USER, PASSWORD);
+    let config = format!(
+        "[image]\nrepository = \"{}/{NAME}\"\nbuilder = \"buildah\"\n",
+        registry.host
+    );
+    let p = support::Published::new(Some(&config));
+    p.work
+        .write("Dockerfile", "FROM scratch\nCOPY src.txt /src.txt\n");
+    p.work.git(&["add", "Dockerfile"]);
+    p.work.commit_staged("build: add a Dockerfile");
+    p.work.git(&["push", "-q", "origin", "main"]);
+
+    // The image step's typed error keeps its message, once.
+    let err = clean_failure(release(&p.work, &["cut", "--yes"]).assert());
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_default();
+    let expected = format!(
+        "error: image: registry {} requires authentication",
+        registry.host
+    );
+    assert!(line.starts_with(&expected), "{err}");
+    assert_eq!(line.matches("requires authentication").count(), 1, "{err}");
+    assert!(line.contains("RELEASE_REGISTRY_PASSWORD"), "{err}");
+
+    // Running it again with credentials completes the release with the image.
+    let mut cmd = release(&p.work, &["-vv", "cut", "--yes", "--json"]);
+    cmd.env("RELEASE_REGISTRY_USERNAME", USER)
+        .env("RELEASE_REGISTRY_PASSWORD", PASSWORD);
+    let out = cmd.assert().success();
+    assert_no_secret(&out);
+    let report = json(&stdout(&out));
+    let digest = registry.digest(NAME, "1.1.0").expect("1.1.0 pushed by cut");
+    let image_step = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"].as_str().unwrap_or_default().starts_with("image "))
+        .unwrap_or_else(|| panic!("no image step: {report}"))
+        .clone();
+    assert!(
+        image_step["name"].as_str().unwrap().ends_with(&digest),
+        "{image_step}"
+    );
+    assert_eq!(image_step["state"], "applied", "{image_step}");
+}
+
 mod bearer {
     //! The token flow of the distribution spec, against a wiremock token server and registry
     //! answers shaped like the spec's (`401` with `WWW-Authenticate: Bearer realm=...`).

@@ -1,19 +1,94 @@
 //! The image steps as `release image` and `release cut` run them: build, push (digest read back
 //! from the registry and recorded), promote.
 
-use anyhow::{bail, Context as _, Result};
 use semver::Version;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::auth::Credentials;
-use super::builder::{BuildSpec, Builder};
-use super::ecr::Ecr;
+use super::auth::{AuthError, Credentials};
+use super::builder::{BuildSpec, Builder, BuilderError};
+use super::ecr::{Ecr, EcrError};
 use super::record::{self, ImageRecord};
-use super::registry::{Promotion, Registry};
+use super::registry::{Promotion, Registry, RegistryError};
 use super::{BuilderKind, ImageConfig, ImageError, Repository};
 use crate::config::Config;
+
+/// An image step that failed: what failed and what to do, from the part that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// `release.toml` has no `[image]`.
+    #[error("no [image] section in release.toml: set at least `repository`")]
+    NoImageSection,
+    /// A version argument that is not a version.
+    #[error("`{given}` is not a version like 1.2.3 ({source})")]
+    BadVersion {
+        /// What was given.
+        given: String,
+        /// Why it does not parse.
+        source: semver::Error,
+    },
+    /// No version given and none to default to.
+    #[error("no release tag on HEAD: pass --version X.Y.Z")]
+    NoReleaseTag,
+    /// Configuration, references or an immutable tag.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// Finding registry credentials.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The OCI distribution API.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The ECR API.
+    #[error(transparent)]
+    Ecr(#[from] EcrError),
+    /// docker, podman or buildah.
+    #[error(transparent)]
+    Builder(#[from] BuilderError),
+    /// `docker login` before the push.
+    #[error("cannot log docker in to {registry}: {source}")]
+    Login {
+        /// The registry host.
+        registry: String,
+        /// The failed login.
+        source: BuilderError,
+    },
+    /// Reading a build arg from SSM.
+    #[error(transparent)]
+    Ssm(#[from] crate::ssm::SsmError),
+    /// Reading tags or commits.
+    #[error(transparent)]
+    Git(#[from] crate::git::GitError),
+    /// Reading history.
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
+    /// A local file (the image record, the builder's auth file).
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The push ended but the registry does not have the version tag.
+    #[error("pushed {0} but the registry does not list it: check the builder's output above")]
+    NotListed(String),
+}
+
+type Result<T, E = PublishError> = std::result::Result<T, E>;
+
+/// A closure that wraps an `io::Error` with what was being done to `path`.
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PublishError {
+    let path = path.to_path_buf();
+    move |source| PublishError::Io {
+        action,
+        path,
+        source,
+    }
+}
 
 /// Everything about the image of one version.
 pub struct ImageJob<'a> {
@@ -56,10 +131,7 @@ pub struct Pushed {
 
 /// The `[image]` section, or a clear error.
 pub fn image_config(config: &Config) -> Result<&ImageConfig> {
-    config
-        .image
-        .as_ref()
-        .context("no [image] section in release.toml: set at least `repository`")
+    config.image.as_ref().ok_or(PublishError::NoImageSection)
 }
 
 /// The version given, else the latest release tag reachable from HEAD.
@@ -70,13 +142,16 @@ pub fn resolve_version(
 ) -> Result<Version> {
     if let Some(v) = given {
         let v = v.strip_prefix(config.tag_prefix.as_str()).unwrap_or(v);
-        return Version::parse(v).with_context(|| format!("`{v}` is not a version like 1.2.3"));
+        return Version::parse(v).map_err(|source| PublishError::BadVersion {
+            given: v.to_string(),
+            source,
+        });
     }
     let tags = crate::history::version_tags(repo, &config.tag_prefix)?;
     let head = crate::history::head_commit(repo)?;
     match crate::history::latest_reachable(repo, head, &tags, false)? {
         Some(t) => Ok(t.version.clone()),
-        None => bail!("no release tag on HEAD: pass --version X.Y.Z"),
+        None => Err(PublishError::NoReleaseTag),
     }
 }
 
@@ -164,7 +239,8 @@ impl<'a> ImageJob<'a> {
         let target = Target::open(rt, self.image, &self.repository)?;
         let version_tag = &self.tags[0];
         let git_dir = self.repo.path();
-        let recorded = record::load(git_dir, &self.version.to_string())?
+        let recorded = record::load(git_dir, &self.version.to_string())
+            .map_err(io("read the image record in", &record::dir(git_dir)))?
             .filter(|r| r.repository == self.repository.full());
         if let Some(existing) = target.digest(rt, version_tag)? {
             match &recorded {
@@ -190,18 +266,24 @@ impl<'a> ImageJob<'a> {
         }
         let builder = self.builder();
         let work = git_dir.join("release-agent");
-        std::fs::create_dir_all(&work)?;
+        std::fs::create_dir_all(&work).map_err(io("create", &work))?;
         // The credentials the registry client uses reach the builder without a command line:
         // docker logs in with the password on stdin, podman and buildah get a private auth file.
         let authfile = match (&target.credentials, self.image.builder) {
             (Some(c), BuilderKind::Docker) => {
                 let argv = builder.login_argv(&self.repository.registry, &c.user);
-                super::builder::run(&argv, &BTreeMap::new(), Some(&c.password)).with_context(
-                    || format!("cannot log docker in to {}", self.repository.registry),
+                super::builder::run(&argv, &BTreeMap::new(), Some(&c.password)).map_err(
+                    |source| PublishError::Login {
+                        registry: self.repository.registry.clone(),
+                        source,
+                    },
                 )?;
                 None
             }
-            (Some(c), _) => Some(AuthFile::write(&work, &self.repository, c)?),
+            (Some(c), _) => Some(
+                AuthFile::write(&work, &self.repository, c)
+                    .map_err(io("write a registry auth file in", &work))?,
+            ),
             (None, _) => None,
         };
         let digestfile = work.join(format!("digest-{}", std::process::id()));
@@ -217,12 +299,9 @@ impl<'a> ImageJob<'a> {
         drop(authfile);
         let pushed_digest = std::fs::read_to_string(&digestfile).ok();
         let _ = std::fs::remove_file(&digestfile);
-        let digest = target.digest(rt, version_tag)?.with_context(|| {
-            format!(
-                "pushed {} but the registry does not list it",
-                self.repository.reference(version_tag)
-            )
-        })?;
+        let digest = target
+            .digest(rt, version_tag)?
+            .ok_or_else(|| PublishError::NotListed(self.repository.reference(version_tag)))?;
         if let Some(local) = pushed_digest.map(|d| d.trim().to_string()) {
             if !local.is_empty() && local != digest {
                 tracing::warn!("the builder pushed {local} but the registry reports {digest}");
@@ -235,7 +314,8 @@ impl<'a> ImageJob<'a> {
             digest,
             tags: self.tags.clone(),
         };
-        record::save(git_dir, &record)?;
+        record::save(git_dir, &record)
+            .map_err(io("write the image record in", &record::dir(git_dir)))?;
         Ok(Pushed {
             record,
             pushed: true,
@@ -252,7 +332,8 @@ pub fn promote(
     tag: &str,
 ) -> Result<Promotion> {
     let repository = Repository::parse(&image.repository)?;
-    let source = record::load(git_dir, &version.to_string())?
+    let source = record::load(git_dir, &version.to_string())
+        .map_err(io("read the image record in", &record::dir(git_dir)))?
         .filter(|r| r.repository == repository.full())
         .map_or_else(|| super::version_tag(version), |r| r.digest);
     let target = Target::open(rt, image, &repository)?;
@@ -275,27 +356,13 @@ impl Target {
         repository: &Repository,
     ) -> Result<Target> {
         if repository.ecr().is_none() {
-            let credentials = super::auth::lookup(&repository.registry)?;
-            match &credentials {
-                Some(c) => tracing::info!(
-                    "registry {}: credentials of {} from {}",
-                    repository.registry,
-                    c.user,
-                    c.source
-                ),
-                None => tracing::debug!(
-                    "registry {}: no credentials, anonymous",
-                    repository.registry
-                ),
-            }
-            return Ok(Target {
-                ecr: None,
-                registry: Registry::new(repository, credentials.clone()),
-                credentials,
-            });
+            return Target::other(repository);
         }
         let aws = rt.block_on(crate::ssm::aws_config());
-        let ecr = Ecr::new(&aws, repository).context("not an ECR repository")?;
+        let Some(ecr) = Ecr::new(&aws, repository) else {
+            // Not reached: `repository.ecr()` said it is an ECR host.
+            return Target::other(repository);
+        };
         rt.block_on(ecr.ensure_repository(image.create_repository))?;
         let credentials = rt.block_on(ecr.login())?;
         let registry = Registry::new(repository, Some(credentials.clone()));
@@ -303,6 +370,28 @@ impl Target {
             ecr: Some(ecr),
             registry,
             credentials: Some(credentials),
+        })
+    }
+
+    /// Any registry but ECR, with the credentials found for its host.
+    fn other(repository: &Repository) -> Result<Target> {
+        let credentials = super::auth::lookup(&repository.registry)?;
+        match &credentials {
+            Some(c) => tracing::info!(
+                "registry {}: credentials of {} from {}",
+                repository.registry,
+                c.user,
+                c.source
+            ),
+            None => tracing::debug!(
+                "registry {}: no credentials, anonymous",
+                repository.registry
+            ),
+        }
+        Ok(Target {
+            ecr: None,
+            registry: Registry::new(repository, credentials.clone()),
+            credentials,
         })
     }
 
@@ -332,7 +421,7 @@ impl Target {
 struct AuthFile(PathBuf);
 
 impl AuthFile {
-    fn write(dir: &Path, repository: &Repository, c: &Credentials) -> Result<AuthFile> {
+    fn write(dir: &Path, repository: &Repository, c: &Credentials) -> std::io::Result<AuthFile> {
         use std::io::Write as _;
         let path = dir.join(format!("auth-{}.json", std::process::id()));
         let body =
@@ -369,7 +458,8 @@ pub fn cut_step(
     created: i64,
 ) -> Result<(String, bool)> {
     let job = ImageJob::new(repo, root, config, version.clone())?;
-    let recorded = record::load(repo.path(), &version.to_string())?
+    let recorded = record::load(repo.path(), &version.to_string())
+        .map_err(io("read the image record in", &record::dir(repo.path())))?
         .filter(|r| r.repository == job.repository.full());
     if let Some(r) = recorded {
         let target = Target::open(rt, job.image, &job.repository)?;
