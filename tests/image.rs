@@ -374,7 +374,8 @@ fn an_authenticated_registry_with_credentials_from_a_docker_config() {
     let err = clean_failure(release(&repo, &["image", "push"]).assert());
     assert!(err.contains(&registry.host), "{err}");
     assert!(
-        err.contains("RELEASE_REGISTRY_USERNAME") && err.contains("docker login"),
+        err.contains("RELEASE_REGISTRY_USERNAME")
+            && err.contains(&format!("docker login {}", registry.host)),
         "{err}"
     );
     assert_eq!(registry.blob_uploads(), 0);

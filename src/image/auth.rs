@@ -28,8 +28,8 @@ pub const USERNAME_VAR: &str = "RELEASE_REGISTRY_USERNAME";
 /// The variable with the registry password or token.
 pub const PASSWORD_VAR: &str = "RELEASE_REGISTRY_PASSWORD";
 
-/// How to provide credentials, for error messages.
-pub const HOW_TO_LOG_IN: &str = "set RELEASE_REGISTRY_USERNAME and RELEASE_REGISTRY_PASSWORD, or log in with `docker login` / `podman login` (read from $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json, $DOCKER_CONFIG/config.json or ~/.docker/config.json)";
+/// The auth files read, for error messages.
+pub const AUTH_FILES: &str = "$REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json, $DOCKER_CONFIG/config.json or ~/.docker/config.json";
 
 /// Registry credentials: user and password (or token), and where they came from.
 #[derive(Clone)]

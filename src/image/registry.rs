@@ -6,7 +6,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::auth::{parse_challenges, Challenge, Credentials, HOW_TO_LOG_IN};
+use super::auth::{parse_challenges, Challenge, Credentials, AUTH_FILES};
 use super::{is_version_tag, ImageError, Repository};
 use crate::redact;
 
@@ -44,7 +44,7 @@ pub enum RegistryError {
         body: String,
     },
     /// The registry wants credentials and none were found.
-    #[error("registry {registry} requires authentication and no credentials were found for it: {how}", how = HOW_TO_LOG_IN)]
+    #[error("registry {registry} requires authentication and no credentials were found for it: set RELEASE_REGISTRY_USERNAME and RELEASE_REGISTRY_PASSWORD, or run `docker login {registry}` or `podman login {registry}` (credentials are read from {files})", files = AUTH_FILES)]
     Anonymous {
         /// `host[:port]`.
         registry: String,
