@@ -59,24 +59,10 @@ fn release(
     actor: &str,
     args: &[&str],
 ) -> assert_cmd::assert::Assert {
-    let conf = repo.root().join("storage.conf");
-    if !conf.exists() {
-        let storage = repo.root().join("containers");
-        std::fs::write(
-            &conf,
-            format!(
-                "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
-                storage.join("root").display(),
-                storage.join("run").display()
-            ),
-        )
-        .unwrap();
-    }
     let mut cmd = repo.release_hermetic();
     cmd.envs(gh.env())
         .envs(fleet.env())
-        .env("CONTAINERS_STORAGE_CONF", &conf)
-        .env("BUILDAH_ISOLATION", "chroot")
+        .envs(support::registry::buildah_env(repo.root()))
         .env("GITHUB_ACTOR", actor)
         .args(args);
     cmd.assert()

@@ -32,28 +32,30 @@ fn project(registry: &Registry) -> Repo {
     repo
 }
 
+/// A published project (see [`support::Published`]) with a Dockerfile, configured for
+/// `registry`, its Dockerfile commit pushed.
+fn published(registry: &Registry) -> support::Published {
+    let config = format!(
+        "[image]\nrepository = \"{}/{NAME}\"\nbuilder = \"buildah\"\n",
+        registry.host
+    );
+    let p = support::Published::new(Some(&config));
+    p.work
+        .write("Dockerfile", "FROM scratch\nCOPY src.txt /src.txt\n");
+    p.work.git(&["add", "Dockerfile"]);
+    p.work.commit_staged("build: add a Dockerfile");
+    p.work.git(&["push", "-q", "origin", "main"]);
+    p
+}
+
 /// `release` with buildah's storage inside the test's sandbox.
 fn release(repo: &Repo, args: &[&str]) -> assert_cmd::Command {
-    let storage = repo.root().join("containers");
-    let conf = repo.root().join("storage.conf");
-    if !conf.exists() {
-        std::fs::write(
-            &conf,
-            format!(
-                "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
-                storage.join("root").display(),
-                storage.join("run").display()
-            ),
-        )
-        .unwrap();
-    }
     let mut cmd = repo.release_hermetic();
     // Registry credentials only from what the test sets (HOME is the sandbox's already).
     for var in CREDENTIAL_VARS {
         cmd.env_remove(var);
     }
-    cmd.env("CONTAINERS_STORAGE_CONF", &conf)
-        .env("BUILDAH_ISOLATION", "chroot")
+    cmd.envs(support::registry::buildah_env(repo.root()))
         .args(args);
     cmd
 }
@@ -243,16 +245,7 @@ fn no_image_section_is_a_clear_error() {
 #[test]
 fn cut_builds_and_pushes_the_image_once() {
     let registry = Registry::start();
-    let config = format!(
-        "[image]\nrepository = \"{}/{NAME}\"\nbuilder = \"buildah\"\n",
-        registry.host
-    );
-    let p = support::Published::new(Some(&config));
-    p.work
-        .write("Dockerfile", "FROM scratch\nCOPY src.txt /src.txt\n");
-    p.work.git(&["add", "Dockerfile"]);
-    p.work.commit_staged("build: add a Dockerfile");
-    p.work.git(&["push", "-q", "origin", "main"]);
+    let p = published(&registry);
 
     // A dry run lists the image step and pushes nothing.
     let out = release(&p.work, &["cut", "--yes", "--dry-run", "--json"])
@@ -302,14 +295,7 @@ fn cut_builds_and_pushes_the_image_once() {
 async fn build_args_from_ssm_reach_the_build_but_no_output() {
     const SECRET: &str = "npm_secretFromSsm0123456789";
     let moto = support::moto::Moto::start();
-    let ssm_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&moto.endpoint)
-        .region(aws_config::Region::new("eu-north-1"))
-        .credentials_provider(aws_sdk_ssm::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
+    let ssm_config = moto.sdk_config().await;
     aws_sdk_ssm::Client::new(&ssm_config)
         .put_parameter()
         .name("/app/npm-token")
@@ -490,16 +476,7 @@ fn an_authenticated_registry_with_credentials_from_the_environment() {
 #[test]
 fn cut_stops_at_a_registry_that_wants_credentials_and_finishes_with_them() {
     let registry = Registry::start_authenticated(USER, PASSWORD);
-    let config = format!(
-        "[image]\nrepository = \"{}/{NAME}\"\nbuilder = \"buildah\"\n",
-        registry.host
-    );
-    let p = support::Published::new(Some(&config));
-    p.work
-        .write("Dockerfile", "FROM scratch\nCOPY src.txt /src.txt\n");
-    p.work.git(&["add", "Dockerfile"]);
-    p.work.commit_staged("build: add a Dockerfile");
-    p.work.git(&["push", "-q", "origin", "main"]);
+    let p = published(&registry);
 
     // The image step's typed error keeps its message, once.
     let err = clean_failure(release(&p.work, &["cut", "--yes"]).assert());

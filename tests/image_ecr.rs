@@ -16,15 +16,18 @@ fn host() -> String {
 }
 
 async fn client(moto: &Moto) -> aws_sdk_ecr::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&moto.endpoint)
-        .region(aws_config::Region::new("eu-north-1"))
-        .credentials_provider(aws_sdk_ecr::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
-    aws_sdk_ecr::Client::new(&config)
+    aws_sdk_ecr::Client::new(&moto.sdk_config().await)
+}
+
+/// A client, with the repository `app` created.
+async fn client_with_app(moto: &Moto) -> aws_sdk_ecr::Client {
+    let ecr = client(moto).await;
+    ecr.create_repository()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap();
+    ecr
 }
 
 /// A manifest that differs by `marker`.
@@ -102,12 +105,7 @@ fn release(repo: &Repo, moto: &Moto, args: &[&str]) -> assert_cmd::assert::Asser
 #[tokio::test(flavor = "multi_thread")]
 async fn promote_puts_the_same_manifest_under_the_new_tag() {
     let moto = Moto::start();
-    let ecr = client(&moto).await;
-    ecr.create_repository()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
+    let ecr = client_with_app(&moto).await;
     let d = put(&ecr, "app", "1.2.3", &manifest("one")).await;
     let repo = project("app", "");
 
@@ -155,12 +153,7 @@ async fn promote_puts_the_same_manifest_under_the_new_tag() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_version_tag_at_another_digest_is_an_error_naming_both() {
     let moto = Moto::start();
-    let ecr = client(&moto).await;
-    ecr.create_repository()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
+    let ecr = client_with_app(&moto).await;
     let d = put(&ecr, "app", "1.2.3", &manifest("one")).await;
     let other = put(&ecr, "app", "2.0.0", &manifest("two")).await;
     let repo = project("app", "");
@@ -222,12 +215,7 @@ async fn push_logs_the_builder_in_without_a_password_on_the_command_line() {
     // No docker engine here: a fake `docker` records its arguments and stdin, and fails the
     // push; the login must have received the ECR password on stdin only.
     let moto = Moto::start();
-    let ecr = client(&moto).await;
-    ecr.create_repository()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
+    client_with_app(&moto).await;
     let repo = project("app", "builder = \"docker\"\n");
     let bin = repo.root().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -272,12 +260,7 @@ async fn push_logs_the_builder_in_without_a_password_on_the_command_line() {
 #[tokio::test(flavor = "multi_thread")]
 async fn retagging_the_same_digest_is_success_when_ecr_says_image_already_exists() {
     let moto = Moto::start();
-    let ecr = client(&moto).await;
-    ecr.create_repository()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
+    let ecr = client_with_app(&moto).await;
     let d = put(&ecr, "app", "1.2.3", &manifest("one")).await;
     // `staging` is already on the same image.
     assert_eq!(put(&ecr, "app", "staging", &manifest("one")).await, d);

@@ -10,15 +10,7 @@ use release_agent::ledger::Holder;
 use support::moto::Moto;
 
 async fn store(moto: &Moto) -> SsmStore {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&moto.endpoint)
-        .region(aws_config::Region::new("eu-north-1"))
-        .credentials_provider(aws_sdk_ssm::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
-    SsmStore::new(&config, "/release-agent/test")
+    SsmStore::new(&moto.sdk_config().await, "/release-agent/test")
 }
 
 fn holder(by: &str) -> Holder {

@@ -35,15 +35,7 @@ impl Fleet {
             .enable_all()
             .build()
             .unwrap();
-        let config = rt.block_on(
-            aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .endpoint_url(&moto.endpoint)
-                .region(aws_config::Region::new("eu-north-1"))
-                .credentials_provider(aws_sdk_ecr::config::Credentials::new(
-                    "testing", "testing", None, None, "test",
-                ))
-                .load(),
-        );
+        let config = rt.block_on(moto.sdk_config());
         let fleet = Fleet {
             ecs: aws_sdk_ecs::Client::new(&config),
             ecr: aws_sdk_ecr::Client::new(&config),

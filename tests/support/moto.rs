@@ -101,6 +101,18 @@ impl Moto {
         writeln!(f, "{}", regex_escape(pattern)).expect("write the fail file");
     }
 
+    /// An AWS SDK configuration for this server (for the tests' own clients).
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new("eu-north-1"))
+            .credentials_provider(aws_sdk_ssm::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .load()
+            .await
+    }
+
     /// The launcher's log lines (JSON).
     pub fn log_lines(&self) -> Vec<serde_json::Value> {
         std::fs::read_to_string(&self.log)

@@ -321,3 +321,25 @@ impl Drop for Registry {
         let _ = self.child.wait();
     }
 }
+
+/// Environment for `release` that keeps buildah's storage (vfs, chroot isolation) inside the
+/// test's sandbox.
+pub fn buildah_env(sandbox: &Path) -> Vec<(&'static str, PathBuf)> {
+    let conf = sandbox.join("storage.conf");
+    if !conf.exists() {
+        let storage = sandbox.join("containers");
+        std::fs::write(
+            &conf,
+            format!(
+                "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+                storage.join("root").display(),
+                storage.join("run").display()
+            ),
+        )
+        .expect("write storage.conf");
+    }
+    vec![
+        ("CONTAINERS_STORAGE_CONF", conf),
+        ("BUILDAH_ISOLATION", PathBuf::from("chroot")),
+    ]
+}
