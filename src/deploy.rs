@@ -603,10 +603,23 @@ impl<'a> Rollout<'a> {
             .collect();
         let mut first = before.is_empty();
         let mut last_line = String::new();
+        let mut errors = 0;
         loop {
-            let views = self
-                .block(self.ecs.describe_services(&env.cluster, &env.services))
-                .map_err(|e| e.to_string())?;
+            // A passing network or throttling error is not a failed deployment: only several
+            // in a row end the wait.
+            let views = match self.block(self.ecs.describe_services(&env.cluster, &env.services)) {
+                Ok(v) => {
+                    errors = 0;
+                    v
+                }
+                Err(e) if errors < 2 && Instant::now() < deadline => {
+                    errors += 1;
+                    self.say(&format!("  cannot read the services ({e}); trying again"));
+                    std::thread::sleep(env.poll_interval.0);
+                    continue;
+                }
+                Err(e) => return Err(e.to_string()),
+            };
             for v in &views {
                 let fresh = rollout::new_events(v, &mut seen);
                 // Events from before this deploy are history, not progress.
