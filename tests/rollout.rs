@@ -702,3 +702,86 @@ fn the_health_gate_can_require_the_version_in_the_answer() {
     assert!(err.contains("rolled back: 1.1.0"), "{err}");
     w.assert_runs("staging", "1.1.0");
 }
+
+/// Runs `release ARGS` as `actor` in a pseudo-terminal (util-linux `script`), typing `input`.
+fn in_terminal(w: &World, actor: &str, args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let command = std::iter::once(support::release_bin().display().to_string())
+        .chain(args.iter().map(|a| a.to_string()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = std::process::Command::new("script");
+    w.repo.env_for(&mut cmd);
+    cmd.current_dir(w.repo.path())
+        .envs(w.fleet.env())
+        .env("GITHUB_ACTOR", actor)
+        .env_remove("CI")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("util-linux `script` runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn promote_in_a_terminal_asks_an_allowed_approver() {
+    let w = world("file");
+    w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"])
+        .success();
+
+    // Declined: nothing recorded, refused.
+    let out = in_terminal(
+        &w,
+        "dave",
+        &["promote", "1.1.0", "--to", "production"],
+        "n\n",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1.1.0 has not enough approvals for production. Approve it as dave? [y/N]"),
+        "{text}"
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("needs 1 approval"), "{text}");
+    w.assert_runs("prod", "1.0.0");
+
+    // The cutter is not asked (self-approval), and neither is a stranger.
+    for actor in [CUTTER, "mallory"] {
+        let out = in_terminal(
+            &w,
+            actor,
+            &["promote", "1.1.0", "--to", "production"],
+            "y\n",
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains("Approve it as"), "{actor}: {text}");
+        assert!(!out.status.success());
+    }
+
+    // Accepted: the approval is recorded, then the promotion runs.
+    let out = in_terminal(
+        &w,
+        "dave",
+        &["promote", "1.1.0", "--to", "production"],
+        "y\n",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    w.assert_runs("prod", "1.1.0");
+    let status = w.json(&["status", "--env", "production", "--json"]);
+    assert_eq!(status[0]["current"]["version"], "1.1.0", "{status}");
+    let approvals = std::fs::read_to_string(
+        w.repo
+            .path()
+            .join(".git/release-agent/ledger/production/approvals/1.1.0/dave.json"),
+    )
+    .unwrap();
+    assert!(approvals.contains("at the promote prompt"), "{approvals}");
+}

@@ -14,7 +14,7 @@ pub fn cut(ws: &Workspace, args: &CutArgs) -> Result<ExitCode> {
     let options = CutOptions {
         remote: args.publish.remote.clone(),
         dry_run: args.publish.dry_run,
-        confirm: interactive && !args.yes && !is_ci(),
+        confirm: interactive && !args.yes && !super::is_ci(),
         plan: plan_options(&args.version)?,
         no_github: args.publish.no_github,
         no_deploy: args.publish.no_deploy,
@@ -38,10 +38,6 @@ pub fn ci(ws: &Workspace, args: &CiArgs) -> Result<ExitCode> {
     let report = run(ws, &options)?;
     github_outputs(&report)?;
     output(&report, args.publish.json)
-}
-
-fn is_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
 fn run(ws: &Workspace, options: &CutOptions) -> Result<CutReport> {

@@ -201,6 +201,11 @@ pub fn plan_options(args: &VersionArgs) -> Result<PlanOptions> {
     })
 }
 
+/// Whether this runs in CI (`CI` set and not false), where nothing ever asks.
+pub fn is_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
 /// The steps of `bump` or `cut`, one line each, as people read them.
 pub fn step_lines(steps: &[crate::bump::StepReport]) -> String {
     use crate::bump::StepState;

@@ -79,7 +79,7 @@ pub fn promote(ws: &Workspace, args: &PromoteArgs) -> Result<ExitCode> {
     let rollout = open(ws, &rt, Some(&args.run))?;
     let version = version_arg(ws, &args.version)?;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if interactive && !args.yes && rollout.may_approve_now(&args.to, &version)? {
+    if interactive && !args.yes && !super::is_ci() && rollout.may_approve_now(&args.to, &version)? {
         eprint!(
             "{version} has not enough approvals for {}. Approve it as {}? [y/N] ",
             args.to, rollout.actor
