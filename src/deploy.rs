@@ -125,7 +125,11 @@ impl DeployReport {
                         .unwrap_or("the version from before release-agent"),
                     r.services
                         .iter()
-                        .map(|s| format!("{} on {}", s.service, short_arn(&s.task_definition)))
+                        .map(|s| format!(
+                            "{} on {}",
+                            s.service,
+                            rollout::short_name(&s.task_definition)
+                        ))
                         .collect::<Vec<_>>()
                         .join(", ")
                 )
@@ -149,10 +153,6 @@ impl DeployReport {
             ),
         }
     }
-}
-
-fn short_arn(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
 }
 
 /// Where the image of a version comes from, resolved by the caller (registry, record).
@@ -197,6 +197,9 @@ pub struct EnvStatus {
     pub current: Option<Record>,
     /// Versions that completed in the required environment and wait here, newest first.
     pub waiting: Vec<Waiting>,
+    /// Where ECS differs from the ledger (a service changed by hand, a deploy under way);
+    /// empty when they agree.
+    pub drift: Vec<String>,
 }
 
 /// A version waiting for an environment.
@@ -514,7 +517,7 @@ impl<'a> Rollout<'a> {
                 self.say(&format!(
                     "{}: registered {} with {image}",
                     view.name,
-                    short_arn(&arn)
+                    rollout::short_name(&arn)
                 ));
                 arn
             };
@@ -570,7 +573,7 @@ impl<'a> Rollout<'a> {
             self.say(&format!(
                 "{}: deployment {id} of {}",
                 state.service,
-                short_arn(&state.task_definition)
+                rollout::short_name(&state.task_definition)
             ));
             state.deployment_id = Some(id);
         }
@@ -845,10 +848,20 @@ impl<'a> Rollout<'a> {
                     });
                 }
             }
+            let drift = match &current {
+                Some(c) => {
+                    match self.block(self.ecs.describe_services(&env.cluster, &env.services)) {
+                        Ok(views) => rollout::drift(&views, c),
+                        Err(e) => vec![format!("cannot read ECS: {e}")],
+                    }
+                }
+                None => Vec::new(),
+            };
             all.push(EnvStatus {
                 env: name.clone(),
                 current,
                 waiting,
+                drift,
             });
         }
         Ok(all)

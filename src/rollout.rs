@@ -294,6 +294,43 @@ pub fn previous_completed(history: &[Record], current: Option<&Record>) -> Optio
         })
 }
 
+/// How the services differ from what the ledger says runs (or is being deployed) there.
+pub fn drift(services: &[ServiceView], record: &Record) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in &record.services {
+        let Some(view) = services.iter().find(|v| v.name == s.service) else {
+            out.push(format!("service {} is not in ECS", s.service));
+            continue;
+        };
+        if view.task_definition != s.task_definition {
+            out.push(format!(
+                "service {} is set to {}, the ledger says {}",
+                s.service,
+                short_name(&view.task_definition),
+                short_name(&s.task_definition)
+            ));
+        } else if let Some(p) = view.primary() {
+            let state = p.rollout_state.as_deref().unwrap_or("COMPLETED");
+            if state != "COMPLETED" || p.running != p.desired {
+                out.push(format!(
+                    "service {}: deployment {} is {} with {}/{} running",
+                    s.service,
+                    p.id,
+                    state.to_ascii_lowercase(),
+                    p.running,
+                    p.desired
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// A task definition ARN as people say it: `family:revision`.
+pub fn short_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
 /// Whether two snapshots run the same task definitions.
 pub fn same_task_definitions(a: &Snapshot, b: &Snapshot) -> bool {
     a.services.len() == b.services.len()
@@ -545,6 +582,26 @@ mod tests {
             b[0].contains("alice rejected 1.1.0 for production (too risky)"),
             "{b:?}"
         );
+    }
+
+    #[test]
+    fn drift_names_what_ecs_runs_against_the_ledger() {
+        let record = record("1.0.0", Status::Completed, "arn:td/web:2");
+        let mut s = service(vec![deployment("d", "PRIMARY", "COMPLETED", 2)]);
+        s.task_definition = "arn:td/web:2".into();
+        assert!(drift(std::slice::from_ref(&s), &record).is_empty());
+        s.task_definition = "arn:td/web:7".into();
+        assert_eq!(
+            drift(std::slice::from_ref(&s), &record),
+            vec!["service web is set to web:7, the ledger says web:2"]
+        );
+        let mut s = service(vec![deployment("d", "PRIMARY", "IN_PROGRESS", 1)]);
+        s.task_definition = "arn:td/web:2".into();
+        assert_eq!(
+            drift(&[s], &record),
+            vec!["service web: deployment d is in_progress with 1/2 running"]
+        );
+        assert_eq!(drift(&[], &record), vec!["service web is not in ECS"]);
     }
 
     #[test]

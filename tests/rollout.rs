@@ -310,6 +310,21 @@ fn a_good_version_goes_from_staging_to_production_with_approval() {
         .success();
     assert!(stdout(&out).contains("already runs in production"));
     assert_eq!(w.update_calls("prod"), before);
+
+    // A change made behind the ledger's back shows in `status`.
+    w.fleet.update_service("prod", "worker", "worker:1");
+    let out = w
+        .release(CUTTER, &["status", "--env", "production"])
+        .success();
+    let text = stdout(&out);
+    assert!(
+        text.contains("production: 1.1.0 deploy completed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("drift: service worker is set to worker:1, the ledger says worker:4"),
+        "{text}"
+    );
 }
 
 #[test]

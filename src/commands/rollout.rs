@@ -181,6 +181,9 @@ pub fn status(ws: &Workspace, args: &StatusArgs) -> Result<ExitCode> {
             Some(r) => out.push_str(&format!("{}: {}\n", s.env, describe_record(r))),
             None => out.push_str(&format!("{}: nothing deployed yet\n", s.env)),
         }
+        for d in &s.drift {
+            out.push_str(&format!("  drift: {d}\n"));
+        }
         for w in &s.waiting {
             if w.blockers.is_empty() {
                 out.push_str(&format!(

@@ -177,6 +177,20 @@ impl Fleet {
         }
     }
 
+    /// Point `service` at `task_definition` behind release-agent's back.
+    pub fn update_service(&self, cluster: &str, service: &str, task_definition: &str) {
+        self.rt
+            .block_on(
+                self.ecs
+                    .update_service()
+                    .cluster(cluster)
+                    .service(service)
+                    .task_definition(task_definition)
+                    .send(),
+            )
+            .unwrap();
+    }
+
     /// The task definition ARN `service` is set to.
     pub fn task_definition_of(&self, cluster: &str, service: &str) -> String {
         let out = self
