@@ -993,14 +993,15 @@ impl Rollout<'_> {
 /// The deploy steps of `release cut`: `version` to every environment that deploys on cut
 /// (`on_cut`). An environment where it already runs is done; one where it failed before is
 /// skipped (a failed version is not retried by every re-run: `release deploy` retries it).
-/// A deploy that fails (and rolls back) is an error that says what runs now.
+/// A deploy that fails (and rolls back) is an error that says what runs now. Each step is
+/// `(environment, step name, state)`.
 pub fn cut_steps(
     repo: &git2::Repository,
     config: &Config,
     version: &str,
     digest: Option<String>,
     rt: &tokio::runtime::Runtime,
-) -> Result<Vec<(String, crate::bump::StepState)>, DeployError> {
+) -> Result<Vec<(String, String, crate::bump::StepState)>, DeployError> {
     use crate::bump::StepState;
     let targets: Vec<&String> = config
         .environments
@@ -1025,6 +1026,7 @@ pub fn cut_steps(
         if rollout::completed_in(&history, version).is_none() {
             if let Some(failed) = rollout::failed_in(&history, version) {
                 steps.push((
+                    env.clone(),
                     format!(
                         "{name} (failed at {}: {}; retry with `release deploy {version} --env {env}`)",
                         failed.at,
@@ -1037,8 +1039,8 @@ pub fn cut_steps(
         }
         let report = rollout.deploy(env, version)?;
         match report.outcome {
-            Outcome::Deployed => steps.push((name, StepState::Applied)),
-            Outcome::AlreadyDeployed => steps.push((name, StepState::Done)),
+            Outcome::Deployed => steps.push((env.clone(), name, StepState::Applied)),
+            Outcome::AlreadyDeployed => steps.push((env.clone(), name, StepState::Done)),
             _ => return Err(DeployError::Failed(report.summary())),
         }
     }

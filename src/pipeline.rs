@@ -83,6 +83,8 @@ pub struct CutReport {
     pub notes: Option<String>,
     /// Every step and what happened.
     pub steps: Vec<StepReport>,
+    /// The environments the version runs in after this run's deploy steps.
+    pub deployed: Vec<String>,
 }
 
 impl CutReport {
@@ -96,6 +98,7 @@ impl CutReport {
             release_url: None,
             notes: None,
             steps: Vec::new(),
+            deployed: Vec::new(),
         }
     }
 }
@@ -548,7 +551,10 @@ pub fn cut(
             .ok()
             .flatten()
             .map(|r| r.digest);
-        for (name, state) in crate::deploy::cut_steps(repo, config, &version, digest, &rt)? {
+        for (env, name, state) in crate::deploy::cut_steps(repo, config, &version, digest, &rt)? {
+            if state != StepState::Skipped {
+                report.deployed.push(env);
+            }
             report.steps.push(step(name, state));
         }
     }

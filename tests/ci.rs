@@ -96,7 +96,7 @@ async fn ci_releases_and_writes_outputs_and_summary() {
 
     assert_eq!(
         job.outputs(),
-        "released=true\noutcome=released\nversion=1.1.0\ntag=v1.1.0\nprerelease=false\n"
+        "released=true\noutcome=released\nversion=1.1.0\ntag=v1.1.0\nprerelease=false\ndeployed=\n"
     );
     let notes = p.remote_tag_message("v1.1.0");
     assert_eq!(
@@ -127,7 +127,7 @@ async fn ci_with_nothing_to_release_exits_zero_and_says_why() {
     assert_eq!(stderr(&out), "");
     assert_eq!(
         job.outputs(),
-        "released=false\noutcome=nothing_to_release\n"
+        "released=false\noutcome=nothing_to_release\ndeployed=\n"
     );
     assert_eq!(job.summary(), format!("## No release\n\n{reason}\n\n"));
     assert_eq!(p.remote_refs(), refs);
@@ -162,7 +162,7 @@ async fn ci_on_the_agents_own_release_commit_does_nothing() {
     assert_eq!(checkout.head(), p.remote_main());
     assert_eq!(
         job.outputs(),
-        "released=false\noutcome=already_released\nversion=1.1.0\ntag=v1.1.0\nprerelease=false\n"
+        "released=false\noutcome=already_released\nversion=1.1.0\ntag=v1.1.0\nprerelease=false\ndeployed=\n"
     );
     assert_eq!(
         job.summary(),

@@ -1,5 +1,5 @@
 //! The whole product, end to end, on real parts: commits in a repository with a bare remote;
-//! `release cut` tags, pushes, publishes the GitHub release (the HTTP fake), builds the image
+//! `release ci` (the run on a merge; a maintainer's `release cut` later) tags, pushes, publishes the GitHub release (the HTTP fake), builds the image
 //! with buildah into a local `docker-registry`, and deploys it to staging (ECS on moto with the
 //! launcher); `release approve` and `release promote` take the same digest to production; then
 //! a bad commit's release fails staging's health gate and is rolled back automatically.
@@ -51,7 +51,17 @@ approvers = ["bob"]
     )
 }
 
-/// `release ARGS` as `actor`, with GitHub, AWS and buildah's storage pointed at the test's.
+/// `release` as `actor`, with GitHub, AWS and buildah's storage pointed at the test's.
+fn command(repo: &Repo, gh: &FakeGithub, fleet: &Fleet, actor: &str) -> assert_cmd::Command {
+    let mut cmd = repo.release_hermetic();
+    cmd.envs(gh.env())
+        .envs(fleet.env())
+        .envs(support::registry::buildah_env(repo.root()))
+        .env("GITHUB_ACTOR", actor);
+    cmd
+}
+
+/// `release ARGS` as `actor`.
 fn release(
     repo: &Repo,
     gh: &FakeGithub,
@@ -59,13 +69,7 @@ fn release(
     actor: &str,
     args: &[&str],
 ) -> assert_cmd::assert::Assert {
-    let mut cmd = repo.release_hermetic();
-    cmd.envs(gh.env())
-        .envs(fleet.env())
-        .envs(support::registry::buildah_env(repo.root()))
-        .env("GITHUB_ACTOR", actor)
-        .args(args);
-    cmd.assert()
+    command(repo, gh, fleet, actor).args(args).assert()
 }
 
 #[test]
@@ -91,16 +95,25 @@ fn commits_to_production_and_a_bad_release_rolled_back() {
     work.git(&["add", "-A"]);
     work.commit_staged("build: container image");
 
-    // 1. Cut: tag, push, GitHub release, image, staging.
+    // 1. Release: tag, push, GitHub release, image, staging.
     let out = release(work, &gh, &fleet, CUTTER, &["cut", "--yes", "--dry-run"]).success();
     assert!(
         stdout(&out).contains("[would run   ] deploy 1.1.0 to staging (unless it runs there)"),
         "{}",
         stdout(&out)
     );
-    let out = release(work, &gh, &fleet, CUTTER, &["cut", "--yes"]).success();
+    // The automatic run on a merge: `release ci`, with GitHub Actions' output file.
+    let output = work.root().join("github-output");
+    let out = command(work, &gh, &fleet, CUTTER)
+        .env("GITHUB_OUTPUT", &output)
+        .arg("ci")
+        .assert()
+        .success();
     let text = stdout(&out);
     assert!(text.contains("released v1.1.0"), "{text}");
+    let outputs = std::fs::read_to_string(&output).unwrap();
+    assert!(outputs.contains("version=1.1.0\n"), "{outputs}");
+    assert!(outputs.contains("deployed=staging\n"), "{outputs}");
     assert!(
         text.contains("[applied     ] deploy 1.1.0 to staging"),
         "{text}"

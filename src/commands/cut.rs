@@ -90,6 +90,7 @@ fn github_outputs(report: &CutReport) -> Result<()> {
                 report.prerelease
             ));
         }
+        text.push_str(&format!("deployed={}\n", report.deployed.join(",")));
         append(&path, &text)?;
     }
     if let Ok(path) = std::env::var("GITHUB_STEP_SUMMARY") {
@@ -100,6 +101,9 @@ fn github_outputs(report: &CutReport) -> Result<()> {
         text.push_str(&format!("{}\n\n", report.reason));
         if let Some(url) = &report.release_url {
             text.push_str(&format!("[GitHub release]({url})\n\n"));
+        }
+        if !report.deployed.is_empty() {
+            text.push_str(&format!("Runs in: {}\n\n", report.deployed.join(", ")));
         }
         if let (Some(notes), true) = (&report.notes, released) {
             text.push_str(notes);
