@@ -1012,12 +1012,7 @@ pub fn cut_steps(
     if targets.is_empty() {
         return Ok(Vec::new());
     }
-    let rollout = Rollout::open(
-        repo,
-        config,
-        rt,
-        Box::new(|line: &str| eprintln!("{}", crate::redact::redact(line))),
-    );
+    let rollout = Rollout::open(repo, config, rt, Box::new(crate::progress::line));
     rollout.record_release(version, digest)?;
     let mut steps = Vec::new();
     for env in targets {

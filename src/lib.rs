@@ -26,6 +26,7 @@ pub mod ledger;
 pub mod lint;
 pub mod pipeline;
 pub mod plan;
+pub mod progress;
 pub mod redact;
 pub mod remote;
 pub mod rollout;

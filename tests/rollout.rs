@@ -685,8 +685,10 @@ fn a_lock_held_elsewhere_is_honoured_until_removed() {
             .send(),
     )
     .unwrap();
-    w.release(CUTTER, &["deploy", "1.2.0", "--env", "staging"])
+    let out = w
+        .release(CUTTER, &["-q", "deploy", "1.2.0", "--env", "staging"])
         .success();
+    assert_eq!(stderr(&out), "", "-q leaves progress out");
     w.assert_runs("staging", "1.2.0");
 }
 

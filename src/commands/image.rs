@@ -7,14 +7,8 @@ use super::Workspace;
 use crate::cli::ImageAction;
 use crate::image::publish::{self, ImageJob};
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
-}
-
 pub fn run(ws: &Workspace, action: &ImageAction) -> Result<ExitCode> {
-    let rt = runtime()?;
+    let rt = super::runtime()?;
     match action {
         ImageAction::Build { version, json } => {
             let version = publish::resolve_version(&ws.repo, &ws.config, version.as_deref())?;

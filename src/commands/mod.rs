@@ -19,8 +19,16 @@ use crate::history;
 use crate::plan::{Forced, PlanOptions};
 use crate::version::Bump;
 
+/// The async runtime the AWS and registry calls of one command run on.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
 /// Logs go to stderr through tracing; `RUST_LOG` overrides the level.
 pub fn init_logging(verbose: u8, quiet: bool) {
+    crate::progress::set_quiet(quiet);
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",

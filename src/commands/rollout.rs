@@ -13,12 +13,6 @@ use crate::environments::Span;
 use crate::ledger::{Decision, Record, Status};
 use crate::redact::redact;
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
-}
-
 fn open<'a>(
     ws: &'a Workspace,
     rt: &'a tokio::runtime::Runtime,
@@ -27,12 +21,7 @@ fn open<'a>(
     if ws.config.environments.is_empty() {
         bail!("release.toml has no [environments.<name>] section: nothing to deploy to (see README, \"Rollout\")");
     }
-    let mut rollout = Rollout::open(
-        &ws.repo,
-        &ws.config,
-        rt,
-        Box::new(|line: &str| eprintln!("{}", redact(line))),
-    );
+    let mut rollout = Rollout::open(&ws.repo, &ws.config, rt, Box::new(crate::progress::line));
     if let Some(run) = run {
         rollout.lock_wait = Span::parse(&run.wait)
             .map_err(|e| anyhow::anyhow!("--wait: {e}"))?
@@ -67,7 +56,7 @@ fn finish(report: &DeployReport, json: bool) -> Result<ExitCode> {
 }
 
 pub fn deploy(ws: &Workspace, args: &DeployArgs) -> Result<ExitCode> {
-    let rt = runtime()?;
+    let rt = super::runtime()?;
     let rollout = open(ws, &rt, Some(&args.run))?;
     let version = version_arg(ws, &args.version)?;
     let report = rollout.deploy(&args.env, &version)?;
@@ -75,7 +64,7 @@ pub fn deploy(ws: &Workspace, args: &DeployArgs) -> Result<ExitCode> {
 }
 
 pub fn promote(ws: &Workspace, args: &PromoteArgs) -> Result<ExitCode> {
-    let rt = runtime()?;
+    let rt = super::runtime()?;
     let rollout = open(ws, &rt, Some(&args.run))?;
     let version = version_arg(ws, &args.version)?;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
@@ -101,7 +90,7 @@ pub fn promote(ws: &Workspace, args: &PromoteArgs) -> Result<ExitCode> {
 }
 
 pub fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Result<ExitCode> {
-    let rt = runtime()?;
+    let rt = super::runtime()?;
     let rollout = open(ws, &rt, None)?;
     let version = version_arg(ws, &args.version)?;
     let tag = format!("{}{version}", ws.config.tag_prefix);
@@ -133,7 +122,7 @@ pub fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Result<E
 }
 
 pub fn rollback(ws: &Workspace, args: &RollbackArgs) -> Result<ExitCode> {
-    let rt = runtime()?;
+    let rt = super::runtime()?;
     let rollout = open(ws, &rt, Some(&args.run))?;
     let to = args.to.as_deref().map(|v| version_arg(ws, v)).transpose()?;
     let report = rollout.rollback(&args.env, to.as_deref())?;
@@ -162,7 +151,7 @@ fn describe_record(r: &Record) -> String {
 }
 
 pub fn status(ws: &Workspace, args: &StatusArgs) -> Result<ExitCode> {
-    let rt = runtime()?;
+    let rt = super::runtime()?;
     let rollout = open(ws, &rt, None)?;
     let mut all = rollout.status()?;
     if let Some(env) = &args.env {
@@ -211,7 +200,7 @@ pub fn status(ws: &Workspace, args: &StatusArgs) -> Result<ExitCode> {
 }
 
 pub fn history(ws: &Workspace, args: &HistoryArgs) -> Result<ExitCode> {
-    let rt = runtime()?;
+    let rt = super::runtime()?;
     let rollout = open(ws, &rt, None)?;
     let history = rollout.history(&args.env)?;
     if args.json {
@@ -234,7 +223,7 @@ pub fn history(ws: &Workspace, args: &HistoryArgs) -> Result<ExitCode> {
 }
 
 pub fn unlock(ws: &Workspace, env: &str) -> Result<ExitCode> {
-    let rt = runtime()?;
+    let rt = super::runtime()?;
     let rollout = open(ws, &rt, None)?;
     match rollout.unlock(env)? {
         Some(holder) => println!("removed the lock of {env} held by {holder}"),
