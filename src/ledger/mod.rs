@@ -214,6 +214,10 @@ pub struct Holder {
     /// Tells two holders apart that share host, process and second.
     #[serde(default)]
     pub token: String,
+    /// The process-id namespace the pid belongs to (containers sharing a host name have
+    /// their own); empty where it cannot be told.
+    #[serde(default)]
+    pub pid_namespace: String,
 }
 
 impl std::fmt::Display for Holder {
@@ -242,6 +246,7 @@ impl Holder {
             purpose: purpose.to_string(),
             since: now,
             expires: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+            pid_namespace: pid_namespace(),
             token: format!(
                 "{:x}",
                 std::time::SystemTime::now()
@@ -251,10 +256,14 @@ impl Holder {
         }
     }
 
-    /// A lock nobody needs to honour: expired, or its process is gone from this host.
+    /// A lock nobody needs to honour: expired, or its process is gone from this host. A pid
+    /// is only checked where it means the same process: same host, same pid namespace.
     pub fn is_stale(&self) -> bool {
         self.expires <= unix_now()
-            || (self.host == hostname() && !crate::pipeline::process_alive(self.pid))
+            || (self.host == hostname()
+                && !self.pid_namespace.is_empty()
+                && self.pid_namespace == pid_namespace()
+                && !crate::pipeline::process_alive(self.pid))
     }
 }
 
@@ -268,6 +277,13 @@ pub fn unix_now() -> i64 {
 /// Now, RFC 3339 (UTC).
 pub fn timestamp() -> String {
     crate::image::rfc3339(unix_now())
+}
+
+/// This process's pid namespace (`pid:[4026531836]`), empty where there is none to read.
+fn pid_namespace() -> String {
+    std::fs::read_link("/proc/self/ns/pid")
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
 }
 
 fn hostname() -> String {
@@ -505,5 +521,9 @@ mod tests {
         assert!(h.is_stale(), "no such process on this host");
         h.host = "elsewhere".into();
         assert!(!h.is_stale(), "another host's process cannot be checked");
+        let mut h = Holder::me("a", "deploy", Duration::from_secs(60));
+        h.pid = u32::MAX - 1;
+        h.pid_namespace = "pid:[1]".into();
+        assert!(!h.is_stale(), "nor can another container's");
     }
 }
