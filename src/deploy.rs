@@ -418,8 +418,10 @@ impl<'a> Rollout<'a> {
         self.block(self.ledger.write(&record))?;
         fault_point("update-services");
 
-        let failure = match self.wait(env, &record, &views) {
-            Ok(()) => self.gate(env, version).err(),
+        // One deadline for ECS and the health gate together.
+        let deadline = Instant::now() + env.timeout.0;
+        let failure = match self.wait(env, &record, &views, deadline) {
+            Ok(()) => self.gate(env, version, deadline).err(),
             Err(why) => Some(why),
         };
         match failure {
@@ -588,6 +590,7 @@ impl<'a> Rollout<'a> {
         env: &EnvironmentConfig,
         record: &Record,
         before: &[ServiceView],
+        deadline: Instant,
     ) -> Result<(), String> {
         let pinned: Vec<(String, String)> = record
             .services
@@ -599,7 +602,6 @@ impl<'a> Rollout<'a> {
                 )
             })
             .collect();
-        let deadline = Instant::now() + env.timeout.0;
         let mut seen: HashSet<String> = before
             .iter()
             .flat_map(|v| v.events.iter().map(|e| e.id.clone()))
@@ -652,7 +654,12 @@ impl<'a> Rollout<'a> {
 
     /// The health gate: `health_checks` good answers in a row pass, `health_failures` bad ones
     /// in a row (or the timeout) fail.
-    fn gate(&self, env: &EnvironmentConfig, version: &str) -> Result<(), String> {
+    fn gate(
+        &self,
+        env: &EnvironmentConfig,
+        version: &str,
+        deadline: Instant,
+    ) -> Result<(), String> {
         let Some(url) = &env.health_url else {
             return Ok(());
         };
@@ -662,7 +669,6 @@ impl<'a> Rollout<'a> {
             env.poll_interval.0.max(Duration::from_secs(2)),
         );
         let mut gate = Gate::new(env);
-        let deadline = Instant::now() + env.timeout.0;
         self.say(&format!("  health gate: {}", probe.url()));
         loop {
             let answer = probe.check();
@@ -740,7 +746,7 @@ impl<'a> Rollout<'a> {
         // No describe first: the rollback's UpdateService goes out at once.
         self.update_services(env, &[], &mut record)?;
         self.block(self.ledger.write(&record))?;
-        match self.wait(env, &record, &[]) {
+        match self.wait(env, &record, &[], Instant::now() + env.timeout.0) {
             Ok(()) => {
                 record.status = Status::Completed;
                 record.at = ledger::timestamp();
