@@ -3,7 +3,8 @@
 
 use git2::{ErrorCode, Oid, Repository, Sort};
 use semver::Version;
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 
 /// What can go wrong while reading history.
@@ -172,30 +173,67 @@ pub fn latest_reachable<'a>(
 /// Read one commit.
 pub fn read_commit(repo: &Repository, id: Oid) -> Result<RawCommit, HistoryError> {
     let c = repo.find_commit(id)?;
-    Ok(raw_of(&c))
+    Ok(view(&c, |v| v.to_raw()))
 }
 
-fn raw_of(c: &git2::Commit<'_>) -> RawCommit {
+/// One commit as read from git, borrowed for the time of a callback: reading a whole history
+/// through it allocates nothing for the commits whose text the caller does not keep.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitView<'a> {
+    /// The commit id.
+    pub id: Oid,
+    /// The full message, lossily decoded when it is not UTF-8.
+    pub message: &'a str,
+    /// Whether the message was not valid UTF-8.
+    pub lossy: bool,
+    /// Author name.
+    pub author: &'a str,
+    /// Author email.
+    pub email: &'a str,
+    /// Commit time, seconds since the epoch.
+    pub time: i64,
+    /// Number of parents (more than one: a merge).
+    pub parents: usize,
+}
+
+impl CommitView<'_> {
+    /// An owned copy.
+    pub fn to_raw(&self) -> RawCommit {
+        RawCommit {
+            id: self.id,
+            message: self.message.to_string(),
+            lossy: self.lossy,
+            author: self.author.to_string(),
+            email: self.email.to_string(),
+            time: self.time,
+            parents: self.parents,
+        }
+    }
+}
+
+/// Decode a commit and show it to `f`.
+fn view<R>(c: &git2::Commit<'_>, f: impl FnOnce(&CommitView<'_>) -> R) -> R {
     let bytes = c.message_bytes();
     let (message, lossy) = match std::str::from_utf8(bytes) {
-        Ok(s) => (s.to_string(), false),
+        Ok(s) => (Cow::Borrowed(s), false),
         // git records a legacy encoding in the commit header (i18n.commitEncoding); Latin-1
         // maps byte for byte to the first 256 code points.
-        Err(_) if c.message_encoding().is_ok_and(|e| e.is_some_and(is_latin1)) => {
-            (bytes.iter().map(|&b| char::from(b)).collect(), false)
-        }
-        Err(_) => (String::from_utf8_lossy(bytes).into_owned(), true),
+        Err(_) if c.message_encoding().is_ok_and(|e| e.is_some_and(is_latin1)) => (
+            Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
+            false,
+        ),
+        Err(_) => (String::from_utf8_lossy(bytes), true),
     };
     let author = c.author();
-    RawCommit {
+    f(&CommitView {
         id: c.id(),
-        message,
+        message: &message,
         lossy,
-        author: String::from_utf8_lossy(author.name_bytes()).into_owned(),
-        email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
+        author: &String::from_utf8_lossy(author.name_bytes()),
+        email: &String::from_utf8_lossy(author.email_bytes()),
         time: c.time().seconds(),
         parents: c.parent_count(),
-    }
+    })
 }
 
 fn is_latin1(label: &str) -> bool {
@@ -238,98 +276,220 @@ pub struct ReleaseCommits {
 /// (those no tag contains) under `None` at the top; commits newest first within a release.
 ///
 /// One traversal reads every commit once; the split is done in memory, so the cost does not grow
-/// with the number of tags.
+/// with the number of tags. [`split`] does the same keeping only what the caller needs of each
+/// commit, which is how `changelog --all` reads long histories.
 pub fn releases(
     repo: &Repository,
     head: Oid,
     tags: &[ReleaseTag],
 ) -> Result<Vec<ReleaseCommits>, HistoryError> {
-    let graph = Graph::load(repo, head)?;
+    let split = split(repo, head, tags, |c| c.to_raw())?;
+    let mut commits: Vec<Option<RawCommit>> = split.commits.into_iter().map(Some).collect();
+    Ok(split
+        .releases
+        .into_iter()
+        .map(|r| ReleaseCommits {
+            tag: r.tag,
+            commits: r
+                .commits
+                .iter()
+                .filter_map(|&i| commits[i as usize].take())
+                .collect(),
+        })
+        .collect())
+}
+
+/// The history reachable from one commit, split by release (see [`releases`]), with what
+/// [`split`]'s caller kept of each commit.
+#[derive(Debug)]
+pub struct Split<T> {
+    /// Commit ids, in traversal order.
+    pub ids: Vec<Oid>,
+    /// What the caller kept of each commit, in the same order.
+    pub commits: Vec<T>,
+    /// Highest release first, the unreleased commits (if any) on top.
+    pub releases: Vec<SplitRelease>,
+}
+
+/// One release of a [`Split`].
+#[derive(Debug, Clone)]
+pub struct SplitRelease {
+    /// The release tag; `None` for unreleased commits.
+    pub tag: Option<ReleaseTag>,
+    /// Its commits as indexes into [`Split::ids`] and [`Split::commits`], newest first.
+    pub commits: Vec<u32>,
+}
+
+/// [`releases`], keeping `keep(commit)` of each commit instead of the whole commit: the caller
+/// decides how little of a long history stays in memory.
+pub fn split<T>(
+    repo: &Repository,
+    head: Oid,
+    tags: &[ReleaseTag],
+    keep: impl FnMut(&CommitView<'_>) -> T,
+) -> Result<Split<T>, HistoryError> {
+    let graph = Graph::load(repo, head, keep)?;
     // Lowest version first, so a commit lands in the first release that shipped it.
-    let mut ordered: Vec<&ReleaseTag> = tags
+    let mut ordered: Vec<(&ReleaseTag, u32)> = tags
         .iter()
-        .filter(|t| graph.index.contains_key(&t.commit))
+        .filter_map(|t| graph.index.get(&graph.ids, t.commit).map(|i| (t, i)))
         .collect();
-    ordered.sort_by(|a, b| a.version.cmp(&b.version));
-    let unassigned = u32::MAX;
-    let mut owner = vec![unassigned; graph.nodes.len()];
+    ordered.sort_by(|a, b| a.0.version.cmp(&b.0.version));
+    let mut owner = vec![UNSET; graph.ids.len()];
     let mut stack = Vec::new();
-    for (release, tag) in ordered.iter().enumerate() {
-        stack.push(graph.index[&tag.commit]);
+    for (release, &(_, tip)) in ordered.iter().enumerate() {
+        stack.push(tip);
         while let Some(i) = stack.pop() {
-            if owner[i as usize] != unassigned {
+            if owner[i as usize] != UNSET {
                 continue;
             }
             owner[i as usize] = release as u32;
             stack.extend(
-                graph.parents[i as usize]
+                graph
+                    .parents_of(i)
                     .iter()
-                    .filter(|&&p| owner[p as usize] == unassigned),
+                    .filter(|&&p| p != UNSET && owner[p as usize] == UNSET),
             );
         }
     }
-    let mut buckets: Vec<Vec<RawCommit>> = vec![Vec::new(); ordered.len() + 1];
-    for (commit, o) in graph.nodes.into_iter().zip(owner) {
-        let slot = if o == unassigned {
+    let Graph {
+        ids,
+        times,
+        data,
+        starts,
+        parents,
+        index,
+    } = graph;
+    // What only the traversal needed goes before the buckets come.
+    drop((starts, parents, index));
+    let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); ordered.len() + 1];
+    for (i, o) in owner.into_iter().enumerate() {
+        let slot = if o == UNSET {
             ordered.len()
         } else {
             o as usize
         };
-        buckets[slot].push(commit);
+        buckets[slot].push(i as u32);
     }
-    let mut out = Vec::with_capacity(buckets.len());
+    let mut releases = Vec::with_capacity(buckets.len());
     for (i, mut commits) in buckets.into_iter().enumerate().rev() {
         // Newest first, discovery order breaking ties: the same order as `git log`.
-        commits.sort_by_key(|c| std::cmp::Reverse(c.time));
-        let tag = ordered.get(i).map(|t| (*t).clone());
+        commits.sort_by_key(|&c| std::cmp::Reverse(times[c as usize]));
+        let tag = ordered.get(i).map(|(t, _)| (*t).clone());
         if tag.is_some() || !commits.is_empty() {
-            out.push(ReleaseCommits { tag, commits });
+            releases.push(SplitRelease { tag, commits });
         }
     }
-    Ok(out)
+    Ok(Split {
+        ids,
+        commits: data,
+        releases,
+    })
 }
 
-/// The commit graph reachable from one commit, read once.
-struct Graph {
-    nodes: Vec<RawCommit>,
-    parents: Vec<Vec<u32>>,
-    index: HashMap<Oid, u32>,
+/// No commit: an unknown owner, or a parent outside the graph (the edge of a shallow clone).
+const UNSET: u32 = u32::MAX;
+
+/// A commit's index in a [`Graph`].
+fn index_of(n: usize) -> u32 {
+    u32::try_from(n)
+        .ok()
+        .filter(|&i| i != UNSET)
+        .expect("a history of fewer than 4 billion commits")
 }
 
-impl Graph {
-    fn load(repo: &Repository, head: Oid) -> Result<Graph, HistoryError> {
-        let mut index: HashMap<Oid, u32> = HashMap::new();
-        let mut nodes = Vec::new();
-        let mut parent_ids: Vec<Vec<Oid>> = Vec::new();
-        let mut stack = vec![head];
+/// The commit graph reachable from one commit, read once. Compact: commits are numbered in
+/// traversal order, parents are one array of numbers with offsets (no list per commit), and
+/// the id lookup stores numbers only.
+struct Graph<T> {
+    ids: Vec<Oid>,
+    times: Vec<i64>,
+    /// The parents of commit `i` are `parents[starts[i]..starts[i + 1]]`.
+    starts: Vec<u32>,
+    parents: Vec<u32>,
+    data: Vec<T>,
+    index: OidIndex,
+}
+
+impl<T> Graph<T> {
+    fn load(
+        repo: &Repository,
+        head: Oid,
+        mut keep: impl FnMut(&CommitView<'_>) -> T,
+    ) -> Result<Graph<T>, HistoryError> {
+        let mut graph = Graph {
+            ids: Vec::new(),
+            times: Vec::new(),
+            starts: vec![0],
+            parents: Vec::new(),
+            data: Vec::new(),
+            index: OidIndex::default(),
+        };
+        // (commit, the parent slot that names it); the slot is filled when the commit is
+        // popped, so parents need no second pass and no list of parent ids.
+        let mut stack: Vec<(Oid, usize)> = vec![(head, usize::MAX)];
         let shallow = repo.is_shallow();
-        while let Some(id) = stack.pop() {
-            if index.contains_key(&id) {
-                continue;
-            }
-            let commit = match repo.find_commit(id) {
-                Ok(c) => c,
-                // The graft boundary of a shallow clone: history simply ends there.
-                Err(e) if shallow && e.code() == ErrorCode::NotFound => continue,
-                Err(e) => return Err(e.into()),
+        while let Some((id, slot)) = stack.pop() {
+            let i = match graph.index.get(&graph.ids, id) {
+                Some(i) => i,
+                None => {
+                    let commit = match repo.find_commit(id) {
+                        Ok(c) => c,
+                        // The graft boundary of a shallow clone: history simply ends there,
+                        // and the slot stays UNSET.
+                        Err(e) if shallow && e.code() == ErrorCode::NotFound => continue,
+                        Err(e) => return Err(e.into()),
+                    };
+                    let i = index_of(graph.ids.len());
+                    graph.ids.push(id);
+                    graph.index.insert(&graph.ids, i);
+                    graph.times.push(commit.time().seconds());
+                    graph.data.push(view(&commit, &mut keep));
+                    let first = graph.parents.len();
+                    let at = stack.len();
+                    stack.extend(commit.parent_ids().enumerate().map(|(k, p)| (p, first + k)));
+                    // Reverse so the first parent is visited first (depth-first along it).
+                    stack[at..].reverse();
+                    graph.parents.resize(first + (stack.len() - at), UNSET);
+                    graph.starts.push(index_of(graph.parents.len()));
+                    i
+                }
             };
-            index.insert(id, nodes.len() as u32);
-            nodes.push(raw_of(&commit));
-            let ids: Vec<Oid> = commit.parent_ids().collect();
-            // Reverse so the first parent is visited first (depth-first along it).
-            stack.extend(ids.iter().rev().copied());
-            parent_ids.push(ids);
+            if slot != usize::MAX {
+                graph.parents[slot] = i;
+            }
         }
-        // Every reachable commit has an index now; parents outside it (shallow) are dropped.
-        let parents = parent_ids
-            .iter()
-            .map(|ids| ids.iter().filter_map(|p| index.get(p).copied()).collect())
-            .collect();
-        Ok(Graph {
-            nodes,
-            parents,
-            index,
-        })
+        Ok(graph)
+    }
+
+    fn parents_of(&self, i: u32) -> &[u32] {
+        let i = i as usize;
+        &self.parents[self.starts[i] as usize..self.starts[i + 1] as usize]
+    }
+}
+
+/// Commit id to index, storing only the indexes (the ids are in the graph already): a quarter of
+/// a `HashMap<Oid, u32>`.
+#[derive(Default)]
+struct OidIndex {
+    table: hashbrown::HashTable<u32>,
+    hasher: std::hash::RandomState,
+}
+
+impl OidIndex {
+    fn get(&self, ids: &[Oid], id: Oid) -> Option<u32> {
+        self.table
+            .find(self.hasher.hash_one(id), |&i| ids[i as usize] == id)
+            .copied()
+    }
+
+    /// Add `ids[i]`, which must not be present yet.
+    fn insert(&mut self, ids: &[Oid], i: u32) {
+        let hasher = &self.hasher;
+        self.table
+            .insert_unique(hasher.hash_one(ids[i as usize]), i, |&j| {
+                hasher.hash_one(ids[j as usize])
+            });
     }
 }
 
