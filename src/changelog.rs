@@ -232,6 +232,8 @@ pub struct Templates {
     tera: Tera,
     /// Where each template came from, for error messages.
     sources: HashMap<&'static str, PathBuf>,
+    /// Whether the changelog template is a user's (the built-in one shows no commit body).
+    user_changelog: bool,
 }
 
 impl Templates {
@@ -250,6 +252,7 @@ impl Templates {
         tera.autoescape_on(vec![]);
         tera.register_filter("md", md_filter);
         let mut sources = HashMap::new();
+        let mut user_changelog = false;
         for (name, builtin) in [(CHANGELOG, CHANGELOG_TEMPLATE), (NOTES, NOTES_TEMPLATE)] {
             let user = dir.map(|d| d.join(name)).filter(|p| p.exists());
             let source = match &user {
@@ -259,6 +262,7 @@ impl Templates {
                 })?,
                 None => builtin.to_string(),
             };
+            user_changelog |= name == CHANGELOG && user.is_some();
             let path = user.unwrap_or_else(|| PathBuf::from(format!("(built-in) {name}")));
             tera.add_raw_template(name, &source)
                 .map_err(|e| ChangelogError::Template {
@@ -267,7 +271,17 @@ impl Templates {
                 })?;
             sources.insert(name, path);
         }
-        Ok(Templates { tera, sources })
+        Ok(Templates {
+            tera,
+            sources,
+            user_changelog,
+        })
+    }
+
+    /// Whether the changelog template may show commit bodies: a user's template may show any
+    /// field; the built-in one shows none of them.
+    pub fn changelog_shows_bodies(&self) -> bool {
+        self.user_changelog
     }
 
     /// Changelog sections for `releases` (newest first), without the file header.
@@ -456,6 +470,42 @@ mod tests {
             "a\n  2\\) b\n  10.5 c"
         );
         assert_eq!(escape_markdown("a\n- b\n```", "  "), "a\n  \\- b\n  \\```");
+    }
+
+    /// `changelog --all` drops commit bodies when the built-in template renders
+    /// ([`Templates::changelog_shows_bodies`]): it must not show them.
+    #[test]
+    fn the_builtin_changelog_shows_no_body() {
+        let commit = |body: Option<&str>| CommitEntry {
+            id: "a".repeat(40),
+            short_id: "aaaaaaa".into(),
+            link: "aaaaaaa".into(),
+            kind: "feat".into(),
+            scope: Some("api".into()),
+            summary: "add a thing".into(),
+            body: body.map(str::to_string),
+            breaking: true,
+            breaking_description: "gone".into(),
+            author: "Ann".into(),
+        };
+        let release = |body| Release {
+            version: Some("1.0.0".into()),
+            tag: Some("v1.0.0".into()),
+            previous_tag: None,
+            date: "2020-01-01".into(),
+            compare_url: None,
+            breaking: vec![commit(body)],
+            sections: vec![SectionEntry {
+                title: "Features".into(),
+                commits: vec![commit(body)],
+            }],
+            contributors: vec!["Ann".into()],
+        };
+        let templates = Templates::load(None).unwrap();
+        assert!(!templates.changelog_shows_bodies());
+        let with = templates.changelog(&[release(Some("BODY TEXT"))]).unwrap();
+        assert!(!with.contains("BODY TEXT"), "{with}");
+        assert_eq!(with, templates.changelog(&[release(None)]).unwrap());
     }
 
     #[test]

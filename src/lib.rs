@@ -1,11 +1,11 @@
 //! release-agent: turns git history into releases and rolls them out.
 //!
 //! The library holds all logic; the `release` binary only parses arguments and dispatches.
-//! Pure core: [`commit`], [`version`], [`plan`] (building), [`changelog`] (model), [`lint`],
-//! [`remote`]. Adapters: [`history`] (reading git), [`git`] (writing git), [`hooks`],
-//! [`version_files`], [`github`]. [`bump`] orders the steps of a local release, [`pipeline`]
-//! those of `cut` and `ci`; [`redact`] keeps secrets out of every output; [`commands`] is the
-//! CLI glue.
+//! Pure core: [`commit`], [`version`], [`plan`] (building), [`changelog`] (model), [`digest`]
+//! (what a whole-history changelog keeps of each commit), [`lint`], [`remote`]. Adapters:
+//! [`history`] (reading git), [`git`] (writing git), [`hooks`], [`version_files`], [`github`].
+//! [`bump`] orders the steps of a local release, [`pipeline`] those of `cut` and `ci`;
+//! [`redact`] keeps secrets out of every output; [`commands`] is the CLI glue.
 
 pub mod bump;
 pub mod changelog;
@@ -14,6 +14,7 @@ pub mod commands;
 pub mod commit;
 pub mod config;
 pub mod deploy;
+pub mod digest;
 pub mod ecs;
 pub mod environments;
 pub mod git;

@@ -141,7 +141,8 @@ pub enum PlanError {
     BadChannel(String),
 }
 
-fn short(id: &str) -> String {
+/// The abbreviated id (7 characters) of a full one.
+pub fn short(id: &str) -> String {
     id.chars().take(7).collect()
 }
 
@@ -201,11 +202,22 @@ fn cancelled_by_reverts(commits: &[RawCommit]) -> HashMap<usize, String> {
         return HashMap::new();
     }
     let ids: Vec<String> = commits.iter().map(|c| c.id.to_string()).collect();
+    cancelled_among(&ids, |i| commit::reverted_commit(&commits[i].message))
+}
+
+/// Indexes of commits cancelled by a later revert in the same list, with the reason, over
+/// commits given by their full ids (newest first) and, for each index, the abbreviated id its
+/// message says it reverts ([`commit::reverted_commit`]). A revert of a revert restores the
+/// original.
+pub fn cancelled_among<'a>(
+    ids: &[String],
+    reverts: impl Fn(usize) -> Option<&'a str>,
+) -> HashMap<usize, String> {
     let find = |abbrev: &str| ids.iter().position(|id| id.starts_with(abbrev));
     // target of each revert in range: revert index -> reverted index
     let mut target: HashMap<usize, usize> = HashMap::new();
-    for (i, c) in commits.iter().enumerate() {
-        if let Some(j) = commit::reverted_commit(&c.message).and_then(find) {
+    for i in 0..ids.len() {
+        if let Some(j) = reverts(i).and_then(find) {
             // A revert can only undo an older commit.
             if j > i {
                 target.insert(i, j);
@@ -213,9 +225,9 @@ fn cancelled_by_reverts(commits: &[RawCommit]) -> HashMap<usize, String> {
         }
     }
     // Oldest first: a revert that is itself active cancels its target.
-    let mut active: HashSet<usize> = (0..commits.len()).collect();
+    let mut active: HashSet<usize> = (0..ids.len()).collect();
     let mut cancelled: HashMap<usize, String> = HashMap::new();
-    for i in (0..commits.len()).rev() {
+    for i in (0..ids.len()).rev() {
         let Some(&j) = target.get(&i) else { continue };
         if !active.contains(&i) {
             continue;
