@@ -10,8 +10,8 @@ use std::sync::{Mutex, PoisonError};
 use super::{now, Workspace};
 use crate::changelog::{self, ReleaseInfo, Templates};
 use crate::cli::ChangelogArgs;
+use crate::compact::CompactCommits;
 use crate::config::Config;
-use crate::digest::Digests;
 use crate::history::{self, RawCommit};
 use crate::plan;
 
@@ -34,7 +34,8 @@ pub fn run(ws: &Workspace, args: &ChangelogArgs) -> Result<ExitCode> {
             .cloned()
             .collect();
         // Keep of each commit only what the changelog can show (see `digest`).
-        let mut digests = Digests::new(&ws.config.changelog, templates.changelog_shows_bodies());
+        let mut digests =
+            CompactCommits::new(&ws.config.changelog, templates.changelog_shows_bodies());
         let split = history::split(&ws.repo, head, &stable, |c| digests.add(c))?;
         let previous: Vec<Option<String>> = split
             .releases

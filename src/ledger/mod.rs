@@ -2,7 +2,7 @@
 //! deployment id, who, when) and its history; the approvals of each version; a lock per
 //! environment so two deploys never overlap.
 //!
-//! Two backends keep the same keys: [`file`] (JSON files under `.git/release-agent/ledger/`,
+//! Two backends keep the same keys: [`file`](mod@file) (JSON files under `.git/release-agent/ledger/`,
 //! the default) and [`ssm`] (Parameter Store under a prefix, shared by CI and laptops; the
 //! history of an environment is the parameter's own history).
 //!

@@ -10,7 +10,7 @@
 //! breaking list shows, packed into one buffer. Commits that are not Conventional Commits keep
 //! nothing but the id they may revert.
 //!
-//! [`Digests::planned`] turns one release's digests back into the commits
+//! [`CompactCommits::planned`] turns one release's digests back into the commits
 //! [`plan::classify_commits`] would have counted, so the model, and every output byte, is the
 //! same as when the whole history was kept.
 
@@ -25,8 +25,8 @@ use crate::version::BumpRules;
 
 /// What is kept of one commit: 16 bytes, plus its text when the changelog shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Digest {
-    /// Where its text starts in [`Digests`]'s buffer; [`NO_TEXT`] when no section shows it.
+pub struct CompactCommit {
+    /// Where its text starts in [`CompactCommits`]'s buffer; [`NO_TEXT`] when no section shows it.
     text: u64,
     /// Its type, an index into the interned types; [`NOT_COUNTED`] when the message is not a
     /// Conventional Commit.
@@ -46,7 +46,7 @@ const BREAKING_DESCRIPTION: u8 = 8;
 
 /// The shared part of the digests of one history: packed texts and interned strings.
 #[derive(Debug)]
-pub struct Digests {
+pub struct CompactCommits {
     /// Per shown commit: a flags byte, then the present fields of scope, summary, body and
     /// breaking description, each as a LEB128 length and UTF-8 bytes.
     text: Vec<u8>,
@@ -60,11 +60,11 @@ pub struct Digests {
     keep_body: bool,
 }
 
-impl Digests {
-    /// Digests for rendering with `config`'s sections. `keep_body: false` drops commit bodies,
+impl CompactCommits {
+    /// CompactCommits for rendering with `config`'s sections. `keep_body: false` drops commit bodies,
     /// for templates that do not show them.
-    pub fn new(config: &ChangelogConfig, keep_body: bool) -> Digests {
-        Digests {
+    pub fn new(config: &ChangelogConfig, keep_body: bool) -> CompactCommits {
+        CompactCommits {
             text: Vec::new(),
             kinds: Interner::default(),
             authors: Interner::default(),
@@ -79,12 +79,12 @@ impl Digests {
     }
 
     /// Read one commit; keep what the changelog can show of it.
-    pub fn add(&mut self, c: &CommitView<'_>) -> Digest {
+    pub fn add(&mut self, c: &CommitView<'_>) -> CompactCommit {
         if let Some(target) = commit::reverted_commit(c.message) {
             self.reverts.insert(c.id, target.into());
         }
         let Ok(message) = commit::classify(c.message) else {
-            return Digest {
+            return CompactCommit {
                 text: NO_TEXT,
                 kind: NOT_COUNTED,
                 author: 0,
@@ -95,7 +95,7 @@ impl Digests {
         } else {
             NO_TEXT
         };
-        Digest {
+        CompactCommit {
             text,
             kind: self.kinds.intern(&message.kind),
             author: self.authors.intern(c.author),
@@ -144,7 +144,7 @@ impl Digests {
     /// The message of a counted commit, as far as the changelog model reads it: the fields
     /// of a shown commit; the type alone of one that no section shows. Footers are left out
     /// (the model reads the breaking-change note, kept on its own).
-    fn message(&self, d: Digest) -> Conventional {
+    fn message(&self, d: CompactCommit) -> Conventional {
         let mut m = Conventional {
             kind: self.kinds.get(d.kind).to_string(),
             scope: None,
@@ -192,7 +192,7 @@ impl Digests {
     pub fn planned(
         &self,
         ids: &[Oid],
-        digests: &[Digest],
+        digests: &[CompactCommit],
         commits: &[u32],
         rules: &BumpRules,
     ) -> Vec<PlannedCommit> {
@@ -325,8 +325,8 @@ mod tests {
         assert_eq!(reverted_commits.len(), 2, "the revert pair cancels out");
         let expected = changelog::release_model(&expected, &info, &config);
         for keep_body in [true, false] {
-            let mut digests = Digests::new(&config, keep_body);
-            let kept: Vec<Digest> = commits.iter().map(|c| digests.add(&view(c))).collect();
+            let mut digests = CompactCommits::new(&config, keep_body);
+            let kept: Vec<CompactCommit> = commits.iter().map(|c| digests.add(&view(c))).collect();
             let ids: Vec<Oid> = commits.iter().map(|c| c.id).collect();
             let order: Vec<u32> = (0..commits.len() as u32).collect();
             let planned = digests.planned(&ids, &kept, &order, &rules);
