@@ -264,45 +264,8 @@ pub fn commits_since(
     Ok(out)
 }
 
-/// The commits that one release (or, without a tag, no release yet) brought.
-#[derive(Debug, Clone)]
-pub struct ReleaseCommits {
-    /// The release tag; `None` for unreleased commits.
-    pub tag: Option<ReleaseTag>,
-    /// Its commits, newest first.
-    pub commits: Vec<RawCommit>,
-}
-
-/// The whole history reachable from `head`, split by release: each commit belongs to the lowest
-/// version tag that contains it. Returned highest release first, with the unreleased commits
-/// (those no tag contains) under `None` at the top; commits newest first within a release.
-///
-/// One traversal reads every commit once; the split is done in memory, so the cost does not grow
-/// with the number of tags. [`split`] does the same keeping only what the caller needs of each
-/// commit, which is how `changelog --all` reads long histories.
-pub fn releases(
-    repo: &Repository,
-    head: Oid,
-    tags: &[ReleaseTag],
-) -> Result<Vec<ReleaseCommits>, HistoryError> {
-    let split = split(repo, head, tags, |c| c.to_raw())?;
-    let mut commits: Vec<Option<RawCommit>> = split.commits.into_iter().map(Some).collect();
-    Ok(split
-        .releases
-        .into_iter()
-        .map(|r| ReleaseCommits {
-            tag: r.tag,
-            commits: r
-                .commits
-                .iter()
-                .filter_map(|&i| commits[i as usize].take())
-                .collect(),
-        })
-        .collect())
-}
-
-/// The history reachable from one commit, split by release (see [`releases`]), with what
-/// [`split`]'s caller kept of each commit.
+/// The history reachable from one commit, split by release (see [`split`]), with what its
+/// caller kept of each commit.
 #[derive(Debug)]
 pub struct Split<T> {
     /// Commit ids, in traversal order.
@@ -322,8 +285,13 @@ pub struct SplitRelease {
     pub commits: Vec<u32>,
 }
 
-/// [`releases`], keeping `keep(commit)` of each commit instead of the whole commit: the caller
-/// decides how little of a long history stays in memory.
+/// The whole history reachable from `head`, split by release: each commit belongs to the lowest
+/// version tag that contains it. Releases come highest first, with the unreleased commits
+/// (those no tag contains) under `None` at the top; commits newest first within a release.
+///
+/// One traversal reads every commit once; the split is done in memory, so the cost does not grow
+/// with the number of tags. Of each commit only `keep(commit)` stays: the caller decides how
+/// little of a long history stays in memory (`changelog --all` keeps a few bytes).
 pub fn split<T>(
     repo: &Repository,
     head: Oid,
