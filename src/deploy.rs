@@ -166,6 +166,23 @@ pub trait ImageSource {
 /// Who cut a version (its identities), from the release tag.
 pub type Tagger<'a> = Box<dyn Fn(&str) -> Vec<String> + 'a>;
 
+/// What the gates of an environment judge a version by.
+struct Gates {
+    /// The history of the required environment (empty without one).
+    required_history: Vec<Record>,
+    /// The approvals that count.
+    tally: rollout::ApprovalTally,
+    /// Who cut the version.
+    cutters: Vec<String>,
+}
+
+impl Gates {
+    /// What keeps the version out (empty: nothing).
+    fn blockers(&self, env_name: &str, env: &EnvironmentConfig, version: &str) -> Vec<String> {
+        rollout::promotion_blockers(env_name, env, version, &self.required_history, &self.tally)
+    }
+}
+
 /// Everything a rollout needs.
 pub struct Rollout<'a> {
     /// The loaded configuration.
@@ -259,20 +276,40 @@ impl<'a> Rollout<'a> {
     /// What keeps `version` from `env` (empty: nothing).
     pub fn blockers(&self, env_name: &str, version: &str) -> Result<Vec<String>, DeployError> {
         let env = self.env(env_name)?;
+        Ok(self
+            .gates(env_name, env, version)?
+            .blockers(env_name, env, version))
+    }
+
+    /// The approvals of `version` for `env` that count, and who cut it.
+    fn tally(
+        &self,
+        env_name: &str,
+        env: &EnvironmentConfig,
+        version: &str,
+    ) -> Result<(rollout::ApprovalTally, Vec<String>), DeployError> {
+        let approvals = self.block(self.ledger.approvals(env_name, version))?;
+        let cutters = self.cutters(version)?;
+        Ok((rollout::tally(env_name, env, &approvals, &cutters), cutters))
+    }
+
+    /// Everything the gates of `env` judge `version` by, read once.
+    fn gates(
+        &self,
+        env_name: &str,
+        env: &EnvironmentConfig,
+        version: &str,
+    ) -> Result<Gates, DeployError> {
         let required_history = match &env.requires {
             Some(r) => self.block(self.ledger.history(r))?,
             None => Vec::new(),
         };
-        let approvals = self.block(self.ledger.approvals(env_name, version))?;
-        let cutters = self.cutters(version)?;
-        let tally = rollout::tally(env_name, env, &approvals, &cutters);
-        Ok(rollout::promotion_blockers(
-            env_name,
-            env,
-            version,
-            &required_history,
-            &tally,
-        ))
+        let (tally, cutters) = self.tally(env_name, env, version)?;
+        Ok(Gates {
+            required_history,
+            tally,
+            cutters,
+        })
     }
 
     /// Approve or reject `version` for `env` as the current actor.
@@ -303,15 +340,12 @@ impl<'a> Rollout<'a> {
     /// completed there; else the version's image.
     fn image_for(
         &self,
-        env: &EnvironmentConfig,
+        required_history: &[Record],
         version: &str,
     ) -> Result<(String, String), DeployError> {
-        if let Some(required) = &env.requires {
-            let history = self.block(self.ledger.history(required))?;
-            if let Some(r) = rollout::completed_in(&history, version) {
-                if let (Some(image), Some(digest)) = (&r.image, &r.digest) {
-                    return Ok((image.clone(), digest.clone()));
-                }
+        if let Some(r) = rollout::completed_in(required_history, version) {
+            if let (Some(image), Some(digest)) = (&r.image, &r.digest) {
+                return Ok((image.clone(), digest.clone()));
             }
         }
         self.images
@@ -326,7 +360,8 @@ impl<'a> Rollout<'a> {
     /// on failure, roll back to the last completed deployment.
     pub fn deploy(&self, env_name: &str, version: &str) -> Result<DeployReport, DeployError> {
         let env = self.env(env_name)?;
-        let missing = self.blockers(env_name, version)?;
+        let gates = self.gates(env_name, env, version)?;
+        let missing = gates.blockers(env_name, env, version);
         if !missing.is_empty() {
             return Err(DeployError::Refused {
                 version: version.to_string(),
@@ -334,14 +369,27 @@ impl<'a> Rollout<'a> {
                 missing,
             });
         }
-        let (image, digest) = self.image_for(env, version)?;
+        let (image, digest) = self.image_for(&gates.required_history, version)?;
+        self.locked(env_name, env, &format!("deploy {version}"), || {
+            self.deploy_locked(env_name, env, version, &image, &digest)
+        })
+    }
+
+    /// Run `work` holding `env`'s lock, which is given back however `work` ends.
+    fn locked<T>(
+        &self,
+        env_name: &str,
+        env: &EnvironmentConfig,
+        purpose: &str,
+        work: impl FnOnce() -> Result<T, DeployError>,
+    ) -> Result<T, DeployError> {
         let holder = Holder::me(
             &self.actor,
-            &format!("deploy {version}"),
+            purpose,
             self.config.ledger.lock_ttl.0.max(env.timeout.0 * 3),
         );
         let lock = self.block(self.ledger.lock(env_name, holder, self.lock_wait))?;
-        let result = self.deploy_locked(env_name, env, version, &image, &digest);
+        let result = work();
         self.block(lock.release());
         result
     }
@@ -771,13 +819,7 @@ impl<'a> Rollout<'a> {
     /// latest completed deployment before what runs now.
     pub fn rollback(&self, env_name: &str, to: Option<&str>) -> Result<DeployReport, DeployError> {
         let env = self.env(env_name)?;
-        let holder = Holder::me(
-            &self.actor,
-            "rollback",
-            self.config.ledger.lock_ttl.0.max(env.timeout.0 * 3),
-        );
-        let lock = self.block(self.ledger.lock(env_name, holder, self.lock_wait))?;
-        let result = (|| {
+        self.locked(env_name, env, "rollback", || {
             let history = self.block(self.ledger.history(env_name))?;
             let current = history.last();
             let target = match to {
@@ -810,9 +852,7 @@ impl<'a> Rollout<'a> {
                 reason: running.reason.clone().filter(|_| !outcome.is_success()),
                 running: Some(running),
             })
-        })();
-        self.block(lock.release());
-        result
+        })
     }
 
     /// Every environment: what runs, what waits.
@@ -842,8 +882,7 @@ impl<'a> Rollout<'a> {
                         continue;
                     }
                     let version = v.to_string();
-                    let approvals = self.block(self.ledger.approvals(name, &version))?;
-                    let tally = rollout::tally(name, env, &approvals, &self.cutters(&version)?);
+                    let (tally, _) = self.tally(name, env, &version)?;
                     waiting.push(Waiting {
                         blockers: rollout::promotion_blockers(
                             name, env, &version, &history, &tally,
@@ -974,19 +1013,15 @@ impl Rollout<'_> {
         if env.approvals == 0 {
             return Ok(false);
         }
-        let cutters = self.cutters(version)?;
-        if rollout::may_approve(env_name, env, &self.actor, &cutters).is_err() {
-            return Ok(false);
-        }
-        let approvals = self.block(self.ledger.approvals(env_name, version))?;
-        let tally = rollout::tally(env_name, env, &approvals, &cutters);
-        let required_done = match &env.requires {
-            Some(r) => {
-                rollout::completed_in(&self.block(self.ledger.history(r))?, version).is_some()
-            }
-            None => true,
-        };
+        let Gates {
+            required_history,
+            tally,
+            cutters,
+        } = self.gates(env_name, env, version)?;
+        let required_done =
+            env.requires.is_none() || rollout::completed_in(&required_history, version).is_some();
         Ok(required_done
+            && rollout::may_approve(env_name, env, &self.actor, &cutters).is_ok()
             && tally.rejected_by.is_empty()
             && (tally.approved_by.len() as u64) < u64::from(env.approvals)
             && !tally
