@@ -378,6 +378,15 @@ impl Ledger {
         }
     }
 
+    /// Store `value` as one line of JSON under `key`.
+    async fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), LedgerError> {
+        let text = serde_json::to_string(value).map_err(|e| LedgerError::Corrupt {
+            key: key.to_string(),
+            message: e.to_string(),
+        })?;
+        self.put(key, &text).await
+    }
+
     async fn values(&self, key: &str) -> Result<Vec<String>, LedgerError> {
         match self {
             Ledger::File(f) => f.history(key),
@@ -410,11 +419,8 @@ impl Ledger {
 
     /// Record a new state of `record.env`.
     pub async fn write(&self, record: &Record) -> Result<(), LedgerError> {
-        let value = serde_json::to_string(record).map_err(|e| LedgerError::Corrupt {
-            key: format!("{}/current", record.env),
-            message: e.to_string(),
-        })?;
-        self.put(&format!("{}/current", record.env), &value).await
+        self.put_json(&format!("{}/current", record.env), record)
+            .await
     }
 
     /// The approvals and rejections of `version` for `env`, oldest first.
@@ -438,11 +444,7 @@ impl Ledger {
             key_part(&approval.version),
             key_part(&approval.by)
         );
-        let value = serde_json::to_string(approval).map_err(|e| LedgerError::Corrupt {
-            key: key.clone(),
-            message: e.to_string(),
-        })?;
-        self.put(&key, &value).await
+        self.put_json(&key, approval).await
     }
 
     /// What is known of a released version.
@@ -457,11 +459,7 @@ impl Ledger {
             return Ok(());
         }
         let key = format!("releases/{}", key_part(&info.version));
-        let value = serde_json::to_string(info).map_err(|e| LedgerError::Corrupt {
-            key: key.clone(),
-            message: e.to_string(),
-        })?;
-        self.put(&key, &value).await
+        self.put_json(&key, info).await
     }
 
     /// Take `env`'s lock, waiting up to `wait` for another run to end.
