@@ -73,24 +73,51 @@ fn split_remote(url: &str) -> Option<(String, String)> {
 
 /// The URL with any `user:password@` credentials replaced by `***@`.
 pub fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = match rest.find('/') {
-                Some(i) => rest.split_at(i),
-                None => (rest, ""),
-            };
-            match authority.rsplit_once('@') {
-                Some((_, host)) => format!("{scheme}://***@{host}{path}"),
-                None => url.to_string(),
-            }
-        }
-        None => url.to_string(),
+    match split_credentials(url) {
+        Some((scheme, Some(_), host_and_path)) => format!("{scheme}://***@{host_and_path}"),
+        _ => url.to_string(),
     }
+}
+
+/// A URL with a scheme as `(scheme, credentials, host and path)`: the credentials are what
+/// precedes the last `@` of the authority, if anything does. `None` without `://`.
+pub fn split_credentials(url: &str) -> Option<(&str, Option<&str>, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    Some(match rest[..authority_end].rfind('@') {
+        Some(at) => (scheme, Some(&rest[..at]), &rest[at + 1..]),
+        None => (scheme, None, rest),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_found_in_the_authority_only() {
+        assert_eq!(
+            redact_url("https://x-access-token:abc@github.com/acme/app.git"),
+            "https://***@github.com/acme/app.git"
+        );
+        assert_eq!(
+            redact_url("https://github.com/a@b"),
+            "https://github.com/a@b"
+        );
+        assert_eq!(
+            redact_url("git@github.com:acme/app.git"),
+            "git@github.com:acme/app.git"
+        );
+        assert_eq!(
+            crate::image::source_url("https://u:p@host:8443/team/app.git"),
+            "https://host:8443/team/app.git"
+        );
+        assert_eq!(crate::image::source_url("https://u@host"), "https://host/");
+        assert_eq!(
+            crate::image::source_url("git@github.com:acme/app.git"),
+            "https://github.com/acme/app"
+        );
+    }
 
     #[test]
     fn github_remote_forms() {

@@ -254,12 +254,11 @@ pub fn source_url(remote: &str) -> String {
     if let Some(rest) = remote.strip_prefix("git@github.com:") {
         return format!("https://github.com/{}", rest.trim_end_matches(".git"));
     }
-    match remote.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            format!("{scheme}://{host}/{path}")
+    match crate::remote::split_credentials(remote) {
+        Some((scheme, _, host_and_path)) if host_and_path.contains('/') => {
+            format!("{scheme}://{host_and_path}")
         }
+        Some((scheme, _, host)) => format!("{scheme}://{host}/"),
         None => remote.to_string(),
     }
 }
