@@ -212,6 +212,18 @@ pub fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ` of a Unix time.
+pub fn rfc3339(seconds: i64) -> String {
+    let day = seconds.rem_euclid(86_400);
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        date_of(seconds),
+        day / 3600,
+        day % 3600 / 60,
+        day % 60
+    )
+}
+
 /// `YYYY-MM-DD` (UTC) of a Unix time.
 pub fn date_of(seconds: i64) -> String {
     // Howard Hinnant's civil_from_days.

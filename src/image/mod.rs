@@ -233,20 +233,8 @@ pub fn labels(
     if let Some(source) = source {
         labels.insert(key("source"), source.to_string());
     }
-    labels.insert(key("created"), rfc3339(created));
+    labels.insert(key("created"), crate::changelog::rfc3339(created));
     labels
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` of a Unix time.
-pub fn rfc3339(seconds: i64) -> String {
-    let day = seconds.rem_euclid(86_400);
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        crate::changelog::date_of(seconds),
-        day / 3600,
-        day % 3600 / 60,
-        day % 60
-    )
 }
 
 /// A remote URL as a label value: credentials removed, GitHub SSH turned into https.
@@ -332,7 +320,10 @@ mod tests {
 
     #[test]
     fn labels_and_dates() {
-        assert_eq!(rfc3339(1_750_000_000), "2025-06-15T15:06:40Z");
+        assert_eq!(
+            crate::changelog::rfc3339(1_750_000_000),
+            "2025-06-15T15:06:40Z"
+        );
         let l = labels(
             &semver::Version::new(1, 0, 0),
             "abc",

@@ -229,8 +229,8 @@ impl std::fmt::Display for Holder {
             self.purpose,
             self.pid,
             self.host,
-            crate::image::rfc3339(self.since),
-            crate::image::rfc3339(self.expires)
+            crate::changelog::rfc3339(self.since),
+            crate::changelog::rfc3339(self.expires)
         )
     }
 }
@@ -276,7 +276,7 @@ pub fn unix_now() -> i64 {
 
 /// Now, RFC 3339 (UTC).
 pub fn timestamp() -> String {
-    crate::image::rfc3339(unix_now())
+    crate::changelog::rfc3339(unix_now())
 }
 
 /// This process's pid namespace (`pid:[4026531836]`), empty where there is none to read.
