@@ -199,8 +199,6 @@ pub struct Rollout<'a> {
     pub images: Box<dyn ImageSource + 'a>,
     /// How long to wait for another run's lock.
     pub lock_wait: Duration,
-    /// Progress lines (stderr).
-    pub progress: Box<dyn Fn(&str) + 'a>,
     /// The async runtime the AWS calls run on.
     pub rt: &'a tokio::runtime::Runtime,
 }
@@ -252,7 +250,7 @@ impl<'a> Rollout<'a> {
     }
 
     fn say(&self, line: &str) {
-        (self.progress)(line);
+        crate::progress::line(line);
     }
 
     /// Who cut `version`: recorded by `release cut`, and the release tag's tagger.
@@ -948,7 +946,6 @@ impl<'a> Rollout<'a> {
         repo: &'a git2::Repository,
         config: &'a Config,
         rt: &'a tokio::runtime::Runtime,
-        progress: Box<dyn Fn(&str) + 'a>,
     ) -> Rollout<'a> {
         let aws = rt.block_on(crate::ssm::aws_config());
         let ledger = rt.block_on(Ledger::open(&config.ledger, repo.path()));
@@ -965,7 +962,6 @@ impl<'a> Rollout<'a> {
                 config,
             )),
             lock_wait: Duration::ZERO,
-            progress,
             rt,
         }
     }
@@ -1053,7 +1049,7 @@ pub fn cut_steps(
     if targets.is_empty() {
         return Ok(Vec::new());
     }
-    let rollout = Rollout::open(repo, config, rt, Box::new(crate::progress::line));
+    let rollout = Rollout::open(repo, config, rt);
     rollout.record_release(version, digest)?;
     let mut steps = Vec::new();
     for env in targets {

@@ -21,7 +21,7 @@ fn open<'a>(
     if ws.config.environments.is_empty() {
         bail!("release.toml has no [environments.<name>] section: nothing to deploy to (see README, \"Rollout\")");
     }
-    let mut rollout = Rollout::open(&ws.repo, &ws.config, rt, Box::new(crate::progress::line));
+    let mut rollout = Rollout::open(&ws.repo, &ws.config, rt);
     if let Some(run) = run {
         rollout.lock_wait = Span::parse(&run.wait)
             .map_err(|e| anyhow::anyhow!("--wait: {e}"))?
