@@ -33,7 +33,7 @@ pub fn run(ws: &Workspace, args: &ChangelogArgs) -> Result<ExitCode> {
             .filter(|t| t.version.pre.is_empty())
             .cloned()
             .collect();
-        // Keep of each commit only what the changelog can show (see `digest`).
+        // Keep of each commit only what the changelog can show (see `crate::compact`).
         let mut digests =
             CompactCommits::new(&ws.config.changelog, templates.changelog_shows_bodies());
         let split = history::split(&ws.repo, head, &stable, |c| digests.add(c))?;
