@@ -388,7 +388,7 @@ pub fn cut(
                 std::env::var("GITHUB_SERVER_URL").ok().as_deref(),
             );
             let model = bump::release_of(&plan, crate::changelog::now(), gh.as_ref(), config);
-            Some(bump::prepare(root, config, &plan, &templates, &model)?)
+            Some(bump::prepare(repo, config, &plan, &templates, &model)?)
         }
         Target::Existing { .. } => None,
     };

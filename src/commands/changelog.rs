@@ -16,7 +16,7 @@ use crate::history::{self, RawCommit};
 use crate::plan;
 
 pub fn run(ws: &Workspace, args: &ChangelogArgs) -> Result<ExitCode> {
-    let templates = Templates::load(ws.templates_dir().as_deref())?;
+    let templates = Templates::load(ws.templates_dir()?.as_deref())?;
     let github = ws.github();
     let head = history::head_commit(&ws.repo)?;
     let tags = history::version_tags(&ws.repo, &ws.config.tag_prefix)?;
