@@ -207,7 +207,7 @@ pub fn prepare(
             if let Some(name) = version_files::cargo_package_name(&current) {
                 let lock = read(
                     &lock_path,
-                    "version_files (the Cargo.lock beside Cargo.toml)",
+                    "version_files, the Cargo.lock beside a Cargo.toml",
                 )?;
                 if let Some(lock) = lock {
                     if let Ok(updated) =
