@@ -311,15 +311,25 @@ fn unfinished_release(
         }
     }
     let mut after = 0usize;
+    // Ids named by the reverts seen so far (newer than the commit at hand): a reverted release
+    // commit was abandoned, not left unfinished.
+    let mut reverted: Vec<String> = Vec::new();
     for id in walk {
         let id = id.map_err(GitError::from)?;
         let commit = repo.find_commit(id).map_err(GitError::from)?;
-        let header = String::from_utf8_lossy(commit.summary_bytes().unwrap_or_default());
-        let found = if commit.parent_count() > 1 {
+        let message = String::from_utf8_lossy(commit.message_bytes());
+        if let Some(target) = crate::commit::reverted_commit(&message) {
+            reverted.push(target.to_ascii_lowercase());
+        }
+        let header = message.lines().next().unwrap_or_default().trim_end();
+        let full_id = id.to_string();
+        let found = if commit.parent_count() > 1
+            || reverted.iter().any(|r| full_id.starts_with(r.as_str()))
+        {
             None
         } else {
             pattern
-                .captures(&header)
+                .captures(header)
                 .and_then(|c| c.get(1))
                 .map(|m| m.as_str().to_string())
         };
@@ -342,7 +352,7 @@ fn unfinished_release(
             format!("the release commit {short} (\"{header}\") has no tag {its_tag}, and {after} commit(s) came after it, so releasing now would tag the wrong commit")
         };
         return Err(BumpError::UntaggedRelease(format!(
-            "{why}: finish that release with `git tag -a {its_tag} {id} -m \"{its_tag}\"` and run release again (or revert that commit if the release was abandoned); nothing was written"
+            "{why}: finish that release with `git tag -a {its_tag} {id} -m \"{its_tag}\"` and run release again (or, if that release was abandoned, `git revert {id}`); nothing was written"
         )));
     }
     Ok(None)

@@ -419,3 +419,17 @@ fn an_old_untagged_first_release_is_refused_not_repeated() {
     );
     assert_eq!(repo.state(), before);
 }
+
+#[test]
+fn a_reverted_release_commit_was_abandoned_and_does_not_block() {
+    let repo = project(OLD);
+    repo.run(&["bump", "--no-tag"]).success();
+    let abandoned = repo.head();
+    repo.git(&["revert", "--no-edit", &abandoned]);
+    repo.commit_file("src.txt", "code 4\n", "fix: one more");
+    repo.run(&["bump"]).success();
+    assert_eq!(repo.tags(), ["v1.0.0", "v1.1.0"]);
+    assert_ne!(repo.rev("refs/tags/v1.1.0^{commit}"), Some(abandoned));
+    let text = repo.read("CHANGELOG.md");
+    assert_eq!(text.matches("## [1.1.0]").count(), 1, "{text}");
+}
