@@ -13,6 +13,7 @@ use crate::git::{self, GitError};
 use crate::hooks::{self, HookError};
 use crate::plan::ReleasePlan;
 use crate::remote::GithubRepo;
+use crate::safe_path::{self, UnsafePath};
 use crate::version_files::{self, Kind, VersionFileError};
 
 /// Switches of `release bump`.
@@ -43,6 +44,22 @@ pub enum BumpError {
     /// A version file could not be updated.
     #[error(transparent)]
     VersionFile(#[from] VersionFileError),
+    /// A configured path release refuses to read or write.
+    #[error(transparent)]
+    UnsafePath(#[from] UnsafePath),
+    /// A file the release rewrites cannot be read: rewriting it would lose what is there.
+    #[error("cannot read {path} ({key}): {reason}; nothing was written")]
+    Unreadable {
+        /// The file, relative to the worktree.
+        path: String,
+        /// The configuration key naming it.
+        key: String,
+        /// What went wrong, and what to do.
+        reason: String,
+    },
+    /// A release commit whose tag is missing: releasing again would repeat it.
+    #[error("{0}")]
+    UntaggedRelease(String),
     /// A hook failed; for `pre_bump` nothing was written.
     #[error("{source}{}", if *untouched { "; nothing was written" } else { "" })]
     Hook {
@@ -101,6 +118,10 @@ pub struct Prepared {
     pub notes: String,
     /// The files to write.
     pub files: Vec<FileChange>,
+    /// HEAD, when it is this release's commit left untagged by an earlier run: the release is
+    /// finished by tagging it, and nothing is written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_commit: Option<String>,
 }
 
 /// The template model of the release a plan describes.
@@ -120,9 +141,10 @@ pub fn release_of(
     changelog::release_model(&plan.commits, &info, &config.changelog)
 }
 
-/// Compute every write of the release.
+/// Compute every write of the release, reading nothing but regular files inside the worktree
+/// (see [`crate::safe_path`]) and refusing a release commit left without its tag.
 pub fn prepare(
-    root: &Path,
+    repo: &git2::Repository,
     config: &Config,
     plan: &ReleasePlan,
     templates: &Templates,
@@ -131,10 +153,25 @@ pub fn prepare(
     let (Some(version), Some(tag)) = (plan.next_version.clone(), plan.next_tag.clone()) else {
         return Err(BumpError::NothingToRelease(plan.reason.clone()));
     };
-    let read = |rel: &str| std::fs::read_to_string(root.join(rel)).ok();
+    let root = git::workdir(repo)?;
+    let release_commit = unfinished_release(repo, config, plan, &version, &tag)?;
+    let notes = templates.notes(release)?;
+    let commit_message = config.commit.message.replace("{version}", &version);
+    if let Some(id) = release_commit {
+        return Ok(Prepared {
+            commit_message,
+            notes,
+            version,
+            tag,
+            files: Vec::new(),
+            release_commit: Some(id.to_string()),
+        });
+    }
+
+    let read = |rel: &str, key: &str| read_text(&root, rel, key);
     let mut files = Vec::new();
-    let mut push = |path: String, content: String| {
-        let changed = read(&path).as_deref() != Some(content.as_str());
+    let mut push = |path: String, content: String, current: Option<&str>| {
+        let changed = current != Some(content.as_str());
         if !files.iter().any(|f: &FileChange| f.path == path) {
             files.push(FileChange {
                 path,
@@ -143,13 +180,19 @@ pub fn prepare(
             });
         }
     };
-    push(config.version_file.clone(), format!("{version}\n"));
+    let current = read(&config.version_file, "version_file")?;
+    push(
+        config.version_file.clone(),
+        format!("{version}\n"),
+        current.as_deref(),
+    );
     for vf in &config.version_files {
         let kind = Kind::from_path(&vf.path, vf.regex.as_deref());
-        let current = read(&vf.path).ok_or_else(|| VersionFileError::NoVersion {
-            path: root.join(&vf.path),
-            message: "the configured version file does not exist".into(),
-        })?;
+        let current =
+            read(&vf.path, "version_files")?.ok_or_else(|| VersionFileError::NoVersion {
+                path: root.join(&vf.path),
+                message: "the configured version file does not exist".into(),
+            })?;
         let content = version_files::rewrite(&kind, &current, &version).map_err(|message| {
             VersionFileError::NoVersion {
                 path: root.join(&vf.path),
@@ -161,32 +204,158 @@ pub fn prepare(
                 .with_file_name("Cargo.lock")
                 .to_string_lossy()
                 .into_owned();
-            if let (Some(name), Some(lock)) = (
-                version_files::cargo_package_name(&current),
-                read(&lock_path),
-            ) {
-                if let Ok(updated) = version_files::rewrite(&Kind::CargoLock(name), &lock, &version)
-                {
-                    push(lock_path, updated);
+            if let Some(name) = version_files::cargo_package_name(&current) {
+                let lock = read(
+                    &lock_path,
+                    "version_files, the Cargo.lock beside a Cargo.toml",
+                )?;
+                if let Some(lock) = lock {
+                    if let Ok(updated) =
+                        version_files::rewrite(&Kind::CargoLock(name), &lock, &version)
+                    {
+                        push(lock_path, updated, Some(&lock));
+                    }
                 }
             }
         }
-        push(vf.path.clone(), content);
+        push(vf.path.clone(), content, Some(&current));
     }
+
+    let path = &config.changelog.path;
     let section = templates.changelog(std::slice::from_ref(release))?;
-    let existing = read(&config.changelog.path);
-    if let Some(updated) = changelog::prepend(existing.as_deref(), &section, &version) {
-        push(config.changelog.path.clone(), updated);
-    } else if let Some(existing) = existing {
-        push(config.changelog.path.clone(), existing);
-    }
+    let existing = read(path, "changelog.path")?;
+    // Merged into the committed file first: a run that stopped after writing it left exactly
+    // that, which must count as done, not get a second section.
+    let from_head = committed_text(repo, path)
+        .and_then(|text| changelog::merge(Some(&text), &section))
+        .filter(|merged| existing.as_deref() == Some(merged.as_str()));
+    let content = match from_head {
+        Some(merged) => merged,
+        None => changelog::merge(existing.as_deref(), &section)
+            .unwrap_or_else(|| existing.clone().unwrap_or_default()),
+    };
+    push(path.clone(), content, existing.as_deref());
     Ok(Prepared {
-        commit_message: config.commit.message.replace("{version}", &version),
-        notes: templates.notes(release)?,
+        commit_message,
+        notes,
         version,
         tag,
         files,
+        release_commit: None,
     })
+}
+
+/// The text of `rel`, a file the release rewrites (`None`: it does not exist). Anything but a
+/// regular UTF-8 file inside the worktree is an error naming the file and `key`: rewriting
+/// what could not be read would lose it.
+fn read_text(root: &Path, rel: &str, key: &str) -> Result<Option<String>, BumpError> {
+    let path = safe_path::check(root, rel, key)?;
+    let unreadable = |reason: String| BumpError::Unreadable {
+        path: rel.to_string(),
+        key: key.to_string(),
+        reason,
+    };
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(unreadable(e.to_string())),
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let bytes = e.as_bytes();
+            let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            Err(unreadable(format!(
+                "it is not UTF-8 (line {line}, byte {at}); convert it to UTF-8 (e.g. `iconv -f latin1 -t utf-8`) and commit it"
+            )))
+        }
+    }
+}
+
+/// The committed text of `rel` at HEAD, if it is a UTF-8 file there.
+fn committed_text(repo: &git2::Repository, rel: &str) -> Option<String> {
+    let tree = repo.head().ok()?.peel_to_tree().ok()?;
+    let entry = tree.get_path(Path::new(rel)).ok()?;
+    let blob = repo.find_blob(entry.id()).ok()?;
+    String::from_utf8(blob.content().to_vec()).ok()
+}
+
+/// A release commit since the last release tag whose tag does not exist. HEAD when it is this
+/// very release (an earlier run stopped before tagging: tagging it finishes the release);
+/// any other one is refused with the command that tags it, since releasing on top of it would
+/// repeat its version or leave it unreleased. Only commits since the last release are read.
+fn unfinished_release(
+    repo: &git2::Repository,
+    config: &Config,
+    plan: &ReleasePlan,
+    version: &str,
+    tag: &str,
+) -> Result<Option<git2::Oid>, BumpError> {
+    let Some(pattern) = crate::plan::release_header_pattern(&config.commit.message) else {
+        return Ok(None);
+    };
+    let prefix = tag.strip_suffix(version).unwrap_or(&config.tag_prefix);
+    let head = repo
+        .head()
+        .and_then(|h| h.peel_to_commit())
+        .map_err(GitError::from)?
+        .id();
+    let mut walk = repo.revwalk().map_err(GitError::from)?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
+        .map_err(GitError::from)?;
+    walk.push(head).map_err(GitError::from)?;
+    if let Some(current) = &plan.current_tag {
+        if let Some(at) = git::tag_target(repo, current)? {
+            walk.hide(at).map_err(GitError::from)?;
+        }
+    }
+    let mut after = 0usize;
+    // Ids named by the reverts seen so far (newer than the commit at hand): a reverted release
+    // commit was abandoned, not left unfinished.
+    let mut reverted: Vec<String> = Vec::new();
+    for id in walk {
+        let id = id.map_err(GitError::from)?;
+        let commit = repo.find_commit(id).map_err(GitError::from)?;
+        let message = String::from_utf8_lossy(commit.message_bytes());
+        if let Some(target) = crate::commit::reverted_commit(&message) {
+            reverted.push(target.to_ascii_lowercase());
+        }
+        let header = message.lines().next().unwrap_or_default().trim_end();
+        let full_id = id.to_string();
+        let found = if commit.parent_count() > 1
+            || reverted.iter().any(|r| full_id.starts_with(r.as_str()))
+        {
+            None
+        } else {
+            pattern
+                .captures(header)
+                .and_then(|c| c.get(1))
+                .map(|m| m.as_str().to_string())
+        };
+        let Some(released) = found else {
+            after += 1;
+            continue;
+        };
+        let its_tag = format!("{prefix}{released}");
+        if git::tag_target(repo, &its_tag)?.is_some() {
+            after += 1;
+            continue;
+        }
+        if id == head && released == version {
+            return Ok(Some(id));
+        }
+        let short = crate::plan::short(&id.to_string());
+        let why = if id == head {
+            format!("HEAD is the release commit {short} (\"{header}\") of {released}, which has no tag {its_tag}, but this run would release {version}")
+        } else {
+            format!("the release commit {short} (\"{header}\") has no tag {its_tag}, and {after} commit(s) came after it, so releasing now would tag the wrong commit")
+        };
+        return Err(BumpError::UntaggedRelease(format!(
+            "{why}: finish that release with `git tag -a {its_tag} {id} -m \"{its_tag}\"` and run release again (or, if that release was abandoned, `git revert {id}`); nothing was written"
+        )));
+    }
+    Ok(None)
 }
 
 /// The paths a bump rewrites.
@@ -276,6 +445,8 @@ pub fn apply(
     let commit_name = format!("commit \"{}\"", prepared.commit_message);
     if options.no_commit {
         report(commit_name, StepState::Skipped);
+    } else if prepared.release_commit.is_some() {
+        report(commit_name, StepState::Done);
     } else if options.dry_run {
         report(commit_name, StepState::Todo);
     } else {

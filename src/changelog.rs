@@ -43,6 +43,9 @@ pub enum ChangelogError {
         /// The tera error chain.
         message: String,
     },
+    /// A template path that release refuses to read (a symlink, ...).
+    #[error(transparent)]
+    UnsafePath(#[from] crate::safe_path::UnsafePath),
     /// A template file could not be read.
     #[error("cannot read template {path}: {source}")]
     Read {
@@ -266,7 +269,12 @@ impl Templates {
         let mut sources = HashMap::new();
         let mut user_changelog = false;
         for (name, builtin) in [(CHANGELOG, CHANGELOG_TEMPLATE), (NOTES, NOTES_TEMPLATE)] {
-            let user = dir.map(|d| d.join(name)).filter(|p| p.exists());
+            // A template is read like the files release rewrites: a regular file, no symlink.
+            let user = match dir {
+                Some(d) => Some(crate::safe_path::check(d, name, "changelog.templates")?),
+                None => None,
+            }
+            .filter(|p| p.exists());
             let source = match &user {
                 Some(p) => std::fs::read_to_string(p).map_err(|source| ChangelogError::Read {
                     path: p.clone(),
@@ -408,51 +416,180 @@ fn md_filter(
     Ok(tera::Value::String(escape_markdown(&text, indent)))
 }
 
-/// Insert a rendered release section into an existing changelog: after the header, before the
-/// first release heading, keeping everything else byte for byte. Returns `None` when the file
-/// already has a section for `version` (a re-run).
-pub fn prepend(existing: Option<&str>, section: &str, version: &str) -> Option<String> {
-    let existing = existing.unwrap_or(HEADER);
-    if has_release(existing, version) {
+/// Merge a rendered release section into an existing changelog (`None`: no file yet).
+///
+/// The section goes before the first release heading (`## ...`), after the file's header, and
+/// every byte already there is kept:
+///
+/// - an `[Unreleased]` section whose every line is also in the new section (what
+///   `release changelog --all` wrote for these commits) is replaced by the new section;
+/// - an `[Unreleased]` section with anything else in it (hand-written Keep-a-Changelog notes)
+///   keeps its heading, now empty, and its text moves into the new section, right under the
+///   release heading: it describes this release;
+/// - a heading for the same version written by hand does not count as this release: "already
+///   released" is the tag's business, not the changelog's.
+///
+/// Returns `None` when the file already holds exactly this section (a run that stopped after
+/// writing it).
+pub fn merge(existing: Option<&str>, section: &str) -> Option<String> {
+    let section = section.trim_end();
+    let Some(existing) = existing else {
+        return Some(format!("{HEADER}\n{section}\n"));
+    };
+    if contains_block(existing, section) {
         return None;
     }
-    let mut offset = 0;
-    let mut insert_at = None;
-    for line in existing.split_inclusive('\n') {
-        if line.starts_with("## ") {
-            insert_at = Some(offset);
-            break;
-        }
-        offset += line.len();
+    let headings = level2_headings(existing);
+    let Some(&(first, first_end)) = headings.first() else {
+        // No release yet: the section goes at the end, after whatever is there.
+        let mut out = existing.to_string();
+        out.push_str(match () {
+            _ if out.is_empty() || out.ends_with("\n\n") => "",
+            _ if out.ends_with('\n') => "\n",
+            _ => "\n\n",
+        });
+        out.push_str(section);
+        out.push('\n');
+        return Some(out);
+    };
+    let mut out = String::with_capacity(existing.len() + section.len() + 4);
+    if !is_unreleased(&existing[first..first_end]) {
+        out.push_str(&existing[..first]);
+        out.push_str(section);
+        out.push_str("\n\n");
+        out.push_str(&existing[first..]);
+        return Some(out);
     }
-    let mut out = String::with_capacity(existing.len() + section.len() + 2);
-    match insert_at {
-        Some(at) => {
-            out.push_str(&existing[..at]);
-            out.push_str(section.trim_end());
-            out.push_str("\n\n");
-            out.push_str(&existing[at..]);
-        }
-        None => {
-            out.push_str(existing.trim_end());
-            out.push_str("\n\n");
-            out.push_str(section.trim_end());
+    let end = headings.get(1).map_or(existing.len(), |&(at, _)| at);
+    let body = trim_blank_lines(&existing[first_end..end]);
+    // Generated: each of its lines is one of the new section's (as often), nothing else.
+    let mut ours: HashMap<&str, usize> = HashMap::new();
+    for line in section.lines().map(str::trim_end) {
+        *ours.entry(line).or_default() += 1;
+    }
+    let generated = !body.is_empty()
+        && body
+            .lines()
+            .map(str::trim_end)
+            .filter(|l| !l.is_empty())
+            .all(|l| match ours.get_mut(l) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    true
+                }
+                _ => false,
+            });
+    if generated {
+        out.push_str(&existing[..first]);
+        out.push_str(section);
+    } else {
+        out.push_str(&existing[..first_end]);
+        if !out.ends_with('\n') {
             out.push('\n');
         }
+        out.push('\n');
+        if body.is_empty() {
+            out.push_str(section);
+        } else {
+            // Under the release heading, before the generated lists: after them, a bare
+            // bullet would read as one more contributor.
+            let (heading, rest) = match section.split_once('\n') {
+                Some((h, rest)) if h.starts_with("## ") => (Some(h), rest),
+                _ if section.starts_with("## ") && !section.contains('\n') => (Some(section), ""),
+                _ => (None, section),
+            };
+            if let Some(h) = heading {
+                out.push_str(h);
+                out.push_str("\n\n");
+            }
+            let rest = trim_blank_lines(rest);
+            let (first_part, second_part) = if heading.is_some() {
+                (body, rest)
+            } else {
+                (rest, body)
+            };
+            out.push_str(first_part);
+            if !second_part.is_empty() {
+                out.push_str("\n\n");
+                out.push_str(second_part);
+            }
+        }
+    }
+    if end < existing.len() {
+        out.push_str("\n\n");
+        out.push_str(&existing[end..]);
+    } else {
+        out.push('\n');
     }
     Some(out)
 }
 
-/// Whether a changelog has a heading for `version` (`## [1.2.0]`, `## 1.2.0`, `## v1.2.0`).
-pub fn has_release(changelog: &str, version: &str) -> bool {
-    changelog.lines().any(|l| {
-        let Some(rest) = l.strip_prefix("## ") else {
-            return false;
-        };
-        let rest = rest.trim_start_matches('[').trim_start_matches('v');
-        rest.strip_prefix(version)
-            .is_some_and(|after| after.is_empty() || after.starts_with([']', ' ', '(']))
+/// Whether `block` occurs in `text` as whole lines.
+fn contains_block(text: &str, block: &str) -> bool {
+    if block.is_empty() {
+        return false;
+    }
+    text.match_indices(block).any(|(at, _)| {
+        let after = &text[at + block.len()..];
+        (at == 0 || text[..at].ends_with('\n'))
+            && (after.is_empty() || after.starts_with('\n') || after.starts_with("\r\n"))
     })
+}
+
+/// Start and end (after its line break) of every `## ` heading outside fenced code blocks.
+fn level2_headings(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut fence: Option<&str> = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let marker = ["```", "~~~"].into_iter().find(|m| trimmed.starts_with(m));
+        match (fence, marker) {
+            (None, Some(m)) => fence = Some(m),
+            (Some(f), Some(m)) if f == m => fence = None,
+            (None, None) if line.starts_with("## ") => out.push((offset, offset + line.len())),
+            _ => {}
+        }
+        offset += line.len();
+    }
+    out
+}
+
+/// Whether a heading line is `## [Unreleased]` (any case, with or without brackets or a link).
+fn is_unreleased(heading: &str) -> bool {
+    let title = heading
+        .trim_end()
+        .trim_start_matches("## ")
+        .trim_start()
+        .trim_start_matches('[')
+        .to_ascii_lowercase();
+    title
+        .strip_prefix("unreleased")
+        .is_some_and(|after| after.is_empty() || after.starts_with([']', ' ', '(']))
+}
+
+/// `text` without the blank lines it starts and ends with.
+fn trim_blank_lines(text: &str) -> &str {
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        if !line.trim().is_empty() {
+            break;
+        }
+        start += line.len();
+    }
+    let mut end = text.len();
+    while end > start {
+        let line_start = text[..end]
+            .trim_end_matches(['\n', '\r'])
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        if !text[line_start..end].trim().is_empty() {
+            end = line_start + text[line_start..end].trim_end_matches(['\n', '\r']).len();
+            break;
+        }
+        end = line_start;
+    }
+    &text[start..end.max(start)]
 }
 
 #[cfg(test)]
@@ -520,34 +657,219 @@ mod tests {
         assert_eq!(with, templates.changelog(&[release(None)]).unwrap());
     }
 
+    const NEW: &str =
+        "## [1.1.0] - 2020-02-02\n\n### Features\n\n- new (abc1234)\n\n### Contributors\n\n- Ann\n";
+
     #[test]
-    fn prepend_keeps_everything() {
+    fn merge_goes_before_the_first_release_keeping_everything() {
         let existing = "# Changelog\n\nHand-written intro.\n\n## [1.0.0] - 2020-01-01\n\n- old\n";
-        let out = prepend(
-            Some(existing),
-            "## [1.1.0] - 2020-02-02\n\n- new\n",
-            "1.1.0",
-        )
-        .unwrap();
+        let out = merge(Some(existing), NEW).unwrap();
         assert_eq!(
             out,
-            "# Changelog\n\nHand-written intro.\n\n## [1.1.0] - 2020-02-02\n\n- new\n\n## [1.0.0] - 2020-01-01\n\n- old\n"
+            format!(
+                "# Changelog\n\nHand-written intro.\n\n{NEW}\n## [1.0.0] - 2020-01-01\n\n- old\n"
+            )
         );
-        assert_eq!(
-            prepend(Some(&out), "## [1.1.0] - 2021-01-01\n", "1.1.0"),
-            None
-        );
-        let fresh = prepend(None, "## [0.1.0] - 2020-01-01\n", "0.1.0").unwrap();
+        // The exact section is there already: a re-run changes nothing.
+        assert_eq!(merge(Some(&out), NEW), None);
+        let fresh = merge(None, "## [0.1.0] - 2020-01-01\n").unwrap();
         assert!(fresh.starts_with("# Changelog\n"));
-        assert!(fresh.ends_with("## [0.1.0] - 2020-01-01\n"));
+        assert!(fresh.ends_with("\n\n## [0.1.0] - 2020-01-01\n"));
+        // No release heading yet: at the end, the text before kept as it is.
+        assert_eq!(
+            merge(Some("# Log\nno newline"), "## [0.1.0]\n").unwrap(),
+            "# Log\nno newline\n\n## [0.1.0]\n"
+        );
     }
 
     #[test]
-    fn release_headings() {
-        assert!(has_release("## [1.2.0] - x", "1.2.0"));
-        assert!(has_release("## v1.2.0", "1.2.0"));
-        assert!(!has_release("## [1.2.0-rc.1] - x", "1.2.0"));
-        assert!(!has_release("## [1.2.01]", "1.2.0"));
-        assert!(!has_release("### [1.2.0]", "1.2.0"));
+    fn a_heading_for_the_version_written_by_hand_does_not_stop_the_merge() {
+        let existing = "# Changelog\n\n## [1.1.0]\n\nPlanned: x.\n";
+        let out = merge(Some(existing), NEW).unwrap();
+        assert_eq!(
+            out,
+            format!("# Changelog\n\n{NEW}\n## [1.1.0]\n\nPlanned: x.\n")
+        );
+    }
+
+    #[test]
+    fn a_generated_unreleased_section_is_replaced() {
+        let existing = "# Changelog\n\n## [Unreleased]\n\n### Features\n\n- new (abc1234)\n\n### Contributors\n\n- Ann\n\n## [1.0.0] - 2020-01-01\n\n- old\n";
+        let out = merge(Some(existing), NEW).unwrap();
+        assert_eq!(
+            out,
+            format!("# Changelog\n\n{NEW}\n## [1.0.0] - 2020-01-01\n\n- old\n")
+        );
+        // Also when it is the last section.
+        let last = "# Changelog\n\n## [Unreleased]\n\n### Features\n\n- new (abc1234)\n";
+        assert_eq!(
+            merge(Some(last), NEW).unwrap(),
+            format!("# Changelog\n\n{NEW}")
+        );
+    }
+
+    #[test]
+    fn hand_written_unreleased_notes_move_into_the_release() {
+        let existing = "# Changelog\n\n## [Unreleased]\n\n### Added\n\n- Überall: a thing\n\n## [1.0.0] - 2020-01-01\n\n- old\n";
+        let out = merge(Some(existing), NEW).unwrap();
+        assert_eq!(
+            out,
+            "# Changelog\n\n## [Unreleased]\n\n## [1.1.0] - 2020-02-02\n\n### Added\n\n- Überall: a thing\n\n### Features\n\n- new (abc1234)\n\n### Contributors\n\n- Ann\n\n## [1.0.0] - 2020-01-01\n\n- old\n"
+        );
+        // An empty Keep-a-Changelog heading stays, the release goes under it.
+        let empty = "# Changelog\n\n## [Unreleased]\n\n## [1.0.0] - 2020-01-01\n";
+        assert_eq!(
+            merge(Some(empty), NEW).unwrap(),
+            format!("# Changelog\n\n## [Unreleased]\n\n{NEW}\n## [1.0.0] - 2020-01-01\n")
+        );
+    }
+
+    #[test]
+    fn headings_in_code_blocks_do_not_count() {
+        let existing = "# Changelog\n\n```\n## [Unreleased]\n```\n\n## [1.0.0]\n";
+        let out = merge(Some(existing), NEW).unwrap();
+        assert_eq!(
+            out,
+            format!("# Changelog\n\n```\n## [Unreleased]\n```\n\n{NEW}\n## [1.0.0]\n")
+        );
+        assert!(is_unreleased(
+            "## [Unreleased](https://x/compare/v1...HEAD)\n"
+        ));
+        assert!(is_unreleased("## unreleased\r\n"));
+        assert!(!is_unreleased("## [Unreleasedx]"));
+    }
+
+    mod property {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// A line a person might write: ASCII, non-ASCII, Markdown, CRLF.
+        fn hand_line() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[a-zA-Z0-9 *_.,:!()-]{0,30}",
+                "- [a-zäöüéß€😀 ]{1,20}",
+                "### [A-Za-z]{1,10}",
+                "[a-z ]{1,10}\r",
+                "   ",
+                Just(String::new()),
+                Just("## [9.9.9] - by hand".to_string()),
+            ]
+        }
+
+        fn lines(n: usize) -> impl Strategy<Value = String> {
+            prop::collection::vec(hand_line(), 0..n)
+                .prop_map(|ls| ls.into_iter().map(|l| l + "\n").collect::<String>())
+        }
+
+        fn section() -> impl Strategy<Value = String> {
+            prop::collection::vec("[a-z]{1,8}", 1..4).prop_map(|items| {
+                let mut s = "## [9.9.9] - 2025-06-15\n\n### Features\n\n".to_string();
+                for (i, it) in items.iter().enumerate() {
+                    s.push_str(&format!("- {it} (abc{i:04})\n"));
+                }
+                s.push_str("\n### Contributors\n\n- Zoë\n");
+                s
+            })
+        }
+
+        #[derive(Debug, Clone)]
+        enum Unreleased {
+            None,
+            Generated,
+            Hand(String),
+        }
+
+        fn unreleased() -> impl Strategy<Value = Unreleased> {
+            prop_oneof![
+                Just(Unreleased::None),
+                Just(Unreleased::Generated),
+                lines(6).prop_map(Unreleased::Hand),
+            ]
+        }
+
+        fn releases() -> impl Strategy<Value = String> {
+            prop::collection::vec(("[0-9]\\.[0-9]\\.[0-9]", lines(5)), 0..4).prop_map(|rs| {
+                rs.into_iter()
+                    .map(|(v, body)| format!("## [{v}] - 2020-01-01\n{body}"))
+                    .collect()
+            })
+        }
+
+        /// `text` with its `## ` headings made `### ` ones.
+        fn demote(text: &str) -> String {
+            text.split_inclusive('\n')
+                .map(|l| {
+                    if l.starts_with("## ") {
+                        format!("#{l}")
+                    } else {
+                        l.to_string()
+                    }
+                })
+                .collect()
+        }
+
+        fn count(text: &str, line: &str) -> usize {
+            text.lines().filter(|l| *l == line).count()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+            #[test]
+            fn merge_keeps_every_byte_and_adds_exactly_one_section(
+                header in lines(4),
+                section in section(),
+                unreleased in unreleased(),
+                rest in releases(),
+            ) {
+                let header = demote(&header);
+                let rest_has_release = rest.starts_with("## ");
+                let unreleased_text = match &unreleased {
+                    Unreleased::None => String::new(),
+                    Unreleased::Generated => {
+                        // What `changelog --all` rendered: a part of this release's lines.
+                        let body: Vec<&str> = section.lines().skip(1).take(5).collect();
+                        format!("## [Unreleased]\n{}\n", body.join("\n"))
+                    }
+                    Unreleased::Hand(body) => {
+                        format!("## [Unreleased]\n{}", demote(body))
+                    }
+                };
+                let existing = format!("{header}{unreleased_text}{rest}");
+                let Some(out) = merge(Some(&existing), &section) else {
+                    prop_assert!(existing.contains(section.trim_end()));
+                    return Ok(());
+                };
+                let heading = section.lines().next().unwrap();
+                // Exactly one section more.
+                prop_assert_eq!(count(&out, heading), count(&existing, heading) + 1);
+                prop_assert!(out.contains(section.trim_end()) || matches!(unreleased, Unreleased::Hand(_)));
+                // What comes before the first heading and from the first release on: byte for byte.
+                prop_assert!(out.starts_with(&header), "{:?}", out);
+                if rest_has_release {
+                    prop_assert!(out.ends_with(&rest), "{:?}", out);
+                }
+                // Every line that was there is still there, as often (blank lines aside; a
+                // generated [Unreleased] section is replaced by the lines it repeats).
+                for line in existing.lines().filter(|l| !l.trim().is_empty()) {
+                    let replaced = (matches!(unreleased, Unreleased::Generated)
+                        && section.lines().any(|s| s == line))
+                        || line == "## [Unreleased]";
+                    prop_assert!(
+                        replaced || count(&out, line) >= count(&existing, line),
+                        "lost {:?} from {:?}: {:?}", line, existing, out
+                    );
+                }
+                // The [Unreleased] heading goes only with a section it repeats.
+                if let Unreleased::Hand(body) = &unreleased {
+                    let repeats = body.lines().map(str::trim_end).filter(|l| !l.is_empty())
+                        .all(|l| section.lines().any(|s| s == l));
+                    prop_assert!(repeats || out.contains("## [Unreleased]\n"));
+                }
+                // Merging again is a no-op only when the exact section is in the file.
+                if out.contains(section.trim_end()) {
+                    prop_assert_eq!(merge(Some(&out), &section), None);
+                }
+            }
+        }
     }
 }

@@ -91,26 +91,43 @@ pub fn author_signature(repo: &Repository) -> Result<Signature<'static>, GitErro
     repo.author_from_env().map_err(identity_error)
 }
 
-/// Stage `paths` and commit them on the current branch. Returns `None` when nothing changed
-/// relative to HEAD (nothing to commit).
+/// Commit exactly `paths` (as they are in the worktree) on top of HEAD, and stage them. The
+/// commit's tree is HEAD's with only these paths changed: whatever else is staged (with
+/// `--allow-dirty`) stays staged and out of the release commit. Returns `None` when nothing
+/// changed relative to HEAD (nothing to commit).
 pub fn commit_paths(
     repo: &Repository,
     paths: &[String],
     message: &str,
 ) -> Result<Option<Oid>, GitError> {
-    let mut index = repo.index()?;
     let root = workdir(repo)?;
+    let parent = repo.head()?.peel_to_commit()?;
+    let mut index = repo.index()?;
+    // The release commit's tree, built apart from the repository's index.
+    let mut tree_index = git2::Index::new()?;
+    tree_index.read_tree(&parent.tree()?)?;
     for p in paths {
-        if root.join(p).exists() {
-            index.add_path(Path::new(p))?;
+        let path = Path::new(p);
+        let full = root.join(p);
+        if full.exists() {
+            index.add_path(path)?;
+            let entry = match index.get_path(path, 0) {
+                Some(e) => e,
+                None => {
+                    return Err(GitError::Git(git2::Error::from_str(&format!(
+                        "{p} could not be staged"
+                    ))))
+                }
+            };
+            tree_index.add(&entry)?;
         } else {
-            // A file configured but removed: stage the removal rather than fail.
-            let _ = index.remove_path(Path::new(p));
+            // A file configured but removed: commit the removal rather than fail.
+            let _ = index.remove_path(path);
+            let _ = tree_index.remove_path(path);
         }
     }
     index.write()?;
-    let tree_id = index.write_tree()?;
-    let parent = repo.head()?.peel_to_commit()?;
+    let tree_id = tree_index.write_tree_to(repo)?;
     if parent.tree_id() == tree_id {
         return Ok(None);
     }

@@ -34,6 +34,7 @@ pub mod progress;
 pub mod redact;
 pub mod remote;
 pub mod rollout;
+pub mod safe_path;
 pub mod ssm;
 pub mod version;
 pub mod version_files;

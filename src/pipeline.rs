@@ -388,7 +388,7 @@ pub fn cut(
                 std::env::var("GITHUB_SERVER_URL").ok().as_deref(),
             );
             let model = bump::release_of(&plan, crate::changelog::now(), gh.as_ref(), config);
-            Some(bump::prepare(root, config, &plan, &templates, &model)?)
+            Some(bump::prepare(repo, config, &plan, &templates, &model)?)
         }
         Target::Existing { .. } => None,
     };
@@ -441,7 +441,22 @@ pub fn cut(
     // 2. Push branch and tag together.
     let tag_spec = format!("refs/tags/{tag}:refs/tags/{tag}");
     let on_remote = git::remote_tag(root, &options.remote, &tag)?;
+    // The tag was not on the remote when this run began and is there now: another run
+    // released this version meanwhile (a race lost before the push rather than at it).
+    let lost_race = |report: CutReport| -> Result<CutReport, CutError> {
+        if prepared.is_some() {
+            git::undo_local_release(repo, &tag, release_commit, before)?;
+        }
+        let mut lost = CutReport::new(
+            Outcome::ReleasedByAnotherRun,
+            format!("another run released {tag} first; nothing was pushed and the local release commit was undone"),
+        );
+        lost.version = report.version;
+        lost.tag = report.tag;
+        Ok(lost)
+    };
     match on_remote {
+        Some(at) if at != release_commit && remote_tag.is_none() => return lost_race(report),
         Some(at) if at == release_commit => {
             // Tag already there: the branch may still lag (pushed separately by hand).
             git::push_atomic(root, &options.remote, &refspecs, false)?;
@@ -463,16 +478,7 @@ pub fn cut(
             if let Err(e) = git::push_atomic(root, &options.remote, &specs, false) {
                 // Lost a race? Then the remote has our version now, made by another run.
                 if tag_appears(root, &options.remote, &tag) {
-                    if prepared.is_some() {
-                        git::undo_local_release(repo, &tag, release_commit, before)?;
-                    }
-                    let mut lost = CutReport::new(
-                        Outcome::ReleasedByAnotherRun,
-                        format!("another run released {tag} first; nothing was pushed and the local release commit was undone"),
-                    );
-                    lost.version = report.version;
-                    lost.tag = report.tag;
-                    return Ok(lost);
+                    return lost_race(report);
                 }
                 return Err(CutError::Refused(format!(
                     "the push of {branch} and {tag} was refused, so nothing was published (run again after fixing the cause): {}",

@@ -422,18 +422,10 @@ pub fn gather(
     let head = history::head_commit(repo)?;
     let tags = history::version_tags(repo, &config.tag_prefix)?;
     let current = history::latest_reachable(repo, head, &tags, true)?;
-    let release_header = release_header_pattern(&config.commit.message);
-    // Release commits (ours, from pre-releases or from a run that stopped before tagging) are
-    // bookkeeping, not changes: counting them would, e.g., add the releaser to the contributors.
-    let commits: Vec<RawCommit> = history::commits_since(repo, head, current.map(|t| t.commit))?
-        .into_iter()
-        .filter(|c| {
-            c.parents > 1
-                || !release_header
-                    .as_ref()
-                    .is_some_and(|re| re.is_match(c.message.lines().next().unwrap_or_default()))
-        })
-        .collect();
+    let commits = without_release_commits(
+        history::commits_since(repo, head, current.map(|t| t.commit))?,
+        &config.commit.message,
+    );
     if current.is_none() && repo.is_shallow() {
         return Err(HistoryError::ShallowWithoutTags.into());
     }
@@ -452,10 +444,27 @@ pub fn gather(
     build(&input, &config.bump.rules(), options)
 }
 
+/// `commits` without the release commits made from the `[commit] message` template.
+///
+/// Release commits (ours, from pre-releases or from a run that stopped before tagging) are
+/// bookkeeping, not changes: counting them would, e.g., add the releaser to the contributors.
+/// `release changelog` filters with this too, so its preview is what `bump` writes.
+pub fn without_release_commits(commits: Vec<RawCommit>, template: &str) -> Vec<RawCommit> {
+    let Some(release_header) = release_header_pattern(template) else {
+        return commits;
+    };
+    commits
+        .into_iter()
+        .filter(|c| {
+            c.parents > 1 || !release_header.is_match(c.message.lines().next().unwrap_or_default())
+        })
+        .collect()
+}
+
 /// A regex matching the header of a release commit made from `template` (`{version}` stands for
-/// any version).
-fn release_header_pattern(template: &str) -> Option<regex::Regex> {
-    const VERSION: &str = r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?";
+/// any version, captured as group 1).
+pub fn release_header_pattern(template: &str) -> Option<regex::Regex> {
+    const VERSION: &str = r"(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)";
     let header = template.lines().next()?;
     if !header.contains("{version}") {
         return None;

@@ -192,7 +192,18 @@ pub fn write_atomic(path: &Path, content: &str) -> Result<(), VersionFileError> 
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.release-tmp"));
-    std::fs::write(&tmp, content).map_err(io)?;
+    // A leftover (or planted) file or symlink of that name is removed, and the temporary file
+    // is created new: writing through a symlink would write outside the worktree.
+    if std::fs::symlink_metadata(&tmp).is_ok() {
+        std::fs::remove_file(&tmp).map_err(io)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(io)?;
+    std::io::Write::write_all(&mut file, content.as_bytes()).map_err(io)?;
+    drop(file);
     if let Ok(meta) = std::fs::metadata(path) {
         let _ = std::fs::set_permissions(&tmp, meta.permissions());
     }

@@ -335,3 +335,42 @@ fn a_broken_template_is_a_clear_error_naming_the_file() {
     assert!(err.contains("release-notes.md.tera"), "{err}");
     assert_eq!(repo.state(), before);
 }
+
+/// `release changelog` previews exactly the section `release bump` then writes: release
+/// commits (here a pre-release's, by someone else) count for nothing in either.
+#[test]
+fn the_preview_is_what_bump_writes() {
+    let repo = Repo::new();
+    repo.commit("feat: first");
+    repo.annotated_tag("v1.0.0");
+    repo.commit("feat(api): add an endpoint");
+    repo.git_cmd(&[
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "chore(release): 1.1.0-rc.1",
+    ])
+    .env("GIT_AUTHOR_NAME", "Rita Releaser")
+    .status()
+    .unwrap();
+    repo.annotated_tag("v1.1.0-rc.1");
+    repo.commit("fix: handle empty input");
+    let preview = stdout(&repo.run(&["changelog"]).success());
+    assert!(!preview.contains("Rita Releaser"), "{preview}");
+    repo.run(&["bump"]).success();
+    let written = repo.read("CHANGELOG.md");
+    // The same section but for its heading: `[Unreleased]` until `bump` names the version.
+    let body = |text: &str| -> String {
+        text.lines()
+            .skip_while(|l| !l.starts_with("## "))
+            .skip(1)
+            .take_while(|l| !l.starts_with("## "))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    assert_eq!(body(&preview), body(&written));
+    assert!(preview.starts_with("## [Unreleased]\n"), "{preview}");
+    let all = stdout(&repo.run(&["changelog", "--all"]).success());
+    assert!(!all.contains("Rita Releaser"), "{all}");
+}

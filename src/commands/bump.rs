@@ -40,10 +40,10 @@ pub fn run(ws: &Workspace, args: &crate::cli::BumpArgs) -> Result<ExitCode> {
         no_tag: args.no_tag,
         dry_run: args.dry_run,
     };
-    let templates = Templates::load(ws.templates_dir().as_deref())?;
+    let templates = Templates::load(ws.templates_dir()?.as_deref())?;
     let github = ws.github();
     let release = bump::release_of(&plan, now(), github.as_ref(), &ws.config);
-    let prepared = bump::prepare(&ws.root, &ws.config, &plan, &templates, &release)?;
+    let prepared = bump::prepare(&ws.repo, &ws.config, &plan, &templates, &release)?;
     let steps = bump::apply(&ws.repo, &ws.config, &plan, &prepared, &options)?;
     if args.json {
         let out = Outcome {

@@ -16,7 +16,7 @@ use crate::history::{self, RawCommit};
 use crate::plan;
 
 pub fn run(ws: &Workspace, args: &ChangelogArgs) -> Result<ExitCode> {
-    let templates = Templates::load(ws.templates_dir().as_deref())?;
+    let templates = Templates::load(ws.templates_dir()?.as_deref())?;
     let github = ws.github();
     let head = history::head_commit(&ws.repo)?;
     let tags = history::version_tags(&ws.repo, &ws.config.tag_prefix)?;
@@ -36,7 +36,22 @@ pub fn run(ws: &Workspace, args: &ChangelogArgs) -> Result<ExitCode> {
         // Keep of each commit only what the changelog can show (see `crate::compact`).
         let mut digests =
             CompactCommits::new(&ws.config.changelog, templates.changelog_shows_bodies());
-        let split = history::split(&ws.repo, head, &stable, |c| digests.add(c))?;
+        // Release commits count for nothing, as in `plan` and `bump` (a merge always counts
+        // for its commits; see `plan::without_release_commits`).
+        let release_header = plan::release_header_pattern(&ws.config.commit.message);
+        let split = history::split(&ws.repo, head, &stable, |c| {
+            let header = c.message.lines().next().unwrap_or_default();
+            if c.parents <= 1
+                && release_header
+                    .as_ref()
+                    .is_some_and(|re| re.is_match(header))
+            {
+                // An empty message is no Conventional Commit: kept as not counted.
+                digests.add(&history::CommitView { message: "", ..*c })
+            } else {
+                digests.add(c)
+            }
+        })?;
         let previous: Vec<Option<String>> = split
             .releases
             .iter()
@@ -79,7 +94,11 @@ pub fn run(ws: &Workspace, args: &ChangelogArgs) -> Result<ExitCode> {
         if current.is_none() && ws.repo.is_shallow() {
             return Err(history::HistoryError::ShallowWithoutTags.into());
         }
-        let commits = history::commits_since(&ws.repo, head, current.map(|t| t.commit))?;
+        // The commits `plan` and `bump` count, so the preview is what `bump` writes.
+        let commits = plan::without_release_commits(
+            history::commits_since(&ws.repo, head, current.map(|t| t.commit))?,
+            &ws.config.commit.message,
+        );
         let info = ReleaseInfo {
             version: None,
             tag: None,

@@ -52,7 +52,7 @@ fn run(ws: &Workspace, options: &CutOptions) -> Result<CutReport> {
         &ws.repo,
         &ws.root,
         &ws.config,
-        ws.templates_dir().as_deref(),
+        ws.templates_dir()?.as_deref(),
         options,
         &mut ask,
     )?)

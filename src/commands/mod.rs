@@ -161,11 +161,24 @@ impl Workspace {
         Ok(Workspace { repo, root, config })
     }
 
-    /// The template directory in use: configured, else `.release/templates` when it exists.
-    pub fn templates_dir(&self) -> Option<PathBuf> {
+    /// The template directory in use: configured, else `.release/templates` when it exists;
+    /// refused unless it is a real directory inside the worktree (see [`crate::safe_path`]).
+    pub fn templates_dir(&self) -> Result<Option<PathBuf>, crate::safe_path::UnsafePath> {
+        const KEY: &str = "changelog.templates";
         match &self.config.changelog.templates {
-            Some(dir) => Some(self.root.join(dir)),
-            None => Some(self.root.join(".release/templates")).filter(|d| d.is_dir()),
+            Some(dir) => {
+                let path = crate::safe_path::check_dir(&self.root, dir, KEY)?;
+                Ok(Some(path))
+            }
+            None => {
+                let default = self.root.join(".release/templates");
+                match std::fs::symlink_metadata(&default) {
+                    Err(_) => return Ok(None),
+                    Ok(meta) if meta.is_file() => return Ok(None),
+                    Ok(_) => {}
+                }
+                crate::safe_path::check_dir(&self.root, ".release/templates", KEY).map(Some)
+            }
         }
     }
 
