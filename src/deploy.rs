@@ -1123,12 +1123,18 @@ impl<'a> Rollout<'a> {
                     let version = v.to_string();
                     let digest =
                         rollout::completed_in(&history, &version).and_then(|r| r.digest.clone());
-                    let (tally, _) = self.tally(name, env, &version, digest.as_deref())?;
+                    // One version whose records cannot be read blocks itself, not the status.
+                    let (blockers, approved_by) =
+                        match self.tally(name, env, &version, digest.as_deref()) {
+                            Ok((tally, _)) => (
+                                rollout::promotion_blockers(name, env, &version, &history, &tally),
+                                tally.approved_by,
+                            ),
+                            Err(e) => (vec![e.to_string()], Vec::new()),
+                        };
                     waiting.push(Waiting {
-                        blockers: rollout::promotion_blockers(
-                            name, env, &version, &history, &tally,
-                        ),
-                        approved_by: tally.approved_by,
+                        blockers,
+                        approved_by,
                         approvals_needed: env.approvals,
                         version,
                     });

@@ -727,6 +727,46 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_record_that_ecs_completed_later_is_reconciled() {
+        let mut rollback = record("1.0.0", Status::Failed, "arn:td/web:2");
+        rollback.action = Action::Rollback;
+        let mut s = service(vec![deployment("d", "PRIMARY", "IN_PROGRESS", 1)]);
+        s.task_definition = "arn:td/web:2".into();
+        s.deployments[0].task_definition = "arn:td/web:2".into();
+        assert_eq!(reconcile(std::slice::from_ref(&s), &rollback), None);
+        s.deployments[0] = DeploymentView {
+            task_definition: "arn:td/web:2".into(),
+            ..deployment("d", "PRIMARY", "COMPLETED", 2)
+        };
+        let line = reconcile(std::slice::from_ref(&s), &rollback).unwrap();
+        assert!(
+            line.contains(
+                "this rollback failed, but ECS has completed it since: web on web:2 (1.0.0)"
+            ),
+            "{line}"
+        );
+        // Completed records, and services elsewhere, are drift's business.
+        let done = record("1.0.0", Status::Completed, "arn:td/web:2");
+        assert_eq!(reconcile(std::slice::from_ref(&s), &done), None);
+        s.task_definition = "arn:td/web:3".into();
+        assert_eq!(reconcile(&[s], &rollback), None);
+    }
+
+    #[test]
+    fn the_first_completed_digest_is_the_oldest() {
+        let mut a = record("1.1.0", Status::Completed, "td:1");
+        a.digest = Some("sha256:a".into());
+        let mut b = record("1.1.0", Status::Completed, "td:2");
+        b.digest = Some("sha256:b".into());
+        let mut failed = record("1.1.0", Status::Failed, "td:0");
+        failed.digest = Some("sha256:x".into());
+        assert_eq!(
+            first_completed_digest(&[failed, a, b], "1.1.0").as_deref(),
+            Some("sha256:a")
+        );
+    }
+
+    #[test]
     fn rollback_goes_to_the_previous_completed_version() {
         let mut current = record("1.2.0", Status::Completed, "td:3");
         current.last_completed = Some(current.snapshot());

@@ -525,7 +525,10 @@ impl Ledger {
     /// What is known of a released version.
     pub async fn release(&self, version: &str) -> Result<Option<ReleaseInfo>, LedgerError> {
         let key = format!("releases/{}", key_part(version));
-        self.get(&key).await?.map(|v| parse(&key, &v)).transpose()
+        self.get(&key)
+            .await?
+            .map(|v| parse(&self.origin(&key), &v))
+            .transpose()
     }
 
     /// Record who cut a version (kept if already there).
@@ -542,7 +545,7 @@ impl Ledger {
     pub async fn digest(&self, version: &str) -> Result<Option<ImageDigest>, LedgerError> {
         let key = format!("digests/{}", key_part(version));
         if let Some(value) = self.get(&key).await? {
-            return parse(&key, &value).map(Some);
+            return parse(&self.origin(&key), &value).map(Some);
         }
         Ok(self.release(version).await?.and_then(|r| {
             Some(ImageDigest {
