@@ -640,6 +640,51 @@ mod tests {
         assert!(key_part("1.0.0+build.5").starts_with("1.0.0_build.5-"));
     }
 
+    fn record(version: &str) -> Record {
+        Record {
+            env: "staging".into(),
+            action: Action::Deploy,
+            status: Status::Completed,
+            version: Some(version.into()),
+            digest: None,
+            image: None,
+            services: Vec::new(),
+            by: "ci".into(),
+            at: "t".into(),
+            reason: None,
+            last_completed: None,
+        }
+    }
+
+    #[test]
+    fn unreadable_values_are_skipped_and_never_block_the_current_state() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = file::FileStore::new(dir.path());
+        store.put("staging/current", "{broken").unwrap();
+        let ledger = Ledger::File(store);
+        rt.block_on(ledger.write(&record("1.0.0"))).unwrap();
+        rt.block_on(ledger.write(&record("1.1.0"))).unwrap();
+        let history = rt.block_on(ledger.history("staging")).unwrap();
+        let versions: Vec<_> = history.iter().map(|r| r.version.clone()).collect();
+        assert_eq!(versions, vec![Some("1.0.0".into()), Some("1.1.0".into())]);
+        // The newest value is the broken one: the latest readable state stands in for it.
+        let Ledger::File(store) = &ledger else {
+            unreachable!()
+        };
+        store.put("staging/current", "also broken").unwrap();
+        let entries = store.history_entries("staging/current").unwrap();
+        assert!(entries[0]
+            .0
+            .ends_with("staging/current.history.jsonl line 1"));
+        assert!(entries[3].0.ends_with("line 4"));
+        let current = rt.block_on(ledger.current("staging")).unwrap().unwrap();
+        assert_eq!(current.version.as_deref(), Some("1.1.0"));
+    }
+
     #[test]
     fn expired_or_dead_holders_are_stale() {
         let mut h = Holder::me("a", "deploy", Duration::from_secs(60));
