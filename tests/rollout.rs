@@ -863,8 +863,9 @@ impl Running {
 
 #[test]
 fn a_version_rejected_while_its_promotion_waits_for_the_lock_never_reaches_production() {
-    // Deployments take 3 s, so the first promotion holds production's lock a while.
-    let w = world_with("ssm", 3.0, "30s", "");
+    // Deployments take 5 s, so the first promotion holds production's lock while the second
+    // waits for it and two approvers change their minds.
+    let w = world_with("ssm", 5.0, "30s", "");
     for v in ["1.1.0", "1.2.0"] {
         w.release(CUTTER, &["deploy", v, "--env", "staging"])
             .success();
