@@ -8,7 +8,11 @@
 //!
 //! Keys: `<env>/current` (a [`Record`], rewritten at every change), `<env>/approvals/<version>/
 //! <who>` (one [`Approval`] each, so two approvers never overwrite each other), `releases/
-//! <version>` (a [`ReleaseInfo`]: who cut it, its digest), and `<env>/lock`.
+//! <version>` (a [`ReleaseInfo`]: who cut it, its digest), `digests/<version>` (an
+//! [`ImageDigest`], written once), and `<env>/lock`.
+//!
+//! Reading is tolerant: an unreadable history value is skipped with a warning that names it
+//! (parameter and version, or file and line), never counted as a deployment.
 
 pub mod file;
 pub mod ssm;
