@@ -37,6 +37,30 @@ pub enum DeployError {
         /// What is missing.
         missing: Vec<String>,
     },
+    /// The gates passed when the run started but not once it held the lock: something
+    /// changed while it waited (a rejection, a new deploy of the required environment).
+    #[error("{version} cannot go to {env}: its gates were checked again once this run held the lock, and they no longer pass (nothing was changed in {env}):\n  - {}", .missing.join("\n  - "))]
+    RefusedAfterLock {
+        /// The version.
+        version: String,
+        /// The environment.
+        env: String,
+        /// What is missing now.
+        missing: Vec<String>,
+    },
+    /// The image found for a version is not the digest it was first recorded with (a version
+    /// tag pushed again, a local record of another push).
+    #[error("{version} was first recorded as {recorded}, but {source_name} points at {found}: a version's image never changes; release the new image as a new version (or, if {found} is the right one, remove its recorded digest from the ledger by hand)")]
+    DigestMoved {
+        /// The version.
+        version: String,
+        /// The digest it was first recorded with.
+        recorded: String,
+        /// Where the other digest was found.
+        source_name: String,
+        /// The other digest.
+        found: String,
+    },
     /// An approval is refused.
     #[error("{0}")]
     NotAllowed(String),
@@ -161,6 +185,16 @@ pub trait ImageSource {
     fn image_of(&self, version: &str) -> Result<(String, String), String>;
     /// Put `tag` on `digest` (moving tags only).
     fn tag(&self, digest: &str, tag: &str) -> Result<(), String>;
+    /// `(repository@digest, digest)` recorded by `release image push` in this clone, if any.
+    fn recorded(&self, _version: &str) -> Option<(String, String)> {
+        None
+    }
+    /// `(repository@digest, digest)` of the registry's tag `version` now, if there is one.
+    fn tagged(&self, version: &str) -> Result<Option<(String, String)>, String> {
+        self.image_of(version).map(Some)
+    }
+    /// `repository@digest` of `digest`.
+    fn reference(&self, digest: &str) -> Result<String, String>;
 }
 
 /// Who cut a version (its identities), from the release tag.
@@ -170,7 +204,7 @@ pub type Tagger<'a> = Box<dyn Fn(&str) -> Vec<String> + 'a>;
 struct Gates {
     /// The history of the required environment (empty without one).
     required_history: Vec<Record>,
-    /// The approvals that count.
+    /// The approvals that count (for the digest judged).
     tally: rollout::ApprovalTally,
     /// Who cut the version.
     cutters: Vec<String>,
@@ -262,13 +296,43 @@ impl<'a> Rollout<'a> {
         Ok(who)
     }
 
-    /// Record who cut `version` (by `release cut`).
+    /// Record who cut `version` (by `release cut`), and fix its digest when the cut pushed one.
     pub fn record_release(&self, version: &str, digest: Option<String>) -> Result<(), DeployError> {
-        Ok(self.block(self.ledger.put_release(&ReleaseInfo {
+        self.block(self.ledger.put_release(&ReleaseInfo {
             version: version.to_string(),
             cut_by: self.actor.clone(),
-            digest,
-        }))?)
+            digest: digest.clone(),
+        }))?;
+        if let Some(digest) = digest {
+            let image = self.images.reference(&digest).ok();
+            self.fix_digest(version, image.as_deref(), &digest)?;
+        }
+        Ok(())
+    }
+
+    /// Record `digest` as `version`'s digest if none is yet; refused when another one is.
+    fn fix_digest(
+        &self,
+        version: &str,
+        image: Option<&str>,
+        digest: &str,
+    ) -> Result<(), DeployError> {
+        let fixed = self.block(self.ledger.fix_digest(&ledger::ImageDigest {
+            version: version.to_string(),
+            digest: digest.to_string(),
+            image: image.map(str::to_string),
+            by: self.actor.clone(),
+            at: ledger::timestamp(),
+        }))?;
+        if fixed.digest != digest {
+            return Err(DeployError::DigestMoved {
+                version: version.to_string(),
+                recorded: fixed.digest,
+                source_name: "this run's image".into(),
+                found: digest.to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// What keeps `version` from `env` (empty: nothing).
@@ -279,35 +343,75 @@ impl<'a> Rollout<'a> {
             .blockers(env_name, env, version))
     }
 
-    /// The approvals of `version` for `env` that count, and who cut it.
+    /// The approvals of `version` for `env` that count for `digest` (unknown: all), and who
+    /// cut it.
     fn tally(
         &self,
         env_name: &str,
         env: &EnvironmentConfig,
         version: &str,
+        digest: Option<&str>,
     ) -> Result<(rollout::ApprovalTally, Vec<String>), DeployError> {
-        let approvals = self.block(self.ledger.approvals(env_name, version))?;
+        let entries = self.block(self.ledger.approval_entries(env_name, version))?;
+        let fixed = self.block(self.ledger.digest(version))?.map(|d| d.digest);
+        let (counted, ignored) =
+            rollout::bound_to_digest(version, &entries.approvals, digest, fixed.as_deref());
         let cutters = self.cutters(version)?;
-        Ok((rollout::tally(env_name, env, &approvals, &cutters), cutters))
+        let mut tally = rollout::tally(env_name, env, &counted, &cutters);
+        tally.ignored.extend(ignored);
+        tally.unreadable = entries.unreadable;
+        Ok((tally, cutters))
     }
 
-    /// Everything the gates of `env` judge `version` by, read once.
+    /// The digest `version` would go to `env` with, as far as the ledger knows (no registry):
+    /// the one that completed in the required environment, else its recorded digest.
+    fn known_digest(
+        &self,
+        env: &EnvironmentConfig,
+        version: &str,
+        required_history: &[Record],
+    ) -> Result<Option<String>, DeployError> {
+        if env.requires.is_some() {
+            return Ok(
+                rollout::completed_in(required_history, version).and_then(|r| r.digest.clone())
+            );
+        }
+        Ok(self.block(self.ledger.digest(version))?.map(|d| d.digest))
+    }
+
+    /// Everything the gates of `env` judge `version` by, read once; approvals are counted
+    /// for `digest`, else for the digest the ledger knows.
+    fn gates_for(
+        &self,
+        env_name: &str,
+        env: &EnvironmentConfig,
+        version: &str,
+        digest: Option<&str>,
+    ) -> Result<Gates, DeployError> {
+        let required_history = match &env.requires {
+            Some(r) => self.block(self.ledger.history(r))?,
+            None => Vec::new(),
+        };
+        let known = match digest {
+            Some(d) => Some(d.to_string()),
+            None => self.known_digest(env, version, &required_history)?,
+        };
+        let (tally, cutters) = self.tally(env_name, env, version, known.as_deref())?;
+        Ok(Gates {
+            required_history,
+            tally,
+            cutters,
+        })
+    }
+
+    /// [`Self::gates_for`] the digest the ledger knows.
     fn gates(
         &self,
         env_name: &str,
         env: &EnvironmentConfig,
         version: &str,
     ) -> Result<Gates, DeployError> {
-        let required_history = match &env.requires {
-            Some(r) => self.block(self.ledger.history(r))?,
-            None => Vec::new(),
-        };
-        let (tally, cutters) = self.tally(env_name, env, version)?;
-        Ok(Gates {
-            required_history,
-            tally,
-            cutters,
-        })
+        self.gates_for(env_name, env, version, None)
     }
 
     /// Approve or reject `version` for `env` as the current actor.
@@ -329,46 +433,174 @@ impl<'a> Rollout<'a> {
             at: ledger::timestamp(),
             decision,
             note,
+            digest: self.decision_digest(env, version)?,
         };
         self.block(self.ledger.add_approval(&approval))?;
         Ok(approval)
     }
 
+    /// The digest a decision on `version` for `env` is about: the one that completed in the
+    /// required environment, else the recorded one, else what `release image push` recorded
+    /// here or the registry's version tag. Unknown (`None`) when none can be read: such a
+    /// decision counts for the version's first recorded digest only.
+    fn decision_digest(
+        &self,
+        env: &EnvironmentConfig,
+        version: &str,
+    ) -> Result<Option<String>, DeployError> {
+        let required_history = match &env.requires {
+            Some(r) => self.block(self.ledger.history(r))?,
+            None => Vec::new(),
+        };
+        if let Some(d) =
+            rollout::completed_in(&required_history, version).and_then(|r| r.digest.clone())
+        {
+            return Ok(Some(d));
+        }
+        if let Some(d) = self.block(self.ledger.digest(version))? {
+            return Ok(Some(d.digest));
+        }
+        if let Some((_, d)) = self.images.recorded(version) {
+            return Ok(Some(d));
+        }
+        Ok(match self.images.tagged(version) {
+            Ok(found) => found.map(|(_, d)| d),
+            Err(why) => {
+                tracing::warn!(
+                    "cannot read the image of {version} ({why}): the decision counts for the digest {version} is first recorded with"
+                );
+                None
+            }
+        })
+    }
+
     /// The image to deploy: for an environment that requires another, the very digest that
-    /// completed there; else the version's image.
+    /// completed there; else the version's recorded digest, else its image (the record of
+    /// `release image push` here, else the registry's version tag). A digest found anywhere
+    /// that differs from the recorded one is refused, both named.
     fn image_for(
         &self,
         required_history: &[Record],
         version: &str,
     ) -> Result<(String, String), DeployError> {
+        let fixed = self.block(self.ledger.digest(version))?;
+        let moved = |recorded: &str, source_name: String, found: &str| DeployError::DigestMoved {
+            version: version.to_string(),
+            recorded: recorded.to_string(),
+            source_name,
+            found: found.to_string(),
+        };
         if let Some(r) = rollout::completed_in(required_history, version) {
             if let (Some(image), Some(digest)) = (&r.image, &r.digest) {
+                // Without a recorded digest (a ledger from before digests were recorded), the
+                // first digest the version completed with there is the one it was given for.
+                let first = fixed
+                    .map(|f| f.digest)
+                    .or_else(|| rollout::first_completed_digest(required_history, version));
+                if let Some(first) = first.filter(|f| f != digest) {
+                    return Err(moved(
+                        &first,
+                        format!(
+                            "the deploy of {version} that completed in {} ({})",
+                            r.env, r.at
+                        ),
+                        digest,
+                    ));
+                }
                 return Ok((image.clone(), digest.clone()));
             }
         }
-        self.images
-            .image_of(version)
-            .map_err(|why| DeployError::NoImage {
-                version: version.to_string(),
-                why,
-            })
+        let no_image = |why: String| DeployError::NoImage {
+            version: version.to_string(),
+            why,
+        };
+        let tagged = self.images.tagged(version).map_err(no_image)?;
+        let recorded = self.images.recorded(version);
+        let (image, digest) = match fixed {
+            Some(f) => {
+                let image = match f.image {
+                    Some(i) => i,
+                    None => self.images.reference(&f.digest).map_err(no_image)?,
+                };
+                (image, f.digest)
+            }
+            None => recorded.clone().or_else(|| tagged.clone()).ok_or_else(|| {
+                no_image(format!(
+                    "the registry has no tag {version}: build and push it first (`release image push --version {version}`)"
+                ))
+            })?,
+        };
+        for (source_name, found) in [
+            (format!("the registry's tag {version}"), tagged),
+            (
+                "the record of `release image push` in this clone".to_string(),
+                recorded,
+            ),
+        ] {
+            if let Some((_, d)) = found.filter(|(_, d)| *d != digest) {
+                return Err(moved(&digest, source_name, &d));
+            }
+        }
+        Ok((image, digest))
     }
 
-    /// Deploy `version` to `env`: gates, lock, task definitions, update, wait, health gate;
-    /// on failure, roll back to the last completed deployment.
+    /// Judge `version` for `env` by every gate (the required environment, rejections,
+    /// approvals of the digest that would go) and pick its image; refused with what is missing.
+    fn judge(
+        &self,
+        env_name: &str,
+        env: &EnvironmentConfig,
+        version: &str,
+        after_lock: bool,
+    ) -> Result<(String, String), DeployError> {
+        let required_history = match &env.requires {
+            Some(r) => self.block(self.ledger.history(r))?,
+            None => Vec::new(),
+        };
+        // No image to judge before the required environment is done: its blocker says so.
+        let image = if env.requires.is_some()
+            && rollout::completed_in(&required_history, version).is_none()
+        {
+            None
+        } else {
+            Some(self.image_for(&required_history, version)?)
+        };
+        let (tally, _) = self.tally(
+            env_name,
+            env,
+            version,
+            image.as_ref().map(|(_, d)| d.as_str()),
+        )?;
+        let missing =
+            rollout::promotion_blockers(env_name, env, version, &required_history, &tally);
+        let (version, env_name) = (version.to_string(), env_name.to_string());
+        match image {
+            Some(image) if missing.is_empty() => Ok(image),
+            _ if after_lock => Err(DeployError::RefusedAfterLock {
+                version,
+                env: env_name,
+                missing,
+            }),
+            _ => Err(DeployError::Refused {
+                version,
+                env: env_name,
+                missing,
+            }),
+        }
+    }
+
+    /// Deploy `version` to `env`: gates, lock, gates again, task definitions, update, wait,
+    /// health gate; on failure, roll back to the last completed deployment.
     pub fn deploy(&self, env_name: &str, version: &str) -> Result<DeployReport, DeployError> {
         let env = self.env(env_name)?;
-        let gates = self.gates(env_name, env, version)?;
-        let missing = gates.blockers(env_name, env, version);
-        if !missing.is_empty() {
-            return Err(DeployError::Refused {
-                version: version.to_string(),
-                env: env_name.to_string(),
-                missing,
-            });
-        }
-        let (image, digest) = self.image_for(&gates.required_history, version)?;
+        // Refused now: said at once, without waiting for the lock.
+        self.judge(env_name, env, version, false)?;
         self.locked(env_name, env, &format!("deploy {version}"), || {
+            // Again once the lock is held, right before the first write to ECS: while this
+            // run waited, someone may have rejected the version, or the required environment
+            // may have moved on. Only what passes now goes out.
+            let (image, digest) = self.judge(env_name, env, version, true)?;
+            self.fix_digest(version, Some(&image), &digest)?;
             self.deploy_locked(env_name, env, version, &image, &digest)
         })
     }
@@ -386,7 +618,16 @@ impl<'a> Rollout<'a> {
             purpose,
             self.config.ledger.lock_ttl.0.max(env.timeout.0 * 3),
         );
-        let lock = self.block(self.ledger.lock(env_name, holder, self.lock_wait))?;
+        let lock = match self.block(self.ledger.lock(env_name, holder.clone(), Duration::ZERO)) {
+            Err(LedgerError::Locked { holder: other, .. }) if !self.lock_wait.is_zero() => {
+                self.say(&format!(
+                    "{env_name} is locked by {other}; waiting up to {}s for it",
+                    self.lock_wait.as_secs()
+                ));
+                self.block(self.ledger.lock(env_name, holder, self.lock_wait))?
+            }
+            other => other?,
+        };
         let result = work();
         self.block(lock.release());
         result
@@ -880,12 +1121,20 @@ impl<'a> Rollout<'a> {
                         continue;
                     }
                     let version = v.to_string();
-                    let (tally, _) = self.tally(name, env, &version)?;
+                    let digest =
+                        rollout::completed_in(&history, &version).and_then(|r| r.digest.clone());
+                    // One version whose records cannot be read blocks itself, not the status.
+                    let (blockers, approved_by) =
+                        match self.tally(name, env, &version, digest.as_deref()) {
+                            Ok((tally, _)) => (
+                                rollout::promotion_blockers(name, env, &version, &history, &tally),
+                                tally.approved_by,
+                            ),
+                            Err(e) => (vec![e.to_string()], Vec::new()),
+                        };
                     waiting.push(Waiting {
-                        blockers: rollout::promotion_blockers(
-                            name, env, &version, &history, &tally,
-                        ),
-                        approved_by: tally.approved_by,
+                        blockers,
+                        approved_by,
                         approvals_needed: env.approvals,
                         version,
                     });
@@ -894,7 +1143,11 @@ impl<'a> Rollout<'a> {
             let drift = match &current {
                 Some(c) => {
                     match self.block(self.ecs.describe_services(&env.cluster, &env.services)) {
-                        Ok(views) => rollout::drift(&views, c),
+                        Ok(views) => {
+                            let mut drift = rollout::drift(&views, c);
+                            drift.extend(rollout::reconcile(&views, c));
+                            drift
+                        }
                         Err(e) => vec![format!("cannot read ECS: {e}")],
                     }
                 }

@@ -191,6 +191,45 @@ pub struct ApprovalTally {
     pub rejected_by: Vec<(String, Option<String>)>,
     /// Approvals that do not count, and why.
     pub ignored: Vec<String>,
+    /// Approval entries that cannot be read, named: each blocks (it may be a rejection).
+    pub unreadable: Vec<String>,
+}
+
+/// The decisions on `version` that may count for `digest` (the one about to be deployed),
+/// and why the others do not. An approval names the digest it was given for and counts for
+/// that one only; one recorded before approvals named a digest counts only when `digest` is
+/// the version's first recorded one (`fixed`), since that is what it was given for. A
+/// rejection counts whatever digest it names. With `digest` unknown, all may count.
+pub fn bound_to_digest(
+    version: &str,
+    approvals: &[Approval],
+    digest: Option<&str>,
+    fixed: Option<&str>,
+) -> (Vec<Approval>, Vec<String>) {
+    let Some(digest) = digest else {
+        return (approvals.to_vec(), Vec::new());
+    };
+    let mut kept = Vec::new();
+    let mut ignored = Vec::new();
+    for a in approvals {
+        if a.decision == Decision::Rejected {
+            kept.push(a.clone());
+            continue;
+        }
+        match (&a.digest, fixed) {
+            (Some(d), _) if d == digest => kept.push(a.clone()),
+            (Some(d), _) => ignored.push(format!(
+                "{} approved {version} as {d}, not {digest}",
+                a.by
+            )),
+            (None, Some(f)) if f != digest => ignored.push(format!(
+                "{} approved {version} before approvals named a digest, and {version} was first recorded as {f}, not {digest}",
+                a.by
+            )),
+            (None, _) => kept.push(a.clone()),
+        }
+    }
+    (kept, ignored)
 }
 
 /// Count `approvals` (oldest first) for `env`.
@@ -225,6 +264,18 @@ pub fn completed_in<'a>(history: &'a [Record], version: &str) -> Option<&'a Reco
     })
 }
 
+/// The digest of the first completed deployment of `version` in a history (oldest first).
+pub fn first_completed_digest(history: &[Record], version: &str) -> Option<String> {
+    history
+        .iter()
+        .find(|r| {
+            r.status == Status::Completed
+                && r.action != Action::Adopted
+                && r.version.as_deref() == Some(version)
+        })
+        .and_then(|r| r.digest.clone())
+}
+
 /// Whether `version` ever failed in a history.
 pub fn failed_in<'a>(history: &'a [Record], version: &str) -> Option<&'a Record> {
     history
@@ -256,6 +307,11 @@ pub fn promotion_blockers(
                 "{why}: run `release deploy {version} --env {required}` first"
             ));
         }
+    }
+    for entry in &tally.unreadable {
+        missing.push(format!(
+            "an approval entry of {version} for {env_name} is unreadable and may be a rejection: {entry}; fix or delete it"
+        ));
     }
     for (who, note) in &tally.rejected_by {
         missing.push(format!(
@@ -324,6 +380,50 @@ pub fn drift(services: &[ServiceView], record: &Record) -> Vec<String> {
         }
     }
     out
+}
+
+/// What ECS says of a record that is not completed: when every service runs the record's
+/// task definition on a completed deployment, ECS finished what the ledger says failed or is
+/// still going (a rollback that timed out and completed later, a run that was stopped).
+pub fn reconcile(services: &[ServiceView], record: &Record) -> Option<String> {
+    if record.status == Status::Completed || record.services.is_empty() {
+        return None;
+    }
+    let finished = record.services.iter().all(|s| {
+        services.iter().any(|v| {
+            v.name == s.service
+                && v.task_definition == s.task_definition
+                && v.primary().is_some_and(|p| {
+                    p.task_definition == s.task_definition
+                        && p.rollout_state.as_deref().is_none_or(|r| r == "COMPLETED")
+                        && p.running == p.desired
+                })
+        })
+    });
+    if !finished {
+        return None;
+    }
+    let what = match record.action {
+        Action::Rollback => "rollback",
+        Action::Deploy | Action::Adopted => "deploy",
+    };
+    let runs = record
+        .services
+        .iter()
+        .map(|s| format!("{} on {}", s.service, short_name(&s.task_definition)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let version = record
+        .version
+        .as_deref()
+        .unwrap_or("the version from before");
+    let ledger_says = match record.status {
+        Status::Failed => "failed",
+        _ => "still in progress",
+    };
+    Some(format!(
+        "the ledger says this {what} {ledger_says}, but ECS has completed it since: {runs} ({version}) run now"
+    ))
 }
 
 /// A task definition ARN as people say it: `family:revision`.
@@ -485,6 +585,7 @@ mod tests {
             at: at.into(),
             decision,
             note: Some("n".into()),
+            digest: None,
         }
     }
 
@@ -532,6 +633,27 @@ mod tests {
             &cutters,
         );
         assert_eq!(t.rejected_by.len(), 1);
+    }
+
+    #[test]
+    fn approvals_count_only_for_their_digest() {
+        let mut for_a = approval("bob", Decision::Approved, "1");
+        for_a.digest = Some("sha256:a".into());
+        let legacy = approval("dave", Decision::Approved, "2");
+        let mut rejected = approval("alice", Decision::Rejected, "3");
+        rejected.digest = Some("sha256:a".into());
+        let all = vec![for_a, legacy, rejected];
+        let (kept, ignored) = bound_to_digest("1.0.0", &all, Some("sha256:a"), Some("sha256:a"));
+        assert_eq!(kept.len(), 3);
+        assert!(ignored.is_empty());
+        let (kept, ignored) = bound_to_digest("1.0.0", &all, Some("sha256:b"), Some("sha256:a"));
+        let who: Vec<&str> = kept.iter().map(|a| a.by.as_str()).collect();
+        assert_eq!(who, vec!["alice"], "a rejection counts for any digest");
+        assert_eq!(ignored.len(), 2, "{ignored:?}");
+        assert!(ignored[0].contains("bob approved 1.0.0 as sha256:a, not sha256:b"));
+        assert!(ignored[1].contains("first recorded as sha256:a"));
+        let (kept, _) = bound_to_digest("1.0.0", &all, None, None);
+        assert_eq!(kept.len(), 3);
     }
 
     fn record(version: &str, status: Status, td: &str) -> Record {
@@ -602,6 +724,46 @@ mod tests {
             vec!["service web: deployment d is in_progress with 1/2 running"]
         );
         assert_eq!(drift(&[], &record), vec!["service web is not in ECS"]);
+    }
+
+    #[test]
+    fn a_failed_record_that_ecs_completed_later_is_reconciled() {
+        let mut rollback = record("1.0.0", Status::Failed, "arn:td/web:2");
+        rollback.action = Action::Rollback;
+        let mut s = service(vec![deployment("d", "PRIMARY", "IN_PROGRESS", 1)]);
+        s.task_definition = "arn:td/web:2".into();
+        s.deployments[0].task_definition = "arn:td/web:2".into();
+        assert_eq!(reconcile(std::slice::from_ref(&s), &rollback), None);
+        s.deployments[0] = DeploymentView {
+            task_definition: "arn:td/web:2".into(),
+            ..deployment("d", "PRIMARY", "COMPLETED", 2)
+        };
+        let line = reconcile(std::slice::from_ref(&s), &rollback).unwrap();
+        assert!(
+            line.contains(
+                "this rollback failed, but ECS has completed it since: web on web:2 (1.0.0)"
+            ),
+            "{line}"
+        );
+        // Completed records, and services elsewhere, are drift's business.
+        let done = record("1.0.0", Status::Completed, "arn:td/web:2");
+        assert_eq!(reconcile(std::slice::from_ref(&s), &done), None);
+        s.task_definition = "arn:td/web:3".into();
+        assert_eq!(reconcile(&[s], &rollback), None);
+    }
+
+    #[test]
+    fn the_first_completed_digest_is_the_oldest() {
+        let mut a = record("1.1.0", Status::Completed, "td:1");
+        a.digest = Some("sha256:a".into());
+        let mut b = record("1.1.0", Status::Completed, "td:2");
+        b.digest = Some("sha256:b".into());
+        let mut failed = record("1.1.0", Status::Failed, "td:0");
+        failed.digest = Some("sha256:x".into());
+        assert_eq!(
+            first_completed_digest(&[failed, a, b], "1.1.0").as_deref(),
+            Some("sha256:a")
+        );
     }
 
     #[test]

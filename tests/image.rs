@@ -709,3 +709,23 @@ mod bearer {
         assert!(err.contains("RELEASE_REGISTRY_USERNAME"), "{err}");
     }
 }
+
+#[test]
+fn a_push_fixes_the_versions_digest_in_the_rollout_ledger() {
+    let registry = Registry::start();
+    let repo = project(&registry);
+    let mut config = repo.read("release.toml");
+    config.push_str(
+        "\n[environments.staging]\ncluster = \"staging\"\nservices = [\"web\"]\ncontainer = \"app\"\n",
+    );
+    repo.write("release.toml", &config);
+    release(&repo, &["image", "build"]).assert().success();
+    release(&repo, &["image", "push"]).assert().success();
+    let digest = registry.digest(NAME, "1.2.3").expect("1.2.3 pushed");
+    let fixed = std::fs::read_to_string(
+        repo.path()
+            .join(".git/release-agent/ledger/digests/1.2.3.json"),
+    )
+    .expect("the digest is in the ledger");
+    assert_eq!(json(&fixed)["digest"], digest.as_str(), "{fixed}");
+}

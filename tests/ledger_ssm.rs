@@ -86,3 +86,26 @@ async fn a_live_lock_is_waited_for_then_taken() {
     assert!(value.contains("\"by\":\"bob\""), "{value}");
     second.release().await;
 }
+
+#[tokio::test]
+async fn a_versions_digest_is_fixed_by_its_first_record() {
+    use release_agent::ledger::{ImageDigest, Ledger};
+    let moto = Moto::start();
+    let ledger = Ledger::Ssm(store(&moto).await);
+    let record = |digest: &str| ImageDigest {
+        version: "1.1.0".into(),
+        digest: digest.into(),
+        image: None,
+        by: "ci".into(),
+        at: "2026-01-01T00:00:00Z".into(),
+    };
+    assert_eq!(ledger.digest("1.1.0").await.unwrap(), None);
+    let first = ledger.fix_digest(&record("sha256:a")).await.unwrap();
+    assert_eq!(first.digest, "sha256:a");
+    let second = ledger.fix_digest(&record("sha256:b")).await.unwrap();
+    assert_eq!(second.digest, "sha256:a", "the first record stands");
+    assert_eq!(
+        ledger.digest("1.1.0").await.unwrap().unwrap().digest,
+        "sha256:a"
+    );
+}

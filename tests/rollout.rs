@@ -802,3 +802,335 @@ fn promote_in_a_terminal_asks_an_allowed_approver() {
     .unwrap();
     assert!(approvals.contains("at the promote prompt"), "{approvals}");
 }
+
+/// A spawned `release` whose stderr is read line by line as it comes.
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    reader: std::thread::JoinHandle<String>,
+}
+
+impl Running {
+    fn start(w: &World, actor: &str, args: &[&str]) -> Running {
+        use std::io::BufRead as _;
+        let mut cmd = w.repo.release_process();
+        cmd.envs(w.fleet.env())
+            .env("GITHUB_ACTOR", actor)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                all.push_str(&line);
+                all.push('\n');
+                let _ = tx.send(line);
+            }
+            all
+        });
+        Running {
+            child,
+            lines,
+            reader,
+        }
+    }
+
+    /// Wait (up to `limit`) for a line of stderr containing `text`; whether it came.
+    fn wait_for(&self, text: &str, limit: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    /// Its exit status and whole stderr.
+    fn finish(self) -> (std::process::ExitStatus, String) {
+        let out = self.child.wait_with_output().unwrap();
+        (out.status, self.reader.join().unwrap())
+    }
+}
+
+#[test]
+fn a_version_rejected_while_its_promotion_waits_for_the_lock_never_reaches_production() {
+    // Deployments take 5 s, so the first promotion holds production's lock while the second
+    // waits for it and two approvers change their minds.
+    let w = world_with("ssm", 5.0, "30s", "");
+    for v in ["1.1.0", "1.2.0"] {
+        w.release(CUTTER, &["deploy", v, "--env", "staging"])
+            .success();
+        w.release("dave", &["approve", v, "--env", "production"])
+            .success();
+    }
+    let first = Running::start(&w, CUTTER, &["promote", "1.1.0", "--to", "production"]);
+    assert!(
+        first.wait_for("deployment ecs-svc/", std::time::Duration::from_secs(30)),
+        "the first promotion updates production"
+    );
+    // Approved, so it passes its first look and waits for the lock.
+    let second = Running::start(
+        &w,
+        CUTTER,
+        &["promote", "1.2.0", "--to", "production", "--wait", "60s"],
+    );
+    let waiting = second.wait_for(
+        "production is locked by carol@example.com",
+        std::time::Duration::from_secs(20),
+    );
+    // While it waits, two approvers refuse 1.2.0.
+    for who in ["bob", "dave"] {
+        w.release(
+            who,
+            &[
+                "reject",
+                "1.2.0",
+                "--env",
+                "production",
+                "--note",
+                "bad migration",
+            ],
+        )
+        .success();
+    }
+    let (status, text) = first.finish();
+    assert!(status.success(), "{text}");
+    let (status, text) = second.finish();
+    w.assert_runs("prod", "1.1.0");
+    assert!(
+        !status.success(),
+        "a refused promotion exits non-zero: {text}"
+    );
+    assert!(
+        text.contains("1.2.0 cannot go to production: its gates were checked again once this run held the lock"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bob rejected 1.2.0 for production (bad migration)"),
+        "{text}"
+    );
+    assert!(text.contains("dave rejected 1.2.0"), "{text}");
+    assert!(
+        waiting,
+        "the second promotion says it waits for the lock: {text}"
+    );
+    assert_eq!(
+        w.update_calls("prod"),
+        2,
+        "only the first promotion updated"
+    );
+    let s = summaries(&w.history("production"));
+    assert_eq!(s[0], "deploy 1.1.0 completed", "{s:?}");
+    assert!(!s.iter().any(|l| l.contains("1.2.0")), "{s:?}");
+}
+
+#[test]
+fn a_moved_version_tag_is_refused_and_approvals_count_for_their_digest_only() {
+    let w = world("file");
+    let a = w.digests["1.1.0"].clone();
+    w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"])
+        .success();
+    let out = w
+        .release("dave", &["approve", "1.1.0", "--env", "production"])
+        .success();
+    assert!(
+        stdout(&out).contains(&format!("dave approved 1.1.0 ({a}) for production")),
+        "{}",
+        stdout(&out)
+    );
+
+    // Someone pushes another image as 1.1.0.
+    let b = w.fleet.push_image("1.1.0", "1.1.0, rebuilt");
+    assert_ne!(a, b);
+    let before = w.update_calls("staging");
+    let err = clean_failure(w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"]));
+    assert!(
+        err.contains(&format!(
+            "1.1.0 was first recorded as {a}, but the registry's tag 1.1.0 points at {b}"
+        )),
+        "{err}"
+    );
+    assert_eq!(w.update_calls("staging"), before, "nothing deployed");
+    w.assert_runs("staging", "1.1.0");
+
+    // Promotion takes the digest that passed staging, under the approval given for it.
+    w.release(CUTTER, &["promote", "1.1.0", "--to", "production"])
+        .success();
+    w.assert_runs("prod", "1.1.0");
+
+    // An approval given for one digest does not count for another: 1.2.0 is approved as
+    // the registry had it, then its tag moves before its first deploy.
+    let c = w.digests["1.2.0"].clone();
+    let out = w
+        .release("dave", &["approve", "1.2.0", "--env", "production"])
+        .success();
+    assert!(stdout(&out).contains(&format!("({c})")), "{}", stdout(&out));
+    let d = w.fleet.push_image("1.2.0", "1.2.0, rebuilt");
+    w.release(CUTTER, &["deploy", "1.2.0", "--env", "staging"])
+        .success();
+    assert_eq!(w.fleet.image_of("staging", "web"), reference(&d));
+    let err = clean_failure(w.release(CUTTER, &["promote", "1.2.0", "--to", "production"]));
+    assert!(
+        err.contains("needs 1 approval(s) of 1.2.0, it has 0"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("dave approved 1.2.0 as {c}, not {d}")),
+        "{err}"
+    );
+    w.assert_runs("prod", "1.1.0");
+    // Approved again, for what ran in staging: it goes.
+    w.release("bob", &["approve", "1.2.0", "--env", "production"])
+        .success();
+    w.release(CUTTER, &["promote", "1.2.0", "--to", "production"])
+        .success();
+    assert_eq!(w.fleet.image_of("prod", "web"), reference(&d));
+}
+
+fn put_ssm(w: &World, name: &str, value: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(
+        w.fleet
+            .ssm
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .overwrite(true)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_corrupt_ssm_value_is_skipped_with_a_warning_and_blocks_nothing() {
+    let w = world("ssm");
+    w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"])
+        .success();
+    // The newest value of staging's record is garbage.
+    put_ssm(&w, "/release-agent/test/staging/current", "{not json");
+    let named = "SSM parameter /release-agent/test/staging/current version";
+
+    let out = w
+        .release(CUTTER, &["history", "--env", "staging"])
+        .success();
+    assert!(stderr(&out).contains(named), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("it is not counted as a deployment"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("1.1.0 deploy completed"),
+        "{}",
+        stdout(&out)
+    );
+    let status = w.json(&["status", "--env", "staging", "--json"]);
+    assert_eq!(status[0]["current"]["version"], "1.1.0", "{status}");
+    assert_eq!(status[0]["current"]["status"], "completed", "{status}");
+
+    // Approving records and succeeds; promoting goes.
+    let out = w
+        .release("bob", &["approve", "1.1.0", "--env", "production"])
+        .success();
+    assert!(
+        stdout(&out).contains("ready: `release promote 1.1.0 --to production`"),
+        "{}",
+        stdout(&out)
+    );
+    w.release(CUTTER, &["promote", "1.1.0", "--to", "production"])
+        .success();
+    w.assert_runs("prod", "1.1.0");
+
+    // A deploy on top of it, then a rollback: the garbage (now mid-history) is never a target.
+    w.release(CUTTER, &["deploy", "1.2.0", "--env", "staging"])
+        .success();
+    let out = w
+        .release(CUTTER, &["rollback", "--env", "staging"])
+        .success();
+    assert!(stderr(&out).contains(named), "{}", stderr(&out));
+    w.assert_runs("staging", "1.1.0");
+    let s = summaries(&w.history("staging"));
+    assert_eq!(s[0], "rollback 1.1.0 completed", "{s:?}");
+
+    // An unreadable approval may be a rejection: it blocks that version, named, and
+    // approving still records and exits 0.
+    put_ssm(
+        &w,
+        "/release-agent/test/production/approvals/1.2.0/mallory",
+        "garbage",
+    );
+    w.release("bob", &["approve", "1.2.0", "--env", "production"])
+        .success();
+    let err = clean_failure(w.release(CUTTER, &["promote", "1.2.0", "--to", "production"]));
+    assert!(
+        err.contains(
+            "SSM parameter /release-agent/test/production/approvals/1.2.0/mallory cannot be read"
+        ),
+        "{err}"
+    );
+    w.assert_runs("prod", "1.1.0");
+}
+
+#[test]
+fn a_corrupt_file_ledger_line_is_named_by_file_and_line_and_skipped() {
+    let w = world("file");
+    w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"])
+        .success();
+    let path = w
+        .repo
+        .path()
+        .join(".git/release-agent/ledger/staging/current.history.jsonl");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    let lines = text.lines().count();
+    text.push_str("{\"env\":\"staging\",\"status\":\"completed\"\n");
+    std::fs::write(&path, text).unwrap();
+    let out = w
+        .release(CUTTER, &["history", "--env", "staging"])
+        .success();
+    assert!(
+        stderr(&out).contains(&format!("{} line {}", path.display(), lines + 1)),
+        "{}",
+        stderr(&out)
+    );
+    w.release("bob", &["approve", "1.1.0", "--env", "production"])
+        .success();
+    w.release(CUTTER, &["promote", "1.1.0", "--to", "production"])
+        .success();
+    w.release(CUTTER, &["deploy", "1.2.0", "--env", "staging"])
+        .success();
+    w.release(CUTTER, &["rollback", "--env", "staging"])
+        .success();
+    w.assert_runs("staging", "1.1.0");
+}
+
+#[test]
+fn status_shows_a_timed_out_rollback_that_ecs_finished_later() {
+    // Deployments take 3 s; the environments give up after 1 s.
+    let w = world_with("file", 3.0, "1s", "");
+    let err = clean_failure(w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"]));
+    assert!(err.contains("and so did the rollback"), "{err}");
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let out = w.release(CUTTER, &["status", "--env", "staging"]).success();
+    let text = stdout(&out);
+    assert!(
+        text.contains("staging: (from before release-agent) rollback failed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("drift: the ledger says this rollback failed, but ECS has completed it since: web on web:1, worker on worker:1"),
+        "{text}"
+    );
+}

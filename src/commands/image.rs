@@ -26,6 +26,9 @@ pub fn run(ws: &Workspace, action: &ImageAction) -> Result<ExitCode> {
             let version = publish::resolve_version(&ws.repo, &ws.config, version.as_deref())?;
             let job = ImageJob::new(&ws.repo, &ws.root, &ws.config, version)?;
             let pushed = job.push(&rt)?;
+            if !ws.config.environments.is_empty() {
+                record_digest(ws, &rt, &pushed.record)?;
+            }
             if *json {
                 super::print_json(&pushed)?;
             } else if pushed.pushed {
@@ -54,4 +57,44 @@ pub fn run(ws: &Workspace, action: &ImageAction) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Fix the pushed digest as its version's digest in the rollout ledger, so every clone deploys
+/// that one. One recorded before stands; a different one is an error (deploys will refuse the
+/// new image). A ledger that cannot be written is only warned about: the first deploy records
+/// the digest then.
+fn record_digest(
+    ws: &Workspace,
+    rt: &tokio::runtime::Runtime,
+    record: &crate::image::record::ImageRecord,
+) -> Result<()> {
+    let ledger = rt.block_on(crate::ledger::Ledger::open(
+        &ws.config.ledger,
+        ws.repo.path(),
+    ));
+    let wanted = crate::ledger::ImageDigest {
+        version: record.version.clone(),
+        digest: record.digest.clone(),
+        image: Some(record.reference.clone()),
+        by: crate::deploy::actor(&ws.repo),
+        at: crate::ledger::timestamp(),
+    };
+    match rt.block_on(ledger.fix_digest(&wanted)) {
+        Ok(fixed) if fixed.digest != record.digest => anyhow::bail!(
+            "pushed {}, but {} was first recorded as {} in the ledger ({}): deploys of {} refuse the new image; release it as a new version",
+            record.reference,
+            record.version,
+            fixed.digest,
+            ledger.location(),
+            record.version
+        ),
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::warn!(
+                "cannot record the digest of {} in the ledger ({e}); its first deploy records it",
+                record.version
+            );
+            Ok(())
+        }
+    }
 }

@@ -106,8 +106,24 @@ pub fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Result<E
             Decision::Approved => "approved",
             Decision::Rejected => "rejected",
         };
-        println!("{} {verb} {version} for {}", approval.by, args.env);
-        let missing = rollout.blockers(&args.env, &version)?;
+        let digest = approval
+            .digest
+            .as_deref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        println!("{} {verb} {version}{digest} for {}", approval.by, args.env);
+        // The decision is recorded: what is still missing is advice, and failing to read it
+        // must not turn a recorded decision into a failed command.
+        let missing = match rollout.blockers(&args.env, &version) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(
+                    "cannot tell what {version} still needs for {}: {e}",
+                    args.env
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+        };
         if decision == Decision::Approved {
             if missing.is_empty() {
                 println!("ready: `release promote {version} --to {}`", args.env);

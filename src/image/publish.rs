@@ -522,6 +522,37 @@ impl crate::deploy::ImageSource for RegistryImages<'_> {
         }
     }
 
+    fn recorded(&self, version: &str) -> Option<(String, String)> {
+        let repository = Repository::parse(&self.image?.repository).ok()?;
+        match record::load(&self.git_dir, version) {
+            Ok(Some(r)) if r.repository == repository.full() => Some((r.reference, r.digest)),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(
+                    "the image record of {version} in {} cannot be read ({e}); it is not used",
+                    record::dir(&self.git_dir).display()
+                );
+                None
+            }
+        }
+    }
+
+    fn tagged(&self, version: &str) -> Result<Option<(String, String)>, String> {
+        let (target, repository) = self.target()?;
+        Ok(target
+            .digest(self.rt, version)
+            .map_err(|e| format!("{e:#}"))?
+            .map(|digest| (format!("{}@{digest}", repository.full()), digest)))
+    }
+
+    fn reference(&self, digest: &str) -> Result<String, String> {
+        let image = self
+            .image
+            .ok_or("release.toml has no [image] section: deploys need the image repository")?;
+        let repository = Repository::parse(&image.repository).map_err(|e| e.to_string())?;
+        Ok(format!("{}@{digest}", repository.full()))
+    }
+
     fn tag(&self, digest: &str, tag: &str) -> Result<(), String> {
         let (target, _) = self.target()?;
         target

@@ -75,22 +75,61 @@ impl FileStore {
 
     /// Every value `key` had, oldest first.
     pub fn history(&self, key: &str) -> Result<Vec<String>, LedgerError> {
+        Ok(self
+            .history_entries(key)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+
+    /// Every value `key` had, oldest first, each with where it is (`<file> line <n>`), so an
+    /// unreadable one can be named.
+    pub fn history_entries(&self, key: &str) -> Result<Vec<(String, String)>, LedgerError> {
         let path = self.history_path(key);
         match std::fs::read_to_string(&path) {
             Ok(text) => Ok(text
                 .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(str::to_string)
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+                .map(|(n, l)| (format!("{} line {}", path.display(), n + 1), l.to_string()))
                 .collect()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Ok(self.get(key)?.into_iter().collect())
+                let value = self.value_path(key).display().to_string();
+                Ok(self
+                    .get(key)?
+                    .into_iter()
+                    .map(|v| (value.clone(), v))
+                    .collect())
             }
             Err(e) => Err(io(&path)(e)),
         }
     }
 
+    /// The file that holds `key`'s value, for messages.
+    pub fn origin(&self, key: &str) -> String {
+        self.value_path(key).display().to_string()
+    }
+
+    /// Set `key` only if it has no value yet; whether it was set.
+    pub fn put_new(&self, key: &str, value: &str) -> Result<bool, LedgerError> {
+        if self.get(key)?.is_some() {
+            return Ok(false);
+        }
+        self.put(key, value)?;
+        Ok(true)
+    }
+
     /// The values of the keys right under `prefix`.
     pub fn children(&self, prefix: &str) -> Result<Vec<String>, LedgerError> {
+        Ok(self
+            .children_entries(prefix)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+
+    /// The values of the keys right under `prefix`, each with its file.
+    pub fn children_entries(&self, prefix: &str) -> Result<Vec<(String, String)>, LedgerError> {
         let dir = self.root.join(prefix);
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
@@ -102,7 +141,7 @@ impl FileStore {
             let path = entry.map_err(io(&dir))?.path();
             if path.extension().is_some_and(|e| e == "json") {
                 let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-                values.push(text.trim_end().to_string());
+                values.push((path.display().to_string(), text.trim_end().to_string()));
             }
         }
         Ok(values)

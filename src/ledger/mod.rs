@@ -8,7 +8,11 @@
 //!
 //! Keys: `<env>/current` (a [`Record`], rewritten at every change), `<env>/approvals/<version>/
 //! <who>` (one [`Approval`] each, so two approvers never overwrite each other), `releases/
-//! <version>` (a [`ReleaseInfo`]: who cut it, its digest), and `<env>/lock`.
+//! <version>` (a [`ReleaseInfo`]: who cut it, its digest), `digests/<version>` (an
+//! [`ImageDigest`], written once), and `<env>/lock`.
+//!
+//! Reading is tolerant: an unreadable history value is skipped with a warning that names it
+//! (parameter and version, or file and line), never counted as a deployment.
 
 pub mod file;
 pub mod ssm;
@@ -172,6 +176,10 @@ pub struct Approval {
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The image digest decided on. Records from before digests were bound have none: they
+    /// count only for the version's first recorded digest ([`Ledger::digest`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 /// An approver's decision.
@@ -194,6 +202,33 @@ pub struct ReleaseInfo {
     /// The image digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+}
+
+/// The digest a version was first recorded with: by `release cut`, or by its first deploy
+/// (from the local image record of `release image push`, else the registry's version tag).
+/// Never replaced: a version tag moved later is refused, not deployed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageDigest {
+    /// The version.
+    pub version: String,
+    /// The digest.
+    pub digest: String,
+    /// `repository@digest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Who recorded it.
+    pub by: String,
+    /// When (RFC 3339, UTC).
+    pub at: String,
+}
+
+/// The approvals of a version as stored, and the entries that could not be read.
+#[derive(Debug, Clone, Default)]
+pub struct Approvals {
+    /// Readable approvals and rejections, oldest first.
+    pub approvals: Vec<Approval>,
+    /// Unreadable entries, each named with why (one could be a rejection).
+    pub unreadable: Vec<String>,
 }
 
 /// Who holds an environment's lock.
@@ -387,34 +422,62 @@ impl Ledger {
         self.put(key, &text).await
     }
 
-    async fn values(&self, key: &str) -> Result<Vec<String>, LedgerError> {
+    /// Every value of `key`, oldest first, with where each is.
+    async fn values(&self, key: &str) -> Result<Vec<(String, String)>, LedgerError> {
         match self {
-            Ledger::File(f) => f.history(key),
-            Ledger::Ssm(s) => s.history(key).await,
+            Ledger::File(f) => f.history_entries(key),
+            Ledger::Ssm(s) => s.history_entries(key).await,
         }
     }
 
-    async fn children(&self, prefix: &str) -> Result<Vec<String>, LedgerError> {
+    async fn children(&self, prefix: &str) -> Result<Vec<(String, String)>, LedgerError> {
         match self {
-            Ledger::File(f) => f.children(prefix),
-            Ledger::Ssm(s) => s.children(prefix).await,
+            Ledger::File(f) => f.children_entries(prefix),
+            Ledger::Ssm(s) => s.children_entries(prefix).await,
         }
     }
 
-    /// What runs in `env` now (or is being deployed).
+    fn origin(&self, key: &str) -> String {
+        match self {
+            Ledger::File(f) => f.origin(key),
+            Ledger::Ssm(s) => s.origin(key),
+        }
+    }
+
+    /// What runs in `env` now (or is being deployed). An unreadable value is skipped with a
+    /// warning: the latest readable state of the history stands in for it.
     pub async fn current(&self, env: &str) -> Result<Option<Record>, LedgerError> {
         let key = format!("{env}/current");
-        self.get(&key).await?.map(|v| parse(&key, &v)).transpose()
+        let Some(value) = self.get(&key).await? else {
+            return Ok(None);
+        };
+        match parse(&key, &value) {
+            Ok(record) => Ok(Some(record)),
+            Err(e) => {
+                warn_unreadable(
+                    &self.origin(&key),
+                    &e,
+                    "the latest readable state of the history stands in for it",
+                );
+                Ok(self.history(env).await?.pop())
+            }
+        }
     }
 
-    /// Every state `env` went through, oldest first.
+    /// Every state `env` went through, oldest first. Unreadable entries are left out with a
+    /// warning that names them: they never count as a deployment, completed or not.
     pub async fn history(&self, env: &str) -> Result<Vec<Record>, LedgerError> {
         let key = format!("{env}/current");
-        self.values(&key)
+        Ok(self
+            .values(&key)
             .await?
             .iter()
-            .map(|v| parse(&key, v))
-            .collect()
+            .filter_map(|(origin, v)| {
+                parse(&key, v)
+                    .map_err(|e| warn_unreadable(origin, &e, "it is not counted as a deployment"))
+                    .ok()
+            })
+            .collect())
     }
 
     /// Record a new state of `record.env`.
@@ -423,17 +486,33 @@ impl Ledger {
             .await
     }
 
-    /// The approvals and rejections of `version` for `env`, oldest first.
+    /// The approvals and rejections of `version` for `env`, oldest first (unreadable ones
+    /// left out with a warning).
     pub async fn approvals(&self, env: &str, version: &str) -> Result<Vec<Approval>, LedgerError> {
+        Ok(self.approval_entries(env, version).await?.approvals)
+    }
+
+    /// The approvals and rejections of `version` for `env`, oldest first, and the entries
+    /// that cannot be read (each warned about and named).
+    pub async fn approval_entries(
+        &self,
+        env: &str,
+        version: &str,
+    ) -> Result<Approvals, LedgerError> {
         let prefix = format!("{env}/approvals/{}", key_part(version));
-        let mut all: Vec<Approval> = self
-            .children(&prefix)
-            .await?
-            .iter()
-            .map(|v| parse(&prefix, v))
-            .collect::<Result<_, _>>()?;
-        all.sort_by(|a, b| a.at.cmp(&b.at));
-        Ok(all)
+        let mut out = Approvals::default();
+        for (origin, value) in self.children(&prefix).await? {
+            match parse::<Approval>(&prefix, &value) {
+                Ok(a) => out.approvals.push(a),
+                Err(e) => {
+                    warn_unreadable(&origin, &e, "it blocks the version here until then");
+                    out.unreadable
+                        .push(format!("{origin} cannot be read ({e})"));
+                }
+            }
+        }
+        out.approvals.sort_by(|a, b| a.at.cmp(&b.at));
+        Ok(out)
     }
 
     /// Record an approval (one per person: a later decision replaces theirs).
@@ -450,7 +529,10 @@ impl Ledger {
     /// What is known of a released version.
     pub async fn release(&self, version: &str) -> Result<Option<ReleaseInfo>, LedgerError> {
         let key = format!("releases/{}", key_part(version));
-        self.get(&key).await?.map(|v| parse(&key, &v)).transpose()
+        self.get(&key)
+            .await?
+            .map(|v| parse(&self.origin(&key), &v))
+            .transpose()
     }
 
     /// Record who cut a version (kept if already there).
@@ -460,6 +542,49 @@ impl Ledger {
         }
         let key = format!("releases/{}", key_part(&info.version));
         self.put_json(&key, info).await
+    }
+
+    /// The digest `version` was first recorded with, if any: its own record, else the one
+    /// `release cut` kept with who cut it.
+    pub async fn digest(&self, version: &str) -> Result<Option<ImageDigest>, LedgerError> {
+        let key = format!("digests/{}", key_part(version));
+        if let Some(value) = self.get(&key).await? {
+            return parse(&self.origin(&key), &value).map(Some);
+        }
+        Ok(self.release(version).await?.and_then(|r| {
+            Some(ImageDigest {
+                version: r.version,
+                digest: r.digest?,
+                image: None,
+                by: r.cut_by,
+                at: String::new(),
+            })
+        }))
+    }
+
+    /// Record `record` as its version's digest unless one is recorded already; the digest
+    /// that stands (the first one).
+    pub async fn fix_digest(&self, record: &ImageDigest) -> Result<ImageDigest, LedgerError> {
+        if let Some(existing) = self.digest(&record.version).await? {
+            return Ok(existing);
+        }
+        let key = format!("digests/{}", key_part(&record.version));
+        let text = serde_json::to_string(record).map_err(|e| LedgerError::Corrupt {
+            key: key.clone(),
+            message: e.to_string(),
+        })?;
+        let created = match self {
+            Ledger::File(f) => f.put_new(&key, &text)?,
+            Ledger::Ssm(s) => s.put_new(&key, &text).await?,
+        };
+        if created {
+            return Ok(record.clone());
+        }
+        // Another run recorded one between our read and our write: theirs stands.
+        Ok(self
+            .digest(&record.version)
+            .await?
+            .unwrap_or_else(|| record.clone()))
     }
 
     /// Take `env`'s lock, waiting up to `wait` for another run to end.
@@ -484,6 +609,17 @@ impl Ledger {
     }
 }
 
+/// Say that the entry at `origin` is skipped.
+fn warn_unreadable(origin: &str, e: &LedgerError, meaning: &str) {
+    let why = match e {
+        LedgerError::Corrupt { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    tracing::warn!(
+        "skipping the unreadable ledger entry {origin} ({why}): {meaning}; fix or delete that entry"
+    );
+}
+
 fn parse<T: serde::de::DeserializeOwned>(key: &str, value: &str) -> Result<T, LedgerError> {
     serde_json::from_str(value).map_err(|e| LedgerError::Corrupt {
         key: key.to_string(),
@@ -506,6 +642,51 @@ mod tests {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
         assert!(key_part("1.0.0+build.5").starts_with("1.0.0_build.5-"));
+    }
+
+    fn record(version: &str) -> Record {
+        Record {
+            env: "staging".into(),
+            action: Action::Deploy,
+            status: Status::Completed,
+            version: Some(version.into()),
+            digest: None,
+            image: None,
+            services: Vec::new(),
+            by: "ci".into(),
+            at: "t".into(),
+            reason: None,
+            last_completed: None,
+        }
+    }
+
+    #[test]
+    fn unreadable_values_are_skipped_and_never_block_the_current_state() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = file::FileStore::new(dir.path());
+        store.put("staging/current", "{broken").unwrap();
+        let ledger = Ledger::File(store);
+        rt.block_on(ledger.write(&record("1.0.0"))).unwrap();
+        rt.block_on(ledger.write(&record("1.1.0"))).unwrap();
+        let history = rt.block_on(ledger.history("staging")).unwrap();
+        let versions: Vec<_> = history.iter().map(|r| r.version.clone()).collect();
+        assert_eq!(versions, vec![Some("1.0.0".into()), Some("1.1.0".into())]);
+        // The newest value is the broken one: the latest readable state stands in for it.
+        let Ledger::File(store) = &ledger else {
+            unreachable!()
+        };
+        store.put("staging/current", "also broken").unwrap();
+        let entries = store.history_entries("staging/current").unwrap();
+        assert!(entries[0]
+            .0
+            .ends_with("staging/current.history.jsonl line 1"));
+        assert!(entries[3].0.ends_with("line 4"));
+        let current = rt.block_on(ledger.current("staging")).unwrap().unwrap();
+        assert_eq!(current.version.as_deref(), Some("1.1.0"));
     }
 
     #[test]

@@ -168,8 +168,43 @@ impl SsmStore {
             .collect())
     }
 
+    /// Every value `key` had, oldest first, each with where it is (`SSM parameter <name>
+    /// version <n>`), so an unreadable one can be named.
+    pub async fn history_entries(&self, key: &str) -> Result<Vec<(String, String)>, LedgerError> {
+        let name = self.name(key);
+        Ok(self
+            .versions(key)
+            .await?
+            .into_iter()
+            .map(|(version, v)| (format!("SSM parameter {name} version {version}"), v))
+            .collect())
+    }
+
+    /// The parameter that holds `key`, for messages.
+    pub fn origin(&self, key: &str) -> String {
+        format!("SSM parameter {}", self.name(key))
+    }
+
+    /// Set `key` only if it has no value yet; whether it was set.
+    pub async fn put_new(&self, key: &str, value: &str) -> Result<bool, LedgerError> {
+        Ok(self.write(key, value, false).await?.is_some())
+    }
+
     /// The values of the parameters right under `prefix`.
     pub async fn children(&self, prefix: &str) -> Result<Vec<String>, LedgerError> {
+        Ok(self
+            .children_entries(prefix)
+            .await?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+
+    /// The values of the parameters right under `prefix`, each with its parameter's name.
+    pub async fn children_entries(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, String)>, LedgerError> {
         let path = self.name(prefix);
         let mut values = Vec::new();
         let mut token: Option<String> = None;
@@ -184,11 +219,12 @@ impl SsmStore {
                 .send()
                 .await
                 .map_err(|e| failed(&path, &e))?;
-            values.extend(
-                out.parameters()
-                    .iter()
-                    .filter_map(|p| p.value().map(str::to_string)),
-            );
+            values.extend(out.parameters().iter().filter_map(|p| {
+                Some((
+                    format!("SSM parameter {}", p.name()?),
+                    p.value()?.to_string(),
+                ))
+            }));
             match out.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_string()),
                 _ => break,

@@ -57,18 +57,24 @@ impl Fleet {
 
     /// Store an image tagged `tag` in ECR; its digest.
     pub fn push(&self, tag: &str) -> String {
+        self.push_image(tag, tag)
+    }
+
+    /// Store the image made from `content` as `tag` (a tag already there moves to it); its
+    /// digest.
+    pub fn push_image(&self, tag: &str, content: &str) -> String {
         let manifest = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": MEDIA_TYPE,
             "config": {
                 "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": format!("sha256:{}", super::registry::sha256_hex(tag.as_bytes())),
-                "size": tag.len()
+                "digest": format!("sha256:{}", super::registry::sha256_hex(content.as_bytes())),
+                "size": content.len()
             },
             // moto's digest covers the layers: one per version keeps the digests apart.
             "layers": [{
                 "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                "digest": format!("sha256:{}", super::registry::sha256_hex(format!("layer {tag}").as_bytes())),
+                "digest": format!("sha256:{}", super::registry::sha256_hex(format!("layer {content}").as_bytes())),
                 "size": 10
             }]
         })
