@@ -649,3 +649,24 @@ async fn control_characters_in_commits_reach_no_terminal_nor_file() {
     let posts = gh.posts().await;
     assert_inert(posts[0]["body"].as_str().unwrap(), "the GitHub release");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_tag_written_by_someone_else_reaches_github_inert_and_masked() {
+    // HEAD already carries the release tag (a maintainer tagged by hand): the run finishes the
+    // release from the tag's own message.
+    let p = Published::new(None);
+    let message = format!("notes \u{1b}]8;;https://evil\u{7}link\u{1b}]8;;\u{7} {TOKEN}\n");
+    p.work.git(&["tag", "-a", "v1.1.0", "-m", &message]);
+    let gh = FakeGithub::start().await;
+    let out = run(&p.work, &gh, TOKEN, &["cut", "--yes"]).success();
+    assert_absent(TOKEN, &all_output(&out), "the output");
+    let posts = gh.posts().await;
+    assert_eq!(posts.len(), 1, "the release was created");
+    let body = posts[0]["body"].as_str().unwrap();
+    assert_inert(body, "the GitHub release");
+    assert_absent(TOKEN, body, "the GitHub release");
+    assert!(
+        body.contains(r"notes \x1b]8;;https://evil\x07link"),
+        "{body}"
+    );
+}
