@@ -266,6 +266,11 @@ impl Templates {
         let mut tera = Tera::default();
         tera.autoescape_on(vec![]);
         tera.register_filter("md", md_filter);
+        // Templates come from the repository, which is untrusted input in CI: they see the
+        // release and nothing else of the machine that renders them.
+        for (function, why) in DISABLED_FUNCTIONS {
+            tera.register_function(function, disabled(function, why));
+        }
         let mut sources = HashMap::new();
         let mut user_changelog = false;
         for (name, builtin) in [(CHANGELOG, CHANGELOG_TEMPLATE), (NOTES, NOTES_TEMPLATE)] {
@@ -276,10 +281,7 @@ impl Templates {
             }
             .filter(|p| p.exists());
             let source = match &user {
-                Some(p) => std::fs::read_to_string(p).map_err(|source| ChangelogError::Read {
-                    path: p.clone(),
-                    source,
-                })?,
+                Some(p) => read_template(p)?,
                 None => builtin.to_string(),
             };
             user_changelog |= name == CHANGELOG && user.is_some();
@@ -329,8 +331,53 @@ impl Templates {
                     .map_or_else(|| name.to_string(), |p| p.display().to_string()),
                 message: chain(&e),
             })?;
-        Ok(tidy(&out))
+        // Commit text is escaped where it enters (history); this also covers what a template
+        // writes itself, and masks any secret that found its way in.
+        let out = crate::redact::escape_controls(&out);
+        Ok(tidy(&crate::redact::redact(&out)))
     }
+}
+
+/// tera's functions that reach outside the render context, with why each is refused.
+const DISABLED_FUNCTIONS: [(&str, &str); 3] = [
+    (
+        "get_env",
+        "templates come from the repository and must not read the environment of the machine \
+         that releases it (its tokens); use the fields of `release`",
+    ),
+    (
+        "now",
+        "a release's notes must not depend on when they are rendered; use `release.date`",
+    ),
+    (
+        "get_random",
+        "a release's notes must be the same on every run",
+    ),
+];
+
+/// A template function that fails with `why`.
+fn disabled(name: &'static str, why: &'static str) -> impl tera::Function {
+    move |_: &HashMap<String, tera::Value>| -> tera::Result<tera::Value> {
+        Err(tera::Error::msg(format!("{name} is disabled: {why}")))
+    }
+}
+
+/// A user template: a regular file, never a link (a link committed to the repository could make
+/// a template of any file of the machine, such as `/proc/self/environ`).
+fn read_template(path: &Path) -> Result<String, ChangelogError> {
+    let read = |source| ChangelogError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::symlink_metadata(path).map_err(read)?;
+    if !meta.file_type().is_file() {
+        return Err(read(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a symbolic link or a directory): a template must be a file of \
+             the repository itself",
+        )));
+    }
+    std::fs::read_to_string(path).map_err(read)
 }
 
 /// The whole tera error chain: the top-level message alone rarely says what is wrong.
@@ -655,6 +702,76 @@ mod tests {
         let with = templates.changelog(&[release(Some("BODY TEXT"))]).unwrap();
         assert!(!with.contains("BODY TEXT"), "{with}");
         assert_eq!(with, templates.changelog(&[release(None)]).unwrap());
+    }
+
+    fn empty_release() -> Release {
+        Release {
+            version: Some("1.0.0".into()),
+            tag: Some("v1.0.0".into()),
+            previous_tag: None,
+            date: "2020-01-01".into(),
+            compare_url: None,
+            breaking: vec![],
+            sections: vec![],
+            contributors: vec![],
+        }
+    }
+
+    /// Notes rendered by a user template of `source`.
+    fn notes_of(source: &str) -> Result<String, ChangelogError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(NOTES), source).unwrap();
+        Templates::load(Some(dir.path()))?.notes(&empty_release())
+    }
+
+    #[test]
+    fn templates_reach_nothing_outside_the_release() {
+        for (source, why) in [
+            (r#"{{ get_env(name="PATH") }}"#, "get_env is disabled"),
+            (
+                r#"{{ get_env(name="PATH", default="x") }}"#,
+                "get_env is disabled",
+            ),
+            (
+                r#"{% set p = get_env(name="HOME") %}{{ p }}"#,
+                "get_env is disabled",
+            ),
+            ("{{ now() }}", "now is disabled"),
+            ("{{ get_random(end=10) }}", "get_random is disabled"),
+        ] {
+            let err = notes_of(source).unwrap_err().to_string();
+            assert!(err.contains(why), "{source}: {err}");
+            assert!(err.contains(NOTES), "{source}: {err}");
+        }
+        // What stays: the release, and tera's own pure functions.
+        assert_eq!(
+            notes_of("{{ release.version }} {% for i in range(end=3) %}{{ i }}{% endfor %}")
+                .unwrap(),
+            "1.0.0 012\n"
+        );
+    }
+
+    #[test]
+    fn rendered_text_is_masked_and_inert() {
+        crate::redact::register("tmpl-Secret-0123456789");
+        let out = notes_of("v{{ release.version }} tmpl-Secret-0123456789 \u{1b}[2J\u{7}").unwrap();
+        assert_eq!(out, "v1.0.0 *** \\x1b[2J\\x07\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_template_that_is_a_link_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, "secret").unwrap();
+        let templates = dir.path().join("templates");
+        std::fs::create_dir(&templates).unwrap();
+        std::os::unix::fs::symlink(&outside, templates.join(NOTES)).unwrap();
+        let err = Templates::load(Some(&templates)).err().unwrap().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        // A dangling link is no template either, not a silent fallback to the built-in one.
+        std::fs::remove_file(&outside).unwrap();
+        assert!(Templates::load(Some(&templates)).is_err());
     }
 
     const NEW: &str =

@@ -7,6 +7,8 @@ use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 
+use crate::redact;
+
 /// What can go wrong while reading history.
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -226,16 +228,42 @@ fn view<R>(c: &git2::Commit<'_>, f: impl FnOnce(&CommitView<'_>) -> R) -> R {
         ),
         Err(_) => (String::from_utf8_lossy(bytes), true),
     };
+    // Commit text is attacker-controlled: what would drive a terminal is made visible here,
+    // where it enters, so plans, changelogs, tags and release bodies never carry it.
+    let message = inert_message(message);
     let author = c.author();
     f(&CommitView {
         id: c.id(),
         message: &message,
         lossy,
-        author: &String::from_utf8_lossy(author.name_bytes()),
-        email: &String::from_utf8_lossy(author.email_bytes()),
+        author: &inert_line(String::from_utf8_lossy(author.name_bytes())),
+        email: &inert_line(String::from_utf8_lossy(author.email_bytes())),
         time: c.time().seconds(),
         parents: c.parent_count(),
     })
+}
+
+/// A message with the characters that drive a terminal made visible
+/// ([`redact::escape_controls`]). A lone CR ends a line, as the commit parser reads it (old Mac
+/// line ends), rather than going back over the line on a terminal.
+fn inert_message(text: Cow<'_, str>) -> Cow<'_, str> {
+    let text = if text.contains('\r') {
+        Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        text
+    };
+    match redact::escaped_controls(&text) {
+        Some(escaped) => Cow::Owned(escaped),
+        None => text,
+    }
+}
+
+/// A name or email with every control character made visible, line ends included.
+fn inert_line(text: Cow<'_, str>) -> Cow<'_, str> {
+    match redact::escaped_line(&text) {
+        Some(escaped) => Cow::Owned(escaped),
+        None => text,
+    }
 }
 
 fn is_latin1(label: &str) -> bool {

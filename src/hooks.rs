@@ -1,8 +1,13 @@
 //! Hooks: installing the git `commit-msg` hook, and running lifecycle hooks (`pre_bump`,
 //! `post_bump`) as argument lists, never through a shell.
 
+use std::io::{BufRead as _, BufReader, Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::redact::redact;
 
 /// The `commit-msg` hook shipped in `hooks/`.
 pub const COMMIT_MSG: &str = include_str!("../hooks/commit-msg");
@@ -91,7 +96,9 @@ fn make_executable(_: &Path) -> std::io::Result<()> {
 }
 
 /// Run each command of a lifecycle stage in `dir` with `env` added. Hook output goes to
-/// stderr so that `--json` on stdout stays parseable. Stops at the first failure.
+/// stderr so that `--json` on stdout stays parseable, line by line through the redactor: a hook
+/// runs with the process's environment, tokens included, and may print them. Stops at the first
+/// failure.
 pub fn run_stage(
     stage: &str,
     commands: &[Vec<String>],
@@ -103,18 +110,43 @@ pub fn run_stage(
             continue;
         };
         tracing::info!("{stage}: {}", argv.join(" "));
-        let status = Command::new(program)
+        let mut child = Command::new(program)
             .args(args)
             .current_dir(dir)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
-            .stdout(std::io::stderr())
-            .status()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .map_err(|source| HookError::Spawn {
                 stage: stage.into(),
                 program: program.clone(),
                 source,
             })?;
+        let (done, finished) = mpsc::channel();
+        let mut forwarders = 0;
+        if let Some(out) = child.stdout.take() {
+            forwarders += 1;
+            forward(out, done.clone());
+        }
+        if let Some(err) = child.stderr.take() {
+            forwarders += 1;
+            forward(err, done);
+        }
+        let status = child.wait().map_err(|source| HookError::Spawn {
+            stage: stage.into(),
+            program: program.clone(),
+            source,
+        })?;
+        // The pipes close when the hook exits, unless it left a process behind that holds them:
+        // that one's output keeps being forwarded, but the release does not wait for it.
+        let deadline = Instant::now() + OUTPUT_GRACE;
+        for _ in 0..forwarders {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if finished.recv_timeout(left).is_err() {
+                break;
+            }
+        }
         if !status.success() {
             return Err(HookError::Failed {
                 stage: stage.into(),
@@ -124,4 +156,28 @@ pub fn run_stage(
         }
     }
     Ok(())
+}
+
+/// How long the output of a hook that exited is still waited for.
+const OUTPUT_GRACE: Duration = Duration::from_secs(2);
+
+/// Copy `from` to stderr line by line, secrets masked, in a thread; send on `done` at its end.
+fn forward(from: impl Read + Send + 'static, done: mpsc::Sender<()>) {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(from);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let text = String::from_utf8_lossy(&line);
+                    let mut stderr = std::io::stderr().lock();
+                    let _ = stderr.write_all(redact(&text).as_bytes());
+                    let _ = stderr.flush();
+                }
+            }
+        }
+        let _ = done.send(());
+    });
 }

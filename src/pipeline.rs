@@ -493,9 +493,12 @@ pub fn cut(
     }
     fault_point("push");
 
-    // 3. GitHub release, from the tag's own notes.
+    // 3. GitHub release, from the tag's own notes (which someone else may have written: made
+    // inert and masked like rendered notes).
     let notes = match git::tag_message(repo, &tag)? {
-        Some(m) if !m.trim().is_empty() => m,
+        Some(m) if !m.trim().is_empty() => {
+            crate::redact::redact(&crate::redact::escape_controls(&m)).into_owned()
+        }
         _ => prepared
             .as_ref()
             .map(|p| p.notes.clone())

@@ -30,7 +30,7 @@ pub fn run(ws: &Workspace, args: &crate::cli::BumpArgs) -> Result<ExitCode> {
             };
             super::print_json(&out)?;
         } else {
-            eprintln!("{}", plan.reason);
+            eprintln!("{}", crate::redact::redact(&plan.reason));
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -61,10 +61,13 @@ pub fn run(ws: &Workspace, args: &crate::cli::BumpArgs) -> Result<ExitCode> {
         "released"
     };
     let from = plan.current_version.as_deref().unwrap_or("nothing");
-    println!(
-        "{verb} {} ({from} -> {}, {})",
-        prepared.tag, prepared.version, plan.reason
+    let text = format!(
+        "{verb} {} ({from} -> {}, {})\n{}",
+        prepared.tag,
+        prepared.version,
+        plan.reason,
+        super::step_lines(&steps)
     );
-    print!("{}", super::step_lines(&steps));
+    print!("{}", crate::redact::redact(&text));
     Ok(ExitCode::SUCCESS)
 }

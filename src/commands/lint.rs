@@ -9,6 +9,7 @@ use super::Workspace;
 use crate::cli::LintArgs;
 use crate::config::{self, Config};
 use crate::lint;
+use crate::redact::{escape_controls, redact};
 
 pub fn run(dir: &Path, config_path: Option<&Path>, args: &LintArgs) -> Result<ExitCode> {
     if let Some(range) = &args.range {
@@ -45,7 +46,7 @@ pub fn run(dir: &Path, config_path: Option<&Path>, args: &LintArgs) -> Result<Ex
     if diagnostics.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    eprint!("{}", lint::render(&source, &message, &diagnostics));
+    eprint!("{}", shown(&lint::render(&source, &message, &diagnostics)));
     eprintln!("\nthe commit message does not follow Conventional Commits (https://www.conventionalcommits.org)");
     Ok(ExitCode::FAILURE)
 }
@@ -77,7 +78,11 @@ fn lint_range(ws: &Workspace, range: &str) -> Result<ExitCode> {
             let short = &commit.id().to_string()[..7];
             eprint!(
                 "{}",
-                lint::render(&format!("commit {short}"), &message, &diagnostics)
+                shown(&lint::render(
+                    &format!("commit {short}"),
+                    &message,
+                    &diagnostics
+                ))
             );
         }
     }
@@ -87,4 +92,10 @@ fn lint_range(ws: &Workspace, range: &str) -> Result<ExitCode> {
     }
     eprintln!("{checked} commit(s) checked, all conventional");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A lint report as shown: the message quoted in it is the commit's (or the editor's) text,
+/// whose terminal controls are made visible and whose secrets are masked.
+fn shown(report: &str) -> String {
+    redact(&escape_controls(report)).into_owned()
 }

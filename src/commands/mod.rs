@@ -47,9 +47,11 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         .try_init();
 }
 
-/// The error and its causes on one line, each cause once, secrets masked.
+/// The error and its causes on one line, each cause once, secrets masked and terminal controls
+/// made visible.
 pub fn describe(e: &anyhow::Error) -> String {
-    crate::redact::redact(&describe_raw(e)).into_owned()
+    let text = describe_raw(e);
+    crate::redact::redact(&crate::redact::escape_controls(&text)).into_owned()
 }
 
 fn describe_raw(e: &anyhow::Error) -> String {
