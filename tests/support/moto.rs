@@ -107,6 +107,17 @@ impl Moto {
         writeln!(f, "{}", regex_escape(pattern)).expect("write the fail file");
     }
 
+    /// From now on, deployments fail only for images containing one of `patterns`.
+    pub fn set_fail_images(&self, patterns: &[&str]) {
+        let text: String = patterns
+            .iter()
+            .map(|p| format!("{}\n", regex_escape(p)))
+            .collect();
+        let tmp = self.fail_file.with_extension("tmp");
+        std::fs::write(&tmp, text).expect("write the fail file");
+        std::fs::rename(&tmp, &self.fail_file).expect("install the fail file");
+    }
+
     /// From now on, ECS refuses the calls of these lines (`Operation resource ErrorCode
     /// [message]`, see the launcher's "Fault switch"); an empty slice allows every call again.
     pub fn set_faults(&self, lines: &[&str]) {
