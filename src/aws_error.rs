@@ -31,13 +31,55 @@ where
     redact::redact(&one_line(&text)).into_owned()
 }
 
+/// Why a call failed, for callers whose own message already names the call and resource:
+/// `CODE: message; FIX`, or why AWS could not be reached; one line, secrets redacted.
+pub fn reason<E, R>(service: &str, call: &str, e: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let text = match e {
+        SdkError::ServiceError(_) => answer(
+            service,
+            call,
+            e.code().unwrap_or("UnknownError"),
+            e.message().unwrap_or("no message"),
+        ),
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => format!(
+            "could not reach AWS ({}); check the network, AWS_REGION and AWS_ENDPOINT_URL, then run the same command again",
+            DisplayErrorContext(e)
+        ),
+        _ => DisplayErrorContext(e).to_string(),
+    };
+    redact::redact(&one_line(&text)).into_owned()
+}
+
+/// [`reason`] for the error of a service answer already taken out of its `SdkError`.
+pub fn reason_of<E: ProvideErrorMetadata>(service: &str, call: &str, e: &E) -> String {
+    let text = answer(
+        service,
+        call,
+        e.code().unwrap_or("UnknownError"),
+        e.message().unwrap_or("no message"),
+    );
+    redact::redact(&one_line(&text)).into_owned()
+}
+
+/// `CODE: message; FIX` for an error AWS answered with.
+fn answer(service: &str, call: &str, code: &str, message: &str) -> String {
+    match fix(service, call, code) {
+        Some(fix) => format!("{code}: {message}; {fix}"),
+        None => format!("{code}: {message}"),
+    }
+}
+
 /// The line for an error AWS answered with.
 fn refused(service: &str, call: &str, resource: &str, code: &str, message: &str) -> String {
     let what = format!("{} {call} on {resource}", service.to_ascii_uppercase());
-    match fix(service, call, code) {
-        Some(fix) => format!("{what} was refused: {code}: {message}; {fix}"),
-        None => format!("{what} was refused: {code}: {message}"),
-    }
+    format!(
+        "{what} was refused: {}",
+        answer(service, call, code, message)
+    )
 }
 
 /// What to do about an error code, if there is a usual fix.
