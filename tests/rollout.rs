@@ -1148,3 +1148,162 @@ fn a_throttled_ecs_is_one_line_with_the_call_the_resource_and_what_to_do() {
     assert_one_line_error(&err);
     assert!(w.history("staging").is_empty());
 }
+
+/// A small deterministic generator (xorshift64*) for the kill-loop: the seed reproduces a run.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+}
+
+/// The ECS calls on `cluster` from log line `from` on (UpdateService, DescribeServices, ...).
+fn ecs_calls_since(w: &World, cluster: &str, from: usize) -> Vec<serde_json::Value> {
+    w.fleet
+        .moto
+        .log_lines()
+        .into_iter()
+        .skip(from)
+        .filter(|l| l["kind"] == "call")
+        .filter(|l| l["cluster"] == cluster || l["cluster"].is_null())
+        .collect()
+}
+
+/// `release deploy` killed (SIGKILL or SIGINT) at a random point among its ECS calls, over the
+/// happy path and the failing one (and so its rollback), with both ledger backends; after each
+/// kill, one plain re-run leaves every service on the new digest (completed) or on the last
+/// completed one, the ledger agreeing with ECS, and at most one `UpdateService` per service
+/// per phase. `KILL_SEED` replays a run, `KILL_ITERATIONS` (default 4) sets the kills per
+/// backend.
+#[test]
+fn a_deploy_killed_anywhere_is_finished_by_one_plain_rerun() {
+    let seed = std::env::var("KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        })
+        .max(1);
+    let iterations: usize = std::env::var("KILL_ITERATIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4);
+    eprintln!("kill-loop: KILL_SEED={seed} KILL_ITERATIONS={iterations}");
+    let mut rng = Rng(seed);
+    for ledger in ["file", "ssm"] {
+        let w = world_with(ledger, 0.3, "30s", "");
+        w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"])
+            .success();
+        for i in 0..iterations {
+            let running = w.json(&["status", "--env", "staging", "--json"])[0]["current"]
+                ["version"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            let version = if running == "1.1.0" { "1.2.0" } else { "1.1.0" };
+            let failing = rng.below(2) == 1;
+            let signal = if rng.below(2) == 1 { "INT" } else { "KILL" };
+            // A failing deploy makes about 18 ECS calls (its rollback included), a good one 10.
+            let at = 1 + rng.below(if failing { 18 } else { 10 }) as usize;
+            let jitter = std::time::Duration::from_millis(rng.below(40));
+            let ctx = format!(
+                "KILL_SEED={seed} ledger={ledger} iteration={i}: deploy {version} (failing: {failing}) SIG{signal} after ECS call {at} + {jitter:?}"
+            );
+            eprintln!("kill-loop: {ctx}");
+            let bad = [w.digests[version].as_str()];
+            w.fleet
+                .moto
+                .set_fail_images(if failing { &bad[..] } else { &[] });
+            let before = w.task_definitions("staging");
+            let from = w.fleet.moto.log_lines().len();
+            let mut child = w
+                .repo
+                .release_process()
+                .envs(w.fleet.env())
+                .env("GITHUB_ACTOR", CUTTER)
+                .args(["deploy", version, "--env", "staging"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut killed = false;
+            while child.try_wait().unwrap().is_none() {
+                if ecs_calls_since(&w, "staging", from).len() >= at {
+                    std::thread::sleep(jitter);
+                    let status = std::process::Command::new("kill")
+                        .args([format!("-{signal}"), child.id().to_string()])
+                        .status()
+                        .unwrap();
+                    killed = status.success();
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            child.wait().unwrap();
+            let current = w.json(&["status", "--env", "staging", "--json"])[0]["current"].clone();
+            let finished = current["status"] == "completed"
+                && (current["version"] == version || current["action"] == "rollback");
+            if killed && !finished {
+                // One plain re-run; its exit code says how the deploy ended, not checked here.
+                let _ = w
+                    .repo
+                    .release_hermetic()
+                    .envs(w.fleet.env())
+                    .env("GITHUB_ACTOR", CUTTER)
+                    .args(["deploy", version, "--env", "staging"])
+                    .output()
+                    .unwrap();
+            }
+
+            let status = w.json(&["status", "--env", "staging", "--json"]);
+            let current = &status[0]["current"];
+            assert_eq!(current["status"], "completed", "{ctx}\n{status}");
+            assert!(
+                status[0]["drift"].as_array().unwrap().is_empty(),
+                "ledger and ECS disagree: {ctx}\n{status}"
+            );
+            let now = w.task_definitions("staging");
+            let recorded: Vec<&str> = current["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["task_definition"].as_str().unwrap())
+                .collect();
+            assert_eq!(recorded, now, "{ctx}\n{status}");
+            if current["action"] == "deploy" && current["version"] == version {
+                assert!(!failing, "a failing version completed: {ctx}");
+                w.assert_runs("staging", version);
+            } else {
+                assert_eq!(
+                    now, before,
+                    "not back on the last completed: {ctx}\n{status}"
+                );
+                assert_eq!(current["version"], running.as_str(), "{ctx}\n{status}");
+            }
+            let calls = ecs_calls_since(&w, "staging", from);
+            for service in ["web", "worker"] {
+                let mine: Vec<&str> = calls
+                    .iter()
+                    .filter(|c| c["action"] == "UpdateService" && c["service"] == service)
+                    .map(|c| c["taskDefinition"].as_str().unwrap_or(""))
+                    .collect();
+                let back = mine
+                    .iter()
+                    .filter(|td| before.contains(&td.to_string()))
+                    .count();
+                let forward = mine.len() - back;
+                assert!(
+                    forward <= 1 && back <= 1,
+                    "{service}: more than one UpdateService in a phase: {mine:?}\n{ctx}"
+                );
+            }
+        }
+    }
+}
