@@ -75,6 +75,14 @@ pub enum DeployError {
     /// Nothing to roll back to.
     #[error("{0}")]
     NoRollbackTarget(String),
+    /// A service cannot take a deploy (deleted, scaled to 0): found before anything changed.
+    #[error("cannot deploy to {env}, nothing was changed:\n  - {}", .problems.join("\n  - "))]
+    NotReady {
+        /// The environment.
+        env: String,
+        /// One line per service.
+        problems: Vec<String>,
+    },
     /// A deploy of `release cut` failed (and was rolled back): what failed, what runs now.
     #[error("{0}")]
     Failed(String),
@@ -122,6 +130,8 @@ impl Outcome {
 pub struct DeployReport {
     /// How it ended.
     pub outcome: Outcome,
+    /// What was asked for: a deploy (or promotion), or a rollback.
+    pub action: Action,
     /// The environment.
     pub env: String,
     /// The version asked for.
@@ -160,6 +170,19 @@ impl DeployReport {
             })
             .unwrap_or_else(|| "unknown".into());
         let reason = self.reason.as_deref().unwrap_or("unknown reason");
+        if self.action == Action::Rollback {
+            let again = match &self.version {
+                Some(v) => format!("release rollback --env {} --to {v}", self.env),
+                None => format!("release rollback --env {}", self.env),
+            };
+            return match self.outcome {
+                o if o.is_success() => format!("rolled {} back to {version}: {runs} runs now", self.env),
+                _ => format!(
+                    "rolling {} back to {version} failed: {reason}\nfix that, then run `{again}` (README: \"When a rollback fails\")",
+                    self.env
+                ),
+            };
+        }
         match self.outcome {
             Outcome::Deployed => format!("{version} runs in {}: {runs}", self.env),
             Outcome::AlreadyDeployed => format!("{version} already runs in {}: {runs}", self.env),
@@ -172,7 +195,12 @@ impl DeployReport {
                 self.env
             ),
             Outcome::RollbackFailed => format!(
-                "deploying {version} to {} failed, and so did the rollback: {reason}\ncheck the services in the ECS console",
+                "deploying {version} to {} failed, and so did the rollback: {reason}\n{}\nfix that, then run `release rollback --env {}` (README: \"When a rollback fails\")",
+                self.env,
+                self.running
+                    .as_ref()
+                    .and_then(|r| r.reason.as_deref())
+                    .unwrap_or("the rollback left no record"),
                 self.env
             ),
         }
@@ -644,6 +672,7 @@ impl<'a> Rollout<'a> {
         let current = self.block(self.ledger.current(env_name))?;
         let report = |outcome, running: Option<Record>, reason: Option<String>| DeployReport {
             outcome,
+            action: Action::Deploy,
             env: env_name.to_string(),
             version: Some(version.to_string()),
             image: Some(image.to_string()),
@@ -651,6 +680,40 @@ impl<'a> Rollout<'a> {
             running,
         };
         let views = self.block(self.ecs.describe_services(&env.cluster, &env.services))?;
+        preflight(env_name, env, &views)?;
+
+        // A rollback that a killed run left unfinished is finished first; when it was the
+        // rollback of this very deploy, the deploy is not started again.
+        if let Some((record, failed_deploy)) = self.unfinished_rollback(current.as_ref(), &views)? {
+            let this_deploy = failed_deploy.as_ref().filter(|d| {
+                d.version.as_deref() == Some(version) && d.digest.as_deref() == Some(digest)
+            });
+            self.say(&format!(
+                "finishing the interrupted rollback of {env_name} first"
+            ));
+            let (outcome, running) = self.finish_rollback(env_name, env, record, &views, true)?;
+            if let Some(d) = this_deploy {
+                let why = d
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| "no reason recorded".into());
+                let outcome = if outcome.is_success() {
+                    Outcome::RolledBack
+                } else {
+                    Outcome::RollbackFailed
+                };
+                return Ok(report(outcome, Some(running), Some(why)));
+            }
+            if !outcome.is_success() {
+                return Ok(report(
+                    Outcome::RollbackFailed,
+                    Some(running.clone()),
+                    running.reason.clone(),
+                ));
+            }
+            // Rolled back: what runs now is the new starting point.
+            return self.deploy_locked(env_name, env, version, image, digest);
+        }
 
         // Already there, completed, and ECS still runs it: only the tag may be missing.
         if let Some(c) = &current {
@@ -696,20 +759,26 @@ impl<'a> Rollout<'a> {
             },
         };
 
+        // Nothing in ECS has changed before the services are updated: a failure up to here
+        // is only reported.
         if record.services.len() != env.services.len() {
             record.services = self.register(env, &views, image)?;
             self.block(self.ledger.write(&record))?;
         }
         fault_point("register-task-definitions");
-        self.update_services(env, &views, &mut record)?;
-        self.block(self.ledger.write(&record))?;
-        fault_point("update-services");
-
-        // One deadline for ECS and the health gate together.
-        let deadline = Instant::now() + env.timeout.0;
-        let failure = match self.wait(env, &record, &views, deadline) {
-            Ok(()) => self.gate(env, version, deadline).err(),
-            Err(why) => Some(why),
+        // From the first UpdateService on, any failure rolls back every service that changed.
+        let failure = match self.update_services(env, &views, &mut record, resumed.is_some()) {
+            Err(DeployError::Ledger(e)) => return Err(DeployError::Ledger(e)),
+            Err(e) => Some(e.to_string()),
+            Ok(()) => {
+                fault_point("update-services");
+                // One deadline for ECS and the health gate together.
+                let deadline = Instant::now() + env.timeout.0;
+                match self.wait(env, &record, &views, deadline) {
+                    Ok(()) => self.gate(env, version, deadline).err(),
+                    Err(why) => Some(why),
+                }
+            }
         };
         match failure {
             None => {
@@ -739,6 +808,52 @@ impl<'a> Rollout<'a> {
                 };
                 Ok(report(outcome, Some(running), Some(why)))
             }
+        }
+    }
+
+    /// The rollback a killed run left unfinished, as the record to finish, and the failed
+    /// deploy it undoes (for an automatic one). A rollback in progress is unfinished; so is a
+    /// failed deploy whose rollback never started (killed between the two ledger writes) while
+    /// ECS does not run what completed before it.
+    fn unfinished_rollback(
+        &self,
+        current: Option<&Record>,
+        views: &[ServiceView],
+    ) -> Result<Option<(Record, Option<Record>)>, DeployError> {
+        let Some(c) = current else {
+            return Ok(None);
+        };
+        match (c.action, c.status) {
+            (Action::Rollback, Status::InProgress) => {
+                let automatic = c
+                    .reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("automatic: "));
+                let failed_deploy = if automatic {
+                    let history = self.block(self.ledger.history(&c.env))?;
+                    history
+                        .iter()
+                        .rev()
+                        .find(|r| r.action == Action::Deploy)
+                        .filter(|r| r.status == Status::Failed)
+                        .cloned()
+                } else {
+                    None
+                };
+                Ok(Some((c.clone(), failed_deploy)))
+            }
+            (Action::Deploy, Status::Failed) => {
+                let Some(target) = &c.last_completed else {
+                    return Ok(None);
+                };
+                if runs_completed(views, &target.services) {
+                    return Ok(None);
+                }
+                let why = c.reason.as_deref().unwrap_or("no reason recorded");
+                let record = self.rollback_record(&c.env, target, &format!("automatic: {why}"));
+                Ok(Some((record, Some(c.clone()))))
+            }
+            _ => Ok(None),
         }
     }
 
@@ -819,54 +934,83 @@ impl<'a> Rollout<'a> {
         Ok(states)
     }
 
-    /// Point each service at its task definition and pin the deployment that starts; a
-    /// service already on it (a re-run) keeps its deployment.
+    /// Point each service at its task definition and pin the deployment that starts, writing
+    /// the record after each service; a service already on it (a re-run) keeps its
+    /// deployment. Stops at the first refusal.
     fn update_services(
         &self,
         env: &EnvironmentConfig,
         views: &[ServiceView],
         record: &mut Record,
+        resumed: bool,
     ) -> Result<(), DeployError> {
-        for state in &mut record.services {
-            let view = views.iter().find(|v| v.name == state.service);
-            let pinned = state.deployment_id.as_deref().and_then(|id| {
-                view.and_then(|v| v.deployment(id))
-                    .filter(|d| d.task_definition == state.task_definition)
-            });
-            if pinned.is_some() {
+        for i in 0..record.services.len() {
+            let view = views.iter().find(|v| v.name == record.services[i].service);
+            let Some(id) = self.update_one(env, view, &record.services[i], resumed)? else {
                 continue;
-            }
-            // Already on it with a primary deployment of it: pin that one.
-            let existing = view
-                .filter(|v| v.task_definition == state.task_definition)
-                .and_then(|v| v.primary())
-                .filter(|p| p.task_definition == state.task_definition);
-            let id = match existing {
-                Some(p) => p.id.clone(),
-                None => {
-                    let answer = self.block(self.ecs.update_service(
-                        &env.cluster,
-                        &state.service,
-                        &state.task_definition,
-                    ))?;
-                    answer
-                        .primary()
-                        .filter(|p| p.task_definition == state.task_definition)
-                        .map(|p| p.id.clone())
-                        .ok_or(EcsError::Incomplete {
-                            call: "UpdateService",
-                            what: "a primary deployment of the new task definition",
-                        })?
-                }
             };
+            let state = &mut record.services[i];
             self.say(&format!(
                 "{}: deployment {id} of {}",
                 state.service,
                 rollout::short_name(&state.task_definition)
             ));
             state.deployment_id = Some(id);
+            self.block(self.ledger.write(record))?;
         }
         Ok(())
+    }
+
+    /// The deployment to pin for one service, sending `UpdateService` only when needed; `None`
+    /// when the recorded one still stands. When the service is already set to the task
+    /// definition, its primary deployment of it is pinned, unless that one failed: then a new
+    /// deployment is forced (ECS starts nothing for an unchanged task definition). A resumed
+    /// run pins even a failed one: it is the deployment the killed run started.
+    fn update_one(
+        &self,
+        env: &EnvironmentConfig,
+        view: Option<&ServiceView>,
+        state: &ServiceState,
+        resumed: bool,
+    ) -> Result<Option<String>, DeployError> {
+        let recorded = state.deployment_id.as_deref().and_then(|id| {
+            view.and_then(|v| v.deployment(id))
+                .filter(|d| d.task_definition == state.task_definition)
+        });
+        if recorded.is_some() {
+            return Ok(None);
+        }
+        let same = view.is_some_and(|v| v.task_definition == state.task_definition);
+        let existing = view
+            .filter(|_| same)
+            .and_then(|v| v.primary())
+            .filter(|p| p.task_definition == state.task_definition)
+            .filter(|p| resumed || p.rollout_state.as_deref() != Some("FAILED"));
+        if let Some(p) = existing {
+            return Ok(Some(p.id.clone()));
+        }
+        if same {
+            self.say(&format!(
+                "{}: already set to {}, forcing a new deployment",
+                state.service,
+                rollout::short_name(&state.task_definition)
+            ));
+        }
+        let answer = self.block(self.ecs.update_service(
+            &env.cluster,
+            &state.service,
+            &state.task_definition,
+            same,
+        ))?;
+        let id = answer
+            .primary()
+            .filter(|p| p.task_definition == state.task_definition)
+            .map(|p| p.id.clone())
+            .ok_or(EcsError::Incomplete {
+                call: "UpdateService",
+                what: "a primary deployment of the new task definition",
+            })?;
+        Ok(Some(id))
     }
 
     /// Poll until every pinned deployment completes; `Err` says why not. One DescribeServices
@@ -1003,8 +1147,32 @@ impl<'a> Rollout<'a> {
         Ok(())
     }
 
-    /// Move every service of `env` back to `target` and wait; the outcome and the record of
-    /// what runs now.
+    /// A new rollback record of `env_name` to `target`, in progress.
+    fn rollback_record(&self, env_name: &str, target: &Snapshot, reason: &str) -> Record {
+        Record {
+            env: env_name.to_string(),
+            action: Action::Rollback,
+            status: Status::InProgress,
+            version: target.version.clone(),
+            digest: target.digest.clone(),
+            image: target.image.clone(),
+            services: target
+                .services
+                .iter()
+                .map(|s| ServiceState {
+                    deployment_id: None,
+                    ..s.clone()
+                })
+                .collect(),
+            by: self.actor.clone(),
+            at: ledger::timestamp(),
+            reason: Some(reason.to_string()),
+            last_completed: Some(target.clone()),
+        }
+    }
+
+    /// Move every service of `env` that is not on `target` back to it and wait; the outcome
+    /// and the record of what runs now.
     fn roll_back(
         &self,
         env_name: &str,
@@ -1012,55 +1180,116 @@ impl<'a> Rollout<'a> {
         target: &Snapshot,
         reason: &str,
     ) -> Result<(Outcome, Record), DeployError> {
-        let name = target
-            .version
-            .as_deref()
-            .unwrap_or("the version from before");
-        self.say(&format!("rolling {env_name} back to {name}"));
-        let mut record = Record {
-            env: env_name.to_string(),
-            action: Action::Rollback,
-            status: Status::InProgress,
-            version: target.version.clone(),
-            digest: target.digest.clone(),
-            image: target.image.clone(),
-            services: target.services.clone(),
-            by: self.actor.clone(),
-            at: ledger::timestamp(),
-            reason: Some(reason.to_string()),
-            last_completed: Some(target.clone()),
-        };
-        // No describe first: the rollback's UpdateService goes out at once.
-        self.update_services(env, &[], &mut record)?;
-        self.block(self.ledger.write(&record))?;
-        match self.wait(env, &record, &[], Instant::now() + env.timeout.0) {
-            Ok(()) => {
-                record.status = Status::Completed;
-                record.at = ledger::timestamp();
-                record.last_completed = Some(record.snapshot());
-                self.block(self.ledger.write(&record))?;
-                if let Some(digest) = &target.digest {
-                    self.tag_environment(env_name, env, digest)?;
-                }
-                Ok((Outcome::Deployed, record))
-            }
-            Err(why) => {
-                record.status = Status::Failed;
-                record.reason = Some(format!("rollback failed: {why}"));
-                record.at = ledger::timestamp();
-                self.block(self.ledger.write(&record))?;
-                Ok((Outcome::RollbackFailed, record))
-            }
-        }
+        let record = self.rollback_record(env_name, target, reason);
+        let views = self.block(self.ecs.describe_services(&env.cluster, &env.services));
+        self.finish_rollback(
+            env_name,
+            env,
+            record,
+            views.as_deref().unwrap_or(&[]),
+            false,
+        )
     }
 
-    /// `release rollback`: back to `to` (its latest completed deployment here), or to the
-    /// latest completed deployment before what runs now.
+    /// Carry out the rollback `record` (new, or left by a killed run when `resumed`): it is
+    /// written before the first `UpdateService`, so a run killed from then on finishes it. Every
+    /// service is tried even when one is refused; a failed rollback is recorded with the
+    /// services that still need attention.
+    fn finish_rollback(
+        &self,
+        env_name: &str,
+        env: &EnvironmentConfig,
+        mut record: Record,
+        views: &[ServiceView],
+        resumed: bool,
+    ) -> Result<(Outcome, Record), DeployError> {
+        let name = record
+            .version
+            .clone()
+            .unwrap_or_else(|| "the version from before".into());
+        self.say(&format!("rolling {env_name} back to {name}"));
+        self.block(self.ledger.write(&record))?;
+        let mut refused = Vec::new();
+        for i in 0..record.services.len() {
+            let view = views.iter().find(|v| v.name == record.services[i].service);
+            match self.update_one(env, view, &record.services[i], resumed) {
+                Ok(None) => {}
+                Ok(Some(id)) => {
+                    let state = &mut record.services[i];
+                    self.say(&format!(
+                        "{}: deployment {id} of {}",
+                        state.service,
+                        rollout::short_name(&state.task_definition)
+                    ));
+                    state.deployment_id = Some(id);
+                    self.block(self.ledger.write(&record))?;
+                }
+                Err(DeployError::Ledger(e)) => return Err(DeployError::Ledger(e)),
+                Err(e) => refused.push((record.services[i].service.clone(), e.to_string())),
+            }
+        }
+        fault_point("rollback-update-services");
+        let mut pending = record.clone();
+        pending
+            .services
+            .retain(|s| !refused.iter().any(|(name, _)| name == &s.service));
+        let waited = if pending.services.is_empty() {
+            Ok(())
+        } else {
+            self.wait(env, &pending, views, Instant::now() + env.timeout.0)
+        };
+        if refused.is_empty() && waited.is_ok() {
+            record.status = Status::Completed;
+            record.at = ledger::timestamp();
+            record.last_completed = Some(record.snapshot());
+            self.block(self.ledger.write(&record))?;
+            if let Some(digest) = record.digest.clone() {
+                self.tag_environment(env_name, env, &digest)?;
+            }
+            return Ok((Outcome::Deployed, record));
+        }
+        let mut problems: Vec<String> = refused
+            .iter()
+            .map(|(service, why)| format!("{service} ({why})"))
+            .collect();
+        if let Err(why) = waited {
+            for service in self.unsettled(env, &pending.services) {
+                problems.push(format!("{service} ({why})"));
+            }
+        }
+        record.status = Status::Failed;
+        record.reason = Some(format!(
+            "rollback to {name} failed; still needs attention: {}",
+            problems.join("; ")
+        ));
+        record.at = ledger::timestamp();
+        self.block(self.ledger.write(&record))?;
+        Ok((Outcome::RollbackFailed, record))
+    }
+
+    /// The services of `services` that do not run their task definition on a completed
+    /// deployment (all of them when ECS cannot be read).
+    fn unsettled(&self, env: &EnvironmentConfig, services: &[ServiceState]) -> Vec<String> {
+        let views = self
+            .block(self.ecs.describe_services(&env.cluster, &env.services))
+            .unwrap_or_default();
+        services
+            .iter()
+            .filter(|s| !runs_completed(&views, std::slice::from_ref(*s)))
+            .map(|s| s.service.clone())
+            .collect()
+    }
+
+    /// `release rollback`: back to `to` (its latest completed deployment here), or else one
+    /// step back from what runs now. What runs now is read from ECS: when it is not the last
+    /// completed deployment (a deploy was killed, or its rollback failed), that one is the
+    /// target; when it is, the completed deployment before it.
     pub fn rollback(&self, env_name: &str, to: Option<&str>) -> Result<DeployReport, DeployError> {
         let env = self.env(env_name)?;
         self.locked(env_name, env, "rollback", || {
             let history = self.block(self.ledger.history(env_name))?;
             let current = history.last();
+            let views = self.block(self.ecs.describe_services(&env.cluster, &env.services))?;
             let target = match to {
                 Some(v) => rollout::completed_in(&history, v)
                     .map(Record::snapshot)
@@ -1069,12 +1298,18 @@ impl<'a> Rollout<'a> {
                             "{v} never completed in {env_name}: `release history --env {env_name}` lists what did"
                         ))
                     })?,
-                // A rollback that was killed goes on to its own target, not further back.
                 None => match current {
+                    // A rollback that was killed goes on to its own target, not further back.
                     Some(c) if c.action == Action::Rollback && c.status == Status::InProgress => {
                         c.last_completed.clone()
                     }
-                    _ => rollout::previous_completed(&history, current),
+                    Some(c) => match &c.last_completed {
+                        Some(last) if !runs_completed(&views, &last.services) => {
+                            Some(last.clone())
+                        }
+                        _ => rollout::previous_completed(&history, current),
+                    },
+                    None => None,
                 }
                 .ok_or_else(|| {
                     DeployError::NoRollbackTarget(format!(
@@ -1082,12 +1317,14 @@ impl<'a> Rollout<'a> {
                     ))
                 })?,
             };
-            let (outcome, running) = self.roll_back(env_name, env, &target, "asked for")?;
+            let record = self.rollback_record(env_name, &target, "asked for");
+            let (outcome, running) = self.finish_rollback(env_name, env, record, &views, false)?;
             Ok(DeployReport {
                 outcome,
+                action: Action::Rollback,
                 env: env_name.to_string(),
                 version: target.version.clone(),
-                image: None,
+                image: target.image.clone(),
                 reason: running.reason.clone().filter(|_| !outcome.is_success()),
                 running: Some(running),
             })
@@ -1175,6 +1412,41 @@ impl<'a> Rollout<'a> {
     pub fn unlock(&self, env_name: &str) -> Result<Option<Holder>, DeployError> {
         self.env(env_name)?;
         Ok(self.block(self.ledger.unlock(env_name))?)
+    }
+}
+
+/// What keeps the services of `env` from taking a deploy: deleted (INACTIVE) or scaled to 0
+/// (nothing would run to judge the deploy by).
+fn preflight(
+    env_name: &str,
+    env: &EnvironmentConfig,
+    views: &[ServiceView],
+) -> Result<(), DeployError> {
+    let problems: Vec<String> = views
+        .iter()
+        .filter_map(|v| {
+            if v.status != "ACTIVE" {
+                Some(format!(
+                    "service {} in cluster {} is {} (deleted or being deleted): recreate it, or remove it from `services` of [environments.{env_name}]",
+                    v.name, env.cluster, v.status
+                ))
+            } else if v.desired == 0 {
+                Some(format!(
+                    "service {} in cluster {} is scaled to 0 (desiredCount 0), so no task would prove the new version runs: scale it up (`aws ecs update-service --cluster {} --service {} --desired-count N`), or remove it from `services` of [environments.{env_name}]",
+                    v.name, env.cluster, env.cluster, v.name
+                ))
+            } else {
+                None
+            }
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(DeployError::NotReady {
+            env: env_name.to_string(),
+            problems,
+        })
     }
 }
 

@@ -3,23 +3,24 @@
 //!
 //! The SDK's standard configuration applies (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials).
 
-use aws_sdk_ecs::error::{DisplayErrorContext, SdkError};
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::types::{ContainerDefinition, Service, TaskDefinition, TaskDefinitionField};
 use serde::Serialize;
 
-use crate::redact;
+use crate::aws_error;
 
 /// An ECS call that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EcsError {
-    /// The API answered with an error, or could not be reached.
-    #[error("ECS {call} {target}: {message}")]
+    /// The API answered with an error, or could not be reached: one line that names the
+    /// call, the resource and the fix.
+    #[error("{message}")]
     Call {
         /// The API call.
         call: &'static str,
         /// What it was about.
         target: String,
-        /// Why, from the SDK.
+        /// The whole line (see [`aws_error::describe`]).
         message: String,
     },
     /// A configured service does not exist.
@@ -54,12 +55,12 @@ pub enum EcsError {
 
 fn failed<E>(call: &'static str, target: &str, e: &SdkError<E>) -> EcsError
 where
-    E: std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     EcsError::Call {
         call,
         target: target.to_string(),
-        message: redact::redact(&DisplayErrorContext(e).to_string()).into_owned(),
+        message: aws_error::describe("ecs", call, target, e),
     }
 }
 
@@ -68,6 +69,8 @@ where
 pub struct ServiceView {
     /// The service name.
     pub name: String,
+    /// `ACTIVE`, `DRAINING` or `INACTIVE` (deleted).
+    pub status: String,
     /// The task definition the service is set to.
     pub task_definition: String,
     /// Desired tasks.
@@ -116,6 +119,7 @@ impl ServiceView {
     fn from_sdk(s: &Service) -> ServiceView {
         ServiceView {
             name: s.service_name().unwrap_or_default().to_string(),
+            status: s.status().unwrap_or("ACTIVE").to_string(),
             task_definition: s.task_definition().unwrap_or_default().to_string(),
             desired: s.desired_count(),
             running: s.running_count(),
@@ -225,7 +229,7 @@ impl Ecs {
             .set_services(Some(services.to_vec()))
             .send()
             .await
-            .map_err(|e| failed("DescribeServices", cluster, &e))?;
+            .map_err(|e| failed("DescribeServices", &format!("cluster {cluster}"), &e))?;
         let found: Vec<ServiceView> = out.services().iter().map(ServiceView::from_sdk).collect();
         services
             .iter()
@@ -264,7 +268,13 @@ impl Ecs {
             .include(TaskDefinitionField::Tags)
             .send()
             .await
-            .map_err(|e| failed("DescribeTaskDefinition", arn, &e))?;
+            .map_err(|e| {
+                failed(
+                    "DescribeTaskDefinition",
+                    &format!("task definition {arn}"),
+                    &e,
+                )
+            })?;
         let definition = out.task_definition().cloned().ok_or(EcsError::Incomplete {
             call: "DescribeTaskDefinition",
             what: "a task definition",
@@ -320,7 +330,13 @@ impl Ecs {
             .set_enable_fault_injection(td.enable_fault_injection())
             .send()
             .await
-            .map_err(|e| failed("RegisterTaskDefinition", from.arn(), &e))?;
+            .map_err(|e| {
+                failed(
+                    "RegisterTaskDefinition",
+                    &format!("a new revision of {}", from.arn()),
+                    &e,
+                )
+            })?;
         out.task_definition()
             .and_then(|t| t.task_definition_arn())
             .map(str::to_string)
@@ -330,13 +346,15 @@ impl Ecs {
             })
     }
 
-    /// `UpdateService` to `task_definition`; the service as ECS answered (with the new
+    /// `UpdateService` to `task_definition`; with `force`, a new deployment starts even when
+    /// the service is already set to it. The service as ECS answered (with the new
     /// deployment).
     pub async fn update_service(
         &self,
         cluster: &str,
         service: &str,
         task_definition: &str,
+        force: bool,
     ) -> Result<ServiceView, EcsError> {
         let out = self
             .client
@@ -344,9 +362,16 @@ impl Ecs {
             .cluster(cluster)
             .service(service)
             .task_definition(task_definition)
+            .force_new_deployment(force)
             .send()
             .await
-            .map_err(|e| failed("UpdateService", service, &e))?;
+            .map_err(|e| {
+                failed(
+                    "UpdateService",
+                    &format!("service {service} in cluster {cluster}"),
+                    &e,
+                )
+            })?;
         out.service()
             .map(ServiceView::from_sdk)
             .ok_or(EcsError::Incomplete {

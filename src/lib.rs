@@ -10,6 +10,7 @@
 //! [`environments`] read `release.toml`; [`redact`] keeps secrets out of every output and
 //! [`progress`] prints what people follow; [`commands`] is the CLI glue.
 
+pub mod aws_error;
 pub mod bump;
 pub mod changelog;
 pub mod cli;

@@ -466,6 +466,7 @@ mod tests {
     fn service(deployments: Vec<DeploymentView>) -> ServiceView {
         ServiceView {
             name: "web".into(),
+            status: "ACTIVE".into(),
             task_definition: "td".into(),
             desired: 2,
             running: 2,

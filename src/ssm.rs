@@ -3,7 +3,7 @@
 //! The SDK's standard configuration applies: `AWS_REGION`, credentials from the environment or
 //! profile, and `AWS_ENDPOINT_URL` (tests point it at a moto server).
 
-use aws_sdk_ssm::error::{DisplayErrorContext, SdkError};
+use aws_sdk_ssm::error::SdkError;
 use aws_sdk_ssm::operation::get_parameter::GetParameterError;
 
 use crate::redact;
@@ -50,7 +50,7 @@ pub async fn secret(config: &aws_config::SdkConfig, name: &str) -> Result<String
         }
         _ => SsmError::Other {
             name: name.to_string(),
-            message: redact::redact(&DisplayErrorContext(&e).to_string()).into_owned(),
+            message: crate::aws_error::reason("ssm", "GetParameter", &e),
         },
     })?;
     let value = output

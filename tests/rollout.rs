@@ -610,9 +610,10 @@ fn a_deploy_that_times_out_is_rolled_back_and_a_stuck_rollback_is_said_loudly() 
     assert!(err.contains("timed out after 1s"), "{err}");
     assert!(err.contains("and so did the rollback"), "{err}");
     assert!(
-        err.contains("check the services in the ECS console"),
+        err.contains("still needs attention: web (") && err.contains("worker ("),
         "{err}"
     );
+    assert!(err.contains("release rollback --env staging"), "{err}");
     let s = summaries(&w.history("staging"));
     assert_eq!(
         &s[..3],
@@ -801,6 +802,510 @@ fn promote_in_a_terminal_asks_an_allowed_approver() {
     )
     .unwrap();
     assert!(approvals.contains("at the promote prompt"), "{approvals}");
+}
+
+impl World {
+    /// The `UpdateService` calls of `cluster` from log line `from` on, as `(service,
+    /// taskDefinition)`.
+    fn updates_since(&self, cluster: &str, from: usize) -> Vec<(String, String)> {
+        self.fleet
+            .calls("UpdateService")
+            .iter()
+            .skip(from)
+            .filter(|c| c["cluster"] == cluster)
+            .map(|c| {
+                (
+                    c["service"].as_str().unwrap_or("").to_string(),
+                    c["taskDefinition"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// The error of a run is one `error:` line, without the SDK's debug structs.
+fn assert_one_line_error(err: &str) {
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    for raw in [
+        "Error {",
+        "ServiceError",
+        "unhandled error",
+        "ErrorMetadata",
+        "raw: ",
+    ] {
+        assert!(!err.contains(raw), "raw SDK text `{raw}` in:\n{err}");
+    }
+}
+
+#[test]
+fn a_refused_update_service_rolls_back_every_service_that_changed() {
+    let w = world("file");
+    w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"])
+        .success();
+    let good = w.task_definitions("staging");
+    let from = w.fleet.calls("UpdateService").len();
+
+    w.fleet.moto.set_faults(&[
+        "UpdateService worker AccessDeniedException User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecs:UpdateService",
+    ]);
+    let err = clean_failure(w.release(CUTTER, &["deploy", "1.2.0", "--env", "staging"]));
+    assert!(
+        err.contains("deploying 1.2.0 to staging failed: ECS UpdateService on service worker in cluster staging was refused: AccessDeniedException: User: arn:aws:iam::123456789012:user/ci is not authorized"),
+        "{err}"
+    );
+    assert!(
+        err.contains("grant the IAM permission ecs:UpdateService"),
+        "{err}"
+    );
+    assert!(err.contains("rolled back: 1.1.0"), "{err}");
+    assert_one_line_error(&err);
+
+    // web changed and went back; worker never changed and was left alone.
+    assert_eq!(w.task_definitions("staging"), good);
+    w.assert_runs("staging", "1.1.0");
+    let updates = w.updates_since("staging", from);
+    let web: Vec<&(String, String)> = updates.iter().filter(|(s, _)| s == "web").collect();
+    assert_eq!(
+        web.len(),
+        2,
+        "web: the deploy, then the rollback: {updates:?}"
+    );
+    assert_eq!(web[1].1, good[0], "{updates:?}");
+    assert_eq!(
+        updates.iter().filter(|(s, _)| s == "worker").count(),
+        1,
+        "worker: only the refused call: {updates:?}"
+    );
+    let s = summaries(&w.history("staging"));
+    assert_eq!(
+        &s[..3],
+        [
+            "rollback 1.1.0 completed",
+            "rollback 1.1.0 in_progress",
+            "deploy 1.2.0 failed"
+        ]
+    );
+    let status = w.json(&["status", "--env", "staging", "--json"]);
+    assert!(
+        status[0]["drift"].as_array().unwrap().is_empty(),
+        "{status}"
+    );
+}
+
+#[test]
+fn a_refused_rollback_names_the_services_left_and_rollback_finishes_it() {
+    let w = world("ssm");
+    w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"])
+        .success();
+    let good = w.task_definitions("staging");
+    // The rollback's UpdateService of worker (back to its 1.1.0 task definition) is refused.
+    w.fleet.moto.fail_image(&w.digests["1.2.0"]);
+    let fault = format!(
+        "UpdateService {} AccessDeniedException not authorized to perform: ecs:UpdateService",
+        good[1]
+    );
+    w.fleet.moto.set_faults(&[&fault]);
+    let err = clean_failure(w.release(CUTTER, &["deploy", "1.2.0", "--env", "staging"]));
+    assert!(err.contains("and so did the rollback"), "{err}");
+    assert!(
+        err.contains("still needs attention: worker (ECS UpdateService on service worker in cluster staging was refused: AccessDeniedException"),
+        "{err}"
+    );
+    assert!(!err.contains("attention: web"), "{err}");
+    assert!(err.contains("release rollback --env staging"), "{err}");
+    assert!(err.contains("When a rollback fails"), "{err}");
+    assert_eq!(w.fleet.task_definition_of("staging", "web"), good[0]);
+    let s = summaries(&w.history("staging"));
+    assert_eq!(s[0], "rollback 1.1.0 failed", "{s:?}");
+
+    // A manual rollback that fails is reported as a rollback.
+    let err = clean_failure(w.release(CUTTER, &["rollback", "--env", "staging", "--to", "1.1.0"]));
+    assert!(
+        err.contains("rolling staging back to 1.1.0 failed"),
+        "{err}"
+    );
+    assert!(!err.contains("deploying"), "{err}");
+    assert_one_line_error(&err);
+
+    // Cause fixed: a plain rollback goes to the last completed version (what ECS runs is not
+    // it), and only the service that still needs it is touched.
+    w.fleet.moto.set_faults(&[]);
+    let from = w.fleet.calls("UpdateService").len();
+    let out = w
+        .release(CUTTER, &["rollback", "--env", "staging"])
+        .success();
+    assert!(
+        stdout(&out).contains("rolled staging back to 1.1.0"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        w.updates_since("staging", from),
+        vec![("worker".to_string(), good[1].clone())]
+    );
+    w.assert_runs("staging", "1.1.0");
+    assert_eq!(w.task_definitions("staging"), good);
+    let s = summaries(&w.history("staging"));
+    assert_eq!(s[0], "rollback 1.1.0 completed", "{s:?}");
+}
+
+#[test]
+fn a_failed_rollback_is_recovered_by_forcing_a_new_deployment() {
+    let w = world("file");
+    w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"])
+        .success();
+    let good = w.task_definitions("staging");
+    let fail_both = || {
+        w.fleet
+            .moto
+            .set_fail_images(&[&w.digests["1.1.0"], &w.digests["1.2.0"]])
+    };
+    // 1.2.0 fails, and so does the rollback to 1.1.0: the services are set to 1.1.0's task
+    // definitions, on failed deployments.
+    fail_both();
+    let err = clean_failure(w.release(CUTTER, &["deploy", "1.2.0", "--env", "staging"]));
+    assert!(err.contains("and so did the rollback"), "{err}");
+    assert_eq!(w.task_definitions("staging"), good);
+
+    // `rollback --to` with the task definition already set: a new deployment, not the failed one.
+    w.fleet.moto.set_fail_images(&[]);
+    let from = w.fleet.calls("UpdateService").len();
+    let out = w
+        .release(CUTTER, &["rollback", "--env", "staging", "--to", "1.1.0"])
+        .success();
+    assert!(
+        stderr(&out).contains("forcing a new deployment"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(w.updates_since("staging", from).len(), 2);
+    assert_eq!(
+        summaries(&w.history("staging"))[0],
+        "rollback 1.1.0 completed"
+    );
+    let status = w.json(&["status", "--env", "staging", "--json"]);
+    assert!(
+        status[0]["drift"].as_array().unwrap().is_empty(),
+        "{status}"
+    );
+
+    // The same through `deploy 1.1.0`.
+    fail_both();
+    clean_failure(w.release(CUTTER, &["deploy", "1.2.0", "--env", "staging"]));
+    w.fleet.moto.set_fail_images(&[]);
+    let out = w
+        .release(CUTTER, &["deploy", "1.1.0", "--env", "staging"])
+        .success();
+    assert!(
+        stdout(&out).contains("1.1.0 runs in staging"),
+        "{}",
+        stdout(&out)
+    );
+    w.assert_runs("staging", "1.1.0");
+    assert_eq!(
+        summaries(&w.history("staging"))[0],
+        "deploy 1.1.0 completed"
+    );
+}
+
+#[test]
+fn a_deploy_killed_during_its_rollback_is_finished_not_restarted() {
+    let w = world_with("file", 0.4, "30s", "");
+    w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"])
+        .success();
+    let good = w.task_definitions("staging");
+    w.fleet.moto.fail_image(&w.digests["1.2.0"]);
+    let from = w.fleet.calls("UpdateService").len();
+    let mut child = w
+        .repo
+        .release_process()
+        .envs(w.fleet.env())
+        .env("GITHUB_ACTOR", CUTTER)
+        .args(["deploy", "1.2.0", "--env", "staging"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed right after the rollback's first UpdateService (the 3rd of the run).
+    loop {
+        if w.updates_since("staging", from).len() >= 3 {
+            child.kill().unwrap();
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the deploy ended before its rollback"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.wait().unwrap();
+    let killed = w.updates_since("staging", from);
+    let bad: Vec<String> = killed[..2].iter().map(|(_, td)| td.clone()).collect();
+    let s = summaries(&w.history("staging"));
+    assert_eq!(s[0], "rollback 1.1.0 in_progress", "recorded first: {s:?}");
+
+    let err = clean_failure(w.release(CUTTER, &["deploy", "1.2.0", "--env", "staging"]));
+    assert!(err.contains("finishing the interrupted rollback"), "{err}");
+    assert!(err.contains("rolled back: 1.1.0"), "{err}");
+    let all = w.updates_since("staging", from);
+    assert!(
+        all[killed.len()..].iter().all(|(_, td)| !bad.contains(td)),
+        "the bad image went out again: {all:?}"
+    );
+    for service in ["web", "worker"] {
+        assert!(
+            all.iter()
+                .filter(|(s, td)| s == service && good.contains(td))
+                .count()
+                <= 1,
+            "one rollback UpdateService per service: {all:?}"
+        );
+    }
+    assert_eq!(w.task_definitions("staging"), good);
+    assert_eq!(
+        summaries(&w.history("staging"))[0],
+        "rollback 1.1.0 completed"
+    );
+}
+
+#[test]
+fn rollback_without_a_version_after_a_killed_deploy_goes_to_the_last_completed() {
+    let w = world("ssm");
+    w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"])
+        .success();
+    let good = w.task_definitions("staging");
+    w.repo
+        .release_hermetic()
+        .envs(w.fleet.env())
+        .env("GITHUB_ACTOR", CUTTER)
+        .env("RELEASE_AGENT_FAIL_AFTER", "update-services")
+        .args(["deploy", "1.2.0", "--env", "staging"])
+        .assert()
+        .code(86);
+    // ECS runs (a part of) 1.2.0, not 1.1.0: the rollback goes to 1.1.0, not further back.
+    let out = w
+        .release(CUTTER, &["rollback", "--env", "staging"])
+        .success();
+    assert!(
+        stdout(&out).contains("rolled staging back to 1.1.0"),
+        "{}",
+        stdout(&out)
+    );
+    w.assert_runs("staging", "1.1.0");
+    assert_eq!(w.task_definitions("staging"), good);
+    // Now 1.1.0 runs, completed: one step back is what ran before it.
+    w.release(CUTTER, &["rollback", "--env", "staging"])
+        .success();
+    w.assert_runs("staging", "1.0.0");
+}
+
+#[test]
+fn a_deleted_or_scaled_to_zero_service_is_reported_before_the_deploy_starts() {
+    let w = world("file");
+    w.fleet.scale("staging", "worker", 0);
+    let from = w.fleet.calls("UpdateService").len();
+    let registered = w.fleet.calls("RegisterTaskDefinition").len();
+    let err = clean_failure(w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"]));
+    assert!(
+        err.contains("cannot deploy to staging, nothing was changed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("service worker in cluster staging is scaled to 0 (desiredCount 0)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("aws ecs update-service --cluster staging --service worker --desired-count N"),
+        "{err}"
+    );
+    assert_eq!(w.fleet.calls("RegisterTaskDefinition").len(), registered);
+    assert!(w.updates_since("staging", from).is_empty());
+    assert!(w.history("staging").is_empty());
+
+    w.fleet.scale("staging", "worker", 2);
+    w.fleet.delete_service("staging", "web");
+    let err = clean_failure(w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"]));
+    assert!(
+        err.contains("service web in cluster staging is INACTIVE (deleted or being deleted)"),
+        "{err}"
+    );
+    assert_eq!(w.fleet.calls("RegisterTaskDefinition").len(), registered);
+    assert!(w.history("staging").is_empty());
+}
+
+#[test]
+fn a_throttled_ecs_is_one_line_with_the_call_the_resource_and_what_to_do() {
+    let w = world("file");
+    w.fleet
+        .moto
+        .set_faults(&["DescribeServices * ThrottlingException Rate exceeded"]);
+    let err = clean_failure(w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"]));
+    assert!(
+        err.contains("ECS DescribeServices on cluster staging was refused: ThrottlingException: Rate exceeded; AWS throttled the call"),
+        "{err}"
+    );
+    assert_one_line_error(&err);
+    assert!(w.history("staging").is_empty());
+}
+
+/// A small deterministic generator (xorshift64*) for the kill-loop: the seed reproduces a run.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+}
+
+/// The ECS calls on `cluster` from log line `from` on (UpdateService, DescribeServices, ...).
+fn ecs_calls_since(w: &World, cluster: &str, from: usize) -> Vec<serde_json::Value> {
+    w.fleet
+        .moto
+        .log_lines()
+        .into_iter()
+        .skip(from)
+        .filter(|l| l["kind"] == "call")
+        .filter(|l| l["cluster"] == cluster || l["cluster"].is_null())
+        .collect()
+}
+
+/// `release deploy` killed (SIGKILL or SIGINT) at a random point among its ECS calls, over the
+/// happy path and the failing one (and so its rollback), with both ledger backends; after each
+/// kill, one plain re-run leaves every service on the new digest (completed) or on the last
+/// completed one, the ledger agreeing with ECS, and at most one `UpdateService` per service
+/// per phase. `KILL_SEED` replays a run, `KILL_ITERATIONS` (default 4) sets the kills per
+/// backend.
+#[test]
+fn a_deploy_killed_anywhere_is_finished_by_one_plain_rerun() {
+    let seed = std::env::var("KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        })
+        .max(1);
+    let iterations: usize = std::env::var("KILL_ITERATIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4);
+    eprintln!("kill-loop: KILL_SEED={seed} KILL_ITERATIONS={iterations}");
+    let mut rng = Rng(seed);
+    for ledger in ["file", "ssm"] {
+        let w = world_with(ledger, 0.3, "30s", "");
+        w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"])
+            .success();
+        for i in 0..iterations {
+            let running = w.json(&["status", "--env", "staging", "--json"])[0]["current"]
+                ["version"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            let version = if running == "1.1.0" { "1.2.0" } else { "1.1.0" };
+            let failing = rng.below(2) == 1;
+            let signal = if rng.below(2) == 1 { "INT" } else { "KILL" };
+            // A failing deploy makes about 18 ECS calls (its rollback included), a good one 10.
+            let at = 1 + rng.below(if failing { 18 } else { 10 }) as usize;
+            let jitter = std::time::Duration::from_millis(rng.below(40));
+            let ctx = format!(
+                "KILL_SEED={seed} ledger={ledger} iteration={i}: deploy {version} (failing: {failing}) SIG{signal} after ECS call {at} + {jitter:?}"
+            );
+            eprintln!("kill-loop: {ctx}");
+            let bad = [w.digests[version].as_str()];
+            w.fleet
+                .moto
+                .set_fail_images(if failing { &bad[..] } else { &[] });
+            let before = w.task_definitions("staging");
+            let from = w.fleet.moto.log_lines().len();
+            let mut child = w
+                .repo
+                .release_process()
+                .envs(w.fleet.env())
+                .env("GITHUB_ACTOR", CUTTER)
+                .args(["deploy", version, "--env", "staging"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut killed = false;
+            while child.try_wait().unwrap().is_none() {
+                if ecs_calls_since(&w, "staging", from).len() >= at {
+                    std::thread::sleep(jitter);
+                    let status = std::process::Command::new("kill")
+                        .args([format!("-{signal}"), child.id().to_string()])
+                        .status()
+                        .unwrap();
+                    killed = status.success();
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            child.wait().unwrap();
+            let current = w.json(&["status", "--env", "staging", "--json"])[0]["current"].clone();
+            let finished = current["status"] == "completed"
+                && (current["version"] == version || current["action"] == "rollback");
+            if killed && !finished {
+                // One plain re-run; its exit code says how the deploy ended, not checked here.
+                let _ = w
+                    .repo
+                    .release_hermetic()
+                    .envs(w.fleet.env())
+                    .env("GITHUB_ACTOR", CUTTER)
+                    .args(["deploy", version, "--env", "staging"])
+                    .output()
+                    .unwrap();
+            }
+
+            let status = w.json(&["status", "--env", "staging", "--json"]);
+            let current = &status[0]["current"];
+            assert_eq!(current["status"], "completed", "{ctx}\n{status}");
+            assert!(
+                status[0]["drift"].as_array().unwrap().is_empty(),
+                "ledger and ECS disagree: {ctx}\n{status}"
+            );
+            let now = w.task_definitions("staging");
+            let recorded: Vec<&str> = current["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["task_definition"].as_str().unwrap())
+                .collect();
+            assert_eq!(recorded, now, "{ctx}\n{status}");
+            if current["action"] == "deploy" && current["version"] == version {
+                assert!(!failing, "a failing version completed: {ctx}");
+                w.assert_runs("staging", version);
+            } else {
+                assert_eq!(
+                    now, before,
+                    "not back on the last completed: {ctx}\n{status}"
+                );
+                assert_eq!(current["version"], running.as_str(), "{ctx}\n{status}");
+            }
+            let calls = ecs_calls_since(&w, "staging", from);
+            for service in ["web", "worker"] {
+                let mine: Vec<&str> = calls
+                    .iter()
+                    .filter(|c| c["action"] == "UpdateService" && c["service"] == service)
+                    .map(|c| c["taskDefinition"].as_str().unwrap_or(""))
+                    .collect();
+                let back = mine
+                    .iter()
+                    .filter(|td| before.contains(&td.to_string()))
+                    .count();
+                let forward = mine.len() - back;
+                assert!(
+                    forward <= 1 && back <= 1,
+                    "{service}: more than one UpdateService in a phase: {mine:?}\n{ctx}"
+                );
+            }
+        }
+    }
 }
 
 /// A spawned `release` whose stderr is read line by line as it comes.

@@ -4,7 +4,7 @@
 //!
 //! The SDK's standard configuration applies (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL`).
 
-use aws_sdk_ecr::error::{DisplayErrorContext, SdkError};
+use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::operation::describe_repositories::DescribeRepositoriesError;
 use aws_sdk_ecr::operation::put_image::PutImageError;
 use aws_sdk_ecr::types::ImageIdentifier;
@@ -13,7 +13,6 @@ use aws_sdk_ecr::Client;
 pub use super::auth::Credentials;
 use super::registry::{Promotion, MANIFEST_TYPES};
 use super::{is_version_tag, ImageError, Repository};
-use crate::redact;
 
 /// An ECR call that failed.
 #[derive(Debug, thiserror::Error)]
@@ -42,12 +41,12 @@ pub enum EcrError {
     },
 }
 
-fn sdk<E: std::error::Error + 'static, R: std::fmt::Debug>(
+fn sdk<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     action: &'static str,
 ) -> impl FnOnce(SdkError<E, R>) -> EcrError {
     move |e| EcrError::Sdk {
         action,
-        message: redact::redact(&DisplayErrorContext(&e).to_string()).into_owned(),
+        message: crate::aws_error::reason("ecr", action, &e),
     }
 }
 
@@ -251,8 +250,7 @@ impl Ecr {
                     Some(existing) => Err(conflict(existing).into()),
                     None => Err(EcrError::Sdk {
                         action: "PutImage",
-                        message: redact::redact(&DisplayErrorContext(&s.into_err()).to_string())
-                            .into_owned(),
+                        message: crate::aws_error::reason_of("ecr", "PutImage", s.err()),
                     }),
                 }
             }

@@ -7,7 +7,7 @@
 //! one in the parameter's history, which every contender reads the same. A loser whose value
 //! the parameter holds afterwards writes the winner's value back.
 
-use aws_sdk_ssm::error::{DisplayErrorContext, SdkError};
+use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ssm::operation::delete_parameter::DeleteParameterError;
 use aws_sdk_ssm::operation::get_parameter::GetParameterError;
 use aws_sdk_ssm::operation::put_parameter::PutParameterError;
@@ -15,7 +15,6 @@ use aws_sdk_ssm::types::{ParameterTier, ParameterType};
 use std::time::{Duration, Instant};
 
 use super::{Holder, LedgerError};
-use crate::redact;
 
 /// Values as parameters under a prefix.
 pub struct SsmStore {
@@ -33,13 +32,13 @@ pub struct SsmLock {
 /// Standard parameters hold 4 KB; larger values need the advanced tier.
 const STANDARD_LIMIT: usize = 4096;
 
-fn failed<E>(name: &str, e: &SdkError<E>) -> LedgerError
+fn failed<E>(call: &str, name: &str, e: &SdkError<E>) -> LedgerError
 where
-    E: std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     LedgerError::Ssm {
         name: name.to_string(),
-        message: redact::redact(&DisplayErrorContext(e).to_string()).into_owned(),
+        message: format!("{call}: {}", crate::aws_error::reason("ssm", call, e)),
     }
 }
 
@@ -72,7 +71,7 @@ impl SsmStore {
             {
                 Ok(None)
             }
-            Err(e) => Err(failed(&name, &e)),
+            Err(e) => Err(failed("GetParameter", &name, &e)),
         }
     }
 
@@ -112,7 +111,7 @@ impl SsmStore {
             {
                 Ok(None)
             }
-            Err(e) => Err(failed(&name, &e)),
+            Err(e) => Err(failed("PutParameter", &name, &e)),
         }
     }
 
@@ -142,7 +141,7 @@ impl SsmStore {
                 {
                     return Ok(Vec::new())
                 }
-                Err(e) => return Err(failed(&name, &e)),
+                Err(e) => return Err(failed("GetParameterHistory", &name, &e)),
             };
             for p in out.parameters() {
                 if let Some(v) = p.value() {
@@ -218,7 +217,7 @@ impl SsmStore {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| failed(&path, &e))?;
+                .map_err(|e| failed("GetParametersByPath", &path, &e))?;
             values.extend(out.parameters().iter().filter_map(|p| {
                 Some((
                     format!("SSM parameter {}", p.name()?),
@@ -241,7 +240,7 @@ impl SsmStore {
             {
                 Ok(())
             }
-            Err(e) => Err(failed(name, &e)),
+            Err(e) => Err(failed("DeleteParameter", name, &e)),
         }
     }
 
@@ -334,7 +333,7 @@ impl SsmLock {
                 tracing::warn!(
                     "could not release the lock {}: {}; it expires on its own",
                     self.name,
-                    redact::redact(&DisplayErrorContext(&e).to_string())
+                    crate::aws_error::reason("ssm", "DeleteParameter", &e)
                 );
             }
         }

@@ -244,6 +244,34 @@ impl Fleet {
             .to_string()
     }
 
+    /// Set `service`'s desired count behind release-agent's back.
+    pub fn scale(&self, cluster: &str, service: &str, desired: i32) {
+        self.rt
+            .block_on(
+                self.ecs
+                    .update_service()
+                    .cluster(cluster)
+                    .service(service)
+                    .desired_count(desired)
+                    .send(),
+            )
+            .unwrap();
+    }
+
+    /// Delete `service` (it stays listed as INACTIVE, as in ECS).
+    pub fn delete_service(&self, cluster: &str, service: &str) {
+        self.rt
+            .block_on(
+                self.ecs
+                    .delete_service()
+                    .cluster(cluster)
+                    .service(service)
+                    .force(true)
+                    .send(),
+            )
+            .unwrap();
+    }
+
     /// The ECS calls of `action` the emulator served (`MOTO_ECS_LOG` lines).
     pub fn calls(&self, action: &str) -> Vec<serde_json::Value> {
         self.moto

@@ -20,6 +20,9 @@ pub struct Moto {
     pub endpoint: String,
     /// Images matching a line of this file fail to deploy (`MOTO_ECS_FAIL_FILE`).
     fail_file: PathBuf,
+    /// Refused ECS calls, `Operation resource ErrorCode [message]` a line
+    /// (`MOTO_ECS_FAULTS_FILE`, re-read on every request).
+    faults_file: PathBuf,
     _dir: tempfile::TempDir,
     /// The launcher's event log (`MOTO_ECS_LOG`): ECS calls and deployment outcomes.
     pub log: PathBuf,
@@ -54,6 +57,7 @@ impl Moto {
         let dir = tempfile::tempdir().expect("a temp dir");
         let fail_file = dir.path().join("fail-images");
         let log = dir.path().join("ecs-log.jsonl");
+        let faults_file = dir.path().join("faults");
         let binary = python();
         let launcher =
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_launcher.py");
@@ -63,6 +67,7 @@ impl Moto {
             .env("MOTO_ECS_DEPLOY_SECONDS", deploy_seconds.to_string())
             .env("MOTO_ECS_FAIL_FILE", &fail_file)
             .env("MOTO_ECS_LOG", &log)
+            .env("MOTO_ECS_FAULTS_FILE", &faults_file)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -85,6 +90,7 @@ impl Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
             fail_file,
+            faults_file,
             _dir: dir,
             log,
         }
@@ -99,6 +105,27 @@ impl Moto {
             .open(&self.fail_file)
             .expect("the fail file");
         writeln!(f, "{}", regex_escape(pattern)).expect("write the fail file");
+    }
+
+    /// From now on, deployments fail only for images containing one of `patterns`.
+    pub fn set_fail_images(&self, patterns: &[&str]) {
+        let text: String = patterns
+            .iter()
+            .map(|p| format!("{}\n", regex_escape(p)))
+            .collect();
+        let tmp = self.fail_file.with_extension("tmp");
+        std::fs::write(&tmp, text).expect("write the fail file");
+        std::fs::rename(&tmp, &self.fail_file).expect("install the fail file");
+    }
+
+    /// From now on, ECS refuses the calls of these lines (`Operation resource ErrorCode
+    /// [message]`, see the launcher's "Fault switch"); an empty slice allows every call again.
+    pub fn set_faults(&self, lines: &[&str]) {
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        // Written whole then renamed: the launcher never reads half a file.
+        let tmp = self.faults_file.with_extension("tmp");
+        std::fs::write(&tmp, text).expect("write the faults file");
+        std::fs::rename(&tmp, &self.faults_file).expect("install the faults file");
     }
 
     /// An AWS SDK configuration for this server (for the tests' own clients).

@@ -25,8 +25,8 @@ How to run
 All flags are moto_server's (``-H/--host``, ``-p/--port``, ``-r``, ``-s``, ``-c``, ``-k``).
 Self-test: ``.venv/bin/python tests/support/moto_launcher_selftest.py``.
 
-Environment (read once, at launch, except the *content* of the fail file)
-==========================================================================
+Environment (read once, at launch, except the *content* of the fail and faults files)
+=====================================================================================
 ``MOTO_ECS_DEPLOY_SECONDS``  float >= 0, default ``1.0``. How long after its creation a
                              deployment stops being ``IN_PROGRESS``.
 ``MOTO_ECS_FAIL_IMAGE``      optional Python regex. A deployment whose task definition has a
@@ -40,6 +40,10 @@ Environment (read once, at launch, except the *content* of the fail file)
                              missing file means "no patterns".
 ``MOTO_ECS_LOG``             optional path of an event log (JSON Lines, for benchmarks; see
                              "Event log" below). Unset or empty: no log.
+``MOTO_ECS_FAULTS_FILE``     optional path to a text file of refused ECS calls (see "Fault
+                             switch" below). Re-read on every ECS request, so a test can
+                             refuse or allow calls while the launcher runs. A missing file
+                             means "no faults".
 Invalid values for the first two, or a ``MOTO_ECS_LOG`` path that cannot be opened for
 appending, make the launcher exit with status 2 before serving.
 
@@ -132,6 +136,28 @@ seconds as floats (``time.time()``, the server host's clock). Two kinds of lines
 If a line cannot be written at run time the error is reported on stderr and the request is
 served anyway.
 
+Fault switch (``MOTO_ECS_FAULTS_FILE``)
+=======================================
+Each line of the file is ``Operation resource ErrorCode [message...]``, whitespace-separated
+(blank lines and lines starting with ``#`` are ignored; a line with fewer than three fields is
+ignored too)::
+
+    UpdateService worker AccessDeniedException
+    UpdateService * ThrottlingException Rate exceeded
+    DescribeServices staging ClusterNotFoundException
+
+``Operation`` is the ECS action (``UpdateService``, ``DescribeServices``, ...) or ``*``.
+``resource`` is ``*`` or a name compared with the request's ``service`` (or CreateService's
+``serviceName``), each of its ``services``, its ``cluster``, its ``family``
+(RegisterTaskDefinition) or its ``taskDefinition`` (the family part before ``:``, or the
+whole value). The first matching line wins: the request is answered with HTTP 400 and the
+AWS JSON error body ``{"__type": ErrorCode, "message": message}`` (message defaults to
+``"refused by MOTO_ECS_FAULTS_FILE"``), and moto does not run it (no state changes). The
+SDK's retry rules then apply as against AWS: ``ThrottlingException`` is retried by the
+client, then fails. A refused request still gets its ``call`` line in the event log, with
+``"fault": ErrorCode`` added. Nothing of this reaches any real AWS endpoint: it only answers
+requests made to this local server.
+
 Task definition fixes (small, realistic)
 ========================================
 * ``registeredAt`` (time of registration) and ``registeredBy``
@@ -160,6 +186,8 @@ ENV_DEPLOY_SECONDS = "MOTO_ECS_DEPLOY_SECONDS"
 ENV_FAIL_IMAGE = "MOTO_ECS_FAIL_IMAGE"
 ENV_FAIL_FILE = "MOTO_ECS_FAIL_FILE"
 ENV_LOG = "MOTO_ECS_LOG"
+ENV_FAULTS_FILE = "MOTO_ECS_FAULTS_FILE"
+DEFAULT_FAULT_MESSAGE = "refused by MOTO_ECS_FAULTS_FILE"
 
 FAILED_REASON = "ECS deployment circuit breaker: tasks failed to start."
 MAX_EVENTS = 100
@@ -176,6 +204,7 @@ class Config:
     fail_image: re.Pattern[str] | None = None
     fail_file: str | None = None
     log_path: str | None = None
+    faults_file: str | None = None
 
     @staticmethod
     def from_env(env: Any = None) -> "Config":
@@ -201,7 +230,32 @@ class Config:
                     pass
             except OSError as e:
                 _die(f"{ENV_LOG}={log_path!r} cannot be opened for appending: {e}")
-        return Config(seconds, compiled, env.get(ENV_FAIL_FILE) or None, log_path)
+        return Config(
+            seconds,
+            compiled,
+            env.get(ENV_FAIL_FILE) or None,
+            log_path,
+            env.get(ENV_FAULTS_FILE) or None,
+        )
+
+    def faults(self) -> list[tuple[str, str, str, str]]:
+        """The refused calls right now, as (operation, resource, code, message): the faults
+        file is read on every request."""
+        if not self.faults_file:
+            return []
+        try:
+            with open(self.faults_file, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 3 or fields[0].startswith("#"):
+                continue
+            message = " ".join(fields[3:]) or DEFAULT_FAULT_MESSAGE
+            out.append((fields[0], fields[1], fields[2], message))
+        return out
 
     def patterns(self) -> list[re.Pattern[str]]:
         """The failure patterns right now (the fail file is read on every call)."""
@@ -274,6 +328,43 @@ def _call_record(t: float, action: str, body: Any) -> dict[str, Any]:
     if isinstance(params.get("taskDefinition"), str):
         record["taskDefinition"] = params["taskDefinition"]
     return record
+
+
+def _request_names(body: Any) -> set[str]:
+    """The names a fault line's resource is compared with (see "Fault switch")."""
+    try:
+        params = json.loads(body) if isinstance(body, (str, bytes)) and body else {}
+    except ValueError:
+        params = {}
+    if not isinstance(params, dict):
+        return set()
+    names: set[str] = set()
+    for key in ("service", "serviceName", "cluster", "family"):
+        if isinstance(params.get(key), str):
+            names.add(params[key])
+            names.add(params[key].split("/")[-1])
+    services = params.get("services")
+    if isinstance(services, list):
+        names.update(x.split("/")[-1] for x in services if isinstance(x, str))
+    td = params.get("taskDefinition")
+    if isinstance(td, str):
+        names.add(td)
+        names.add(td.split("/")[-1].split(":")[0])
+    return names
+
+
+def _fault(action: str, body: Any) -> tuple[str, str] | None:
+    """(code, message) of the first fault line matching this request, if any."""
+    faults = _CONFIG.faults()
+    if not faults:
+        return None
+    names = _request_names(body)
+    for operation, resource, code, message in faults:
+        if operation not in ("*", action):
+            continue
+        if resource == "*" or resource in names:
+            return code, message
+    return None
 
 
 def _utc(t: float) -> datetime.datetime:
@@ -490,14 +581,27 @@ def install(config: Config | None = None) -> None:
         return orig_dispatch(self, *args, **kwargs)
 
     def call_action(self: Any) -> Any:
+        t = getattr(self, _ARRIVED, None)
+        t = time.time() if t is None else t
+        try:
+            action = self._get_action() or ""
+        except Exception:
+            action = ""
+        body = getattr(self, "body", None)
+        fault = _fault(action, body)
         if _CONFIG.log_path:
-            t = getattr(self, _ARRIVED, None)
-            t = time.time() if t is None else t
-            try:
-                action = self._get_action() or ""
-            except Exception:
-                action = ""
-            _log(_call_record(t, action, getattr(self, "body", None)))
+            record = _call_record(t, action, body)
+            if fault is not None:
+                record["fault"] = fault[0]
+            _log(record)
+        if fault is not None:
+            code, message = fault
+            headers = {
+                "status": 400,
+                "Content-Type": "application/x-amz-json-1.1",
+                "x-amzn-ErrorType": code,
+            }
+            return 400, headers, json.dumps({"__type": code, "message": message})
         return orig_call_action(self)
 
     def td_init(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -631,7 +735,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"moto_launcher: ECS rollouts enabled ({ENV_DEPLOY_SECONDS}={config.deploy_seconds}, "
         f"{ENV_FAIL_IMAGE}={config.fail_image.pattern if config.fail_image else None!r}, "
-        f"{ENV_FAIL_FILE}={config.fail_file!r}, {ENV_LOG}={config.log_path!r})",
+        f"{ENV_FAIL_FILE}={config.fail_file!r}, {ENV_LOG}={config.log_path!r}, "
+        f"{ENV_FAULTS_FILE}={config.faults_file!r})",
         file=sys.stderr,
         flush=True,
     )

@@ -48,7 +48,7 @@ UNDECIDED: set[str] = set()
 # Exact number of requests run() sends per ECS action (each must be logged exactly once).
 EXPECTED_CALLS = {
     "CreateCluster": 1, "RegisterTaskDefinition": 5, "DescribeTaskDefinition": 1,
-    "CreateService": 1, "DescribeClusters": 2, "ListServices": 1, "UpdateService": 10,
+    "CreateService": 1, "DescribeClusters": 2, "ListServices": 1, "UpdateService": 12,
 }
 
 
@@ -88,8 +88,9 @@ def main() -> int:
     endpoint = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
     event_log = tmp / "ecs-events.jsonl"
+    faults_file = tmp / "faults.txt"  # does not exist yet: "no faults"
     env.update(MOTO_ECS_FAIL_FILE=str(fail_file), MOTO_ECS_FAIL_IMAGE=r":doomed$",
-               MOTO_ECS_LOG=str(event_log))
+               MOTO_ECS_LOG=str(event_log), MOTO_ECS_FAULTS_FILE=str(faults_file))
     log = open(tmp / "server.log", "w+")
     t0 = time.monotonic()
     proc = subprocess.Popen(
@@ -107,7 +108,7 @@ def main() -> int:
                 time.sleep(0.05)
         TIMINGS.append(("server start", time.monotonic() - t0))
         wall0 = time.time()
-        run(endpoint, fail_file)
+        run(endpoint, fail_file, faults_file)
         with Timer("MOTO_ECS_LOG event log"):
             check_event_log(event_log, wall0, time.time())
     except BaseException:
@@ -141,7 +142,7 @@ def check_event_log(path: Path, wall0: float, wall1: float) -> None:
         check(isinstance(r.get("t"), float) and wall0 - 0.5 <= r["t"] <= wall1 + 0.5,
               "t is a unix float within the test run", r)
     for r in calls:
-        allowed = {"t", "kind", "action", "cluster", "services", "service", "taskDefinition"}
+        allowed = {"t", "kind", "action", "cluster", "services", "service", "taskDefinition", "fault"}
         check(set(r) <= allowed and isinstance(r.get("action"), str), "call line shape", r)
     actions: dict[str, int] = {}
     for r in calls:
@@ -149,6 +150,9 @@ def check_event_log(path: Path, wall0: float, wall1: float) -> None:
     for action, n in EXPECTED_CALLS.items():
         check(actions.get(action) == n, f"{action} logged exactly {n} times (once per request)", actions)
     check(actions.get("DescribeServices", 0) >= 8, "DescribeServices calls logged", actions)
+    faulted = [(r["action"], r["fault"]) for r in calls if "fault" in r]
+    check(faulted == [("UpdateService", "AccessDeniedException"), ("DescribeServices", "ThrottlingException")],
+          "refused calls are logged with their fault", faulted)
     check(set(actions) == set(EXPECTED_CALLS) | {"DescribeServices"},
           "only ECS actions logged (no SSM/ECR)", actions)
     for r in calls:
@@ -198,7 +202,7 @@ def client(service: str, endpoint: str) -> Any:
     )
 
 
-def run(endpoint: str, fail_file: Path) -> None:
+def run(endpoint: str, fail_file: Path, faults_file: Path) -> None:
     ecs = client("ecs", endpoint)
 
     def describe() -> dict[str, Any]:
@@ -382,6 +386,39 @@ def run(endpoint: str, fail_file: Path) -> None:
               and scaled["runningCount"] == 3, "desiredCount rescales in place", scaled)
         cluster = ecs.describe_clusters(clusters=["prod"])["clusters"][0]
         check(cluster["runningTasksCount"] == 3 and cluster["pendingTasksCount"] == 0, "cluster counts follow", cluster)
+
+    # --- fault switch: refused calls change nothing --------------------------------------
+    with Timer("MOTO_ECS_FAULTS_FILE refuses chosen calls"):
+        from botocore.config import Config as BotoConfig
+        from botocore.exceptions import ClientError
+
+        def refused(call: Any, code: str, **kwargs: Any) -> str:
+            try:
+                call(**kwargs)
+            except ClientError as e:
+                check(e.response["Error"]["Code"] == code, f"refused with {code}", e.response)
+                return e.response["Error"]["Message"]
+            raise AssertionError(f"{kwargs} was not refused")
+
+        faults_file.write_text(
+            "# comment\n\nUpdateService other AccessDeniedException\n"
+            "UpdateService web AccessDeniedException User: x is not authorized to perform: ecs:UpdateService\n"
+        )
+        before = time.time()
+        message = refused(ecs.update_service, "AccessDeniedException", cluster="prod", service="web", desiredCount=5)
+        UPDATES.append((before, time.time(), None))
+        check(message == "User: x is not authorized to perform: ecs:UpdateService", "the fault's message", message)
+        check(describe()["services"][0]["desiredCount"] == 3, "a refused call changes nothing")
+        # Re-read on every call: another line, another refusal (no retries: one logged call).
+        faults_file.write_text("DescribeServices prod ThrottlingException\n")
+        once = boto3.client("ecs", endpoint_url=endpoint, region_name=REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing",
+                            config=BotoConfig(retries={"total_max_attempts": 1, "mode": "standard"}))
+        message = refused(once.describe_services, "ThrottlingException", cluster="prod", services=["web"])
+        check(message == "refused by MOTO_ECS_FAULTS_FILE", "the default message", message)
+        faults_file.unlink()
+        svc = update(cluster="prod", service="web", desiredCount=3)["service"]
+        check(svc["desiredCount"] == 3, "allowed again once the line is gone", svc)
 
     # --- other services untouched --------------------------------------------------------
     with Timer("SSM + ECR still served"):
