@@ -16,13 +16,14 @@ pub struct Diagnostic {
 
 const FORMAT: &str = "expected `<type>[(scope)][!]: <description>`, e.g. `feat(parser): accept tags without a prefix`";
 
-/// Messages git writes itself, which are accepted as they are.
+/// Messages git writes itself, which are accepted as they are; a git revert also when GitHub
+/// squash-merged it and appended ` (#123)`, as the release engine reads it the same way.
 fn is_generated(header: &str) -> bool {
     header.starts_with("Merge ")
         || header.starts_with("fixup! ")
         || header.starts_with("squash! ")
         || header.starts_with("amend! ")
-        || (header.starts_with("Revert \"") && header.ends_with('"'))
+        || commit::parse_git_revert(header).is_some()
 }
 
 /// Check one message (as written to `COMMIT_EDITMSG`: comment lines are ignored).

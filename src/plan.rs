@@ -453,7 +453,7 @@ pub fn gather(
 }
 
 /// A regex matching the header of a release commit made from `template` (`{version}` stands for
-/// any version).
+/// any version), also when a pull request carrying it was squash-merged (` (#123)` after it).
 fn release_header_pattern(template: &str) -> Option<regex::Regex> {
     const VERSION: &str = r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?";
     let header = template.lines().next()?;
@@ -461,7 +461,7 @@ fn release_header_pattern(template: &str) -> Option<regex::Regex> {
         return None;
     }
     let parts: Vec<String> = header.split("{version}").map(regex::escape).collect();
-    regex::Regex::new(&format!("^{}$", parts.join(VERSION))).ok()
+    regex::Regex::new(&format!(r"^{}(?: \(#\d+\))*$", parts.join(VERSION))).ok()
 }
 
 /// The prefix the repository really uses: the configured one, or none when only bare version
@@ -710,6 +710,21 @@ mod tests {
             build(&i, &r, &PlanOptions::default()),
             Err(PlanError::Overflow(_))
         ));
+    }
+
+    #[test]
+    fn release_header_pattern_accepts_a_squash_merge_suffix() {
+        let re = release_header_pattern("chore(release): {version}").unwrap();
+        for header in [
+            "chore(release): 1.2.3",
+            "chore(release): 1.2.3 (#45)",
+            "chore(release): 1.2.3-rc.1+b.2 (#45) (#46)",
+        ] {
+            assert!(re.is_match(header), "{header}");
+        }
+        for header in ["chore(release): 1.2.3 (#)", "chore(release): 1.2.3 extra"] {
+            assert!(!re.is_match(header), "{header}");
+        }
     }
 
     #[test]

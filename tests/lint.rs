@@ -329,3 +329,15 @@ fn the_installed_hook_rejects_bad_commits_and_accepts_good_ones() {
         .unwrap();
     assert!(out.status.success());
 }
+
+#[test]
+fn a_squash_merged_git_revert_passes_like_the_plain_one() {
+    let repo = Repo::new();
+    for message in [
+        "Revert \"fix(deps): update yargs\" (#2534)\n\nThis reverts commit 0123456789abcdef0123456789abcdef01234567.\n",
+        "Revert \"feat: a (#12)\" (#13)\n",
+    ] {
+        let out = lint_file(&repo, message).success();
+        assert_eq!(stderr(&out), "", "{message:?}");
+    }
+}
