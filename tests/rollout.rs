@@ -802,3 +802,19 @@ fn promote_in_a_terminal_asks_an_allowed_approver() {
     .unwrap();
     assert!(approvals.contains("at the promote prompt"), "{approvals}");
 }
+
+#[test]
+fn a_version_with_build_metadata_deploys_the_image_pushed_under_its_tag() {
+    let w = world("file");
+    // `+` is not allowed in an image tag: the image of 1.3.0+build.5 was pushed as 1.3.0_build.5.
+    let digest = w.fleet.push("1.3.0_build.5");
+    w.repo.commit("feat: towards 1.3.0+build.5");
+    w.repo.annotated_tag("v1.3.0+build.5");
+    let out = w
+        .release(CUTTER, &["deploy", "1.3.0+build.5", "--env", "staging"])
+        .success();
+    assert!(stdout(&out).contains("runs in staging"), "{}", stdout(&out));
+    for service in ["web", "worker"] {
+        assert_eq!(w.fleet.image_of("staging", service), reference(&digest));
+    }
+}
