@@ -55,7 +55,7 @@ services = ["web", "worker"]
 container = "app"
 health_url = "{staging}"
 timeout = "{timeout}"
-poll_interval = "200ms"
+poll_interval = "1s"
 health_checks = 2
 health_failures = 2
 {staging_extra}
@@ -66,7 +66,7 @@ services = ["web", "worker"]
 container = "app"
 health_url = "{prod}"
 timeout = "{timeout}"
-poll_interval = "200ms"
+poll_interval = "1s"
 health_checks = 2
 health_failures = 2
 requires = "staging"
