@@ -288,6 +288,47 @@ fn bad_command_line_is_a_usage_error() {
     assert_eq!(out.get_output().status.code(), Some(2));
 }
 
+#[test]
+fn an_explicit_config_file_must_exist_for_every_command() {
+    let repo = Repo::new();
+    repo.commit("feat: a");
+    repo.tag("v0.1.0");
+    let commands: &[&[&str]] = &[
+        &["plan"],
+        &["bump", "--dry-run"],
+        &["changelog"],
+        &["lint", "feat: fine"],
+        &["lint", "--range", "HEAD"],
+        &["config"],
+        &["config", "--default"],
+        &["status"],
+        &["history", "--env", "staging"],
+        &["deploy", "0.1.0", "--env", "staging"],
+        &["rollback", "--env", "staging"],
+        &["unlock", "--env", "staging"],
+        &["image", "build"],
+        &["hooks", "install"],
+        &["cut", "--dry-run"],
+    ];
+    for args in commands {
+        let mut all = vec!["--config", "missing.toml"];
+        all.extend_from_slice(args);
+        let err = clean_failure(repo.run(&all));
+        assert!(
+            err.contains("config file missing.toml does not exist"),
+            "{args:?}: {err}"
+        );
+    }
+    // Outside a repository, `lint` reads no release.toml unless told to: told, it must exist.
+    let dir = Repo::bare_dir();
+    let err = clean_failure(dir.run(&["--config", "missing.toml", "lint", "feat: fine"]));
+    assert!(
+        err.contains("config file missing.toml does not exist"),
+        "{err}"
+    );
+    dir.run(&["lint", "feat: fine"]).success();
+}
+
 /// A release.toml with one valid environment, `extra` lines added to it.
 fn environment_config(extra: &str) -> String {
     format!("[environments.staging]\ncluster = \"c\"\nservices = [\"web\"]\ncontainer = \"app\"\n{extra}\n")

@@ -95,6 +95,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Lint(args) => lint::run(&dir, cli.config.as_deref(), &args),
         Command::Config { default } => {
             let config = if default {
+                // An explicit file that is not there is a mistake even when it is not read.
+                if let Some(p) = cli.config.as_deref() {
+                    explicit_config_exists(p)?;
+                }
                 Config::default()
             } else {
                 Workspace::open(&dir, cli.config.as_deref())?.config
@@ -178,12 +182,26 @@ impl Workspace {
 }
 
 /// Load `path`, or `release.toml` at `root`; a missing explicit file is an error.
-fn load_config(root: &Path, path: Option<&Path>) -> Result<Config> {
+pub(super) fn load_config(root: &Path, path: Option<&Path>) -> Result<Config> {
     match path {
-        Some(p) if !p.exists() => anyhow::bail!("config file {} does not exist", p.display()),
-        Some(p) => Ok(Config::load_or_default(p)?),
+        Some(p) => {
+            explicit_config_exists(p)?;
+            Ok(Config::load_or_default(p)?)
+        }
         None => Ok(Config::load_or_default(&root.join(config::FILE_NAME))?),
     }
+}
+
+/// `--config FILE` names a file that must be there: falling back to the defaults would run
+/// with settings nobody chose.
+fn explicit_config_exists(path: &Path) -> Result<()> {
+    if !path.exists() {
+        anyhow::bail!(
+            "config file {} does not exist: check the path given to --config",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// `major|minor|patch|X.Y.Z` and `--pre` into plan options.
