@@ -464,3 +464,63 @@ fn an_overflowing_wait_is_refused_naming_the_flag() {
         }
     }
 }
+
+/// `release ARGS` in `repo` with stdout going to `stdout`; the finished process.
+fn with_stdout(repo: &Repo, args: &[&str], stdout: std::process::Stdio) -> std::process::Output {
+    let mut cmd = std::process::Command::new(support::release_bin());
+    repo.env_for(&mut cmd);
+    cmd.current_dir(repo.path())
+        .args(args)
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::null());
+    cmd.output().expect("release runs")
+}
+
+const PRINTING: &[&[&str]] = &[
+    &["plan"],
+    &["plan", "--json"],
+    &["changelog"],
+    &["changelog", "--all"],
+    &["config"],
+    &["config", "--default"],
+    &["bump", "--dry-run"],
+];
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_the_sigpipe_exit_code() {
+    let repo = Repo::new();
+    repo.commits(&["feat: a", "fix: b"]);
+    for args in PRINTING {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = with_stdout(&repo, args, writer.into());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {err}");
+        assert_eq!(err, "", "{args:?}: a closed pipe is not an error to report");
+    }
+}
+
+#[test]
+fn a_full_disk_on_stdout_is_a_clear_error() {
+    if !std::path::Path::new("/dev/full").exists() {
+        return;
+    }
+    let repo = Repo::new();
+    repo.commits(&["feat: a", "fix: b"]);
+    for args in PRINTING {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = with_stdout(&repo, args, full.into());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("error: writing to stdout: No space left on device"),
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -61,10 +61,12 @@ pub fn run(ws: &Workspace, args: &crate::cli::BumpArgs) -> Result<ExitCode> {
         "released"
     };
     let from = plan.current_version.as_deref().unwrap_or("nothing");
-    println!(
+    outln!(
         "{verb} {} ({from} -> {}, {})",
-        prepared.tag, prepared.version, plan.reason
-    );
-    print!("{}", super::step_lines(&steps));
+        prepared.tag,
+        prepared.version,
+        plan.reason
+    )?;
+    out!("{}", super::step_lines(&steps))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -46,7 +46,7 @@ fn finish(report: &DeployReport, json: bool) -> Result<ExitCode> {
     }
     if report.outcome.is_success() {
         if !json {
-            println!("{}", redact(&report.summary()));
+            outln!("{}", redact(&report.summary()))?;
         }
         Ok(ExitCode::SUCCESS)
     } else {
@@ -106,14 +106,14 @@ pub fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Result<E
             Decision::Approved => "approved",
             Decision::Rejected => "rejected",
         };
-        println!("{} {verb} {version} for {}", approval.by, args.env);
+        outln!("{} {verb} {version} for {}", approval.by, args.env)?;
         let missing = rollout.blockers(&args.env, &version)?;
         if decision == Decision::Approved {
             if missing.is_empty() {
-                println!("ready: `release promote {version} --to {}`", args.env);
+                outln!("ready: `release promote {version} --to {}`", args.env)?;
             } else {
                 for m in missing {
-                    println!("  still missing: {m}");
+                    outln!("  still missing: {m}")?;
                 }
             }
         }
@@ -195,7 +195,7 @@ pub fn status(ws: &Workspace, args: &StatusArgs) -> Result<ExitCode> {
             }
         }
     }
-    print!("{}", redact(&out));
+    out!("{}", redact(&out))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -218,7 +218,7 @@ pub fn history(ws: &Workspace, args: &HistoryArgs) -> Result<ExitCode> {
     if history.is_empty() {
         out.push_str(&format!("nothing deployed to {} yet\n", args.env));
     }
-    print!("{}", redact(&out));
+    out!("{}", redact(&out))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -226,8 +226,8 @@ pub fn unlock(ws: &Workspace, env: &str) -> Result<ExitCode> {
     let rt = super::runtime()?;
     let rollout = open(ws, &rt, None)?;
     match rollout.unlock(env)? {
-        Some(holder) => println!("removed the lock of {env} held by {holder}"),
-        None => println!("{env} was not locked"),
+        Some(holder) => outln!("removed the lock of {env} held by {holder}")?,
+        None => outln!("{env} was not locked")?,
     }
     Ok(ExitCode::SUCCESS)
 }
