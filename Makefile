@@ -19,7 +19,7 @@ PYTHON       ?= python3
 BENCH_ARGS   ?=
 ROLLOUT_ARGS ?=
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= parse_commit plan_build
+FUZZ_TARGETS ?= parse_commit plan_build config
 # Commits that `lint-commits` checks: those on HEAD that are not on LINT_BASE.
 LINT_BASE    ?= origin/main
 

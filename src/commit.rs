@@ -288,10 +288,25 @@ pub fn reverted_commit(message: &str) -> Option<&str> {
     })
 }
 
+/// The header without the ` (#123)` GitHub appends when it squash-merges a pull request (also
+/// several, as cherry-picks of squash merges carry), so that header patterns match either way.
+pub fn strip_pull_request_suffix(header: &str) -> &str {
+    let mut header = header.trim_end();
+    while let Some(rest) = header.strip_suffix(')') {
+        let Some(open) = rest.rfind(" (#") else { break };
+        let number = &rest[open + 3..];
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+            break;
+        }
+        header = rest[..open].trim_end();
+    }
+    header
+}
+
 /// Interpret git's default revert header `Revert "<header>"` as a `revert` commit, which the
-/// specification recommends and semantic-release does.
+/// specification recommends and semantic-release does; GitHub's ` (#123)` may follow it.
 pub fn parse_git_revert(message: &str) -> Option<Conventional> {
-    let header = message.lines().next()?.trim();
+    let header = strip_pull_request_suffix(message.lines().next()?.trim());
     let inner = header.strip_prefix("Revert \"")?.strip_suffix('"')?;
     Some(Conventional {
         kind: "revert".into(),
@@ -547,6 +562,32 @@ mod tests {
         let c = classify("Revert \"feat: x\"\n\nThis reverts commit abcdef0.").unwrap();
         assert_eq!(c.kind, "revert");
         assert_eq!(c.summary, "feat: x");
+    }
+
+    #[test]
+    fn squash_merge_suffix_does_not_hide_a_git_revert() {
+        let c =
+            classify("Revert \"fix(deps): update yargs\" (#2534)\n\nThis reverts commit abcdef0.")
+                .unwrap();
+        assert_eq!(c.kind, "revert");
+        assert_eq!(c.summary, "fix(deps): update yargs");
+        // A suffix inside the quotes belongs to the reverted header and stays.
+        let c = classify("Revert \"feat: x (#12)\" (#13)").unwrap();
+        assert_eq!(c.summary, "feat: x (#12)");
+        for (header, stripped) in [
+            ("feat: x (#12)", "feat: x"),
+            ("feat: x (#12) (#13)", "feat: x"),
+            ("feat: x (#)", "feat: x (#)"),
+            ("feat: x (#1a)", "feat: x (#1a)"),
+            ("feat: x(#12)", "feat: x(#12)"),
+            ("(#12)", "(#12)"),
+            (" (#12)", ""),
+            ("", ""),
+        ] {
+            assert_eq!(strip_pull_request_suffix(header), stripped, "{header:?}");
+        }
+        // A conventional header keeps its suffix in the summary, as the reference parser does.
+        assert_eq!(parse("feat: x (#12)").unwrap().summary, "x (#12)");
     }
 
     #[test]

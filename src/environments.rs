@@ -127,26 +127,36 @@ impl EnvironmentConfig {
     }
 }
 
-/// Check what serde cannot: names usable as SSM path parts, `requires` pointing at a known
-/// environment without cycles, non-empty services. Errors are `(dotted key, message)`.
+/// The shortest `poll_interval`: polling ECS and the health URL faster only earns throttling.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Check what serde cannot: names usable as SSM path parts and file names, `requires` pointing
+/// at a known environment without cycles, distinct non-empty services, usable image tags and
+/// polling intervals. Errors are `(dotted key, message)`.
 pub fn validate(
     ledger: &LedgerConfig,
     environments: &BTreeMap<String, EnvironmentConfig>,
 ) -> Result<(), (String, String)> {
-    if !ledger.prefix.starts_with('/') || !ledger.prefix[1..].split('/').all(path_part) {
+    // `..` would leave the prefix (and, for the file ledger, its folder).
+    if !ledger.prefix.starts_with('/')
+        || !ledger.prefix[1..]
+            .split('/')
+            .all(|p| path_part(p) && !p.bytes().all(|b| b == b'.'))
+    {
         return Err((
             "ledger.prefix".into(),
             format!(
-                "`{}` is not an SSM parameter path such as \"/release-agent/app\"",
+                "`{}` is not an SSM parameter path such as \"/release-agent/app\" (parts of letters, digits, `-`, `_` and `.`, none of them `.` or `..`)",
                 ledger.prefix
             ),
         ));
     }
     for (name, env) in environments {
-        if !path_part(name) {
+        // The name is a file name in the file ledger and a path part in SSM: a plain name only.
+        if !path_part(name) || !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
             return Err((
                 format!("environments.{name}"),
-                "environment names may use letters, digits, `-`, `_` and `.` only".into(),
+                "an environment name starts with a letter or digit and uses letters, digits, `-`, `_` and `.` only, e.g. `staging`".into(),
             ));
         }
         if env.services.is_empty() || env.services.iter().any(|s| s.trim().is_empty()) {
@@ -154,6 +164,35 @@ pub fn validate(
                 format!("environments.{name}.services"),
                 "list at least one ECS service".to_string(),
             ));
+        }
+        if let Some((i, twice)) = env
+            .services
+            .iter()
+            .enumerate()
+            .find(|(i, s)| env.services[..*i].contains(s))
+        {
+            return Err((
+                format!("environments.{name}.services"),
+                format!(
+                    "`{twice}` is listed twice (entry {}): list each service once",
+                    i + 1
+                ),
+            ));
+        }
+        if let Some(tag) = env.image_tag(name) {
+            let key = format!("environments.{name}.tag");
+            if crate::image::check_tag(tag).is_err() {
+                return Err((
+                    key,
+                    format!("`{tag}` is not a valid image tag (letters, digits, `_`, `.` and `-`, not first `.` or `-`, at most 128): set `tag` to one, or `\"\"` for none"),
+                ));
+            }
+            if crate::image::is_version_tag(tag) {
+                return Err((
+                    key,
+                    format!("`{tag}` is a version: version tags never move; choose another `tag`"),
+                ));
+            }
         }
         if env.services.len() > 10 {
             return Err((
@@ -167,10 +206,19 @@ pub fn validate(
                 "health_checks and health_failures must be at least 1".to_string(),
             ));
         }
-        if env.poll_interval.0.is_zero() || env.timeout.0 < env.poll_interval.0 {
+        if env.poll_interval.0 < MIN_POLL_INTERVAL {
+            return Err((
+                format!("environments.{name}.poll_interval"),
+                format!(
+                    "`{}` is too short: poll at most once a second (\"1s\" or more)",
+                    env.poll_interval
+                ),
+            ));
+        }
+        if env.timeout.0 < env.poll_interval.0 {
             return Err((
                 format!("environments.{name}.timeout"),
-                "timeout must be longer than a non-zero poll_interval".to_string(),
+                "timeout must be longer than poll_interval".to_string(),
             ));
         }
         if env.approvals > 0
@@ -215,11 +263,28 @@ fn path_part(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-/// A duration written as `"10m"`, `"2s"`, `"500ms"`, `"1h30m"`, or a number of seconds.
+/// A duration written as `"10m"`, `"2s"`, `"500ms"`, `"1h30m"`, or a number of seconds; at most
+/// [`Span::MAX`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span(pub Duration);
 
 impl Span {
+    /// The longest duration accepted (7 days): longer is a typo, and adding it to the clock
+    /// could overflow.
+    pub const MAX: Duration = Duration::from_secs(7 * 24 * 3600);
+
+    fn too_long(text: &str) -> String {
+        format!("`{text}` is longer than the maximum of 7 days (\"168h\")")
+    }
+
+    /// A number of seconds, checked against [`Span::MAX`].
+    pub fn from_secs(secs: u64) -> Result<Span, String> {
+        if secs > Span::MAX.as_secs() {
+            return Err(Span::too_long(&format!("{secs}")));
+        }
+        Ok(Span(Duration::from_secs(secs)))
+    }
+
     /// Parse `"1h30m"`, `"90s"`, `"250ms"`.
     pub fn parse(text: &str) -> Result<Span, String> {
         let text = text.trim();
@@ -235,25 +300,29 @@ impl Span {
             if digits == 0 {
                 return Err(format!("`{text}` is not a duration like \"10m\" or \"2s\""));
             }
-            let number: u64 = rest[..digits]
-                .parse()
-                .map_err(|_| format!("`{text}`: number too large"))?;
+            // Too many digits for u64 is too long as well.
+            let number: u64 = rest[..digits].parse().map_err(|_| Span::too_long(text))?;
             rest = &rest[digits..];
             let unit_len = rest
                 .find(|c: char| c.is_ascii_digit())
                 .unwrap_or(rest.len());
-            let unit = match &rest[..unit_len] {
-                "ms" => Duration::from_millis(number),
-                "s" => Duration::from_secs(number),
-                "m" => Duration::from_secs(number.saturating_mul(60)),
-                "h" => Duration::from_secs(number.saturating_mul(3600)),
+            let millis_per_unit: u64 = match &rest[..unit_len] {
+                "ms" => 1,
+                "s" => 1_000,
+                "m" => 60_000,
+                "h" => 3_600_000,
                 other => {
                     return Err(format!(
                         "`{text}`: unknown unit `{other}` (use ms, s, m or h)"
                     ))
                 }
             };
-            total = total.saturating_add(unit);
+            total = number
+                .checked_mul(millis_per_unit)
+                .map(Duration::from_millis)
+                .and_then(|part| total.checked_add(part))
+                .filter(|t| *t <= Span::MAX)
+                .ok_or_else(|| Span::too_long(text))?;
             rest = &rest[unit_len..];
         }
         Ok(Span(total))
@@ -298,12 +367,11 @@ impl<'de> Deserialize<'de> for Span {
                 Span::parse(v).map_err(E::custom)
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Span, E> {
-                Ok(Span(Duration::from_secs(v)))
+                Span::from_secs(v).map_err(E::custom)
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Span, E> {
-                u64::try_from(v)
-                    .map(|v| Span(Duration::from_secs(v)))
-                    .map_err(|_| E::custom("a duration cannot be negative"))
+                let v = u64::try_from(v).map_err(|_| E::custom("a duration cannot be negative"))?;
+                Span::from_secs(v).map_err(E::custom)
             }
         }
         d.deserialize_any(Visitor)
@@ -330,6 +398,27 @@ mod tests {
         for bad in ["", "m", "10", "10 minutes", "1d", "-5s"] {
             assert!(Span::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn spans_longer_than_seven_days_are_refused_not_wrapped() {
+        assert_eq!(Span::parse("168h").unwrap().0, Span::MAX);
+        assert_eq!(Span::parse("167h59m60s").unwrap().0, Span::MAX);
+        for long in [
+            "168h1ms",
+            "604801s",
+            "18446744073709551615s",
+            "18446744073709551616s",
+            "6148914691236517206s",
+            "5124095576030431h",
+            "18446744073709551615ms",
+            "100000h100000h",
+        ] {
+            let e = Span::parse(long).unwrap_err();
+            assert!(e.contains("maximum of 7 days"), "{long}: {e}");
+        }
+        assert!(Span::from_secs(604_800).is_ok());
+        assert!(Span::from_secs(604_801).is_err());
     }
 
     fn env(requires: Option<&str>) -> EnvironmentConfig {

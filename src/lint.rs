@@ -16,13 +16,14 @@ pub struct Diagnostic {
 
 const FORMAT: &str = "expected `<type>[(scope)][!]: <description>`, e.g. `feat(parser): accept tags without a prefix`";
 
-/// Messages git writes itself, which are accepted as they are.
+/// Messages git writes itself, which are accepted as they are; a git revert also when GitHub
+/// squash-merged it and appended ` (#123)`, as the release engine reads it the same way.
 fn is_generated(header: &str) -> bool {
     header.starts_with("Merge ")
         || header.starts_with("fixup! ")
         || header.starts_with("squash! ")
         || header.starts_with("amend! ")
-        || (header.starts_with("Revert \"") && header.ends_with('"'))
+        || commit::parse_git_revert(header).is_some()
 }
 
 /// Check one message (as written to `COMMIT_EDITMSG`: comment lines are ignored).
@@ -41,7 +42,8 @@ pub fn check(raw: &str, config: &LintConfig) -> Vec<Diagnostic> {
         return Vec::new();
     }
     let mut out = Vec::new();
-    match commit::parse(&message) {
+    let parsed = commit::parse(&message);
+    match &parsed {
         Ok(parsed) => {
             if !config
                 .types
@@ -62,7 +64,11 @@ pub fn check(raw: &str, config: &LintConfig) -> Vec<Diagnostic> {
                 ));
             }
         }
-        Err(e) => out.push(diag(1, header_problem(header).unwrap_or(e.reason), FORMAT)),
+        Err(e) => out.push(diag(
+            1,
+            header_problem(header).unwrap_or_else(|| e.reason.clone()),
+            FORMAT,
+        )),
     }
     let length = header.chars().count();
     if length > config.max_header_length {
@@ -82,20 +88,49 @@ pub fn check(raw: &str, config: &LintConfig) -> Vec<Diagnostic> {
             "leave one empty line between the header and the body",
         ));
     }
+    // What the release engine reads as a breaking change is what the parser found; a line that
+    // looks like one but is not would pass here and silently not bump major there.
+    let has_breaking_footer = parsed.is_ok_and(|p| p.breaking_description.is_some());
     for (i, line) in message.lines().enumerate().skip(1) {
+        let line = line.trim_start();
         let lower = line.to_ascii_lowercase();
-        if (lower.starts_with("breaking change:") || lower.starts_with("breaking-change:"))
-            && !line.starts_with("BREAKING CHANGE:")
-            && !line.starts_with("BREAKING-CHANGE:")
-        {
-            out.push(diag(
-                i + 1,
-                "a breaking-change footer must be written in upper case".into(),
-                "write `BREAKING CHANGE: <what changed>`",
-            ));
+        if !(lower.starts_with("breaking change") || lower.starts_with("breaking-change")) {
+            continue;
+        }
+        if !line.starts_with("BREAKING CHANGE") && !line.starts_with("BREAKING-CHANGE") {
+            if lower[15..].starts_with(':') {
+                out.push(diag(
+                    i + 1,
+                    "a breaking-change footer must be written in upper case".into(),
+                    BREAKING_HINT,
+                ));
+            }
+            continue;
+        }
+        if !has_breaking_footer {
+            out.push(diag(i + 1, breaking_problem(&line[15..]), BREAKING_HINT));
         }
     }
     out
+}
+
+const BREAKING_HINT: &str =
+    "write `BREAKING CHANGE: <what changed and what to do>` (or mark the header with `!`)";
+
+/// Why a line starting `BREAKING CHANGE` (given after those words) is not a breaking-change
+/// footer.
+fn breaking_problem(rest: &str) -> String {
+    let rest = rest.trim_end();
+    if rest.is_empty() || rest == ":" {
+        "the breaking-change footer has no description, so it is not read as a breaking change"
+            .into()
+    } else if rest.starts_with(['S', 's']) {
+        "`BREAKING CHANGES` is not a footer token: write `BREAKING CHANGE` (singular)".into()
+    } else if rest.starts_with(':') {
+        "the `:` after `BREAKING CHANGE` must be followed by a space".into()
+    } else {
+        format!("`BREAKING CHANGE{rest}` is not read as a breaking-change footer")
+    }
 }
 
 /// A more precise explanation of a malformed header than the parser gives.
@@ -232,6 +267,44 @@ mod tests {
         ];
         for (m, want) in table {
             assert!(lint(m).contains(&want.to_string()), "{m:?}: {:?}", lint(m));
+        }
+    }
+
+    #[test]
+    fn breaking_lines_that_are_not_footers_are_errors() {
+        for (m, want) in [
+            (
+                "fix: a\n\nBREAKING CHANGE:",
+                "3: the breaking-change footer has no description",
+            ),
+            (
+                "fix!: a\n\nBREAKING-CHANGE:  ",
+                "3: the breaking-change footer has no description",
+            ),
+            (
+                "fix: a\n\nBREAKING CHANGES: x",
+                "3: `BREAKING CHANGES` is not a footer token",
+            ),
+            (
+                "fix: a\n\nBREAKING CHANGE:x",
+                "3: the `:` after `BREAKING CHANGE` must be",
+            ),
+            (
+                "fix: a\n\nBREAKING CHANGE :x",
+                "3: `BREAKING CHANGE :x` is not read",
+            ),
+        ] {
+            let got = lint(m);
+            assert!(got.iter().any(|d| d.starts_with(want)), "{m:?}: {got:?}");
+        }
+        for m in [
+            "fix: a\n\nBREAKING CHANGE: x",
+            "fix: a\n\nBREAKING CHANGE:\n  described below",
+            "fix: a\n\n  BREAKING CHANGE: indented",
+            "fix: a\n\nBREAKING CHANGE #12",
+            "fix: a\n\nbody mentions breaking changes in passing",
+        ] {
+            assert_eq!(lint(m), Vec::<String>::new(), "{m:?}");
         }
     }
 

@@ -721,7 +721,8 @@ fn dry_steps(
     if let Some(repository) = image {
         steps.push(StepReport {
             name: format!(
-                "image {repository}:{version} (build and push unless the registry has it)"
+                "image {repository}:{} (build and push unless the registry has it)",
+                crate::image::version_tag_of(&version)
             ),
             state: StepState::Todo,
         });

@@ -462,7 +462,8 @@ pub fn without_release_commits(commits: Vec<RawCommit>, template: &str) -> Vec<R
 }
 
 /// A regex matching the header of a release commit made from `template` (`{version}` stands for
-/// any version, captured as group 1).
+/// any version, captured as group 1), also when a pull request carrying it was squash-merged
+/// (` (#123)` after it).
 pub fn release_header_pattern(template: &str) -> Option<regex::Regex> {
     const VERSION: &str = r"(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)";
     let header = template.lines().next()?;
@@ -470,7 +471,7 @@ pub fn release_header_pattern(template: &str) -> Option<regex::Regex> {
         return None;
     }
     let parts: Vec<String> = header.split("{version}").map(regex::escape).collect();
-    regex::Regex::new(&format!("^{}$", parts.join(VERSION))).ok()
+    regex::Regex::new(&format!(r"^{}(?: \(#\d+\))*$", parts.join(VERSION))).ok()
 }
 
 /// The prefix the repository really uses: the configured one, or none when only bare version
@@ -719,6 +720,21 @@ mod tests {
             build(&i, &r, &PlanOptions::default()),
             Err(PlanError::Overflow(_))
         ));
+    }
+
+    #[test]
+    fn release_header_pattern_accepts_a_squash_merge_suffix() {
+        let re = release_header_pattern("chore(release): {version}").unwrap();
+        for header in [
+            "chore(release): 1.2.3",
+            "chore(release): 1.2.3 (#45)",
+            "chore(release): 1.2.3-rc.1+b.2 (#45) (#46)",
+        ] {
+            assert!(re.is_match(header), "{header}");
+        }
+        for header in ["chore(release): 1.2.3 (#)", "chore(release): 1.2.3 extra"] {
+            assert!(!re.is_match(header), "{header}");
+        }
     }
 
     #[test]

@@ -287,3 +287,240 @@ fn bad_command_line_is_a_usage_error() {
         .failure();
     assert_eq!(out.get_output().status.code(), Some(2));
 }
+
+#[test]
+fn an_explicit_config_file_must_exist_for_every_command() {
+    let repo = Repo::new();
+    repo.commit("feat: a");
+    repo.tag("v0.1.0");
+    let commands: &[&[&str]] = &[
+        &["plan"],
+        &["bump", "--dry-run"],
+        &["changelog"],
+        &["lint", "feat: fine"],
+        &["lint", "--range", "HEAD"],
+        &["config"],
+        &["config", "--default"],
+        &["status"],
+        &["history", "--env", "staging"],
+        &["deploy", "0.1.0", "--env", "staging"],
+        &["rollback", "--env", "staging"],
+        &["unlock", "--env", "staging"],
+        &["image", "build"],
+        &["hooks", "install"],
+        &["cut", "--dry-run"],
+    ];
+    for args in commands {
+        let mut all = vec!["--config", "missing.toml"];
+        all.extend_from_slice(args);
+        let err = clean_failure(repo.run(&all));
+        assert!(
+            err.contains("config file missing.toml does not exist"),
+            "{args:?}: {err}"
+        );
+    }
+    // Outside a repository, `lint` reads no release.toml unless told to: told, it must exist.
+    let dir = Repo::bare_dir();
+    let err = clean_failure(dir.run(&["--config", "missing.toml", "lint", "feat: fine"]));
+    assert!(
+        err.contains("config file missing.toml does not exist"),
+        "{err}"
+    );
+    dir.run(&["lint", "feat: fine"]).success();
+}
+
+/// A release.toml with one valid environment, `extra` lines added to it.
+fn environment_config(extra: &str) -> String {
+    format!("[environments.staging]\ncluster = \"c\"\nservices = [\"web\"]\ncontainer = \"app\"\n{extra}\n")
+}
+
+#[test]
+fn rollout_settings_that_would_fail_later_are_refused_at_load() {
+    let cases = [
+        // Durations longer than 7 days (some overflow the clock).
+        (
+            environment_config("timeout = \"18446744073709551615s\""),
+            "release.toml:5:",
+            "environments.staging.timeout",
+            "maximum of 7 days",
+        ),
+        (
+            environment_config("timeout = \"6148914691236517206s\""),
+            "release.toml:5:",
+            "environments.staging.timeout",
+            "maximum of 7 days",
+        ),
+        (
+            environment_config("timeout = 9223372036854775807"),
+            "release.toml:5:",
+            "environments.staging.timeout",
+            "maximum of 7 days",
+        ),
+        (
+            environment_config("timeout = 604801"),
+            "release.toml:5:",
+            "environments.staging.timeout",
+            "maximum of 7 days",
+        ),
+        (
+            "[ledger]\nlock_ttl = \"5124095576030431h\"\n".to_string(),
+            "release.toml:2:",
+            "ledger.lock_ttl",
+            "maximum of 7 days",
+        ),
+        (
+            environment_config("poll_interval = \"500ms\""),
+            "release.toml:5:",
+            "environments.staging.poll_interval",
+            "at most once a second",
+        ),
+        (
+            environment_config("poll_interval = \"0s\""),
+            "release.toml:5:",
+            "environments.staging.poll_interval",
+            "at most once a second",
+        ),
+        (
+            "[environments.staging]\ncluster = \"c\"\nservices = [\"web\", \"worker\", \"web\"]\ncontainer = \"app\"\n".to_string(),
+            "release.toml:3:",
+            "environments.staging.services",
+            "`web` is listed twice",
+        ),
+        (
+            environment_config("tag = \"not a tag\""),
+            "release.toml:5:",
+            "environments.staging.tag",
+            "not a valid image tag",
+        ),
+        (
+            environment_config("tag = \"1.2.3\""),
+            "release.toml:5:",
+            "environments.staging.tag",
+            "version tags never move",
+        ),
+        (
+            "[environments.\"..\"]\ncluster = \"c\"\nservices = [\"web\"]\ncontainer = \"app\"\n".to_string(),
+            "release.toml:",
+            "environments...",
+            "environment name",
+        ),
+        (
+            "[environments.\"-x\"]\ncluster = \"c\"\nservices = [\"web\"]\ncontainer = \"app\"\n".to_string(),
+            "release.toml:1:",
+            "environments.-x",
+            "environment name",
+        ),
+        (
+            "[ledger]\nbackend = \"ssm\"\nprefix = \"/release-agent/../other\"\n".to_string(),
+            "release.toml:3:",
+            "ledger.prefix",
+            "`..`",
+        ),
+    ];
+    for (config, location, key, message) in cases {
+        let err = config_error(&config);
+        assert!(
+            err.starts_with(&format!("error: [TMP]/repo/{location}")),
+            "{config}\n{err}"
+        );
+        assert!(err.contains(&format!("key `{key}`")), "{config}\n{err}");
+        assert!(err.contains(message), "{config}\n{err}");
+    }
+    // Refused by every command, at load: a rollback no longer overflows the clock.
+    let repo = Repo::new();
+    repo.commit("feat: a");
+    repo.write(
+        "release.toml",
+        &environment_config("timeout = \"18446744073709551615s\""),
+    );
+    let err = clean_failure(repo.run(&["rollback", "--env", "staging"]));
+    assert!(err.contains("environments.staging.timeout"), "{err}");
+    // The limits themselves are accepted.
+    repo.write(
+        "release.toml",
+        &environment_config("timeout = \"168h\"\npoll_interval = \"1s\"\ntag = \"live\""),
+    );
+    repo.run(&["plan"]).success();
+}
+
+#[test]
+fn an_overflowing_wait_is_refused_naming_the_flag() {
+    let repo = Repo::new();
+    repo.commit("feat: a");
+    repo.tag("v1.0.0");
+    repo.write("release.toml", &environment_config(""));
+    for wait in ["18446744073709551615s", "5124095576030431h", "8d", "169h"] {
+        for args in [
+            &["deploy", "1.0.0", "--env", "staging", "--wait", wait][..],
+            &["rollback", "--env", "staging", "--wait", wait],
+            &["promote", "1.0.0", "--to", "staging", "--wait", wait],
+        ] {
+            let err = clean_failure(repo.run(args));
+            assert!(err.contains("--wait"), "{args:?}: {err}");
+            assert!(
+                err.contains("7 days") || err.contains("unknown unit"),
+                "{args:?}: {err}"
+            );
+        }
+    }
+}
+
+/// `release ARGS` in `repo` with stdout going to `stdout`; the finished process.
+fn with_stdout(repo: &Repo, args: &[&str], stdout: std::process::Stdio) -> std::process::Output {
+    let mut cmd = std::process::Command::new(support::release_bin());
+    repo.env_for(&mut cmd);
+    cmd.current_dir(repo.path())
+        .args(args)
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::null());
+    cmd.output().expect("release runs")
+}
+
+const PRINTING: &[&[&str]] = &[
+    &["plan"],
+    &["plan", "--json"],
+    &["changelog"],
+    &["changelog", "--all"],
+    &["config"],
+    &["config", "--default"],
+    &["bump", "--dry-run"],
+];
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_the_sigpipe_exit_code() {
+    let repo = Repo::new();
+    repo.commits(&["feat: a", "fix: b"]);
+    for args in PRINTING {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = with_stdout(&repo, args, writer.into());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {err}");
+        assert_eq!(err, "", "{args:?}: a closed pipe is not an error to report");
+    }
+}
+
+#[test]
+fn a_full_disk_on_stdout_is_a_clear_error() {
+    if !std::path::Path::new("/dev/full").exists() {
+        return;
+    }
+    let repo = Repo::new();
+    repo.commits(&["feat: a", "fix: b"]);
+    for args in PRINTING {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = with_stdout(&repo, args, full.into());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("error: writing to stdout: No space left on device"),
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -329,3 +329,65 @@ fn the_installed_hook_rejects_bad_commits_and_accepts_good_ones() {
         .unwrap();
     assert!(out.status.success());
 }
+
+#[test]
+fn a_squash_merged_git_revert_passes_like_the_plain_one() {
+    let repo = Repo::new();
+    for message in [
+        "Revert \"fix(deps): update yargs\" (#2534)\n\nThis reverts commit 0123456789abcdef0123456789abcdef01234567.\n",
+        "Revert \"feat: a (#12)\" (#13)\n",
+    ] {
+        let out = lint_file(&repo, message).success();
+        assert_eq!(stderr(&out), "", "{message:?}");
+    }
+}
+
+/// Whatever `release lint` accepts, `release plan` reads the same way: a line that looks like a
+/// breaking-change footer either is one (plan bumps major) or lint rejects the message.
+#[test]
+fn lint_and_plan_agree_on_breaking_changes() {
+    let footers = [
+        ("BREAKING CHANGE:", Some("has no description")),
+        ("BREAKING-CHANGE:   ", Some("has no description")),
+        ("BREAKING CHANGES: the api", Some("not a footer token")),
+        (
+            "BREAKING CHANGE:the api",
+            Some("must be followed by a space"),
+        ),
+        (
+            "BREAKING CHANGE : the api",
+            Some("is not read as a breaking-change footer"),
+        ),
+        ("BREAKING CHANGE: the api", None),
+        ("BREAKING-CHANGE: the api", None),
+        (
+            "BREAKING CHANGE:\n  the api, described on the next line",
+            None,
+        ),
+        ("BREAKING CHANGE #12", None),
+        // `:` then a newline is a separator too: the next line is the description.
+        ("BREAKING CHANGE:\nRefs: #12", None),
+    ];
+    for (footer, problem) in footers {
+        let repo = Repo::new();
+        repo.commit("feat: first");
+        repo.tag("v1.0.0");
+        repo.commit(&format!("fix: a\n\nbody\n\n{footer}\n"));
+        let lint = repo.run(&["lint", "--range", "v1.0.0..HEAD"]);
+        let plan = repo.plan_json(&[]);
+        let breaking = plan["commits"][0]["breaking"].as_bool().unwrap();
+        match problem {
+            None => {
+                lint.success();
+                assert!(breaking, "{footer:?}: lint accepts it, plan must count it");
+                assert_eq!(plan["next_version"], "2.0.0", "{footer:?}");
+            }
+            Some(problem) => {
+                let err = stderr(&lint.failure());
+                assert!(err.contains(problem), "{footer:?}:\n{err}");
+                assert!(err.contains("BREAKING CHANGE: <what changed"), "{err}");
+                assert!(!breaking, "{footer:?}");
+            }
+        }
+    }
+}

@@ -55,7 +55,7 @@ services = ["web", "worker"]
 container = "app"
 health_url = "{staging}"
 timeout = "{timeout}"
-poll_interval = "200ms"
+poll_interval = "1s"
 health_checks = 2
 health_failures = 2
 {staging_extra}
@@ -66,7 +66,7 @@ services = ["web", "worker"]
 container = "app"
 health_url = "{prod}"
 timeout = "{timeout}"
-poll_interval = "200ms"
+poll_interval = "1s"
 health_checks = 2
 health_failures = 2
 requires = "staging"
@@ -1638,4 +1638,20 @@ fn status_shows_a_timed_out_rollback_that_ecs_finished_later() {
         text.contains("drift: the ledger says this rollback failed, but ECS has completed it since: web on web:1, worker on worker:1"),
         "{text}"
     );
+}
+
+#[test]
+fn a_version_with_build_metadata_deploys_the_image_pushed_under_its_tag() {
+    let w = world("file");
+    // `+` is not allowed in an image tag: the image of 1.3.0+build.5 was pushed as 1.3.0_build.5.
+    let digest = w.fleet.push("1.3.0_build.5");
+    w.repo.commit("feat: towards 1.3.0+build.5");
+    w.repo.annotated_tag("v1.3.0+build.5");
+    let out = w
+        .release(CUTTER, &["deploy", "1.3.0+build.5", "--env", "staging"])
+        .success();
+    assert!(stdout(&out).contains("runs in staging"), "{}", stdout(&out));
+    for service in ["web", "worker"] {
+        assert_eq!(w.fleet.image_of("staging", service), reference(&digest));
+    }
 }

@@ -505,3 +505,27 @@ fn non_conventional_commits_are_listed_as_ignored() {
     assert_eq!(plan["next_version"], Value::Null);
     assert_eq!(plan["ignored"], 2);
 }
+
+#[test]
+fn github_squash_merge_suffix_does_not_hide_a_revert_or_a_release_commit() {
+    // GitHub's revert button, squash-merged: `Revert "<header>" (#N)`, git's line in the body.
+    let repo = Repo::new();
+    let fix = repo.commit_file("a.txt", "a\n", "fix(deps): update yargs (#2533)");
+    repo.tag("v1.0.0");
+    repo.commit(&format!(
+        "Revert \"fix(deps): update yargs (#2533)\" (#2534)\n\n* Revert \"fix(deps): update yargs (#2533)\"\n\nThis reverts commit {fix}.\n"
+    ));
+    let plan = repo.plan_json(&[]);
+    assert_eq!(s(&plan["next_version"]), Some("1.0.1"), "{plan:#}");
+    assert_eq!(plan["ignored"], 0, "{plan:#}");
+    assert_eq!(
+        plan_headers(&plan),
+        ["revert: fix(deps): update yargs (#2533)"]
+    );
+
+    // A squash-merged release pull request is bookkeeping, like the release commit itself.
+    let repo = released("1.0.0");
+    repo.commits(&["chore(release): 1.1.0 (#45)", "fix: a (#46)"]);
+    let plan = repo.plan_json(&[]);
+    assert_eq!(plan_headers(&plan), ["fix: a (#46)"], "{plan:#}");
+}

@@ -68,6 +68,6 @@ pub fn run(ws: &Workspace, args: &crate::cli::BumpArgs) -> Result<ExitCode> {
         plan.reason,
         super::step_lines(&steps)
     );
-    print!("{}", crate::redact::redact(&text));
+    out!("{}", crate::redact::redact(&text))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -251,7 +251,7 @@ impl Output {
                 let mut stdout = std::io::stdout().lock();
                 std::io::copy(&mut source, &mut stdout)
                     .and_then(|_| stdout.flush())
-                    .context("cannot write to stdout")
+                    .map_err(super::stdout_error)
             }
         }
     }

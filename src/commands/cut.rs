@@ -69,7 +69,7 @@ fn output(report: &CutReport, json: bool) -> Result<ExitCode> {
     if let Some(url) = &report.release_url {
         out.push_str(&format!("release: {url}\n"));
     }
-    print!("{}", redact(&out));
+    out!("{}", redact(&out))?;
     Ok(ExitCode::SUCCESS)
 }
 

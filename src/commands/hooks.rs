@@ -8,6 +8,6 @@ use crate::hooks;
 
 pub fn install(ws: &Workspace, force: bool) -> Result<ExitCode> {
     let path = hooks::install_commit_msg(&ws.repo, force)?;
-    println!("installed {}", path.display());
+    outln!("installed {}", path.display())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -18,7 +18,7 @@ pub fn run(ws: &Workspace, action: &ImageAction) -> Result<ExitCode> {
                 super::print_json(&built)?;
             } else {
                 for t in &built.tags {
-                    println!("built {t}");
+                    outln!("built {t}")?;
                 }
             }
         }
@@ -32,9 +32,9 @@ pub fn run(ws: &Workspace, action: &ImageAction) -> Result<ExitCode> {
             if *json {
                 super::print_json(&pushed)?;
             } else if pushed.pushed {
-                println!("pushed {}", pushed.record.reference);
+                outln!("pushed {}", pushed.record.reference)?;
             } else {
-                println!("already pushed {}", pushed.record.reference);
+                outln!("already pushed {}", pushed.record.reference)?;
             }
         }
         ImageAction::Promote { version, tag, json } => {
@@ -44,15 +44,19 @@ pub fn run(ws: &Workspace, action: &ImageAction) -> Result<ExitCode> {
             if *json {
                 super::print_json(&promotion)?;
             } else if promotion.changed {
-                println!(
+                outln!(
                     "tagged {}:{} -> {}",
-                    image.repository, tag, promotion.digest
-                );
+                    image.repository,
+                    tag,
+                    promotion.digest
+                )?;
             } else {
-                println!(
+                outln!(
                     "{}:{} already at {}",
-                    image.repository, tag, promotion.digest
-                );
+                    image.repository,
+                    tag,
+                    promotion.digest
+                )?;
             }
         }
     }

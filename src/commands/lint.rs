@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use super::Workspace;
 use crate::cli::LintArgs;
-use crate::config::{self, Config};
 use crate::lint;
 use crate::redact::{escape_controls, redact};
 
@@ -16,13 +15,11 @@ pub fn run(dir: &Path, config_path: Option<&Path>, args: &LintArgs) -> Result<Ex
         let ws = Workspace::open(dir, config_path)?;
         return lint_range(&ws, range);
     }
-    // A message or file can be checked outside a repository; use its config when there is one.
-    let config = match Workspace::open(dir, config_path) {
-        Ok(ws) => ws.config,
-        Err(_) => match config_path {
-            Some(p) => Config::load_or_default(p)?,
-            None => Config::load_or_default(&dir.join(config::FILE_NAME))?,
-        },
+    // A message or file can be checked outside a repository; inside one, its configuration
+    // (or the explicit file) must load like for any other command.
+    let config = match crate::history::open(dir) {
+        Ok(_) => Workspace::open(dir, config_path)?.config,
+        Err(_) => super::load_config(dir, config_path)?,
     };
     let (source, message) = match (&args.edit, &args.message) {
         (Some(file), _) => {

@@ -1,5 +1,19 @@
 //! One module per subcommand: glue between the CLI and the library, and all printing.
 
+/// `print!` through [`print`]: a failing stdout is an error, never a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::commands::print(&format!($($arg)*))
+    };
+}
+
+/// `println!` through [`print`]: a failing stdout is an error, never a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::commands::print(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod bump;
 mod changelog;
 mod cut;
@@ -10,6 +24,7 @@ mod plan;
 mod rollout;
 
 use anyhow::{Context as _, Result};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -68,12 +83,54 @@ fn describe_raw(e: &anyhow::Error) -> String {
 /// Print `value` as pretty JSON on stdout, secrets masked.
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)?;
-    println!("{}", crate::redact::redact(&text));
-    Ok(())
+    print(&format!("{}\n", crate::redact::redact(&text)))
+}
+
+/// The reader of stdout went away (`release plan | head -c10`): not a failure of the command,
+/// which ends quietly with [`STDOUT_CLOSED_EXIT`].
+#[derive(Debug, thiserror::Error)]
+#[error("stdout was closed by its reader")]
+pub struct StdoutClosed;
+
+/// The exit code after [`StdoutClosed`]: 141 (128 + SIGPIPE), what a shell reports for a
+/// program a SIGPIPE ended, without dying of the signal so that locks are released.
+pub const STDOUT_CLOSED_EXIT: u8 = 141;
+
+/// Write `text` to stdout and flush. Every command's stdout goes through here: Rust ignores
+/// SIGPIPE, so `print!` would panic on a closed pipe or a full disk.
+pub fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(stdout_error)
+}
+
+/// A failed write to stdout as an error: [`StdoutClosed`] for a broken pipe, else
+/// `writing to stdout: <why>`.
+pub fn stdout_error(e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return StdoutClosed.into();
+    }
+    let why = e.to_string();
+    // "No space left on device (os error 28)": the number tells a person nothing.
+    let why = match why.rfind(" (os error ") {
+        Some(i) if why.ends_with(')') => why[..i].to_string(),
+        _ => why,
+    };
+    anyhow::anyhow!("writing to stdout: {why}")
 }
 
 /// Run one command; the exit code is for outcomes that are not errors (a failed lint).
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    match dispatch(cli) {
+        Err(e) if e.downcast_ref::<StdoutClosed>().is_some() => {
+            Ok(ExitCode::from(STDOUT_CLOSED_EXIT))
+        }
+        other => other,
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
     // rustls panics at the first TLS client when more than one crypto provider is compiled in
     // and none was chosen; choose the one the AWS SDK uses, for GitHub too.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -97,11 +154,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Lint(args) => lint::run(&dir, cli.config.as_deref(), &args),
         Command::Config { default } => {
             let config = if default {
+                // An explicit file that is not there is a mistake even when it is not read.
+                if let Some(p) = cli.config.as_deref() {
+                    explicit_config_exists(p)?;
+                }
                 Config::default()
             } else {
                 Workspace::open(&dir, cli.config.as_deref())?.config
             };
-            print!("{}", config.to_toml()?);
+            print(&config.to_toml()?)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Image { action } => {
@@ -193,12 +254,26 @@ impl Workspace {
 }
 
 /// Load `path`, or `release.toml` at `root`; a missing explicit file is an error.
-fn load_config(root: &Path, path: Option<&Path>) -> Result<Config> {
+pub(super) fn load_config(root: &Path, path: Option<&Path>) -> Result<Config> {
     match path {
-        Some(p) if !p.exists() => anyhow::bail!("config file {} does not exist", p.display()),
-        Some(p) => Ok(Config::load_or_default(p)?),
+        Some(p) => {
+            explicit_config_exists(p)?;
+            Ok(Config::load_or_default(p)?)
+        }
         None => Ok(Config::load_or_default(&root.join(config::FILE_NAME))?),
     }
+}
+
+/// `--config FILE` names a file that must be there: falling back to the defaults would run
+/// with settings nobody chose.
+fn explicit_config_exists(path: &Path) -> Result<()> {
+    if !path.exists() {
+        anyhow::bail!(
+            "config file {} does not exist: check the path given to --config",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// `major|minor|patch|X.Y.Z` and `--pre` into plan options.

@@ -13,7 +13,7 @@ pub fn run(ws: &Workspace, args: &PlanArgs) -> Result<ExitCode> {
     if args.json {
         super::print_json(&plan)?;
     } else {
-        print!("{}", crate::redact::redact(&human(&plan)));
+        out!("{}", crate::redact::redact(&human(&plan)))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -46,7 +46,7 @@ fn finish(report: &DeployReport, json: bool) -> Result<ExitCode> {
     }
     if report.outcome.is_success() {
         if !json {
-            println!("{}", redact(&report.summary()));
+            outln!("{}", redact(&report.summary()))?;
         }
         Ok(ExitCode::SUCCESS)
     } else {
@@ -111,7 +111,7 @@ pub fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Result<E
             .as_deref()
             .map(|d| format!(" ({d})"))
             .unwrap_or_default();
-        println!("{} {verb} {version}{digest} for {}", approval.by, args.env);
+        outln!("{} {verb} {version}{digest} for {}", approval.by, args.env)?;
         // The decision is recorded: what is still missing is advice, and failing to read it
         // must not turn a recorded decision into a failed command.
         let missing = match rollout.blockers(&args.env, &version) {
@@ -126,10 +126,10 @@ pub fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Result<E
         };
         if decision == Decision::Approved {
             if missing.is_empty() {
-                println!("ready: `release promote {version} --to {}`", args.env);
+                outln!("ready: `release promote {version} --to {}`", args.env)?;
             } else {
                 for m in missing {
-                    println!("  still missing: {m}");
+                    outln!("  still missing: {m}")?;
                 }
             }
         }
@@ -211,7 +211,7 @@ pub fn status(ws: &Workspace, args: &StatusArgs) -> Result<ExitCode> {
             }
         }
     }
-    print!("{}", redact(&out));
+    out!("{}", redact(&out))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -234,7 +234,7 @@ pub fn history(ws: &Workspace, args: &HistoryArgs) -> Result<ExitCode> {
     if history.is_empty() {
         out.push_str(&format!("nothing deployed to {} yet\n", args.env));
     }
-    print!("{}", redact(&out));
+    out!("{}", redact(&out))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -242,8 +242,8 @@ pub fn unlock(ws: &Workspace, env: &str) -> Result<ExitCode> {
     let rt = super::runtime()?;
     let rollout = open(ws, &rt, None)?;
     match rollout.unlock(env)? {
-        Some(holder) => println!("removed the lock of {env} held by {holder}"),
-        None => println!("{env} was not locked"),
+        Some(holder) => outln!("removed the lock of {env} held by {holder}")?,
+        None => outln!("{env} was not locked")?,
     }
     Ok(ExitCode::SUCCESS)
 }

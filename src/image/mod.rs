@@ -188,7 +188,13 @@ pub fn check_tag(tag: &str) -> Result<(), ImageError> {
 
 /// The tag of a version (`1.2.3`, `1.2.3-rc.1`; `+build` metadata becomes `_build`).
 pub fn version_tag(version: &semver::Version) -> String {
-    version.to_string().replace('+', "_")
+    version_tag_of(&version.to_string())
+}
+
+/// [`version_tag`] of a version given as text: every lookup of a version's image goes through
+/// here, since `+` is not allowed in a tag and the image was pushed with `_`.
+pub fn version_tag_of(version: &str) -> String {
+    version.replace('+', "_")
 }
 
 /// Whether `tag` names a version: such tags are immutable.

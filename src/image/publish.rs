@@ -513,10 +513,11 @@ impl crate::deploy::ImageSource for RegistryImages<'_> {
                 return Ok((r.reference, r.digest));
             }
         }
-        match target.digest(self.rt, version).map_err(|e| format!("{e:#}"))? {
+        let tag = super::version_tag_of(version);
+        match target.digest(self.rt, &tag).map_err(|e| format!("{e:#}"))? {
             Some(digest) => Ok((format!("{}@{digest}", repository.full()), digest)),
             None => Err(format!(
-                "{} has no tag {version}: build and push it first (`release image push --version {version}`)",
+                "{} has no tag {tag}: build and push it first (`release image push --version {version}`)",
                 repository.full()
             )),
         }
