@@ -57,6 +57,7 @@ fn command(repo: &Repo, gh: &FakeGithub, fleet: &Fleet, actor: &str) -> assert_c
     cmd.envs(gh.env())
         .envs(fleet.env())
         .envs(support::registry::buildah_env(repo.root()))
+        .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_ACTOR", actor);
     cmd
 }
