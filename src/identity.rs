@@ -209,6 +209,18 @@ fn approver_names(name: &str) -> Vec<String> {
     names
 }
 
+/// Whether the caller `arn` is one person: an SSO user's session, an IAM user, an account root.
+fn is_person(arn_text: &str) -> bool {
+    let Some(a) = arn(arn_text) else {
+        return false;
+    };
+    match a.resource.split('/').collect::<Vec<_>>().as_slice() {
+        ["assumed-role", role, _] => a.service == "sts" && is_sso_role(role),
+        ["user", ..] | ["root"] => a.service == "iam",
+        _ => false,
+    }
+}
+
 /// The names of the person behind `name`, the first one telling people apart.
 fn person_names(name: &str) -> Vec<String> {
     if let Some(a) = arn(name) {
@@ -276,6 +288,9 @@ pub fn resolve(credentials: &Credentials<'_>) -> Resolution {
     if let Some(caller) = credentials.aws_caller {
         match caller() {
             Ok(arn) => {
+                // A caller that is a person (SSO user, IAM user) is that person, whatever the
+                // environment claims; the actor names the person behind a workflow's role.
+                let actor = actor.filter(|_| !is_person(&arn));
                 return Resolution {
                     identity: Identity {
                         name: arn,
@@ -283,7 +298,7 @@ pub fn resolve(credentials: &Credentials<'_>) -> Resolution {
                         actor,
                     },
                     notes,
-                }
+                };
             }
             Err(e) => notes.push(format!("sts:GetCallerIdentity failed: {e}")),
         }
@@ -530,6 +545,10 @@ mod tests {
             resolve_with(&all, None).identity.source,
             Source::GithubActions
         );
+        // A person's own AWS session is not overridden by a claimed actor.
+        let r = resolve_with(&all, Some(Ok(SSO)));
+        assert_eq!(r.identity.actor, None);
+        assert_eq!(r.identity.by(), SSO);
         let r = resolve_with(&[("GH_TOKEN", "good")], Some(Err("no credentials")));
         assert_eq!(r.identity.name, "octocat");
         assert_eq!(r.identity.source, Source::GithubToken);
