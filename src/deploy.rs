@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::ecs::{Ecs, EcsError, ServiceView};
 use crate::environments::EnvironmentConfig;
 use crate::health::Probe;
+use crate::identity::{Identity, Resolution};
 use crate::ledger::{
     self, Action, Approval, Decision, Holder, Ledger, LedgerError, Record, ReleaseInfo,
     ServiceState, Snapshot, Status,
@@ -253,8 +254,10 @@ pub struct Rollout<'a> {
     pub ledger: Ledger,
     /// ECS.
     pub ecs: Ecs,
-    /// Who runs this (GitHub actor or git email).
-    pub actor: String,
+    /// Who runs this, resolved the first time it is needed (read-only commands never ask).
+    who: std::cell::OnceCell<Resolution>,
+    /// Resolves who runs this ([`crate::identity`]).
+    whoami: Box<dyn Fn() -> Resolution + 'a>,
     /// Who cut a version: from the release tag (`version -> identities`).
     pub tagger: Tagger<'a>,
     /// Images.
@@ -315,10 +318,22 @@ impl<'a> Rollout<'a> {
         crate::progress::line(line);
     }
 
-    /// Who cut `version`: recorded by `release cut`, and the release tag's tagger.
+    /// Who runs this, from a credential where there is one.
+    pub fn who(&self) -> &Resolution {
+        self.who.get_or_init(|| (self.whoami)())
+    }
+
+    /// Who runs this, as records name them.
+    pub fn by(&self) -> String {
+        self.who().identity.by().to_string()
+    }
+
+    /// Who cut `version`: recorded by `release cut` (every name of its identity), and the
+    /// release tag's tagger.
     pub fn cutters(&self, version: &str) -> Result<Vec<String>, DeployError> {
         let mut who = (self.tagger)(version);
         if let Some(info) = self.block(self.ledger.release(version))? {
+            who.extend(info.identity.iter().flat_map(Identity::names));
             who.push(info.cut_by);
         }
         Ok(who)
@@ -328,7 +343,8 @@ impl<'a> Rollout<'a> {
     pub fn record_release(&self, version: &str, digest: Option<String>) -> Result<(), DeployError> {
         self.block(self.ledger.put_release(&ReleaseInfo {
             version: version.to_string(),
-            cut_by: self.actor.clone(),
+            cut_by: self.by(),
+            identity: Some(self.who().identity.clone()),
             digest: digest.clone(),
         }))?;
         if let Some(digest) = digest {
@@ -349,7 +365,7 @@ impl<'a> Rollout<'a> {
             version: version.to_string(),
             digest: digest.to_string(),
             image: image.map(str::to_string),
-            by: self.actor.clone(),
+            by: self.by(),
             at: ledger::timestamp(),
         }))?;
         if fixed.digest != digest {
@@ -452,12 +468,21 @@ impl<'a> Rollout<'a> {
     ) -> Result<Approval, DeployError> {
         let env = self.env(env_name)?;
         let cutters = self.cutters(version)?;
-        rollout::may_approve(env_name, env, &self.actor, &cutters)
-            .map_err(DeployError::NotAllowed)?;
+        let who = &self.who().identity;
+        if !who.is_verified() && !env.approvers.is_empty() {
+            return Err(DeployError::NotAllowed(format!(
+                "{} is not a verified identity ({}), and {env_name} lists approvers: {}",
+                who.by(),
+                who.source.describe(),
+                self.who().advice()
+            )));
+        }
+        rollout::may_approve(env_name, env, who, &cutters).map_err(DeployError::NotAllowed)?;
         let approval = Approval {
             version: version.to_string(),
             env: env_name.to_string(),
-            by: self.actor.clone(),
+            by: self.by(),
+            identity: Some(who.clone()),
             at: ledger::timestamp(),
             decision,
             note,
@@ -642,7 +667,7 @@ impl<'a> Rollout<'a> {
         work: impl FnOnce() -> Result<T, DeployError>,
     ) -> Result<T, DeployError> {
         let holder = Holder::me(
-            &self.actor,
+            &self.by(),
             purpose,
             self.config.ledger.lock_ttl.0.max(env.timeout.0 * 3),
         );
@@ -752,7 +777,8 @@ impl<'a> Rollout<'a> {
                 digest: Some(digest.to_string()),
                 image: Some(image.to_string()),
                 services: Vec::new(),
-                by: self.actor.clone(),
+                by: self.by(),
+                identity: Some(self.who().identity.clone()),
                 at: ledger::timestamp(),
                 reason: None,
                 last_completed: baseline.clone(),
@@ -889,7 +915,8 @@ impl<'a> Rollout<'a> {
             digest: None,
             image: None,
             services,
-            by: self.actor.clone(),
+            by: self.by(),
+            identity: Some(self.who().identity.clone()),
             at: ledger::timestamp(),
             reason: Some("running before release-agent's first deploy".into()),
             last_completed: None,
@@ -1164,7 +1191,8 @@ impl<'a> Rollout<'a> {
                     ..s.clone()
                 })
                 .collect(),
-            by: self.actor.clone(),
+            by: self.by(),
+            identity: Some(self.who().identity.clone()),
             at: ledger::timestamp(),
             reason: Some(reason.to_string()),
             last_completed: Some(target.clone()),
@@ -1466,7 +1494,7 @@ fn runs_completed(views: &[ServiceView], services: &[ServiceState]) -> bool {
 
 impl<'a> Rollout<'a> {
     /// The rollout of `repo` with its configuration: ledger, ECS and registry from the
-    /// environment (`AWS_*`), the actor from `GITHUB_ACTOR` else git's `user.email`.
+    /// environment (`AWS_*`), who runs it from a credential ([`crate::identity`]).
     pub fn open(
         repo: &'a git2::Repository,
         config: &'a Config,
@@ -1479,7 +1507,8 @@ impl<'a> Rollout<'a> {
             config,
             ledger,
             ecs: Ecs::new(&aws),
-            actor: actor(repo),
+            who: std::cell::OnceCell::new(),
+            whoami: Box::new(move || who(repo, config, &aws, rt)),
             tagger: Box::new(move |version| tag_identities(repo, &prefix, version)),
             images: Box::new(crate::image::publish::RegistryImages::new(
                 rt,
@@ -1492,18 +1521,26 @@ impl<'a> Rollout<'a> {
     }
 }
 
-/// Who runs this: `GITHUB_ACTOR` (in Actions), else git's `user.email`, else `$USER`.
-pub fn actor(repo: &git2::Repository) -> String {
-    std::env::var("GITHUB_ACTOR")
-        .ok()
-        .filter(|a| !a.trim().is_empty())
-        .or_else(|| {
-            repo.config()
-                .ok()
-                .and_then(|c| c.get_string("user.email").ok())
-        })
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".into())
+/// Who runs this: with the SSM ledger the AWS caller, in GitHub Actions `GITHUB_ACTOR`, else
+/// the owner of a GitHub token, else git's `user.email` (unverified).
+pub fn who(
+    repo: &git2::Repository,
+    config: &Config,
+    aws: &aws_config::SdkConfig,
+    rt: &tokio::runtime::Runtime,
+) -> Resolution {
+    let env = |k: &str| std::env::var(k).ok();
+    let caller = || rt.block_on(crate::identity::aws_caller(aws));
+    let ssm = config.ledger.backend == crate::environments::LedgerBackend::Ssm;
+    crate::identity::resolve(&crate::identity::Credentials {
+        env: &env,
+        aws_caller: ssm.then_some(&caller as &dyn Fn() -> Result<String, String>),
+        github_login: &crate::identity::github_login,
+        git_email: repo
+            .config()
+            .ok()
+            .and_then(|c| c.get_string("user.email").ok()),
+    })
 }
 
 /// The tagger (email and name) of `version`'s annotated release tag.
@@ -1542,13 +1579,10 @@ impl Rollout<'_> {
         let required_done =
             env.requires.is_none() || rollout::completed_in(&required_history, version).is_some();
         Ok(required_done
-            && rollout::may_approve(env_name, env, &self.actor, &cutters).is_ok()
+            && rollout::may_approve(env_name, env, &self.who().identity, &cutters).is_ok()
             && tally.rejected_by.is_empty()
             && (tally.approved_by.len() as u64) < u64::from(env.approvals)
-            && !tally
-                .approved_by
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(&self.actor)))
+            && !self.who().identity.is_among(&tally.approved_by))
     }
 }
 

@@ -74,7 +74,8 @@ pub struct EnvironmentConfig {
     /// Approvals needed before a version may come here.
     #[serde(default)]
     pub approvals: u32,
-    /// Who may approve (GitHub login or git email); empty: anyone.
+    /// Who may approve: GitHub logins, AWS principals (caller, role or user ARN, role name,
+    /// SSO user name); empty: anyone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvers: Vec<String>,
     /// Whoever cut the release may approve it.
@@ -118,12 +119,8 @@ impl EnvironmentConfig {
     }
 
     /// Whether `who` may approve here (the allow-list, when there is one).
-    pub fn allows_approver(&self, who: &str) -> bool {
-        self.approvers.is_empty()
-            || self
-                .approvers
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(who.trim()))
+    pub fn allows_approver(&self, who: &crate::identity::Identity) -> bool {
+        self.approvers.is_empty() || who.is_named_by(&self.approvers)
     }
 }
 
@@ -221,8 +218,10 @@ pub fn validate(
                 "timeout must be longer than poll_interval".to_string(),
             ));
         }
+        // An SSO role stands for all its users, so it may give more than one approval.
         if env.approvals > 0
             && !env.approvers.is_empty()
+            && !env.approvers.iter().any(|a| crate::identity::is_group(a))
             && (env.approvers.len() as u32) < env.approvals
         {
             return Err((

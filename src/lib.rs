@@ -5,7 +5,8 @@
 //! (what a whole-history changelog keeps of each commit), [`lint`], [`remote`], [`rollout`]
 //! (deployment decisions). Adapters: [`history`] (reading git), [`git`] (writing git),
 //! [`hooks`], [`version_files`], [`github`], [`image`] (builders and registries), [`ecs`],
-//! [`ledger`] (file or SSM), [`health`]. [`bump`] orders the steps of a local release,
+//! [`ledger`] (file or SSM), [`identity`] (who runs it, from a credential), [`health`].
+//! [`bump`] orders the steps of a local release,
 //! [`pipeline`] those of `cut` and `ci`, [`deploy`] those of a rollout; [`config`] and
 //! [`environments`] read `release.toml`; [`redact`] keeps secrets out of every output and
 //! [`progress`] prints what people follow; [`commands`] is the CLI glue.
@@ -26,6 +27,7 @@ pub mod github;
 pub mod health;
 pub mod history;
 pub mod hooks;
+pub mod identity;
 pub mod image;
 pub mod ledger;
 pub mod lint;

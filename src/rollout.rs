@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use crate::ecs::ServiceView;
 use crate::environments::EnvironmentConfig;
+use crate::identity::Identity;
 use crate::ledger::{Action, Approval, Decision, Record, Snapshot, Status};
 
 /// Where one pinned deployment stands.
@@ -155,27 +156,30 @@ impl Gate {
     }
 }
 
-/// Whether `who` is one of `cutters` (the release's author: login or email).
-pub fn is_cutter(who: &str, cutters: &[String]) -> bool {
-    cutters.iter().any(|c| c.eq_ignore_ascii_case(who.trim()))
-}
-
-/// May `who` approve a release cut by `cutters` for `env`? `Err` says why not.
+/// May `who` approve a release cut by `cutters` (recorded identities, tagger) for `env`?
+/// `Err` says why not.
 pub fn may_approve(
     env_name: &str,
     env: &EnvironmentConfig,
-    who: &str,
+    who: &Identity,
     cutters: &[String],
 ) -> Result<(), String> {
+    let by = who.by();
+    if !env.approvers.is_empty() && !who.is_verified() {
+        return Err(format!(
+            "{by} is not a verified identity ({}), and {env_name} lists approvers: only an identity from a credential may approve there",
+            who.source.describe()
+        ));
+    }
     if !env.allows_approver(who) {
         return Err(format!(
-            "{who} is not an approver of {env_name} (approvers: {})",
+            "{by} is not an approver of {env_name} (approvers: {})",
             env.approvers.join(", ")
         ));
     }
-    if !env.self_approval && is_cutter(who, cutters) {
+    if !env.self_approval && who.is_among(cutters) {
         return Err(format!(
-            "{who} cut this release and {env_name} does not allow self-approval (`self_approval = false`): another approver must approve it"
+            "{by} cut this release and {env_name} does not allow self-approval (`self_approval = false`): another approver must approve it"
         ));
     }
     Ok(())
@@ -232,21 +236,26 @@ pub fn bound_to_digest(
     (kept, ignored)
 }
 
-/// Count `approvals` (oldest first) for `env`.
+/// Count `approvals` (oldest first) for `env`. A rejection counts from anyone (it only
+/// stops a rollout); an approval only from who may approve.
 pub fn tally(
     env_name: &str,
     env: &EnvironmentConfig,
     approvals: &[Approval],
     cutters: &[String],
 ) -> ApprovalTally {
-    let mut latest: Vec<&Approval> = Vec::new();
+    let mut latest: Vec<(&Approval, String)> = Vec::new();
     for a in approvals {
-        latest.retain(|b| !b.by.eq_ignore_ascii_case(&a.by));
-        latest.push(a);
+        let person = a.identity().person();
+        latest.retain(|(_, p)| !p.eq_ignore_ascii_case(&person));
+        latest.push((a, person));
     }
     let mut t = ApprovalTally::default();
-    for a in latest {
-        match (a.decision, may_approve(env_name, env, &a.by, cutters)) {
+    for (a, _) in latest {
+        match (
+            a.decision,
+            may_approve(env_name, env, &a.identity(), cutters),
+        ) {
             (Decision::Rejected, _) => t.rejected_by.push((a.by.clone(), a.note.clone())),
             (Decision::Approved, Ok(())) => t.approved_by.push(a.by.clone()),
             (Decision::Approved, Err(why)) => t.ignored.push(why),
@@ -446,6 +455,7 @@ mod tests {
     use super::*;
     use crate::ecs::{DeploymentView, EventView};
     use crate::environments::Span;
+    use crate::identity::Source;
     use crate::ledger::ServiceState;
     use std::time::Duration;
 
@@ -578,11 +588,20 @@ mod tests {
         assert_eq!(g.observe(false), GateState::Failed);
     }
 
+    fn actions(login: &str) -> Identity {
+        Identity {
+            name: login.into(),
+            source: Source::GithubActions,
+            actor: None,
+        }
+    }
+
     fn approval(by: &str, decision: Decision, at: &str) -> Approval {
         Approval {
             version: "1.0.0".into(),
             env: "production".into(),
             by: by.into(),
+            identity: Some(actions(by)),
             at: at.into(),
             decision,
             note: Some("n".into()),
@@ -594,17 +613,58 @@ mod tests {
     fn approvers_and_self_approval() {
         let e = env();
         let cutters = vec!["alice".to_string()];
-        assert!(may_approve("production", &e, "bob", &cutters).is_ok());
-        assert!(may_approve("production", &e, "Alice", &cutters)
+        assert!(may_approve("production", &e, &actions("bob"), &cutters).is_ok());
+        assert!(may_approve("production", &e, &actions("Alice"), &cutters)
             .unwrap_err()
             .contains("self-approval"));
-        assert!(may_approve("production", &e, "mallory", &cutters)
+        assert!(may_approve("production", &e, &actions("mallory"), &cutters)
             .unwrap_err()
             .contains("not an approver"));
         let mut open = e.clone();
         open.approvers.clear();
         open.self_approval = true;
-        assert!(may_approve("production", &open, "alice", &cutters).is_ok());
+        assert!(may_approve("production", &open, &actions("alice"), &cutters).is_ok());
+    }
+
+    #[test]
+    fn unverified_identities_approve_only_where_nobody_is_listed() {
+        let e = env();
+        let git = Identity::unverified("bob");
+        let err = may_approve("production", &e, &git, &[]).unwrap_err();
+        assert!(err.contains("bob is not a verified identity"), "{err}");
+        let mut open = e.clone();
+        open.approvers.clear();
+        assert!(may_approve("production", &open, &git, &[]).is_ok());
+        // An approval recorded without an identity (before they were recorded) is unverified.
+        let mut old = approval("bob", Decision::Approved, "1");
+        old.identity = None;
+        let t = tally("production", &e, &[old], &[]);
+        assert!(t.approved_by.is_empty());
+        assert!(t.ignored[0].contains("not a verified identity"), "{t:?}");
+    }
+
+    #[test]
+    fn sessions_of_one_role_are_one_approver() {
+        let mut e = env();
+        e.approvers = vec!["arn:aws:iam::123456789012:role/approvers".into()];
+        let by_session = |session: &str, at: &str| {
+            let name = format!("arn:aws:sts::123456789012:assumed-role/approvers/{session}");
+            Approval {
+                identity: Some(Identity {
+                    name: name.clone(),
+                    source: Source::AwsSts,
+                    actor: None,
+                }),
+                ..approval(&name, Decision::Approved, at)
+            }
+        };
+        let t = tally(
+            "production",
+            &e,
+            &[by_session("alice", "1"), by_session("bob", "2")],
+            &[],
+        );
+        assert_eq!(t.approved_by.len(), 1, "{t:?}");
     }
 
     #[test]
@@ -671,6 +731,7 @@ mod tests {
                 deployment_id: None,
             }],
             by: "ci".into(),
+            identity: None,
             at: "t".into(),
             reason: Some("circuit breaker".into()),
             last_completed: None,

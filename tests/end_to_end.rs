@@ -57,6 +57,7 @@ fn command(repo: &Repo, gh: &FakeGithub, fleet: &Fleet, actor: &str) -> assert_c
     cmd.envs(gh.env())
         .envs(fleet.env())
         .envs(support::registry::buildah_env(repo.root()))
+        .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_ACTOR", actor);
     cmd
 }
@@ -129,6 +130,11 @@ fn commits_to_production_and_a_bad_release_rolled_back() {
         assert_eq!(fleet.image_of("prod", service), bootstrap);
     }
     assert_eq!(registry.digest(NAME, "staging"), Some(digest.clone()));
+    // Who cut it, as the Actions run says: what self-approval is judged by.
+    let cut: serde_json::Value =
+        serde_json::from_str(&work.read(".git/release-agent/ledger/releases/1.1.0.json")).unwrap();
+    assert_eq!(cut["cut_by"], CUTTER, "{cut}");
+    assert_eq!(cut["identity"]["source"], "github-actions", "{cut}");
 
     // 2. Approve and promote the same digest.
     let err = clean_failure(release(

@@ -95,10 +95,12 @@ self_approval = false
 }
 
 impl World {
-    /// `release ARGS` as `actor`, pointed at the emulator.
+    /// `release ARGS` as `actor` in GitHub Actions (the only place `GITHUB_ACTOR` is believed),
+    /// pointed at the emulator.
     fn release(&self, actor: &str, args: &[&str]) -> assert_cmd::assert::Assert {
         let mut cmd = self.repo.release_hermetic();
         cmd.envs(self.fleet.env())
+            .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_ACTOR", actor)
             .args(args);
         cmd.assert()
@@ -300,6 +302,14 @@ fn a_good_version_goes_from_staging_to_production_with_approval() {
     let value: serde_json::Value =
         serde_json::from_str(approval.parameters()[0].value().unwrap()).unwrap();
     assert_eq!(value["by"], "bob");
+    // Who wrote it: the AWS caller (moto's default), and the Actions actor of the run.
+    assert_eq!(value["identity"]["source"], "aws-sts");
+    assert_eq!(
+        value["identity"]["name"],
+        "arn:aws:sts::123456789012:user/moto"
+    );
+    assert_eq!(value["identity"]["actor"], "bob");
+    assert_eq!(prod[0]["identity"]["actor"], CUTTER);
     assert_eq!(value["note"], "LGTM");
     assert_eq!(value["decision"], "approved");
 
@@ -500,6 +510,7 @@ fn two_deploys_racing_for_one_environment_never_overlap() {
     let spawn = |version: &str, extra: &[&str]| {
         let mut cmd = w.repo.release_process();
         cmd.envs(w.fleet.env())
+            .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_ACTOR", CUTTER)
             .args(["deploy", version, "--env", "staging"])
             .args(extra)
@@ -559,6 +570,7 @@ fn a_deploy_killed_half_way_is_finished_by_running_it_again() {
         .repo
         .release_hermetic()
         .envs(w.fleet.env())
+        .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_ACTOR", CUTTER)
         .env("RELEASE_AGENT_FAIL_AFTER", "update-services")
         .args(["deploy", "1.1.0", "--env", "staging"])
@@ -589,6 +601,7 @@ fn a_deploy_killed_half_way_is_finished_by_running_it_again() {
         .repo
         .release_hermetic()
         .envs(w.fleet.env())
+        .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_ACTOR", CUTTER)
         .env("RELEASE_AGENT_FAIL_AFTER", "register-task-definitions")
         .args(["deploy", "1.2.0", "--env", "staging"])
@@ -732,6 +745,7 @@ fn in_terminal(w: &World, actor: &str, args: &[&str], input: &str) -> std::proce
     w.repo.env_for(&mut cmd);
     cmd.current_dir(w.repo.path())
         .envs(w.fleet.env())
+        .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_ACTOR", actor)
         .env_remove("CI")
         .args(["-qec", &command, "/dev/null"])

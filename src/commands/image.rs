@@ -80,7 +80,13 @@ fn record_digest(
         version: record.version.clone(),
         digest: record.digest.clone(),
         image: Some(record.reference.clone()),
-        by: crate::deploy::actor(&ws.repo),
+        by: {
+            let aws = rt.block_on(crate::ssm::aws_config());
+            crate::deploy::who(&ws.repo, &ws.config, &aws, rt)
+                .identity
+                .by()
+                .to_string()
+        },
         at: crate::ledger::timestamp(),
     };
     match rt.block_on(ledger.fix_digest(&wanted)) {

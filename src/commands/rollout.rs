@@ -71,7 +71,8 @@ pub fn promote(ws: &Workspace, args: &PromoteArgs) -> Result<ExitCode> {
     if interactive && !args.yes && !super::is_ci() && rollout.may_approve_now(&args.to, &version)? {
         eprint!(
             "{version} has not enough approvals for {}. Approve it as {}? [y/N] ",
-            args.to, rollout.actor
+            args.to,
+            rollout.by()
         );
         let _ = std::io::stderr().flush();
         let mut answer = String::new();

@@ -22,6 +22,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::environments::{LedgerBackend, LedgerConfig};
+use crate::identity::Identity;
 
 /// A ledger operation that failed.
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +132,9 @@ pub struct Record {
     pub services: Vec<ServiceState>,
     /// Who ran it.
     pub by: String,
+    /// Who wrote this record, and from which credential (absent in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
     /// When (RFC 3339, UTC).
     pub at: String,
     /// Why it failed, or why it was rolled back.
@@ -167,8 +171,11 @@ pub struct Approval {
     pub version: String,
     /// The environment.
     pub env: String,
-    /// Who (GitHub login or git email).
+    /// Who (as [`Identity::by`] names them).
     pub by: String,
+    /// Who wrote it, and from which credential (absent in older, unverified, approvals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
     /// When (RFC 3339, UTC).
     pub at: String,
     /// Approved or rejected.
@@ -180,6 +187,15 @@ pub struct Approval {
     /// count only for the version's first recorded digest ([`Ledger::digest`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+}
+
+impl Approval {
+    /// Who wrote it; an approval without a recorded identity is unverified.
+    pub fn identity(&self) -> Identity {
+        self.identity
+            .clone()
+            .unwrap_or_else(|| Identity::unverified(&self.by))
+    }
 }
 
 /// An approver's decision.
@@ -199,6 +215,9 @@ pub struct ReleaseInfo {
     pub version: String,
     /// Who cut it.
     pub cut_by: String,
+    /// Who cut it, and from which credential (absent in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
     /// The image digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
@@ -521,7 +540,7 @@ impl Ledger {
             "{}/approvals/{}/{}",
             approval.env,
             key_part(&approval.version),
-            key_part(&approval.by)
+            key_part(&approval.identity().person())
         );
         self.put_json(&key, approval).await
     }
