@@ -46,8 +46,8 @@ pub enum HookError {
     Git(#[from] git2::Error),
 }
 
-/// The directory git runs hooks from: `core.hooksPath` (relative to the worktree) or
-/// `.git/hooks`.
+/// The directory git runs hooks from: `core.hooksPath` (relative to the worktree) or the
+/// `hooks` directory of the common git directory: a linked worktree has none of its own.
 pub fn hooks_dir(repo: &git2::Repository) -> Result<PathBuf, HookError> {
     let config = repo.config()?;
     if let Ok(path) = config.get_path("core.hooksPath") {
@@ -57,7 +57,7 @@ pub fn hooks_dir(repo: &git2::Repository) -> Result<PathBuf, HookError> {
         let base = repo.workdir().unwrap_or_else(|| repo.path());
         return Ok(base.join(path));
     }
-    Ok(repo.path().join("hooks"))
+    Ok(repo.commondir().join("hooks"))
 }
 
 /// Install the `commit-msg` hook. Returns its path.
