@@ -41,6 +41,16 @@ pub enum HookError {
         /// Exit status.
         status: std::process::ExitStatus,
     },
+    /// SIGINT or SIGTERM arrived while a lifecycle hook ran; the hook was killed.
+    #[error("{stage} hook `{command}` was stopped: {signal}")]
+    Interrupted {
+        /// `pre_bump` or `post_bump`.
+        stage: String,
+        /// The command, for the message.
+        command: String,
+        /// The signal.
+        signal: crate::pipeline::Interrupted,
+    },
     /// Any libgit2 failure.
     #[error("git: {0}")]
     Git(#[from] git2::Error),
@@ -92,6 +102,10 @@ fn make_executable(_: &Path) -> std::io::Result<()> {
 
 /// Run each command of a lifecycle stage in `dir` with `env` added. Hook output goes to
 /// stderr so that `--json` on stdout stays parseable. Stops at the first failure.
+///
+/// Each hook runs in its own process group: on SIGINT or SIGTERM (see
+/// [`crate::pipeline::catch_signals`]) the whole group gets the signal, then SIGKILL if it is
+/// still there after a grace period, so no hook outlives an interrupted release.
 pub fn run_stage(
     stage: &str,
     commands: &[Vec<String>],
@@ -103,18 +117,42 @@ pub fn run_stage(
             continue;
         };
         tracing::info!("{stage}: {}", argv.join(" "));
-        let status = Command::new(program)
+        crate::pipeline::check_interrupt().map_err(|signal| HookError::Interrupted {
+            stage: stage.into(),
+            command: argv.join(" "),
+            signal,
+        })?;
+        let mut command = Command::new(program);
+        command
             .args(args)
             .current_dir(dir)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
-            .stdout(std::io::stderr())
-            .status()
-            .map_err(|source| HookError::Spawn {
-                stage: stage.into(),
-                program: program.clone(),
-                source,
-            })?;
+            .stdout(std::io::stderr());
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command.spawn().map_err(|source| HookError::Spawn {
+            stage: stage.into(),
+            program: program.clone(),
+            source,
+        })?;
+        let status = match wait(child) {
+            Ok(status) => status,
+            Err(Stopped::Signal(signal)) => {
+                return Err(HookError::Interrupted {
+                    stage: stage.into(),
+                    command: argv.join(" "),
+                    signal,
+                })
+            }
+            Err(Stopped::Io(source)) => {
+                return Err(HookError::Spawn {
+                    stage: stage.into(),
+                    program: program.clone(),
+                    source,
+                })
+            }
+        };
         if !status.success() {
             return Err(HookError::Failed {
                 stage: stage.into(),
@@ -124,4 +162,63 @@ pub fn run_stage(
         }
     }
     Ok(())
+}
+
+/// Wait for a hook; when a signal arrives meanwhile, pass it to the hook's process group, and
+/// SIGKILL the group if it is still there five seconds later.
+fn wait(mut child: std::process::Child) -> Result<std::process::ExitStatus, Stopped> {
+    use std::time::{Duration, Instant};
+    let poll = Duration::from_millis(20);
+    loop {
+        if let Some(status) = child.try_wait().map_err(Stopped::Io)? {
+            return Ok(status);
+        }
+        if let Some(signal) = crate::pipeline::interrupted() {
+            signal_group(&child, signal.0);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(status)) = child.try_wait() {
+                    // The leader is gone; its group may not be.
+                    signal_group(&child, libc::SIGKILL);
+                    // A hook that finished its work despite the signal completed its step:
+                    // the run stops at the next boundary.
+                    if status.success() {
+                        return Ok(status);
+                    }
+                    return Err(Stopped::Signal(signal));
+                }
+                std::thread::sleep(poll);
+            }
+            signal_group(&child, libc::SIGKILL);
+            let _ = child.wait();
+            return Err(Stopped::Signal(signal));
+        }
+        std::thread::sleep(poll);
+    }
+}
+
+/// Why a hook did not run to its end.
+enum Stopped {
+    /// A signal asked release to stop; the hook was killed.
+    Signal(crate::pipeline::Interrupted),
+    /// It could not be waited for.
+    Io(std::io::Error),
+}
+
+/// Send `signal` to the process group of `child` (it leads its own group).
+#[cfg(unix)]
+fn signal_group(child: &std::process::Child, signal: i32) {
+    let Ok(pgid) = libc::pid_t::try_from(child.id()) else {
+        return;
+    };
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours; a negative pid names
+    // the process group the hook leads, which holds only the hook and its children.
+    unsafe {
+        libc::kill(-pgid, signal);
+    }
+}
+
+#[cfg(not(unix))]
+fn signal_group(child: &std::process::Child, _signal: i32) {
+    let _ = child;
 }

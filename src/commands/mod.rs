@@ -84,6 +84,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(d) => d.clone(),
         None => std::env::current_dir().context("cannot read the current directory")?,
     };
+    let result = dispatch(cli, &dir);
+    // A run stopped by SIGINT/SIGTERM exits as the shell would report the signal (130, 143).
+    match (result, crate::pipeline::interrupted()) {
+        (Err(e), Some(signal)) => {
+            eprintln!("error: {}", describe(&e));
+            Ok(ExitCode::from(signal.exit_code()))
+        }
+        (result, _) => result,
+    }
+}
+
+fn dispatch(cli: Cli, dir: &Path) -> Result<ExitCode> {
+    let dir = dir.to_path_buf();
     match cli.command {
         Command::Plan(args) => plan::run(&Workspace::open(&dir, cli.config.as_deref())?, &args),
         Command::Bump(args) => bump::run(&Workspace::open(&dir, cli.config.as_deref())?, &args),
