@@ -309,17 +309,23 @@ pub struct CliError {
 /// honours the user's credential helpers, SSH config and the credentials actions/checkout
 /// leaves behind. Arguments are passed as a list, never through a shell, and git never prompts.
 pub fn git_cli(root: &Path, args: &[&str]) -> Result<String, CliError> {
-    let output = std::process::Command::new("git")
+    let mut command = std::process::Command::new("git");
+    command
         .args(args)
         .current_dir(root)
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("LC_ALL", "C")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| CliError {
-            command: args.join(" "),
-            message: format!("cannot run git: {e}"),
-        })?;
+        .stdin(std::process::Stdio::null());
+    // Once a run stops at step boundaries on Ctrl-C, git must not get the terminal's SIGINT
+    // itself: a push in flight finishes, then the run stops.
+    #[cfg(unix)]
+    if crate::pipeline::catching_signals() {
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    }
+    let output = command.output().map_err(|e| CliError {
+        command: args.join(" "),
+        message: format!("cannot run git: {e}"),
+    })?;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     if output.status.success() {
         return Ok(stdout);

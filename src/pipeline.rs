@@ -389,6 +389,11 @@ pub fn catch_signals() {
     }
 }
 
+/// Whether [`catch_signals`] was called: SIGINT and SIGTERM no longer end the process.
+pub fn catching_signals() -> bool {
+    SIGNAL.get().is_some()
+}
+
 /// The signal received since [`catch_signals`], if any.
 pub fn interrupted() -> Option<Interrupted> {
     let sig = SIGNAL.get()?.load(std::sync::atomic::Ordering::SeqCst);

@@ -88,7 +88,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     // A run stopped by SIGINT/SIGTERM exits as the shell would report the signal (130, 143).
     match (result, crate::pipeline::interrupted()) {
         (Err(e), Some(signal)) => {
-            eprintln!("error: {}", describe(&e));
+            let text = describe(&e);
+            eprintln!("error: {text}");
+            if !text.contains("interrupted by") {
+                eprintln!("{signal} meanwhile: run the same command again to finish the release");
+            }
             Ok(ExitCode::from(signal.exit_code()))
         }
         (result, _) => result,
