@@ -4,7 +4,8 @@
 //! two runs in one clone never interleave.
 //!
 //! The random kill loops print their seed; replay one with `KILL_SEED=<seed> cargo test --test
-//! kill`.
+//! kill` (the kill delays are fractions of a run's time measured on the machine, so a replay on
+//! a machine of another speed kills at other moments).
 
 #![cfg(unix)]
 
@@ -453,34 +454,25 @@ fn sigterm_between_steps_stops_at_the_boundary_and_the_next_run_finishes() {
 // ---------------------------------------------------------------------------------------------
 // Kills
 
-/// Processes of process group `pgid` that still run (zombies excepted).
-fn group_alive(pgid: u32) -> bool {
+/// Whether a process still works in one of `dirs` (its current directory is there): the git
+/// processes a killed release started run on, in their own process groups.
+fn busy(dirs: &[&Path]) -> bool {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return false;
     };
     entries.flatten().any(|e| {
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-            return false;
-        };
-        let rest: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        // state ppid pgrp ...
-        rest.len() > 2 && rest[2] == pgid.to_string() && rest[0] != "Z" && rest[0] != "X"
+        std::fs::read_link(e.path().join("cwd"))
+            .is_ok_and(|cwd| dirs.iter().any(|d| cwd.starts_with(d)))
     })
 }
 
 /// SIGKILL `child` (release only, as a crash or the OOM killer would: the git processes it
-/// started finish on their own), reap it, and wait until those are gone.
-fn kill_and_drain(mut child: Child) -> ExitStatus {
-    let pgid = child.id();
+/// started finish on their own), reap it, and wait until those are gone from `dirs`.
+fn kill_and_drain(mut child: Child, dirs: &[&Path]) -> ExitStatus {
     let _ = child.kill();
     let status = child.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while group_alive(pgid) && Instant::now() < deadline {
+    while busy(dirs) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
     status
@@ -538,7 +530,7 @@ fn bump_killed_at_a_random_moment_is_finished_by_one_plain_run() {
         let delay = rng.below(typical + 1);
         let run = spawn(&repo, &["bump"], &[]);
         std::thread::sleep(Duration::from_micros(delay));
-        let status = kill_and_drain(run);
+        let status = kill_and_drain(run, &[repo.root()]);
         let context = format!("KILL_SEED={seed}, iteration {i}, killed after {delay}us ({status})");
         let out = repo.release().arg("bump").output().unwrap();
         assert!(
@@ -561,7 +553,7 @@ fn cut_killed_at_a_random_moment_is_finished_by_one_plain_run() {
         let delay = rng.below(typical + 1);
         let run = spawn(&p.work, &args, &[]);
         std::thread::sleep(Duration::from_micros(delay));
-        let status = kill_and_drain(run);
+        let status = kill_and_drain(run, &[p.work.root(), p.remote.root()]);
         let context = format!("KILL_SEED={seed}, iteration {i}, killed after {delay}us ({status})");
         let out = p.work.release_process().args(args).output().unwrap();
         assert!(
