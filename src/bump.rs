@@ -27,6 +27,8 @@ pub struct BumpOptions {
     pub no_tag: bool,
     /// Print the steps, change nothing.
     pub dry_run: bool,
+    /// Run neither `pre_bump` nor `post_bump` hooks (and drop pending `post_bump` hooks).
+    pub skip_hooks: bool,
 }
 
 /// A bump that cannot be carried out.
@@ -61,12 +63,28 @@ pub enum BumpError {
     #[error("{0}")]
     UntaggedRelease(String),
     /// A hook failed; for `pre_bump` nothing was written.
-    #[error("{source}{}", if *untouched { "; nothing was written" } else { "" })]
+    #[error("{source}{}", if *untouched { "; nothing was written" } else { "; the release is recorded, and the next run retries its post_bump hooks (or drops them with `release bump --skip-hooks`)" })]
     Hook {
         /// The hook failure.
         source: HookError,
         /// Whether it failed before any write.
         untouched: bool,
+    },
+    /// SIGINT or SIGTERM stopped the run between two steps.
+    #[error("{signal} before step `{next}`: run the same command again to finish the release")]
+    Interrupted {
+        /// The signal.
+        signal: crate::pipeline::Interrupted,
+        /// The step that did not start.
+        next: String,
+    },
+    /// The record of pending `post_bump` hooks cannot be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Pending {
+        /// The record.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
     },
 }
 
@@ -377,7 +395,59 @@ pub fn unexpected_changes(
         .collect())
 }
 
-/// Carry out the release, step by step.
+/// One step of a local release. [`steps`] lists them in the order they run, and both the dry
+/// run and the run iterate that one list: what `--dry-run` prints is what a run does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BumpStep {
+    /// The `pre_bump` hooks, before any write: their failure leaves everything untouched.
+    PreBumpHooks,
+    /// Write one file of [`Prepared::files`] (its index).
+    Write(usize),
+    /// The release commit.
+    Commit,
+    /// The annotated tag on it.
+    Tag,
+    /// The `post_bump` hooks, after the tag. Pending until they succeed: a later run retries.
+    PostBumpHooks,
+}
+
+/// The steps of a local release, in order.
+pub fn steps(config: &Config, prepared: &Prepared) -> Vec<BumpStep> {
+    let mut steps = Vec::new();
+    if !config.hooks.pre_bump.is_empty() {
+        steps.push(BumpStep::PreBumpHooks);
+    }
+    steps.extend((0..prepared.files.len()).map(BumpStep::Write));
+    steps.push(BumpStep::Commit);
+    steps.push(BumpStep::Tag);
+    if !config.hooks.post_bump.is_empty() {
+        steps.push(BumpStep::PostBumpHooks);
+    }
+    steps
+}
+
+impl BumpStep {
+    /// The step as printed.
+    pub fn name(self, config: &Config, prepared: &Prepared) -> String {
+        match self {
+            BumpStep::PreBumpHooks => {
+                format!("run pre_bump hooks ({})", config.hooks.pre_bump.len())
+            }
+            BumpStep::Write(i) => match prepared.files.get(i) {
+                Some(f) => format!("write {}", f.path),
+                None => "write".into(),
+            },
+            BumpStep::Commit => format!("commit \"{}\"", prepared.commit_message),
+            BumpStep::Tag => format!("tag {} (annotated)", prepared.tag),
+            BumpStep::PostBumpHooks => {
+                format!("run post_bump hooks ({})", config.hooks.post_bump.len())
+            }
+        }
+    }
+}
+
+/// Carry out the release, step by step (or, with `dry_run`, say what each step would do).
+/// Between steps a SIGINT or SIGTERM stops the run ([`crate::pipeline::catch_signals`]).
 pub fn apply(
     repo: &git2::Repository,
     config: &Config,
@@ -385,12 +455,7 @@ pub fn apply(
     prepared: &Prepared,
     options: &BumpOptions,
 ) -> Result<Vec<StepReport>, BumpError> {
-    let root = git::workdir(repo)?;
-    let mut steps = Vec::new();
-    let mut report = |name: String, state: StepState| {
-        tracing::info!("{name}: {state:?}");
-        steps.push(StepReport { name, state });
-    };
+    git::workdir(repo)?;
     git::current_branch(repo)?;
     if !options.dry_run && !options.no_commit {
         // Fail before the first write, not at the commit after the files were rewritten.
@@ -404,6 +469,51 @@ pub fn apply(
         }
     }
     let env = hook_env(plan, prepared);
+    let mut reports = Vec::new();
+    let mut written = false;
+    for step in steps(config, prepared) {
+        let name = step.name(config, prepared);
+        if !options.dry_run {
+            crate::pipeline::check_interrupt().map_err(|signal| BumpError::Interrupted {
+                signal,
+                next: name.clone(),
+            })?;
+            if !written && step != BumpStep::PreBumpHooks {
+                // Recorded before the first write: from here on the release is not finished
+                // until its post_bump hooks have run, whenever this run stops.
+                if !options.skip_hooks && !config.hooks.post_bump.is_empty() {
+                    set_pending(
+                        repo,
+                        &PendingPostBump {
+                            tag: prepared.tag.clone(),
+                            env: env
+                                .iter()
+                                .map(|(k, v)| (k.to_string(), v.clone()))
+                                .collect(),
+                        },
+                    )?;
+                }
+                written = true;
+            }
+        }
+        let state = run_step(repo, config, prepared, options, &env, step)?;
+        tracing::info!("{name}: {state:?}");
+        reports.push(StepReport { name, state });
+    }
+    Ok(reports)
+}
+
+/// One step: with `dry_run`, what it would do; else it checks the world, acts if needed, and
+/// says which it was.
+fn run_step(
+    repo: &git2::Repository,
+    config: &Config,
+    prepared: &Prepared,
+    options: &BumpOptions,
+    env: &[(&'static str, String)],
+    step: BumpStep,
+) -> Result<StepState, BumpError> {
+    let root = git::workdir(repo)?;
     let act = |state_if_run: StepState| {
         if options.dry_run {
             StepState::Todo
@@ -411,98 +521,210 @@ pub fn apply(
             state_if_run
         }
     };
-
-    // Pre-hooks run before the first write, so their failure leaves everything untouched.
-    if !config.hooks.pre_bump.is_empty() {
-        if !options.dry_run {
-            hooks::run_stage("pre_bump", &config.hooks.pre_bump, &root, &env).map_err(
-                |source| BumpError::Hook {
-                    source,
-                    untouched: true,
-                },
-            )?;
+    match step {
+        BumpStep::PreBumpHooks => {
+            if options.skip_hooks {
+                return Ok(StepState::Skipped);
+            }
+            if !options.dry_run {
+                hooks::run_stage("pre_bump", &config.hooks.pre_bump, &root, env).map_err(
+                    |source| BumpError::Hook {
+                        source,
+                        untouched: true,
+                    },
+                )?;
+            }
+            Ok(act(StepState::Applied))
         }
-        report(
-            format!("run pre_bump hooks ({})", config.hooks.pre_bump.len()),
-            act(StepState::Applied),
-        );
-    }
-    for f in &prepared.files {
-        if !f.changed {
-            report(format!("write {}", f.path), StepState::Done);
-            continue;
+        BumpStep::Write(i) => {
+            let Some(f) = prepared.files.get(i) else {
+                return Ok(StepState::Done);
+            };
+            if !f.changed {
+                return Ok(StepState::Done);
+            }
+            if !options.dry_run {
+                version_files::write_atomic(&root.join(&f.path), &f.content)?;
+                if i + 1 == prepared.files.len() {
+                    crate::pipeline::fault_point("write-files");
+                }
+            }
+            Ok(act(StepState::Applied))
         }
-        if !options.dry_run {
-            version_files::write_atomic(&root.join(&f.path), &f.content)?;
-        }
-        report(format!("write {}", f.path), act(StepState::Applied));
-    }
-
-    if !options.dry_run {
-        crate::pipeline::fault_point("write-files");
-    }
-
-    let commit_name = format!("commit \"{}\"", prepared.commit_message);
-    if options.no_commit {
-        report(commit_name, StepState::Skipped);
-    } else if prepared.release_commit.is_some() {
-        report(commit_name, StepState::Done);
-    } else if options.dry_run {
-        report(commit_name, StepState::Todo);
-    } else {
-        let state =
-            match git::commit_paths(repo, &managed_paths(prepared), &prepared.commit_message)? {
+        BumpStep::Commit => {
+            if options.no_commit {
+                return Ok(StepState::Skipped);
+            }
+            if prepared.release_commit.is_some() {
+                return Ok(StepState::Done);
+            }
+            if options.dry_run {
+                return Ok(StepState::Todo);
+            }
+            let state = match git::commit_paths(
+                repo,
+                &managed_paths(prepared),
+                &prepared.commit_message,
+            )? {
                 Some(_) => StepState::Applied,
                 None => StepState::Done,
             };
-        report(commit_name, state);
-        crate::pipeline::fault_point("commit");
-    }
-
-    let tag_name = format!("tag {} (annotated)", prepared.tag);
-    if options.no_tag || options.no_commit {
-        report(tag_name, StepState::Skipped);
-    } else {
-        let head = repo
-            .head()
-            .and_then(|h| h.peel_to_commit())
-            .map_err(GitError::from)?
-            .id();
-        let state = match git::tag_target(repo, &prepared.tag)? {
-            Some(at) if at == head => StepState::Done,
-            Some(at) => {
-                return Err(GitError::TagElsewhere {
+            crate::pipeline::fault_point("commit");
+            Ok(state)
+        }
+        BumpStep::Tag => {
+            if options.no_tag || options.no_commit {
+                return Ok(StepState::Skipped);
+            }
+            let head = repo
+                .head()
+                .and_then(|h| h.peel_to_commit())
+                .map_err(GitError::from)?
+                .id();
+            match git::tag_target(repo, &prepared.tag)? {
+                Some(at) if at == head => Ok(StepState::Done),
+                Some(at) => Err(GitError::TagElsewhere {
                     name: prepared.tag.clone(),
                     existing: at.to_string(),
                     wanted: head.to_string(),
                 }
-                .into())
+                .into()),
+                None if options.dry_run => Ok(StepState::Todo),
+                None => {
+                    git::create_tag(repo, &prepared.tag, head, &prepared.notes)?;
+                    crate::pipeline::fault_point("tag");
+                    Ok(StepState::Applied)
+                }
             }
-            None if options.dry_run => StepState::Todo,
-            None => {
-                git::create_tag(repo, &prepared.tag, head, &prepared.notes)?;
-                crate::pipeline::fault_point("tag");
-                StepState::Applied
-            }
-        };
-        report(tag_name, state);
-    }
-
-    if !config.hooks.post_bump.is_empty() {
-        if !options.dry_run {
-            hooks::run_stage("post_bump", &config.hooks.post_bump, &root, &env).map_err(
-                |source| BumpError::Hook {
-                    source,
-                    untouched: false,
-                },
-            )?;
         }
-        report(
-            format!("run post_bump hooks ({})", config.hooks.post_bump.len()),
-            act(StepState::Applied),
-        );
+        BumpStep::PostBumpHooks => {
+            if options.skip_hooks {
+                if !options.dry_run {
+                    clear_pending(repo);
+                }
+                return Ok(StepState::Skipped);
+            }
+            if !options.dry_run {
+                run_post_bump(repo, config, &root, env)?;
+            }
+            Ok(act(StepState::Applied))
+        }
     }
-    Ok(steps)
+}
+
+/// Run the `post_bump` hooks, and clear the pending mark once they succeeded.
+fn run_post_bump<K: AsRef<str>>(
+    repo: &git2::Repository,
+    config: &Config,
+    root: &Path,
+    env: &[(K, String)],
+) -> Result<(), BumpError> {
+    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_ref(), v.clone())).collect();
+    hooks::run_stage("post_bump", &config.hooks.post_bump, root, &env).map_err(|source| {
+        BumpError::Hook {
+            source,
+            untouched: false,
+        }
+    })?;
+    clear_pending(repo);
+    Ok(())
+}
+
+/// The `post_bump` hooks of a release that have not succeeded yet, kept in
+/// `.git/release-agent/post_bump-pending.json` from the first write of the release until they
+/// succeed: a release whose hooks failed, or that was killed, is not finished.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct PendingPostBump {
+    /// The release's tag.
+    pub tag: String,
+    /// The environment the hooks get, as the release run computed it.
+    pub env: Vec<(String, String)>,
+}
+
+fn pending_path(repo: &git2::Repository) -> std::path::PathBuf {
+    repo.commondir()
+        .join("release-agent")
+        .join("post_bump-pending.json")
+}
+
+/// The pending `post_bump` hooks, if any. An unreadable record counts as none, with a warning.
+pub fn pending_post_bump(repo: &git2::Repository) -> Option<PendingPostBump> {
+    let path = pending_path(repo);
+    let text = std::fs::read_to_string(&path).ok()?;
+    match serde_json::from_str(&text) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::warn!("ignoring {}: {e}", path.display());
+            None
+        }
+    }
+}
+
+fn set_pending(repo: &git2::Repository, pending: &PendingPostBump) -> Result<(), BumpError> {
+    let path = pending_path(repo);
+    let text = serde_json::to_string_pretty(pending).unwrap_or_default();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| BumpError::Pending {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    version_files::write_atomic(&path, &text)?;
+    Ok(())
+}
+
+fn clear_pending(repo: &git2::Repository) {
+    let _ = std::fs::remove_file(pending_path(repo));
+}
+
+/// Finish a release whose `post_bump` hooks did not succeed: when HEAD carries the pending
+/// tag, run them now (or, with `skip`, drop them). `None` when nothing is pending for HEAD.
+/// A pending record for a tag that no longer exists (the release was undone) is dropped.
+pub fn finish_pending_post_bump(
+    repo: &git2::Repository,
+    config: &Config,
+    skip: bool,
+) -> Result<Option<StepReport>, BumpError> {
+    let Some(pending) = pending_post_bump(repo) else {
+        return Ok(None);
+    };
+    let head = repo
+        .head()
+        .and_then(|h| h.peel_to_commit())
+        .map_err(GitError::from)?
+        .id();
+    match git::tag_target(repo, &pending.tag)? {
+        Some(at) if at == head => {}
+        Some(_) => {
+            eprintln!(
+                "warning: the post_bump hooks of {} never succeeded, and HEAD has moved on from it: they are not run now (see {})",
+                pending.tag,
+                pending_path(repo).display()
+            );
+            return Ok(None);
+        }
+        None => {
+            clear_pending(repo);
+            return Ok(None);
+        }
+    }
+    let name = format!(
+        "run post_bump hooks of {} ({}, pending)",
+        pending.tag,
+        config.hooks.post_bump.len()
+    );
+    if skip || config.hooks.post_bump.is_empty() {
+        clear_pending(repo);
+        return Ok(Some(StepReport {
+            name,
+            state: StepState::Skipped,
+        }));
+    }
+    run_post_bump(repo, config, &git::workdir(repo)?, &pending.env)?;
+    Ok(Some(StepReport {
+        name,
+        state: StepState::Applied,
+    }))
 }
 
 /// Environment handed to lifecycle hooks: values as variables, never spliced into a command.

@@ -122,6 +122,10 @@ pub struct BumpArgs {
     /// Commit but do not tag.
     #[arg(long)]
     pub no_tag: bool,
+    /// Run no `pre_bump`/`post_bump` hooks, and drop the pending `post_bump` hooks of a release
+    /// whose hooks failed.
+    #[arg(long)]
+    pub skip_hooks: bool,
     /// Print the steps and change nothing.
     #[arg(long, short = 'n')]
     pub dry_run: bool,

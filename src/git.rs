@@ -30,9 +30,132 @@ pub enum GitError {
         /// Where we wanted it.
         wanted: String,
     },
+    /// A git lock file is in the way: another git process holds it, or one that died left it.
+    #[error(
+        "another git process is holding {} ({}); if none is running, remove it",
+        path.display(),
+        lock_age(path)
+    )]
+    LockHeld {
+        /// The lock file.
+        path: PathBuf,
+    },
     /// Any other libgit2 failure.
     #[error("git: {0}")]
-    Git(#[from] git2::Error),
+    Git(git2::Error),
+}
+
+impl From<git2::Error> for GitError {
+    /// libgit2 reports a held lock file as `code=Locked (-14)` with the path in its message:
+    /// that becomes [`GitError::LockHeld`], which says what to do.
+    fn from(e: git2::Error) -> Self {
+        if e.code() == ErrorCode::Locked {
+            if let Some(path) = locked_path(e.message()) {
+                return GitError::LockHeld { path };
+            }
+        }
+        GitError::Git(e)
+    }
+}
+
+/// The lock file a libgit2 message names (`failed to create locked file '/r/.git/index.lock'`).
+fn locked_path(message: &str) -> Option<PathBuf> {
+    message
+        .split('\'')
+        .skip(1)
+        .step_by(2)
+        .find(|quoted| quoted.ends_with(".lock"))
+        .map(PathBuf::from)
+}
+
+/// How long ago a lock file was made, for messages.
+fn lock_age(path: &Path) -> String {
+    let age = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok());
+    match age {
+        Some(d) if d.as_secs() < 120 => format!("made {}s ago", d.as_secs()),
+        Some(d) if d.as_secs() < 7200 => format!("made {} min ago", d.as_secs() / 60),
+        Some(d) => format!("made {} h ago", d.as_secs() / 3600),
+        None => "it is gone now: run again".into(),
+    }
+}
+
+/// The git lock files a release writes through and so could leave behind when it is killed:
+/// `index.lock` and `HEAD.lock` of the worktree, `packed-refs.lock`, the lock of the checked-out
+/// branch and those of tags. Only the ones that exist. In a linked worktree the first two live
+/// in its own git directory, the others in the common one.
+pub fn lock_files(repo: &Repository) -> Vec<PathBuf> {
+    let own = repo.path();
+    let common = repo.commondir();
+    let mut candidates = vec![
+        own.join("index.lock"),
+        own.join("HEAD.lock"),
+        common.join("packed-refs.lock"),
+    ];
+    if let Ok(head) = repo.find_reference("HEAD") {
+        if let Ok(Some(branch)) = head.symbolic_target() {
+            if branch.starts_with("refs/heads/") {
+                candidates.push(common.join(format!("{branch}.lock")));
+            }
+        }
+    }
+    let mut tags = Vec::new();
+    find_locks(&common.join("refs").join("tags"), &mut tags);
+    tags.sort();
+    candidates.extend(tags);
+    candidates.retain(|p| p.is_file());
+    candidates
+}
+
+fn find_locks(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            find_locks(&path, out);
+        } else if path.extension().is_some_and(|e| e == "lock") {
+            out.push(path);
+        }
+    }
+}
+
+/// Remove the git lock files that a killed release run left: those made since `since`, when
+/// that run took its own lock (a lock file older than that run is not its own). Each removal is
+/// said on stderr. Returns the files still in the way, which belong to some other git process.
+pub fn remove_stale_locks(
+    repo: &Repository,
+    since: std::time::SystemTime,
+    pid: u32,
+) -> Vec<PathBuf> {
+    let mut left = Vec::new();
+    for path in lock_files(repo) {
+        let made = std::fs::metadata(&path).and_then(|m| m.modified());
+        match made {
+            Ok(t) if t >= since => match std::fs::remove_file(&path) {
+                Ok(()) => eprintln!(
+                    "removed {}: a release run that was killed (process {pid}) left it",
+                    path.display()
+                ),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) => left.push(path),
+            },
+            _ => left.push(path),
+        }
+    }
+    left
+}
+
+/// An error naming the first git lock file in the way, if any: checked before the first write,
+/// so that a release never stops half-way on a lock it could have seen.
+pub fn ensure_unlocked(repo: &Repository) -> Result<(), GitError> {
+    match lock_files(repo).into_iter().next() {
+        Some(path) => Err(GitError::LockHeld { path }),
+        None => Ok(()),
+    }
 }
 
 /// The repository's worktree root.
@@ -75,8 +198,18 @@ pub fn summarize_paths(paths: &[String]) -> String {
 fn identity_error(e: git2::Error) -> GitError {
     match e.code() {
         ErrorCode::NotFound | ErrorCode::Invalid => GitError::NoIdentity,
-        _ => GitError::Git(e),
+        _ => GitError::from(e),
     }
+}
+
+/// libgit2 reports a locked index without its path ("the index is locked"): name it.
+fn index_error(repo: &Repository, e: git2::Error) -> GitError {
+    if e.code() == ErrorCode::Locked && locked_path(e.message()).is_none() {
+        return GitError::LockHeld {
+            path: repo.path().join("index.lock"),
+        };
+    }
+    GitError::from(e)
 }
 
 /// The committer signature, as `git` makes it: git config, overridden by `GIT_COMMITTER_NAME`,
@@ -100,9 +233,10 @@ pub fn commit_paths(
     paths: &[String],
     message: &str,
 ) -> Result<Option<Oid>, GitError> {
+    let in_index = |e| index_error(repo, e);
     let root = workdir(repo)?;
     let parent = repo.head()?.peel_to_commit()?;
-    let mut index = repo.index()?;
+    let mut index = repo.index().map_err(in_index)?;
     // The release commit's tree, built apart from the repository's index.
     let mut tree_index = git2::Index::new()?;
     tree_index.read_tree(&parent.tree()?)?;
@@ -110,7 +244,7 @@ pub fn commit_paths(
         let path = Path::new(p);
         let full = root.join(p);
         if full.exists() {
-            index.add_path(path)?;
+            index.add_path(path).map_err(in_index)?;
             let entry = match index.get_path(path, 0) {
                 Some(e) => e,
                 None => {
@@ -126,7 +260,7 @@ pub fn commit_paths(
             let _ = tree_index.remove_path(path);
         }
     }
-    index.write()?;
+    index.write().map_err(in_index)?;
     let tree_id = tree_index.write_tree_to(repo)?;
     if parent.tree_id() == tree_id {
         return Ok(None);
@@ -192,17 +326,23 @@ pub struct CliError {
 /// honours the user's credential helpers, SSH config and the credentials actions/checkout
 /// leaves behind. Arguments are passed as a list, never through a shell, and git never prompts.
 pub fn git_cli(root: &Path, args: &[&str]) -> Result<String, CliError> {
-    let output = std::process::Command::new("git")
+    let mut command = std::process::Command::new("git");
+    command
         .args(args)
         .current_dir(root)
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("LC_ALL", "C")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| CliError {
-            command: args.join(" "),
-            message: format!("cannot run git: {e}"),
-        })?;
+        .stdin(std::process::Stdio::null());
+    // Once a run stops at step boundaries on Ctrl-C, git must not get the terminal's SIGINT
+    // itself: a push in flight finishes, then the run stops.
+    #[cfg(unix)]
+    if crate::pipeline::catching_signals() {
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    }
+    let output = command.output().map_err(|e| CliError {
+        command: args.join(" "),
+        message: format!("cannot run git: {e}"),
+    })?;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     if output.status.success() {
         return Ok(stdout);
@@ -343,7 +483,8 @@ pub fn undo_local_release(
     let head = repo.head()?.peel_to_commit()?;
     if head.id() == release_commit && head.parent_id(0).ok() == Some(to) {
         let target = repo.find_object(to, None)?;
-        repo.reset(&target, git2::ResetType::Hard, None)?;
+        repo.reset(&target, git2::ResetType::Hard, None)
+            .map_err(|e| index_error(repo, e))?;
     }
     Ok(())
 }

@@ -46,13 +46,23 @@ pub enum HookError {
         /// Exit status.
         status: std::process::ExitStatus,
     },
+    /// SIGINT or SIGTERM arrived while a lifecycle hook ran; the hook was killed.
+    #[error("{stage} hook `{command}` was stopped: {signal}")]
+    Interrupted {
+        /// `pre_bump` or `post_bump`.
+        stage: String,
+        /// The command, for the message.
+        command: String,
+        /// The signal.
+        signal: crate::pipeline::Interrupted,
+    },
     /// Any libgit2 failure.
     #[error("git: {0}")]
     Git(#[from] git2::Error),
 }
 
-/// The directory git runs hooks from: `core.hooksPath` (relative to the worktree) or
-/// `.git/hooks`.
+/// The directory git runs hooks from: `core.hooksPath` (relative to the worktree) or the
+/// `hooks` directory of the common git directory: a linked worktree has none of its own.
 pub fn hooks_dir(repo: &git2::Repository) -> Result<PathBuf, HookError> {
     let config = repo.config()?;
     if let Ok(path) = config.get_path("core.hooksPath") {
@@ -62,7 +72,7 @@ pub fn hooks_dir(repo: &git2::Repository) -> Result<PathBuf, HookError> {
         let base = repo.workdir().unwrap_or_else(|| repo.path());
         return Ok(base.join(path));
     }
-    Ok(repo.path().join("hooks"))
+    Ok(repo.commondir().join("hooks"))
 }
 
 /// Install the `commit-msg` hook. Returns its path.
@@ -99,6 +109,10 @@ fn make_executable(_: &Path) -> std::io::Result<()> {
 /// stderr so that `--json` on stdout stays parseable, line by line through the redactor: a hook
 /// runs with the process's environment, tokens included, and may print them. Stops at the first
 /// failure.
+///
+/// Each hook runs in its own process group: on SIGINT or SIGTERM (see
+/// [`crate::pipeline::catch_signals`]) the whole group gets the signal, then SIGKILL if it is
+/// still there after a grace period, so no hook outlives an interrupted release.
 pub fn run_stage(
     stage: &str,
     commands: &[Vec<String>],
@@ -110,19 +124,26 @@ pub fn run_stage(
             continue;
         };
         tracing::info!("{stage}: {}", argv.join(" "));
-        let mut child = Command::new(program)
+        crate::pipeline::check_interrupt().map_err(|signal| HookError::Interrupted {
+            stage: stage.into(),
+            command: argv.join(" "),
+            signal,
+        })?;
+        let mut command = Command::new(program);
+        command
             .args(args)
             .current_dir(dir)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|source| HookError::Spawn {
-                stage: stage.into(),
-                program: program.clone(),
-                source,
-            })?;
+            .stderr(Stdio::piped());
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command.spawn().map_err(|source| HookError::Spawn {
+            stage: stage.into(),
+            program: program.clone(),
+            source,
+        })?;
         let (done, finished) = mpsc::channel();
         let mut forwarders = 0;
         if let Some(out) = child.stdout.take() {
@@ -133,11 +154,23 @@ pub fn run_stage(
             forwarders += 1;
             forward(err, done);
         }
-        let status = child.wait().map_err(|source| HookError::Spawn {
-            stage: stage.into(),
-            program: program.clone(),
-            source,
-        })?;
+        let status = match wait(child) {
+            Ok(status) => status,
+            Err(Stopped::Signal(signal)) => {
+                return Err(HookError::Interrupted {
+                    stage: stage.into(),
+                    command: argv.join(" "),
+                    signal,
+                })
+            }
+            Err(Stopped::Io(source)) => {
+                return Err(HookError::Spawn {
+                    stage: stage.into(),
+                    program: program.clone(),
+                    source,
+                })
+            }
+        };
         // The pipes close when the hook exits, unless it left a process behind that holds them:
         // that one's output keeps being forwarded, but the release does not wait for it.
         let deadline = Instant::now() + OUTPUT_GRACE;
@@ -180,4 +213,62 @@ fn forward(from: impl Read + Send + 'static, done: mpsc::Sender<()>) {
         }
         let _ = done.send(());
     });
+}
+
+/// Wait for a hook; when a signal arrives meanwhile, pass it to the hook's process group, and
+/// SIGKILL the group if it is still there five seconds later.
+fn wait(mut child: std::process::Child) -> Result<std::process::ExitStatus, Stopped> {
+    let poll = Duration::from_millis(20);
+    loop {
+        if let Some(status) = child.try_wait().map_err(Stopped::Io)? {
+            return Ok(status);
+        }
+        if let Some(signal) = crate::pipeline::interrupted() {
+            signal_group(&child, signal.0);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(status)) = child.try_wait() {
+                    // The leader is gone; its group may not be.
+                    signal_group(&child, libc::SIGKILL);
+                    // A hook that finished its work despite the signal completed its step:
+                    // the run stops at the next boundary.
+                    if status.success() {
+                        return Ok(status);
+                    }
+                    return Err(Stopped::Signal(signal));
+                }
+                std::thread::sleep(poll);
+            }
+            signal_group(&child, libc::SIGKILL);
+            let _ = child.wait();
+            return Err(Stopped::Signal(signal));
+        }
+        std::thread::sleep(poll);
+    }
+}
+
+/// Why a hook did not run to its end.
+enum Stopped {
+    /// A signal asked release to stop; the hook was killed.
+    Signal(crate::pipeline::Interrupted),
+    /// It could not be waited for.
+    Io(std::io::Error),
+}
+
+/// Send `signal` to the process group of `child` (it leads its own group).
+#[cfg(unix)]
+fn signal_group(child: &std::process::Child, signal: i32) {
+    let Ok(pgid) = libc::pid_t::try_from(child.id()) else {
+        return;
+    };
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours; a negative pid names
+    // the process group the hook leads, which holds only the hook and its children.
+    unsafe {
+        libc::kill(-pgid, signal);
+    }
+}
+
+#[cfg(not(unix))]
+fn signal_group(child: &std::process::Child, _signal: i32) {
+    let _ = child;
 }

@@ -139,9 +139,12 @@ pub enum CutError {
     /// A deploy step failed; the release itself is published.
     #[error("the release is published, but a deploy failed: {0}")]
     Deploy(#[from] crate::deploy::DeployError),
-    /// Another run holds the lock.
-    #[error("another release run is in progress in this clone ({0} exists); if none is, delete that file")]
-    Locked(PathBuf),
+    /// Another run holds the lock, or a git lock file is in the way.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// SIGINT or SIGTERM stopped the run between two steps.
+    #[error("{0}: stopped at a step boundary; run the same command again to finish the release")]
+    Interrupted(#[from] Interrupted),
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -154,45 +157,136 @@ struct GithubTarget {
     token: Option<String>,
 }
 
-/// A lock file in `.git/` held for the whole run, so two runs in one clone never interleave.
+/// The own lock of a release run cannot be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another run holds it.
+    #[error("another release is running in this clone: {} holds {}; wait for it to finish (if no release process is running, delete that file)", holder(*pid), path.display())]
+    Held {
+        /// The lock file.
+        path: PathBuf,
+        /// The process that holds it, when the file names one.
+        pid: Option<u32>,
+    },
+    /// The lock file cannot be written.
+    #[error("cannot take the release lock {}: {source}", path.display())]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A git lock file is in the way.
+    #[error(transparent)]
+    Git(#[from] git::GitError),
+}
+
+fn holder(pid: Option<u32>) -> String {
+    pid.map_or_else(|| "a process".to_string(), |p| format!("process {p}"))
+}
+
+/// The lock file in the common git directory held for a whole `bump`, `cut` or `ci`, so two runs
+/// in one clone (or in two worktrees of it) never interleave.
 ///
-/// It holds the owner's process id: a run that was killed (the fault switch, a cancelled CI
-/// job, a crash) leaves the file behind, and the next run takes such a stale lock over, so that
-/// running again is always how an interrupted release is finished.
-struct Lock(PathBuf);
+/// The file is locked with `flock` while a run holds it, so the kernel frees it when the run
+/// dies, and it names the owner's process id. A run that was killed (Ctrl-C, a cancelled CI job,
+/// the fault switch) leaves the file behind: the next run takes it over, and removes the git
+/// lock files (`index.lock`, `refs/heads/<branch>.lock`, ...) made since the dead run took it,
+/// which that run left. Running again is always how an interrupted release is finished.
+pub struct Lock {
+    path: PathBuf,
+    _file: std::fs::File,
+}
 
 impl Lock {
-    fn acquire(repo: &git2::Repository) -> Result<Lock, CutError> {
-        let path = repo.path().join("release-agent.lock");
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new()
+    /// Take the lock, take over the lock of a dead run (cleaning what it left), and check that
+    /// no git lock file is in the way.
+    pub fn acquire(repo: &git2::Repository) -> Result<Lock, LockError> {
+        let path = repo.commondir().join("release-agent.lock");
+        let io = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
+        // A run that ends removes the file while a contender may have it open: retry then.
+        for _ in 0..10 {
+            let mut file = std::fs::OpenOptions::new()
+                .read(true)
                 .write(true)
-                .create_new(true)
+                .create(true)
+                .truncate(false)
                 .open(&path)
-            {
-                Ok(mut f) => {
-                    use std::io::Write as _;
-                    let _ = writeln!(f, "{}", std::process::id());
-                    return Ok(Lock(path));
+                .map_err(io)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(LockError::Held {
+                        pid: read_pid(&path),
+                        path,
+                    })
                 }
-                Err(_) => {
-                    let owner = std::fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|s| s.trim().parse::<u32>().ok());
-                    match owner {
-                        Some(pid) if !process_alive(pid) => {
-                            tracing::warn!(
-                                "taking over {}: process {pid} that held it is gone",
-                                path.display()
-                            );
-                            let _ = std::fs::remove_file(&path);
-                        }
-                        _ => break,
-                    }
-                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
             }
+            if !same_file(&file, &path) {
+                continue;
+            }
+            let owner = read_pid(&path);
+            match owner {
+                // A live process named in the file without holding the lock: a run of an older
+                // release, or a lock made by hand. Leave it be.
+                Some(pid) if pid != std::process::id() && process_alive(pid) => {
+                    return Err(LockError::Held {
+                        pid: Some(pid),
+                        path,
+                    })
+                }
+                Some(pid) => {
+                    let since = file
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .unwrap_or(std::time::UNIX_EPOCH);
+                    eprintln!(
+                        "taking over {}: the release run that held it (process {pid}) is gone",
+                        path.display()
+                    );
+                    git::remove_stale_locks(repo, since, pid);
+                }
+                None => {}
+            }
+            use std::io::{Seek as _, Write as _};
+            file.set_len(0).map_err(io)?;
+            file.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+            writeln!(file, "{}", std::process::id()).map_err(io)?;
+            let lock = Lock { path, _file: file };
+            git::ensure_unlocked(repo)?;
+            return Ok(lock);
         }
-        Err(CutError::Locked(path))
+        Err(LockError::Held {
+            pid: read_pid(&path),
+            path,
+        })
+    }
+}
+
+fn read_pid(path: &Path) -> Option<u32> {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+}
+
+/// Whether the open `file` is still the one at `path` (not removed or replaced meanwhile).
+fn same_file(file: &std::fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        path.exists()
     }
 }
 
@@ -223,8 +317,92 @@ pub fn process_alive(pid: u32) -> bool {
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        // Removed while still locked: a contender that opened it meanwhile sees it is gone.
+        let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// SIGINT or SIGTERM, received by a run that catches them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interrupted(pub i32);
+
+impl Interrupted {
+    /// The exit code a shell gives a process this signal ended: 128 + its number.
+    pub fn exit_code(self) -> u8 {
+        u8::try_from(128 + self.0).unwrap_or(1)
+    }
+
+    /// `SIGINT` or `SIGTERM`.
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            signal_hook::consts::SIGINT => "SIGINT",
+            signal_hook::consts::SIGTERM => "SIGTERM",
+            _ => "a signal",
+        }
+    }
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "interrupted by {}", self.name())
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// The signal received, 0 for none.
+static SIGNAL: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicUsize>> =
+    std::sync::OnceLock::new();
+
+/// From now on SIGINT and SIGTERM do not kill the process: they are recorded, and the run stops
+/// at the next step boundary ([`check_interrupt`]), killing a running hook. A second signal
+/// ends the process at once (its lock is then taken over by the next run). Called once the
+/// writes are about to start: before, the default (dying at once) loses nothing.
+pub fn catch_signals() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
+    use std::sync::Arc;
+    let mut fresh = false;
+    let flag = SIGNAL.get_or_init(|| {
+        fresh = true;
+        Arc::new(AtomicUsize::new(0))
+    });
+    if !fresh {
+        return;
+    }
+    let seen = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        // The order matters: the shutdown check must see the flag of an earlier signal only.
+        let code = 128 + sig;
+        let registered = signal_hook::flag::register_conditional_shutdown(sig, code, seen.clone())
+            .and_then(|_| signal_hook::flag::register(sig, seen.clone()))
+            .and_then(|_| {
+                signal_hook::flag::register_usize(
+                    sig,
+                    flag.clone(),
+                    usize::try_from(sig).unwrap_or(0),
+                )
+            });
+        if let Err(e) = registered {
+            tracing::warn!("cannot catch signal {sig}: {e}; it ends release at once");
+        }
+    }
+}
+
+/// Whether [`catch_signals`] was called: SIGINT and SIGTERM no longer end the process.
+pub fn catching_signals() -> bool {
+    SIGNAL.get().is_some()
+}
+
+/// The signal received since [`catch_signals`], if any.
+pub fn interrupted() -> Option<Interrupted> {
+    let sig = SIGNAL.get()?.load(std::sync::atomic::Ordering::SeqCst);
+    (sig != 0).then(|| Interrupted(i32::try_from(sig).unwrap_or(0)))
+}
+
+/// A step boundary: an error when a signal asked the run to stop.
+pub fn check_interrupt() -> Result<(), Interrupted> {
+    interrupted().map_or(Ok(()), Err)
 }
 
 /// Run the release: `ask` is called once before the first write when confirmation is wanted.
@@ -396,26 +574,87 @@ pub fn cut(
         ensure_clean(repo, prepared)?;
     }
 
+    // The one list of steps that both the dry run and the run iterate.
+    let deploy_envs: Vec<String> = if options.no_deploy || config.image.is_none() {
+        Vec::new()
+    } else {
+        config
+            .environments
+            .iter()
+            .filter(|(_, e)| e.deploys_on_cut())
+            .map(|(n, _)| n.clone())
+            .collect()
+    };
+    let pending = match &release {
+        Target::Existing { tag, .. } => {
+            bump::pending_post_bump(repo).is_some_and(|p| &p.tag == tag)
+        }
+        Target::New { .. } => false,
+    };
+    let steps = cut_steps(prepared.is_some(), pending, config, &deploy_envs);
+    let push_name = format!("push {branch} and {tag} to {} (atomic)", options.remote);
+    let github_name = if client.is_some() {
+        format!("github release {tag}")
+    } else {
+        "github release (no GitHub repository)".to_string()
+    };
+
     if options.dry_run {
         report.outcome = Outcome::DryRun;
         report.reason = format!("dry run: would release {tag}");
-        report.steps = dry_steps(
-            &release,
-            prepared.as_ref(),
-            remote_tag.is_some(),
-            client.is_some(),
-            config.image.as_ref().map(|i| i.repository.as_str()),
-            if options.no_deploy || config.image.is_none() {
-                Vec::new()
-            } else {
-                config
-                    .environments
-                    .iter()
-                    .filter(|(_, e)| e.deploys_on_cut())
-                    .map(|(n, _)| n.clone())
-                    .collect()
-            },
-        );
+        for cut_step in &steps {
+            match cut_step {
+                CutStep::Bump => {
+                    if let Some(prepared) = &prepared {
+                        let dry = BumpOptions {
+                            dry_run: true,
+                            ..BumpOptions::default()
+                        };
+                        report
+                            .steps
+                            .extend(bump::apply(repo, config, &plan, prepared, &dry)?);
+                    }
+                }
+                CutStep::PendingPostBump => report.steps.push(StepReport {
+                    name: format!("run post_bump hooks of {tag} (pending)"),
+                    state: StepState::Todo,
+                }),
+                CutStep::Push => report.steps.push(StepReport {
+                    name: push_name.clone(),
+                    state: if remote_tag.is_some() {
+                        StepState::Done
+                    } else {
+                        StepState::Todo
+                    },
+                }),
+                CutStep::GithubRelease => report.steps.push(StepReport {
+                    name: github_name.clone(),
+                    state: if client.is_some() {
+                        StepState::Todo
+                    } else {
+                        StepState::Skipped
+                    },
+                }),
+                CutStep::Image => {
+                    let repository = config.image.as_ref().map_or("", |i| i.repository.as_str());
+                    report.steps.push(StepReport {
+                        name: format!(
+                            "image {repository}:{} (build and push unless the registry has it)",
+                            crate::image::version_tag_of(&version)
+                        ),
+                        state: StepState::Todo,
+                    });
+                }
+                CutStep::Deploys => {
+                    for env in &deploy_envs {
+                        report.steps.push(StepReport {
+                            name: format!("deploy {version} to {env} (unless it runs there)"),
+                            state: StepState::Todo,
+                        });
+                    }
+                }
+            }
+        }
         return Ok(report);
     }
     if options.confirm
@@ -429,142 +668,159 @@ pub fn cut(
         report.reason = "declined at the prompt; nothing was changed".into();
         return Ok(report);
     }
+    // From the first write on, SIGINT/SIGTERM stop the run between steps, not in one.
+    catch_signals();
 
-    // 1. Local release: version files, changelog, commit, tag (each step idempotent).
     let before = head;
-    if let Some(prepared) = &prepared {
-        let steps = bump::apply(repo, config, &plan, prepared, &BumpOptions::default())?;
-        report.steps.extend(steps);
-    }
-    let release_commit = history::head_commit(repo)?;
-
-    // 2. Push branch and tag together.
-    let tag_spec = format!("refs/tags/{tag}:refs/tags/{tag}");
-    let on_remote = git::remote_tag(root, &options.remote, &tag)?;
-    // The tag was not on the remote when this run began and is there now: another run
-    // released this version meanwhile (a race lost before the push rather than at it).
-    let lost_race = |report: CutReport| -> Result<CutReport, CutError> {
-        if prepared.is_some() {
-            git::undo_local_release(repo, &tag, release_commit, before)?;
-        }
-        let mut lost = CutReport::new(
-            Outcome::ReleasedByAnotherRun,
-            format!("another run released {tag} first; nothing was pushed and the local release commit was undone"),
-        );
-        lost.version = report.version;
-        lost.tag = report.tag;
-        Ok(lost)
-    };
-    match on_remote {
-        Some(at) if at != release_commit && remote_tag.is_none() => return lost_race(report),
-        Some(at) if at == release_commit => {
-            // Tag already there: the branch may still lag (pushed separately by hand).
-            git::push_atomic(root, &options.remote, &refspecs, false)?;
-            report.steps.push(step(
-                format!("push {branch} and {tag} to {}", options.remote),
-                StepState::Done,
-            ));
-        }
-        Some(at) => {
-            return Err(CutError::Refused(format!(
-                "tag {tag} on {} points at {}, not at {}: tags are never moved",
-                options.remote,
-                &at.to_string()[..7],
-                &release_commit.to_string()[..7]
-            )))
-        }
-        None => {
-            let specs = [refspecs[0].clone(), tag_spec];
-            if let Err(e) = git::push_atomic(root, &options.remote, &specs, false) {
-                // Lost a race? Then the remote has our version now, made by another run.
-                if tag_appears(root, &options.remote, &tag) {
-                    return lost_race(report);
+    let mut release_commit = head;
+    for cut_step in &steps {
+        check_interrupt()?;
+        match cut_step {
+            // 1. Local release: version files, changelog, commit, tag (each step idempotent).
+            CutStep::Bump => {
+                if let Some(prepared) = &prepared {
+                    let steps =
+                        bump::apply(repo, config, &plan, prepared, &BumpOptions::default())?;
+                    report.steps.extend(steps);
                 }
-                return Err(CutError::Refused(format!(
-                    "the push of {branch} and {tag} was refused, so nothing was published (run again after fixing the cause): {}",
-                    e.message
-                )));
+                release_commit = history::head_commit(repo)?;
             }
-            report.steps.push(step(
-                format!("push {branch} and {tag} to {} (atomic)", options.remote),
-                StepState::Applied,
-            ));
-        }
-    }
-    fault_point("push");
-
-    // 3. GitHub release, from the tag's own notes (which someone else may have written: made
-    // inert and masked like rendered notes).
-    let notes = match git::tag_message(repo, &tag)? {
-        Some(m) if !m.trim().is_empty() => {
-            crate::redact::redact(&crate::redact::escape_controls(&m)).into_owned()
-        }
-        _ => prepared
-            .as_ref()
-            .map(|p| p.notes.clone())
-            .unwrap_or_default(),
-    };
-    report.notes = Some(notes.clone());
-    if let Some(client) = &client {
-        let name = format!("github release {tag}");
-        let existing = rt.block_on(client.release_by_tag(&tag))?;
-        let (state, release) = match existing {
-            Some(r) => (StepState::Done, r),
-            None => {
-                let new = NewRelease {
-                    tag_name: tag.clone(),
-                    name: tag.clone(),
-                    body: notes,
-                    draft: false,
-                    prerelease: report.prerelease,
+            // A release whose post_bump hooks failed is finished by running them.
+            CutStep::PendingPostBump => {
+                if let Some(done) = bump::finish_pending_post_bump(repo, config, false)? {
+                    report.steps.push(step(done.name, done.state));
+                }
+            }
+            // 2. Push branch and tag together.
+            CutStep::Push => {
+                let tag_spec = format!("refs/tags/{tag}:refs/tags/{tag}");
+                let on_remote = git::remote_tag(root, &options.remote, &tag)?;
+                // The tag was not on the remote when this run began and is there now: another
+                // run released this version meanwhile (a race lost before the push, not at it).
+                let lost_race = |report: CutReport| -> Result<CutReport, CutError> {
+                    if prepared.is_some() {
+                        git::undo_local_release(repo, &tag, release_commit, before)?;
+                    }
+                    let mut lost = CutReport::new(
+                        Outcome::ReleasedByAnotherRun,
+                        format!("another run released {tag} first; nothing was pushed and the local release commit was undone"),
+                    );
+                    lost.version = report.version;
+                    lost.tag = report.tag;
+                    Ok(lost)
                 };
-                (
-                    StepState::Applied,
-                    rt.block_on(client.create_release(&new))?,
-                )
+                match on_remote {
+                    Some(at) if at != release_commit && remote_tag.is_none() => {
+                        return lost_race(report)
+                    }
+                    Some(at) if at == release_commit => {
+                        // Tag already there: the branch may still lag (pushed separately by hand).
+                        git::push_atomic(root, &options.remote, &refspecs, false)?;
+                        report.steps.push(step(push_name.clone(), StepState::Done));
+                    }
+                    Some(at) => {
+                        return Err(CutError::Refused(format!(
+                            "tag {tag} on {} points at {}, not at {}: tags are never moved",
+                            options.remote,
+                            &at.to_string()[..7],
+                            &release_commit.to_string()[..7]
+                        )))
+                    }
+                    None => {
+                        let specs = [refspecs[0].clone(), tag_spec];
+                        if let Err(e) = git::push_atomic(root, &options.remote, &specs, false) {
+                            // Lost a race? Then the remote has our version now, made by another run.
+                            if tag_appears(root, &options.remote, &tag) {
+                                return lost_race(report);
+                            }
+                            return Err(CutError::Refused(format!(
+                                "the push of {branch} and {tag} was refused, so nothing was published (run again after fixing the cause): {}",
+                                e.message
+                            )));
+                        }
+                        report
+                            .steps
+                            .push(step(push_name.clone(), StepState::Applied));
+                    }
+                }
+                fault_point("push");
             }
-        };
-        report.release_url = Some(release.html_url);
-        report.steps.push(step(name, state));
-    } else {
-        report.steps.push(step(
-            "github release (no GitHub repository)".into(),
-            StepState::Skipped,
-        ));
-    }
-    fault_point("github-release");
-
-    // 4. The container image, when `[image]` is configured: built and pushed once; a re-run
-    // finds the version at the recorded digest and skips it.
-    if let Some(version) =
-        history::tag_version(&tag, &config.tag_prefix).filter(|_| config.image.is_some())
-    {
-        let created = crate::changelog::now();
-        let (name, applied) =
-            crate::image::publish::cut_step(repo, root, config, &version, &rt, created)?;
-        let state = if applied {
-            StepState::Applied
-        } else {
-            StepState::Done
-        };
-        report.steps.push(step(name, state));
-    }
-    fault_point("image");
-
-    // 5. Deploys to the environments that take every release (`on_cut`), after the image.
-    if let Some(version) = history::tag_version(&tag, &config.tag_prefix)
-        .filter(|_| !options.no_deploy && config.image.is_some())
-    {
-        let version = version.to_string();
-        let digest = crate::image::record::load(repo.path(), &version)
-            .ok()
-            .flatten()
-            .map(|r| r.digest);
-        for (env, name, state) in crate::deploy::cut_steps(repo, config, &version, digest, &rt)? {
-            if state != StepState::Skipped {
-                report.deployed.push(env);
+            // 3. GitHub release, from the tag's own notes (which someone else may have written:
+            // made inert and masked like rendered notes).
+            CutStep::GithubRelease => {
+                let notes = match git::tag_message(repo, &tag)? {
+                    Some(m) if !m.trim().is_empty() => {
+                        crate::redact::redact(&crate::redact::escape_controls(&m)).into_owned()
+                    }
+                    _ => prepared
+                        .as_ref()
+                        .map(|p| p.notes.clone())
+                        .unwrap_or_default(),
+                };
+                report.notes = Some(notes.clone());
+                if let Some(client) = &client {
+                    let existing = rt.block_on(client.release_by_tag(&tag))?;
+                    let (state, release) = match existing {
+                        Some(r) => (StepState::Done, r),
+                        None => {
+                            let new = NewRelease {
+                                tag_name: tag.clone(),
+                                name: tag.clone(),
+                                body: notes.clone(),
+                                draft: false,
+                                prerelease: report.prerelease,
+                            };
+                            (
+                                StepState::Applied,
+                                rt.block_on(client.create_release(&new))?,
+                            )
+                        }
+                    };
+                    report.release_url = Some(release.html_url);
+                    report.steps.push(step(github_name.clone(), state));
+                } else {
+                    report
+                        .steps
+                        .push(step(github_name.clone(), StepState::Skipped));
+                }
+                fault_point("github-release");
             }
-            report.steps.push(step(name, state));
+            // 4. The container image, when `[image]` is configured: built and pushed once; a
+            // re-run finds the version at the recorded digest and skips it.
+            CutStep::Image => {
+                if let Some(version) = history::tag_version(&tag, &config.tag_prefix) {
+                    let created = crate::changelog::now();
+                    let (name, applied) = crate::image::publish::cut_step(
+                        repo, root, config, &version, &rt, created,
+                    )?;
+                    let state = if applied {
+                        StepState::Applied
+                    } else {
+                        StepState::Done
+                    };
+                    report.steps.push(step(name, state));
+                }
+                fault_point("image");
+            }
+            // 5. Deploys to the environments that take every release (`on_cut`), after the
+            // image.
+            CutStep::Deploys => {
+                if let Some(version) = history::tag_version(&tag, &config.tag_prefix) {
+                    let version = version.to_string();
+                    let digest = crate::image::record::load(repo.path(), &version)
+                        .ok()
+                        .flatten()
+                        .map(|r| r.digest);
+                    for (env, name, state) in
+                        crate::deploy::cut_steps(repo, config, &version, digest, &rt)?
+                    {
+                        if state != StepState::Skipped {
+                            report.deployed.push(env);
+                        }
+                        report.steps.push(step(name, state));
+                    }
+                }
+            }
         }
     }
 
@@ -669,69 +925,39 @@ fn plan_summary(plan: &ReleasePlan, release: &Target) -> String {
     }
 }
 
-fn dry_steps(
-    release: &Target,
-    prepared: Option<&bump::Prepared>,
-    tag_on_remote: bool,
-    github: bool,
-    image: Option<&str>,
-    deploys: Vec<String>,
-) -> Vec<StepReport> {
-    let (version, tag) = release.names();
+/// One step of `cut` and `ci`. [`cut_steps`] makes the one list that the dry run prints and
+/// the run carries out, so they cannot drift apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CutStep {
+    /// The local release: the steps of [`bump::steps`] (hooks, files, commit, tag).
+    Bump,
+    /// The `post_bump` hooks of the release HEAD carries, which did not succeed yet.
+    PendingPostBump,
+    /// Branch and tag, pushed atomically.
+    Push,
+    /// The GitHub release.
+    GithubRelease,
+    /// The container image (`[image]`).
+    Image,
+    /// The deploys to the environments that deploy on cut.
+    Deploys,
+}
+
+fn cut_steps(new: bool, pending: bool, config: &Config, deploys: &[String]) -> Vec<CutStep> {
     let mut steps = Vec::new();
-    if let Some(p) = prepared {
-        for f in &p.files {
-            let state = if f.changed {
-                StepState::Todo
-            } else {
-                StepState::Done
-            };
-            steps.push(StepReport {
-                name: format!("write {}", f.path),
-                state,
-            });
-        }
-        steps.push(StepReport {
-            name: format!("commit \"{}\"", p.commit_message),
-            state: StepState::Todo,
-        });
-        steps.push(StepReport {
-            name: format!("tag {tag} (annotated)"),
-            state: StepState::Todo,
-        });
+    if new {
+        steps.push(CutStep::Bump);
     }
-    let push = if tag_on_remote {
-        StepState::Done
-    } else {
-        StepState::Todo
-    };
-    steps.push(StepReport {
-        name: format!("push branch and {tag} (atomic)"),
-        state: push,
-    });
-    let gh = if github {
-        StepState::Todo
-    } else {
-        StepState::Skipped
-    };
-    steps.push(StepReport {
-        name: format!("github release {tag} (if missing)"),
-        state: gh,
-    });
-    if let Some(repository) = image {
-        steps.push(StepReport {
-            name: format!(
-                "image {repository}:{} (build and push unless the registry has it)",
-                crate::image::version_tag_of(&version)
-            ),
-            state: StepState::Todo,
-        });
+    if pending {
+        steps.push(CutStep::PendingPostBump);
     }
-    for env in deploys {
-        steps.push(StepReport {
-            name: format!("deploy {version} to {env} (unless it runs there)"),
-            state: StepState::Todo,
-        });
+    steps.push(CutStep::Push);
+    steps.push(CutStep::GithubRelease);
+    if config.image.is_some() {
+        steps.push(CutStep::Image);
+    }
+    if !deploys.is_empty() {
+        steps.push(CutStep::Deploys);
     }
     steps
 }

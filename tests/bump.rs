@@ -372,6 +372,78 @@ fn a_failing_post_bump_hook_is_reported_after_the_release() {
 }
 
 #[test]
+fn a_failed_post_bump_hook_is_retried_by_the_next_run_until_it_succeeds() {
+    let repo = project_with(
+        "\n[hooks]\npost_bump = [[\"sh\", \"-c\", \"test -f ../allow && env | grep ^RELEASE_ | sort > ../post.env\"]]\n",
+    );
+    let err = clean_failure(repo.run(&["bump"]));
+    assert!(err.contains("post_bump hook"), "{err}");
+    assert!(err.contains("the next run retries"), "{err}");
+    // Still failing: still not finished.
+    let err = clean_failure(repo.run(&["bump"]));
+    assert!(err.contains("post_bump hook"), "{err}");
+    std::fs::write(repo.root().join("allow"), "").unwrap();
+    let release = repo.head();
+    let out = repo.run(&["bump"]).success();
+    assert!(
+        stdout(&out).contains("[applied     ] run post_bump hooks of v1.1.0 (1, pending)"),
+        "{}",
+        stdout(&out)
+    );
+    // The hooks got the environment of the release they belong to.
+    assert_eq!(
+        std::fs::read_to_string(repo.root().join("post.env")).unwrap(),
+        "RELEASE_BUMP=minor\nRELEASE_PREVIOUS_TAG=v1.0.0\nRELEASE_PREVIOUS_VERSION=1.0.0\nRELEASE_TAG=v1.1.0\nRELEASE_VERSION=1.1.0\n"
+    );
+    assert_eq!(repo.head(), release);
+    assert_eq!(repo.tags(), ["v1.0.0", "v1.1.0"]);
+    // Finished: the next run has nothing to do, and runs no hook.
+    std::fs::remove_file(repo.root().join("post.env")).unwrap();
+    let out = repo.run(&["bump"]).success();
+    assert!(
+        stderr(&out).contains("nothing to release"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!repo.root().join("post.env").exists());
+}
+
+#[test]
+fn skip_hooks_drops_pending_post_bump_hooks_and_runs_none() {
+    let repo = project_with("\n[hooks]\npost_bump = [[\"false\"]]\n");
+    clean_failure(repo.run(&["bump"]));
+    let out = repo.run(&["bump", "--skip-hooks"]).success();
+    assert!(
+        stdout(&out).contains("[skipped     ] run post_bump hooks of v1.1.0"),
+        "{}",
+        stdout(&out)
+    );
+    let out = repo.run(&["bump"]).success();
+    assert!(
+        stderr(&out).contains("nothing to release"),
+        "{}",
+        stderr(&out)
+    );
+
+    let repo = project_with(
+        "\n[hooks]\npre_bump = [[\"touch\", \"../pre-ran\"]]\npost_bump = [[\"false\"]]\n",
+    );
+    let out = repo.run(&["bump", "--skip-hooks"]).success();
+    assert!(
+        stdout(&out).contains("[skipped     ] run pre_bump hooks (1)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("[skipped     ] run post_bump hooks (1)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!repo.root().join("pre-ran").exists());
+    assert_eq!(repo.tags(), ["v1.0.0", "v1.1.0"]);
+}
+
+#[test]
 fn commit_text_is_never_executed() {
     let repo = project_with(concat!(
         "\n[hooks]\n",

@@ -249,8 +249,8 @@ async fn dry_run_changes_nothing_anywhere() {
          \x20 [would run   ] write CHANGELOG.md\n\
          \x20 [would run   ] commit \"chore(release): 1.1.0\"\n\
          \x20 [would run   ] tag v1.1.0 (annotated)\n\
-         \x20 [would run   ] push branch and v1.1.0 (atomic)\n\
-         \x20 [would run   ] github release v1.1.0 (if missing)\n"
+         \x20 [would run   ] push main and v1.1.0 to origin (atomic)\n\
+         \x20 [would run   ] github release v1.1.0\n"
     );
     assert_eq!(snapshot(&p), before);
     assert_eq!(post_count(&gh).await, 0);
@@ -261,6 +261,67 @@ async fn dry_run_changes_nothing_anywhere() {
         .await
         .iter()
         .all(|l| l.starts_with("GET ")));
+}
+
+/// The dry run lists the steps the run carries out, from the same list: hooks included.
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_lists_every_step_the_run_carries_out() {
+    let config = "[hooks]\npre_bump = [[\"touch\", \"../pre-ran\"]]\npost_bump = [[\"touch\", \"../post-ran\"]]\n";
+    let p = Published::new(Some(config));
+    let gh = FakeGithub::start().await;
+    let dry = stdout(&cut(&p.work, &gh, &["--dry-run"]).success());
+    assert!(!p.work.root().join("pre-ran").exists());
+    let dry_names: Vec<String> = dry
+        .lines()
+        .skip(1)
+        .map(|l| l.replacen("[would run   ]", "[ ]", 1))
+        .collect();
+    assert_eq!(
+        dry_names.first().map(String::as_str),
+        Some("  [ ] run pre_bump hooks (1)"),
+        "{dry}"
+    );
+    assert!(
+        dry_names.contains(&"  [ ] run post_bump hooks (1)".to_string()),
+        "{dry}"
+    );
+    let run = stdout(&cut(&p.work, &gh, &[]).success());
+    assert!(p.work.root().join("pre-ran").exists());
+    assert!(p.work.root().join("post-ran").exists());
+    let run_names: Vec<String> = run
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with("  ["))
+        .map(|l| l.replacen("[applied     ]", "[ ]", 1))
+        .collect();
+    assert_eq!(run_names, dry_names, "dry run:\n{dry}\nrun:\n{run}");
+}
+
+/// A cut whose post_bump hook failed is finished by the next cut: the hook runs again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_post_bump_hook_is_retried_by_the_next_cut() {
+    let config =
+        "[hooks]\npost_bump = [[\"sh\", \"-c\", \"test -f ../allow && touch ../post-ran\"]]\n";
+    let p = Published::new(Some(config));
+    let gh = FakeGithub::start().await;
+    let err = clean_failure(cut(&p.work, &gh, &[]));
+    assert!(err.contains("post_bump hook"), "{err}");
+    std::fs::write(p.work.root().join("allow"), "").unwrap();
+    let out = cut(&p.work, &gh, &[]).success();
+    assert!(
+        stdout(&out).contains("[applied     ] run post_bump hooks of v1.1.0 (1, pending)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(p.work.root().join("post-ran").exists());
+    assert_eq!(p.remote_tag("v1.1.0"), Some(p.work.head()));
+    std::fs::remove_file(p.work.root().join("post-ran")).unwrap();
+    let out = cut(&p.work, &gh, &[]).success();
+    assert!(!stdout(&out).contains("post_bump"), "{}", stdout(&out));
+    assert!(
+        !p.work.root().join("post-ran").exists(),
+        "the hook ran once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -555,7 +616,7 @@ async fn a_run_in_progress_in_the_same_clone_is_not_interleaved_with() {
         &gh,
         before,
         out,
-        "another release run is in progress in this clone",
+        "another release is running in this clone",
     )
     .await;
     assert!(lock.exists(), "another run's lock is left alone");

@@ -247,6 +247,36 @@ fn hooks_install_refuses_to_overwrite_a_foreign_hook_without_force() {
 }
 
 #[test]
+fn hooks_install_in_a_linked_worktree_writes_where_git_reads_hooks() {
+    let repo = Repo::new();
+    repo.commit("feat: start");
+    let wt = repo.root().join("wt");
+    repo.git(&["worktree", "add", "-q", "-b", "other", wt.to_str().unwrap()]);
+    let out = repo
+        .release()
+        .current_dir(&wt)
+        .args(["hooks", "install"])
+        .assert()
+        .success();
+    // Where git itself looks for the hook from the worktree.
+    let mut cmd = repo.git_cmd(&["rev-parse", "--path-format=absolute", "--git-path", "hooks"]);
+    cmd.current_dir(&wt);
+    let dir = String::from_utf8(cmd.output().unwrap().stdout).unwrap();
+    let hook = std::path::Path::new(dir.trim()).join("commit-msg");
+    assert_eq!(hook, repo.path().join(".git/hooks/commit-msg"));
+    assert_eq!(stdout(&out).trim(), format!("installed {}", hook.display()));
+    assert!(is_executable(&hook));
+    // And git runs it there: a commit in the worktree is checked.
+    let hook_text =
+        "#!/bin/sh\necho checked > \"$(git rev-parse --git-common-dir)/../../hook-ran\"\n";
+    std::fs::write(&hook, hook_text).unwrap();
+    let mut commit = repo.git_cmd(&["commit", "-q", "--allow-empty", "-m", "feat: x"]);
+    commit.current_dir(&wt);
+    assert!(commit.status().unwrap().success());
+    assert!(repo.root().join("hook-ran").exists());
+}
+
+#[test]
 fn hooks_install_honours_core_hooks_path() {
     let repo = Repo::new();
     repo.git(&["config", "core.hooksPath", ".githooks"]);

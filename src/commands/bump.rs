@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use super::{now, plan_options, Workspace};
 use crate::bump::{self, BumpOptions, StepReport};
 use crate::changelog::Templates;
+use crate::pipeline;
 use crate::plan::{self, ReleasePlan};
 
 #[derive(Serialize)]
@@ -19,18 +20,39 @@ struct Outcome<'a> {
 }
 
 pub fn run(ws: &Workspace, args: &crate::cli::BumpArgs) -> Result<ExitCode> {
+    // The same lock as `cut` and `ci`: two releases in one clone never interleave, and the
+    // lock of a killed run tells which git lock files it left.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(pipeline::Lock::acquire(&ws.repo)?)
+    };
     let plan = plan::gather(&ws.repo, &ws.config, &plan_options(&args.version)?)?;
     if plan.next_version.is_none() {
+        // HEAD is released; its post_bump hooks may not have succeeded yet.
+        let pending = if args.dry_run {
+            None
+        } else {
+            pipeline::catch_signals();
+            bump::finish_pending_post_bump(&ws.repo, &ws.config, args.skip_hooks)?
+        };
+        let steps: Vec<StepReport> = pending.into_iter().collect();
         if args.json {
             let out = Outcome {
                 released: false,
                 dry_run: args.dry_run,
                 plan: &plan,
-                steps: vec![],
+                steps,
             };
             super::print_json(&out)?;
-        } else {
+        } else if steps.is_empty() {
             eprintln!("{}", crate::redact::redact(&plan.reason));
+        } else {
+            outln!(
+                "{}; finished its pending post_bump hooks",
+                crate::redact::redact(&plan.reason)
+            )?;
+            out!("{}", super::step_lines(&steps))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -39,11 +61,15 @@ pub fn run(ws: &Workspace, args: &crate::cli::BumpArgs) -> Result<ExitCode> {
         no_commit: args.no_commit,
         no_tag: args.no_tag,
         dry_run: args.dry_run,
+        skip_hooks: args.skip_hooks,
     };
     let templates = Templates::load(ws.templates_dir()?.as_deref())?;
     let github = ws.github();
     let release = bump::release_of(&plan, now(), github.as_ref(), &ws.config);
     let prepared = bump::prepare(&ws.repo, &ws.config, &plan, &templates, &release)?;
+    if !args.dry_run {
+        pipeline::catch_signals();
+    }
     let steps = bump::apply(&ws.repo, &ws.config, &plan, &prepared, &options)?;
     if args.json {
         let out = Outcome {

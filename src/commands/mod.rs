@@ -122,7 +122,7 @@ pub fn stdout_error(e: std::io::Error) -> anyhow::Error {
 
 /// Run one command; the exit code is for outcomes that are not errors (a failed lint).
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    match dispatch(cli) {
+    match run_interruptible(cli) {
         Err(e) if e.downcast_ref::<StdoutClosed>().is_some() => {
             Ok(ExitCode::from(STDOUT_CLOSED_EXIT))
         }
@@ -130,7 +130,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn dispatch(cli: Cli) -> Result<ExitCode> {
+/// Run the command; one stopped by SIGINT/SIGTERM exits as a shell reports that signal.
+fn run_interruptible(cli: Cli) -> Result<ExitCode> {
     // rustls panics at the first TLS client when more than one crypto provider is compiled in
     // and none was chosen; choose the one the AWS SDK uses, for GitHub too.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -143,6 +144,23 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(d) => d.clone(),
         None => std::env::current_dir().context("cannot read the current directory")?,
     };
+    let result = dispatch(cli, &dir);
+    // A run stopped by SIGINT/SIGTERM exits as the shell would report the signal (130, 143).
+    match (result, crate::pipeline::interrupted()) {
+        (Err(e), Some(signal)) => {
+            let text = describe(&e);
+            eprintln!("error: {text}");
+            if !text.contains("interrupted by") {
+                eprintln!("{signal} meanwhile: run the same command again to finish the release");
+            }
+            Ok(ExitCode::from(signal.exit_code()))
+        }
+        (result, _) => result,
+    }
+}
+
+fn dispatch(cli: Cli, dir: &Path) -> Result<ExitCode> {
+    let dir = dir.to_path_buf();
     match cli.command {
         Command::Plan(args) => plan::run(&Workspace::open(&dir, cli.config.as_deref())?, &args),
         Command::Bump(args) => bump::run(&Workspace::open(&dir, cli.config.as_deref())?, &args),

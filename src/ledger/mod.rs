@@ -673,6 +673,7 @@ mod tests {
             image: None,
             services: Vec::new(),
             by: "ci".into(),
+            identity: None,
             at: "t".into(),
             reason: None,
             last_completed: None,
