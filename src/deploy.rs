@@ -579,12 +579,19 @@ impl<'a> Rollout<'a> {
             }
             None => recorded.clone().or_else(|| tagged.clone()).ok_or_else(|| {
                 no_image(format!(
-                    "the registry has no tag {version}: build and push it first (`release image push --version {version}`)"
+                    "the registry has no tag {}: build and push it first (`release image push --version {version}`)",
+                    crate::image::version_tag_of(version)
                 ))
             })?,
         };
         for (source_name, found) in [
-            (format!("the registry's tag {version}"), tagged),
+            (
+                format!(
+                    "the registry's tag {}",
+                    crate::image::version_tag_of(version)
+                ),
+                tagged,
+            ),
             (
                 "the record of `release image push` in this clone".to_string(),
                 recorded,
@@ -616,17 +623,22 @@ impl<'a> Rollout<'a> {
         {
             None
         } else {
-            Some(self.image_for(&required_history, version)?)
+            Some(self.image_for(&required_history, version))
         };
-        let (tally, _) = self.tally(
-            env_name,
-            env,
-            version,
-            image.as_ref().map(|(_, d)| d.as_str()),
-        )?;
+        let digest = match &image {
+            Some(Ok((_, d))) => Some(d.as_str()),
+            _ => None,
+        };
+        let (tally, _) = self.tally(env_name, env, version, digest)?;
         let missing =
             rollout::promotion_blockers(env_name, env, version, &required_history, &tally);
         let (version, env_name) = (version.to_string(), env_name.to_string());
+        // A missing image matters only once nothing else blocks: the gates say more.
+        let image = match image {
+            Some(Err(e)) if missing.is_empty() => return Err(e),
+            Some(Ok(image)) => Some(image),
+            _ => None,
+        };
         match image {
             Some(image) if missing.is_empty() => Ok(image),
             _ if after_lock => Err(DeployError::RefusedAfterLock {

@@ -540,8 +540,9 @@ impl crate::deploy::ImageSource for RegistryImages<'_> {
 
     fn tagged(&self, version: &str) -> Result<Option<(String, String)>, String> {
         let (target, repository) = self.target()?;
+        // `+` is not allowed in a tag: the version's image was pushed under its tag form.
         Ok(target
-            .digest(self.rt, version)
+            .digest(self.rt, &super::version_tag_of(version))
             .map_err(|e| format!("{e:#}"))?
             .map(|digest| (format!("{}@{digest}", repository.full()), digest)))
     }

@@ -24,6 +24,8 @@ pub struct Fleet {
     ecr: aws_sdk_ecr::Client,
     /// SSM, for tests of the SSM ledger.
     pub ssm: aws_sdk_ssm::Client,
+    /// Credentials of a session of the shared role `release-ci`: (key id, secret, token).
+    session: (String, String, String),
 }
 
 impl Fleet {
@@ -36,10 +38,27 @@ impl Fleet {
             .build()
             .unwrap();
         let config = rt.block_on(moto.sdk_config());
+        let creds = rt
+            .block_on(
+                aws_sdk_sts::Client::new(&config)
+                    .assume_role()
+                    .role_arn("arn:aws:iam::123456789012:role/release-ci")
+                    .role_session_name("ci")
+                    .send(),
+            )
+            .unwrap()
+            .credentials()
+            .cloned()
+            .unwrap();
         let fleet = Fleet {
             ecs: aws_sdk_ecs::Client::new(&config),
             ecr: aws_sdk_ecr::Client::new(&config),
             ssm: aws_sdk_ssm::Client::new(&config),
+            session: (
+                creds.access_key_id().to_string(),
+                creds.secret_access_key().to_string(),
+                creds.session_token().to_string(),
+            ),
             moto,
             rt,
         };
@@ -50,9 +69,22 @@ impl Fleet {
         fleet
     }
 
-    /// Environment for `release`: the emulator's endpoint and dummy credentials.
+    /// Environment for `release`: the emulator's endpoint and the credentials of a session of
+    /// the shared role `release-ci`, as a CI job assumes one through OIDC. With the SSM ledger
+    /// the AWS caller is then that role, whose sessions name nobody, and `GITHUB_ACTOR` (in
+    /// Actions) names the person; moto's own dummy caller is an IAM user, one person for all.
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        self.moto.env()
+        let (id, secret, token) = self.session.clone();
+        self.moto
+            .env()
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET"))
+            .chain([
+                ("AWS_ACCESS_KEY_ID", id),
+                ("AWS_SECRET_ACCESS_KEY", secret),
+                ("AWS_SESSION_TOKEN", token),
+            ])
+            .collect()
     }
 
     /// Store an image tagged `tag` in ECR; its digest.
