@@ -302,11 +302,11 @@ fn a_good_version_goes_from_staging_to_production_with_approval() {
     let value: serde_json::Value =
         serde_json::from_str(approval.parameters()[0].value().unwrap()).unwrap();
     assert_eq!(value["by"], "bob");
-    // Who wrote it: the AWS caller (moto's default), and the Actions actor of the run.
+    // Who wrote it: the AWS caller (a session of the CI role), and the Actions actor of the run.
     assert_eq!(value["identity"]["source"], "aws-sts");
     assert_eq!(
         value["identity"]["name"],
-        "arn:aws:sts::123456789012:user/moto"
+        "arn:aws:sts::123456789012:assumed-role/release-ci/ci"
     );
     assert_eq!(value["identity"]["actor"], "bob");
     assert_eq!(prod[0]["identity"]["actor"], CUTTER);
