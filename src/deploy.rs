@@ -985,18 +985,24 @@ impl<'a> Rollout<'a> {
     ) -> Result<(), DeployError> {
         for i in 0..record.services.len() {
             let view = views.iter().find(|v| v.name == record.services[i].service);
-            let Some(id) = self.update_one(env, view, &record.services[i], resumed)? else {
-                continue;
-            };
-            let state = &mut record.services[i];
-            self.say(&format!(
-                "{}: deployment {id} of {}",
-                state.service,
-                rollout::short_name(&state.task_definition)
-            ));
-            state.deployment_id = Some(id);
-            self.block(self.ledger.write(record))?;
+            if let Some(id) = self.update_one(env, view, &record.services[i], resumed)? {
+                self.pin(record, i, id)?;
+            }
         }
+        Ok(())
+    }
+
+    /// Pin the deployment `id` that ECS started for the `i`th service of `record`, and record
+    /// it at once: a run killed from here on waits on that deployment instead of starting one.
+    fn pin(&self, record: &mut Record, i: usize, id: String) -> Result<(), DeployError> {
+        let state = &mut record.services[i];
+        self.say(&format!(
+            "{}: deployment {id} of {}",
+            state.service,
+            rollout::short_name(&state.task_definition)
+        ));
+        state.deployment_id = Some(id);
+        self.block(self.ledger.write(record))?;
         Ok(())
     }
 
@@ -1195,14 +1201,7 @@ impl<'a> Rollout<'a> {
             version: target.version.clone(),
             digest: target.digest.clone(),
             image: target.image.clone(),
-            services: target
-                .services
-                .iter()
-                .map(|s| ServiceState {
-                    deployment_id: None,
-                    ..s.clone()
-                })
-                .collect(),
+            services: ledger::without_deployments(&target.services),
             by: self.by(),
             identity: Some(self.who().identity.clone()),
             at: ledger::timestamp(),
@@ -1254,16 +1253,7 @@ impl<'a> Rollout<'a> {
             let view = views.iter().find(|v| v.name == record.services[i].service);
             match self.update_one(env, view, &record.services[i], resumed) {
                 Ok(None) => {}
-                Ok(Some(id)) => {
-                    let state = &mut record.services[i];
-                    self.say(&format!(
-                        "{}: deployment {id} of {}",
-                        state.service,
-                        rollout::short_name(&state.task_definition)
-                    ));
-                    state.deployment_id = Some(id);
-                    self.block(self.ledger.write(&record))?;
-                }
+                Ok(Some(id)) => self.pin(&mut record, i, id)?,
                 Err(DeployError::Ledger(e)) => return Err(DeployError::Ledger(e)),
                 Err(e) => refused.push((record.services[i].service.clone(), e.to_string())),
             }

@@ -151,14 +151,7 @@ impl Record {
             version: self.version.clone(),
             digest: self.digest.clone(),
             image: self.image.clone(),
-            services: self
-                .services
-                .iter()
-                .map(|s| ServiceState {
-                    deployment_id: None,
-                    ..s.clone()
-                })
-                .collect(),
+            services: without_deployments(&self.services),
             at: self.at.clone(),
         }
     }
@@ -644,6 +637,17 @@ fn parse<T: serde::de::DeserializeOwned>(key: &str, value: &str) -> Result<T, Le
         key: key.to_string(),
         message: e.to_string(),
     })
+}
+
+/// `services` as task definitions alone: the deployments that ran them are not carried over.
+pub fn without_deployments(services: &[ServiceState]) -> Vec<ServiceState> {
+    services
+        .iter()
+        .map(|s| ServiceState {
+            deployment_id: None,
+            ..s.clone()
+        })
+        .collect()
 }
 
 #[cfg(test)]
