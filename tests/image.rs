@@ -518,9 +518,9 @@ mod bearer {
     //! The token flow of the distribution spec, against a wiremock token server and registry
     //! answers shaped like the spec's (`401` with `WWW-Authenticate: Bearer realm=...`).
 
-    use release_agent::image::auth::Credentials;
-    use release_agent::image::registry::{Registry, RegistryError};
-    use release_agent::image::Repository;
+    use release_agent::adapters::registry::auth::Credentials;
+    use release_agent::adapters::registry::{Registry, RegistryError};
+    use release_agent::core::image::Repository;
     use wiremock::matchers::{header, method, path, path_regex, query_param};
     use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 

@@ -8,7 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use release_agent::config::{Config, ConfigError};
-use release_agent::environments::Span;
+use release_agent::config::environments::Span;
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {

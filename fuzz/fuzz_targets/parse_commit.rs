@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use release_agent::commit;
+use release_agent::core::commit;
 
 const LARGE: usize = 64 * 1024 + 1;
 

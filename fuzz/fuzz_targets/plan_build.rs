@@ -12,9 +12,9 @@ use std::collections::HashSet;
 use arbitrary::Arbitrary;
 use git2::Oid;
 use libfuzzer_sys::fuzz_target;
-use release_agent::history::RawCommit;
-use release_agent::plan::{self, Forced, Input, PlanOptions};
-use release_agent::version::{Bump, BumpRules};
+use release_agent::adapters::git::history::RawCommit;
+use release_agent::core::plan::{self, Forced, Input, PlanOptions};
+use release_agent::core::version::{Bump, BumpRules};
 use semver::{BuildMetadata, Prerelease, Version};
 
 #[derive(Arbitrary, Debug)]

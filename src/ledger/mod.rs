@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::environments::{LedgerBackend, LedgerConfig};
-use crate::identity::Identity;
+use crate::config::environments::{LedgerBackend, LedgerConfig};
+use crate::core::identity::Identity;
 
 /// A ledger operation that failed.
 #[derive(Debug, thiserror::Error)]
@@ -276,8 +276,8 @@ impl std::fmt::Display for Holder {
             self.purpose,
             self.pid,
             self.host,
-            crate::changelog::rfc3339(self.since),
-            crate::changelog::rfc3339(self.expires)
+            crate::core::changelog::rfc3339(self.since),
+            crate::core::changelog::rfc3339(self.expires)
         )
     }
 }
@@ -310,7 +310,7 @@ impl Holder {
             || (self.host == hostname()
                 && !self.pid_namespace.is_empty()
                 && self.pid_namespace == pid_namespace()
-                && !crate::pipeline::process_alive(self.pid))
+                && !crate::app::cut::process_alive(self.pid))
     }
 }
 
@@ -323,7 +323,7 @@ pub fn unix_now() -> i64 {
 
 /// Now, RFC 3339 (UTC).
 pub fn timestamp() -> String {
-    crate::changelog::rfc3339(unix_now())
+    crate::core::changelog::rfc3339(unix_now())
 }
 
 /// This process's pid namespace (`pid:[4026531836]`), empty where there is none to read.
@@ -358,7 +358,7 @@ pub fn key_part(text: &str) -> String {
     if clean == text {
         clean
     } else {
-        let hash = crate::image::sha256_digest(text.as_bytes());
+        let hash = crate::core::image::sha256_digest(text.as_bytes());
         let short = hash.trim_start_matches("sha256:").get(..8).unwrap_or("");
         format!("{clean}-{short}")
     }
@@ -397,7 +397,7 @@ impl Ledger {
         match config.backend {
             LedgerBackend::File => Ledger::File(file::FileStore::new(git_dir)),
             LedgerBackend::Ssm => {
-                let aws = crate::ssm::aws_config().await;
+                let aws = crate::adapters::aws::ssm::aws_config().await;
                 Ledger::Ssm(ssm::SsmStore::new(&aws, &config.prefix))
             }
         }

@@ -38,7 +38,10 @@ where
 {
     LedgerError::Ssm {
         name: name.to_string(),
-        message: format!("{call}: {}", crate::aws_error::reason("ssm", call, e)),
+        message: format!(
+            "{call}: {}",
+            crate::adapters::aws::error::reason("ssm", call, e)
+        ),
     }
 }
 
@@ -333,7 +336,7 @@ impl SsmLock {
                 tracing::warn!(
                     "could not release the lock {}: {}; it expires on its own",
                     self.name,
-                    crate::aws_error::reason("ssm", "DeleteParameter", &e)
+                    crate::adapters::aws::error::reason("ssm", "DeleteParameter", &e)
                 );
             }
         }

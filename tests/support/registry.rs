@@ -310,7 +310,7 @@ pub const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/v
 
 /// The SHA-256 of `data` in hex, via the crate's implementation.
 pub fn sha256_hex(data: &[u8]) -> String {
-    release_agent::image::sha256_digest(data)
+    release_agent::core::image::sha256_digest(data)
         .trim_start_matches("sha256:")
         .to_string()
 }

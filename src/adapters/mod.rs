@@ -1,0 +1,11 @@
+//! One thin module per outside system. Adapters translate; they do not decide.
+
+pub mod aws;
+pub mod builder;
+pub mod git;
+pub mod github;
+pub mod health;
+pub mod hooks;
+pub mod image_record;
+pub mod registry;
+pub mod version_files;

@@ -1,0 +1,3 @@
+//! The whole-history changelog.
+
+pub mod compact;

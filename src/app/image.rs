@@ -1,0 +1,568 @@
+//! The image steps as `release image` and `release cut` run them: build, push (digest read back
+//! from the registry and recorded), promote.
+
+use semver::Version;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::adapters::aws::ecr::{Ecr, EcrError};
+use crate::adapters::builder::{self, BuildSpec, Builder, BuilderError};
+use crate::adapters::image_record::{self as record, ImageRecord};
+use crate::adapters::registry::auth::{self, AuthError, Credentials};
+use crate::adapters::registry::{Promotion, Registry, RegistryError};
+use crate::config::Config;
+use crate::core::image::{self, BuilderKind, ImageConfig, ImageError, Repository};
+
+/// An image step that failed: what failed and what to do, from the part that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// `release.toml` has no `[image]`.
+    #[error("no [image] section in release.toml: set at least `repository`")]
+    NoImageSection,
+    /// A version argument that is not a version.
+    #[error("`{given}` is not a version like 1.2.3 ({source})")]
+    BadVersion {
+        /// What was given.
+        given: String,
+        /// Why it does not parse.
+        source: semver::Error,
+    },
+    /// No version given and none to default to.
+    #[error("no release tag on HEAD: pass --version X.Y.Z")]
+    NoReleaseTag,
+    /// Configuration, references or an immutable tag.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// Finding registry credentials.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The OCI distribution API.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The ECR API.
+    #[error(transparent)]
+    Ecr(#[from] EcrError),
+    /// docker, podman or buildah.
+    #[error(transparent)]
+    Builder(#[from] BuilderError),
+    /// `docker login` before the push.
+    #[error("cannot log docker in to {registry}: {source}")]
+    Login {
+        /// The registry host.
+        registry: String,
+        /// The failed login.
+        source: BuilderError,
+    },
+    /// Reading a build arg from SSM.
+    #[error(transparent)]
+    Ssm(#[from] crate::adapters::aws::ssm::SsmError),
+    /// Reading tags or commits.
+    #[error(transparent)]
+    Git(#[from] crate::adapters::git::GitError),
+    /// Reading history.
+    #[error(transparent)]
+    History(#[from] crate::adapters::git::history::HistoryError),
+    /// A local file (the image record, the builder's auth file).
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The push ended but the registry does not have the version tag.
+    #[error("pushed {0} but the registry does not list it: check the builder's output above")]
+    NotListed(String),
+}
+
+type Result<T, E = PublishError> = std::result::Result<T, E>;
+
+/// A closure that wraps an `io::Error` with what was being done to `path`.
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PublishError {
+    let path = path.to_path_buf();
+    move |source| PublishError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Everything about the image of one version.
+pub struct ImageJob<'a> {
+    /// The repository.
+    pub repo: &'a git2::Repository,
+    /// Its worktree root.
+    pub root: &'a Path,
+    /// `[image]`.
+    pub image: &'a ImageConfig,
+    /// The version.
+    pub version: Version,
+    /// The commit the image is built from.
+    pub commit: String,
+    /// Where the image goes.
+    pub repository: Repository,
+    /// Every tag (version first).
+    pub tags: Vec<String>,
+}
+
+/// What a build made.
+#[derive(Debug, Serialize)]
+pub struct Built {
+    /// The version.
+    pub version: String,
+    /// Full references tagged.
+    pub tags: Vec<String>,
+    /// OCI labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What a push did.
+#[derive(Debug, Serialize)]
+pub struct Pushed {
+    /// The record written.
+    #[serde(flatten)]
+    pub record: ImageRecord,
+    /// `false` when the registry already had the version at the recorded digest.
+    pub pushed: bool,
+}
+
+/// The `[image]` section, or a clear error.
+pub fn image_config(config: &Config) -> Result<&ImageConfig> {
+    config.image.as_ref().ok_or(PublishError::NoImageSection)
+}
+
+/// The version given, else the latest release tag reachable from HEAD.
+pub fn resolve_version(
+    repo: &git2::Repository,
+    config: &Config,
+    given: Option<&str>,
+) -> Result<Version> {
+    if let Some(v) = given {
+        let v = v.strip_prefix(config.tag_prefix.as_str()).unwrap_or(v);
+        return Version::parse(v).map_err(|source| PublishError::BadVersion {
+            given: v.to_string(),
+            source,
+        });
+    }
+    let tags = crate::adapters::git::history::version_tags(repo, &config.tag_prefix)?;
+    let head = crate::adapters::git::history::head_commit(repo)?;
+    match crate::adapters::git::history::latest_reachable(repo, head, &tags, false)? {
+        Some(t) => Ok(t.version.clone()),
+        None => Err(PublishError::NoReleaseTag),
+    }
+}
+
+impl<'a> ImageJob<'a> {
+    /// The job for `version`: built from its release tag's commit when the tag exists, else
+    /// from HEAD.
+    pub fn new(
+        repo: &'a git2::Repository,
+        root: &'a Path,
+        config: &'a Config,
+        version: Version,
+    ) -> Result<ImageJob<'a>> {
+        let image = image_config(config)?;
+        let repository = Repository::parse(&image.repository)?;
+        let tag = format!("{}{version}", config.tag_prefix);
+        let commit = match crate::adapters::git::tag_target(repo, &tag)? {
+            Some(oid) => oid,
+            None => crate::adapters::git::history::head_commit(repo)?,
+        }
+        .to_string();
+        let tags = image::tags_for(&version, &commit[..7.min(commit.len())], &image.extra_tags)?;
+        Ok(ImageJob {
+            repo,
+            root,
+            image,
+            version,
+            commit,
+            repository,
+            tags,
+        })
+    }
+
+    /// Full references of every tag.
+    pub fn references(&self) -> Vec<String> {
+        self.tags
+            .iter()
+            .map(|t| self.repository.reference(t))
+            .collect()
+    }
+
+    fn builder(&self) -> Builder {
+        Builder::new(self.image.builder)
+    }
+
+    /// Build and tag the image with the configured builder.
+    pub fn build(&self, rt: &tokio::runtime::Runtime, created: i64) -> Result<Built> {
+        let source = crate::adapters::git::remote_url(self.repo, "origin")
+            .ok()
+            .map(|u| image::source_url(&u));
+        let labels = image::labels(&self.version, &self.commit, source.as_deref(), created);
+        let mut secret_args = BTreeMap::new();
+        if !self.image.build_args_from_ssm.is_empty() {
+            let values = rt.block_on(async {
+                let aws = crate::adapters::aws::ssm::aws_config().await;
+                let mut values = BTreeMap::new();
+                for (name, parameter) in &self.image.build_args_from_ssm {
+                    values.insert(
+                        name.clone(),
+                        crate::adapters::aws::ssm::secret(&aws, parameter).await?,
+                    );
+                }
+                Ok::<_, crate::adapters::aws::ssm::SsmError>(values)
+            })?;
+            secret_args = values;
+        }
+        let spec = BuildSpec {
+            context: self.root.join(&self.image.context),
+            dockerfile: self.root.join(&self.image.dockerfile),
+            tags: self.references(),
+            labels: labels.clone(),
+            build_args: self.image.build_args.clone(),
+            secret_args: secret_args.clone(),
+        };
+        let argv = self.builder().build_argv(&spec);
+        builder::run(&argv, &secret_args, None)?;
+        Ok(Built {
+            version: self.version.to_string(),
+            tags: self.references(),
+            labels,
+        })
+    }
+
+    /// Push every tag, read the digest of the version tag back from the registry and record
+    /// it. Skipped when the registry already has the version tag at the recorded digest; a
+    /// version tag already there at another (or unrecorded) digest is an error, never an
+    /// overwrite.
+    pub fn push(&self, rt: &tokio::runtime::Runtime) -> Result<Pushed> {
+        let target = Target::open(rt, self.image, &self.repository)?;
+        let version_tag = &self.tags[0];
+        let git_dir = self.repo.path();
+        let recorded = record::load(git_dir, &self.version.to_string())
+            .map_err(io("read the image record in", &record::dir(git_dir)))?
+            .filter(|r| r.repository == self.repository.full());
+        if let Some(existing) = target.digest(rt, version_tag)? {
+            match &recorded {
+                Some(r) if r.digest == existing => {
+                    return Ok(Pushed {
+                        record: r.clone(),
+                        pushed: false,
+                    })
+                }
+                _ => {
+                    return Err(ImageError::TagConflict {
+                        repository: self.repository.full(),
+                        tag: version_tag.clone(),
+                        existing,
+                        wanted: recorded.map_or_else(
+                            || "the image built here (not pushed yet)".into(),
+                            |r| r.digest,
+                        ),
+                    }
+                    .into())
+                }
+            }
+        }
+        let builder = self.builder();
+        let work = git_dir.join("release-agent");
+        std::fs::create_dir_all(&work).map_err(io("create", &work))?;
+        // The credentials the registry client uses reach the builder without a command line:
+        // docker logs in with the password on stdin, podman and buildah get a private auth file.
+        let authfile = match (&target.credentials, self.image.builder) {
+            (Some(c), BuilderKind::Docker) => {
+                let argv = builder.login_argv(&self.repository.registry, &c.user);
+                builder::run(&argv, &BTreeMap::new(), Some(&c.password)).map_err(|source| {
+                    PublishError::Login {
+                        registry: self.repository.registry.clone(),
+                        source,
+                    }
+                })?;
+                None
+            }
+            (Some(c), _) => Some(
+                AuthFile::write(&work, &self.repository, c)
+                    .map_err(io("write a registry auth file in", &work))?,
+            ),
+            (None, _) => None,
+        };
+        let digestfile = work.join(format!("digest-{}", std::process::id()));
+        for reference in self.references() {
+            let argv = builder.push_argv(
+                &reference,
+                Some(digestfile.as_path()).filter(|_| self.image.builder != BuilderKind::Docker),
+                authfile.as_ref().map(|a| a.0.as_path()),
+                self.repository.is_loopback(),
+            );
+            builder::run(&argv, &BTreeMap::new(), None)?;
+        }
+        drop(authfile);
+        let pushed_digest = std::fs::read_to_string(&digestfile).ok();
+        let _ = std::fs::remove_file(&digestfile);
+        let digest = target
+            .digest(rt, version_tag)?
+            .ok_or_else(|| PublishError::NotListed(self.repository.reference(version_tag)))?;
+        if let Some(local) = pushed_digest.map(|d| d.trim().to_string()) {
+            if !local.is_empty() && local != digest {
+                tracing::warn!("the builder pushed {local} but the registry reports {digest}");
+            }
+        }
+        let record = ImageRecord {
+            version: self.version.to_string(),
+            repository: self.repository.full(),
+            reference: format!("{}@{digest}", self.repository.full()),
+            digest,
+            tags: self.tags.clone(),
+        };
+        record::save(git_dir, &record)
+            .map_err(io("write the image record in", &record::dir(git_dir)))?;
+        Ok(Pushed {
+            record,
+            pushed: true,
+        })
+    }
+}
+
+/// Put `tag` on the image of `version` (its recorded digest, else its version tag).
+pub fn promote(
+    rt: &tokio::runtime::Runtime,
+    git_dir: &Path,
+    image: &ImageConfig,
+    version: &Version,
+    tag: &str,
+) -> Result<Promotion> {
+    let repository = Repository::parse(&image.repository)?;
+    let source = record::load(git_dir, &version.to_string())
+        .map_err(io("read the image record in", &record::dir(git_dir)))?
+        .filter(|r| r.repository == repository.full())
+        .map_or_else(|| image::version_tag(version), |r| r.digest);
+    let target = Target::open(rt, image, &repository)?;
+    target.promote(rt, &source, tag)
+}
+
+/// Where images go: ECR through its API, any other registry through the distribution API.
+pub struct Target {
+    ecr: Option<Ecr>,
+    registry: Registry,
+    /// Registry credentials for the builder, when needed.
+    pub credentials: Option<Credentials>,
+}
+
+impl Target {
+    /// Connect; for ECR check the repository (creating it when configured) and log in.
+    pub fn open(
+        rt: &tokio::runtime::Runtime,
+        image: &ImageConfig,
+        repository: &Repository,
+    ) -> Result<Target> {
+        if repository.ecr().is_none() {
+            return Target::other(repository);
+        }
+        let aws = rt.block_on(crate::adapters::aws::ssm::aws_config());
+        let Some(ecr) = Ecr::new(&aws, repository) else {
+            // Not reached: `repository.ecr()` said it is an ECR host.
+            return Target::other(repository);
+        };
+        rt.block_on(ecr.ensure_repository(image.create_repository))?;
+        let credentials = rt.block_on(ecr.login())?;
+        let registry = Registry::new(repository, Some(credentials.clone()));
+        Ok(Target {
+            ecr: Some(ecr),
+            registry,
+            credentials: Some(credentials),
+        })
+    }
+
+    /// Any registry but ECR, with the credentials found for its host.
+    fn other(repository: &Repository) -> Result<Target> {
+        let credentials = auth::lookup(&repository.registry)?;
+        match &credentials {
+            Some(c) => tracing::info!(
+                "registry {}: credentials of {} from {}",
+                repository.registry,
+                c.user,
+                c.source
+            ),
+            None => tracing::debug!(
+                "registry {}: no credentials, anonymous",
+                repository.registry
+            ),
+        }
+        Ok(Target {
+            ecr: None,
+            registry: Registry::new(repository, credentials.clone()),
+            credentials,
+        })
+    }
+
+    /// The digest under `tag`.
+    pub fn digest(&self, rt: &tokio::runtime::Runtime, tag: &str) -> Result<Option<String>> {
+        match &self.ecr {
+            Some(e) => Ok(rt.block_on(e.digest(tag))?),
+            None => Ok(self.registry.digest(tag)?),
+        }
+    }
+
+    /// Put `tag` on the image at `source` (tag or digest).
+    pub fn promote(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        source: &str,
+        tag: &str,
+    ) -> Result<Promotion> {
+        match &self.ecr {
+            Some(e) => Ok(rt.block_on(e.promote(source, tag))?),
+            None => Ok(self.registry.promote(source, tag)?),
+        }
+    }
+}
+
+/// A buildah/podman auth file readable only by us, removed when dropped.
+struct AuthFile(PathBuf);
+
+impl AuthFile {
+    fn write(dir: &Path, repository: &Repository, c: &Credentials) -> std::io::Result<AuthFile> {
+        use std::io::Write as _;
+        let path = dir.join(format!("auth-{}.json", std::process::id()));
+        let body =
+            serde_json::json!({ "auths": { repository.registry.clone(): { "auth": c.auth } } });
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let file = AuthFile(path);
+        let mut f = options.open(&file.0)?;
+        f.write_all(body.to_string().as_bytes())?;
+        Ok(file)
+    }
+}
+
+impl Drop for AuthFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The image step of `release cut`: build and push the image of `version`, unless the registry
+/// already has its version tag at the recorded digest (a re-run). The step's name (with the
+/// digest) and whether it changed anything.
+pub fn cut_step(
+    repo: &git2::Repository,
+    root: &Path,
+    config: &Config,
+    version: &Version,
+    rt: &tokio::runtime::Runtime,
+    created: i64,
+) -> Result<(String, bool)> {
+    let job = ImageJob::new(repo, root, config, version.clone())?;
+    let recorded = record::load(repo.path(), &version.to_string())
+        .map_err(io("read the image record in", &record::dir(repo.path())))?
+        .filter(|r| r.repository == job.repository.full());
+    if let Some(r) = recorded {
+        let target = Target::open(rt, job.image, &job.repository)?;
+        if target.digest(rt, &job.tags[0])?.as_deref() == Some(r.digest.as_str()) {
+            return Ok((format!("image {}", r.reference), false));
+        }
+    }
+    job.build(rt, created)?;
+    let pushed = job.push(rt)?;
+    Ok((format!("image {}", pushed.record.reference), pushed.pushed))
+}
+
+/// The images of released versions for rollouts: the recorded digest, else the registry's
+/// version tag; environment tags put on by digest.
+pub struct RegistryImages<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    git_dir: PathBuf,
+    image: Option<&'a ImageConfig>,
+    target: std::cell::OnceCell<Target>,
+}
+
+impl<'a> RegistryImages<'a> {
+    /// Images of `config`'s `[image]`, records in `git_dir`.
+    pub fn new(rt: &'a tokio::runtime::Runtime, git_dir: &Path, config: &'a Config) -> Self {
+        RegistryImages {
+            rt,
+            git_dir: git_dir.to_path_buf(),
+            image: config.image.as_ref(),
+            target: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn target(&self) -> Result<(&Target, Repository), String> {
+        let image = self
+            .image
+            .ok_or("release.toml has no [image] section: deploys need the image repository")?;
+        let repository = Repository::parse(&image.repository).map_err(|e| e.to_string())?;
+        if let Some(t) = self.target.get() {
+            return Ok((t, repository));
+        }
+        let t = Target::open(self.rt, image, &repository).map_err(|e| format!("{e:#}"))?;
+        Ok((self.target.get_or_init(|| t), repository))
+    }
+}
+
+impl crate::app::rollout::ImageSource for RegistryImages<'_> {
+    fn image_of(&self, version: &str) -> Result<(String, String), String> {
+        let (target, repository) = self.target()?;
+        if let Ok(Some(r)) = record::load(&self.git_dir, version) {
+            if r.repository == repository.full() {
+                return Ok((r.reference, r.digest));
+            }
+        }
+        let tag = image::version_tag_of(version);
+        match target.digest(self.rt, &tag).map_err(|e| format!("{e:#}"))? {
+            Some(digest) => Ok((format!("{}@{digest}", repository.full()), digest)),
+            None => Err(format!(
+                "{} has no tag {tag}: build and push it first (`release image push --version {version}`)",
+                repository.full()
+            )),
+        }
+    }
+
+    fn recorded(&self, version: &str) -> Option<(String, String)> {
+        let repository = Repository::parse(&self.image?.repository).ok()?;
+        match record::load(&self.git_dir, version) {
+            Ok(Some(r)) if r.repository == repository.full() => Some((r.reference, r.digest)),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(
+                    "the image record of {version} in {} cannot be read ({e}); it is not used",
+                    record::dir(&self.git_dir).display()
+                );
+                None
+            }
+        }
+    }
+
+    fn tagged(&self, version: &str) -> Result<Option<(String, String)>, String> {
+        let (target, repository) = self.target()?;
+        // `+` is not allowed in a tag: the version's image was pushed under its tag form.
+        Ok(target
+            .digest(self.rt, &image::version_tag_of(version))
+            .map_err(|e| format!("{e:#}"))?
+            .map(|digest| (format!("{}@{digest}", repository.full()), digest)))
+    }
+
+    fn reference(&self, digest: &str) -> Result<String, String> {
+        let image = self
+            .image
+            .ok_or("release.toml has no [image] section: deploys need the image repository")?;
+        let repository = Repository::parse(&image.repository).map_err(|e| e.to_string())?;
+        Ok(format!("{}@{digest}", repository.full()))
+    }
+
+    fn tag(&self, digest: &str, tag: &str) -> Result<(), String> {
+        let (target, _) = self.target()?;
+        target
+            .promote(self.rt, digest, tag)
+            .map(|_| ())
+            .map_err(|e| format!("{e:#}"))
+    }
+}

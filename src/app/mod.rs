@@ -1,0 +1,7 @@
+//! Orchestration: each command is a list of steps run against the adapters.
+
+pub mod bump;
+pub mod changelog;
+pub mod cut;
+pub mod image;
+pub mod rollout;

@@ -1,0 +1,125 @@
+//! `release cut` and `release ci`
+
+use anyhow::{Context as _, Result};
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::process::ExitCode;
+
+use super::{plan_options, print_json, Workspace};
+use crate::app::cut::{self, CutOptions, CutReport, Outcome};
+use crate::cli::args::{CiArgs, CutArgs, VersionArgs};
+use crate::util::redact::redact;
+
+pub fn cut(ws: &Workspace, args: &CutArgs) -> Result<ExitCode> {
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let options = CutOptions {
+        remote: args.publish.remote.clone(),
+        dry_run: args.publish.dry_run,
+        confirm: interactive && !args.yes && !super::is_ci(),
+        plan: plan_options(&args.version)?,
+        no_github: args.publish.no_github,
+        no_deploy: args.publish.no_deploy,
+    };
+    let report = run(ws, &options)?;
+    output(&report, args.publish.json)
+}
+
+pub fn ci(ws: &Workspace, args: &CiArgs) -> Result<ExitCode> {
+    let options = CutOptions {
+        remote: args.publish.remote.clone(),
+        dry_run: args.publish.dry_run,
+        confirm: false,
+        plan: plan_options(&VersionArgs {
+            level: None,
+            pre: None,
+        })?,
+        no_github: args.publish.no_github,
+        no_deploy: args.publish.no_deploy,
+    };
+    let report = run(ws, &options)?;
+    github_outputs(&report)?;
+    output(&report, args.publish.json)
+}
+
+fn run(ws: &Workspace, options: &CutOptions) -> Result<CutReport> {
+    let mut ask = |question: &str| {
+        eprint!("{question} [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        matches!(answer.trim(), "y" | "Y" | "yes" | "Yes")
+    };
+    Ok(cut::cut(
+        &ws.repo,
+        &ws.root,
+        &ws.config,
+        ws.templates_dir()?.as_deref(),
+        options,
+        &mut ask,
+    )?)
+}
+
+fn output(report: &CutReport, json: bool) -> Result<ExitCode> {
+    if json {
+        print_json(report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = String::new();
+    out.push_str(&format!("{}\n", report.reason));
+    out.push_str(&super::step_lines(&report.steps));
+    if let Some(url) = &report.release_url {
+        out.push_str(&format!("release: {url}\n"));
+    }
+    out!("{}", redact(&out))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `released`, `version`, `tag` (and `prerelease`, `outcome`) for later steps of the job, and a
+/// summary for the run's page. Both files are appended to, as GitHub documents.
+fn github_outputs(report: &CutReport) -> Result<()> {
+    let released = matches!(report.outcome, Outcome::Released);
+    if let Ok(path) = std::env::var("GITHUB_OUTPUT") {
+        let mut text = format!("released={released}\n");
+        let outcome = serde_json::to_value(report.outcome)?;
+        text.push_str(&format!(
+            "outcome={}\n",
+            outcome.as_str().unwrap_or_default()
+        ));
+        if let (Some(v), Some(t)) = (&report.version, &report.tag) {
+            text.push_str(&format!(
+                "version={v}\ntag={t}\nprerelease={}\n",
+                report.prerelease
+            ));
+        }
+        text.push_str(&format!("deployed={}\n", report.deployed.join(",")));
+        append(&path, &text)?;
+    }
+    if let Ok(path) = std::env::var("GITHUB_STEP_SUMMARY") {
+        let mut text = match (&report.tag, released) {
+            (Some(tag), true) => format!("## Released {tag}\n\n"),
+            _ => "## No release\n\n".to_string(),
+        };
+        text.push_str(&format!("{}\n\n", report.reason));
+        if let Some(url) = &report.release_url {
+            text.push_str(&format!("[GitHub release]({url})\n\n"));
+        }
+        if !report.deployed.is_empty() {
+            text.push_str(&format!("Runs in: {}\n\n", report.deployed.join(", ")));
+        }
+        if let (Some(notes), true) = (&report.notes, released) {
+            text.push_str(notes);
+            text.push('\n');
+        }
+        append(&path, &redact(&text))?;
+    }
+    Ok(())
+}
+
+fn append(path: &str, text: &str) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot write {path}"))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {path}"))
+}

@@ -1,0 +1,110 @@
+//! `release image build|push|promote`
+
+use anyhow::Result;
+use std::process::ExitCode;
+
+use super::Workspace;
+use crate::app::image::{self, ImageJob};
+use crate::cli::args::ImageAction;
+
+pub fn run(ws: &Workspace, action: &ImageAction) -> Result<ExitCode> {
+    let rt = super::runtime()?;
+    match action {
+        ImageAction::Build { version, json } => {
+            let version = image::resolve_version(&ws.repo, &ws.config, version.as_deref())?;
+            let job = ImageJob::new(&ws.repo, &ws.root, &ws.config, version)?;
+            let built = job.build(&rt, super::now())?;
+            if *json {
+                super::print_json(&built)?;
+            } else {
+                for t in &built.tags {
+                    outln!("built {t}")?;
+                }
+            }
+        }
+        ImageAction::Push { version, json } => {
+            let version = image::resolve_version(&ws.repo, &ws.config, version.as_deref())?;
+            let job = ImageJob::new(&ws.repo, &ws.root, &ws.config, version)?;
+            let pushed = job.push(&rt)?;
+            if !ws.config.environments.is_empty() {
+                record_digest(ws, &rt, &pushed.record)?;
+            }
+            if *json {
+                super::print_json(&pushed)?;
+            } else if pushed.pushed {
+                outln!("pushed {}", pushed.record.reference)?;
+            } else {
+                outln!("already pushed {}", pushed.record.reference)?;
+            }
+        }
+        ImageAction::Promote { version, tag, json } => {
+            let version = image::resolve_version(&ws.repo, &ws.config, Some(version))?;
+            let image = image::image_config(&ws.config)?;
+            let promotion = image::promote(&rt, ws.repo.path(), image, &version, tag)?;
+            if *json {
+                super::print_json(&promotion)?;
+            } else if promotion.changed {
+                outln!(
+                    "tagged {}:{} -> {}",
+                    image.repository,
+                    tag,
+                    promotion.digest
+                )?;
+            } else {
+                outln!(
+                    "{}:{} already at {}",
+                    image.repository,
+                    tag,
+                    promotion.digest
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Fix the pushed digest as its version's digest in the rollout ledger, so every clone deploys
+/// that one. One recorded before stands; a different one is an error (deploys will refuse the
+/// new image). A ledger that cannot be written is only warned about: the first deploy records
+/// the digest then.
+fn record_digest(
+    ws: &Workspace,
+    rt: &tokio::runtime::Runtime,
+    record: &crate::adapters::image_record::ImageRecord,
+) -> Result<()> {
+    let ledger = rt.block_on(crate::ledger::Ledger::open(
+        &ws.config.ledger,
+        ws.repo.path(),
+    ));
+    let wanted = crate::ledger::ImageDigest {
+        version: record.version.clone(),
+        digest: record.digest.clone(),
+        image: Some(record.reference.clone()),
+        by: {
+            let aws = rt.block_on(crate::adapters::aws::ssm::aws_config());
+            crate::app::rollout::who(&ws.repo, &ws.config, &aws, rt)
+                .identity
+                .by()
+                .to_string()
+        },
+        at: crate::ledger::timestamp(),
+    };
+    match rt.block_on(ledger.fix_digest(&wanted)) {
+        Ok(fixed) if fixed.digest != record.digest => anyhow::bail!(
+            "pushed {}, but {} was first recorded as {} in the ledger ({}): deploys of {} refuse the new image; release it as a new version",
+            record.reference,
+            record.version,
+            fixed.digest,
+            ledger.location(),
+            record.version
+        ),
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::warn!(
+                "cannot record the digest of {} in the ledger ({e}); its first deploy records it",
+                record.version
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! `release deploy|promote|approve|reject|rollback|status|history|unlock`
+
+use anyhow::{bail, Result};
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::process::ExitCode;
+
+use super::{print_json, Workspace};
+use crate::app::rollout::{DeployReport, Rollout};
+use crate::cli::args::{
+    DecideArgs, DeployArgs, HistoryArgs, PromoteArgs, RollbackArgs, RunArgs, StatusArgs,
+};
+use crate::config::environments::Span;
+use crate::ledger::{Decision, Record, Status};
+use crate::util::redact::redact;
+
+fn open<'a>(
+    ws: &'a Workspace,
+    rt: &'a tokio::runtime::Runtime,
+    run: Option<&RunArgs>,
+) -> Result<Rollout<'a>> {
+    if ws.config.environments.is_empty() {
+        bail!("release.toml has no [environments.<name>] section: nothing to deploy to (see README, \"Rollout\")");
+    }
+    let mut rollout = Rollout::open(&ws.repo, &ws.config, rt);
+    if let Some(run) = run {
+        rollout.lock_wait = Span::parse(&run.wait)
+            .map_err(|e| anyhow::anyhow!("--wait: {e}"))?
+            .0;
+    }
+    Ok(rollout)
+}
+
+/// A version as given, without the tag prefix, checked.
+fn version_arg(ws: &Workspace, given: &str) -> Result<String> {
+    let v = given
+        .strip_prefix(ws.config.tag_prefix.as_str())
+        .unwrap_or(given);
+    semver::Version::parse(v)
+        .map(|v| v.to_string())
+        .map_err(|e| anyhow::anyhow!("`{given}` is not a version like 1.2.3 ({e})"))
+}
+
+fn finish(report: &DeployReport, json: bool) -> Result<ExitCode> {
+    if json {
+        print_json(report)?;
+    }
+    if report.outcome.is_success() {
+        if !json {
+            outln!("{}", redact(&report.summary()))?;
+        }
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("error: {}", redact(&report.summary()));
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+pub fn deploy(ws: &Workspace, args: &DeployArgs) -> Result<ExitCode> {
+    let rt = super::runtime()?;
+    let rollout = open(ws, &rt, Some(&args.run))?;
+    let version = version_arg(ws, &args.version)?;
+    let report = rollout.deploy(&args.env, &version)?;
+    finish(&report, args.run.json)
+}
+
+pub fn promote(ws: &Workspace, args: &PromoteArgs) -> Result<ExitCode> {
+    let rt = super::runtime()?;
+    let rollout = open(ws, &rt, Some(&args.run))?;
+    let version = version_arg(ws, &args.version)?;
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if interactive && !args.yes && !super::is_ci() && rollout.may_approve_now(&args.to, &version)? {
+        eprint!(
+            "{version} has not enough approvals for {}. Approve it as {}? [y/N] ",
+            args.to,
+            rollout.by()
+        );
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+            rollout.decide(
+                &args.to,
+                &version,
+                Decision::Approved,
+                Some("at the promote prompt".into()),
+            )?;
+        }
+    }
+    let report = rollout.deploy(&args.to, &version)?;
+    finish(&report, args.run.json)
+}
+
+pub fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Result<ExitCode> {
+    let rt = super::runtime()?;
+    let rollout = open(ws, &rt, None)?;
+    let version = version_arg(ws, &args.version)?;
+    let tag = format!("{}{version}", ws.config.tag_prefix);
+    if ws.repo.find_reference(&format!("refs/tags/{tag}")).is_err() {
+        bail!("there is no release {version} (no tag {tag} here): fetch the tags (`git fetch --tags`) or check the version");
+    }
+    let note = args.note.clone().filter(|n| !n.trim().is_empty());
+    let approval = rollout.decide(&args.env, &version, decision, note)?;
+    if args.json {
+        print_json(&approval)?;
+    } else {
+        let verb = match decision {
+            Decision::Approved => "approved",
+            Decision::Rejected => "rejected",
+        };
+        let digest = approval
+            .digest
+            .as_deref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        outln!("{} {verb} {version}{digest} for {}", approval.by, args.env)?;
+        // The decision is recorded: what is still missing is advice, and failing to read it
+        // must not turn a recorded decision into a failed command.
+        let missing = match rollout.blockers(&args.env, &version) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(
+                    "cannot tell what {version} still needs for {}: {e}",
+                    args.env
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+        };
+        if decision == Decision::Approved {
+            if missing.is_empty() {
+                outln!("ready: `release promote {version} --to {}`", args.env)?;
+            } else {
+                for m in missing {
+                    outln!("  still missing: {m}")?;
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn rollback(ws: &Workspace, args: &RollbackArgs) -> Result<ExitCode> {
+    let rt = super::runtime()?;
+    let rollout = open(ws, &rt, Some(&args.run))?;
+    let to = args.to.as_deref().map(|v| version_arg(ws, v)).transpose()?;
+    let report = rollout.rollback(&args.env, to.as_deref())?;
+    finish(&report, args.run.json)
+}
+
+fn describe_record(r: &Record) -> String {
+    let version = r
+        .version
+        .as_deref()
+        .unwrap_or("(from before release-agent)");
+    let status = match r.status {
+        Status::InProgress => "in progress",
+        Status::Completed => "completed",
+        Status::Failed => "failed",
+    };
+    let action = serde_json::to_value(r.action)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let mut line = format!("{version} {action} {status} at {} by {}", r.at, r.by);
+    if let Some(reason) = &r.reason {
+        line.push_str(&format!(" ({reason})"));
+    }
+    line
+}
+
+pub fn status(ws: &Workspace, args: &StatusArgs) -> Result<ExitCode> {
+    let rt = super::runtime()?;
+    let rollout = open(ws, &rt, None)?;
+    let mut all = rollout.status()?;
+    if let Some(env) = &args.env {
+        if !ws.config.environments.contains_key(env) {
+            bail!("no environment `{env}` in release.toml");
+        }
+        all.retain(|s| &s.env == env);
+    }
+    if args.json {
+        print_json(&all)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = String::new();
+    for s in &all {
+        match &s.current {
+            Some(r) => out.push_str(&format!("{}: {}\n", s.env, describe_record(r))),
+            None => out.push_str(&format!("{}: nothing deployed yet\n", s.env)),
+        }
+        for d in &s.drift {
+            out.push_str(&format!("  drift: {d}\n"));
+        }
+        for w in &s.waiting {
+            if w.blockers.is_empty() {
+                out.push_str(&format!(
+                    "  {} ready to promote (approved by {})\n",
+                    w.version,
+                    if w.approved_by.is_empty() {
+                        "nobody needed".to_string()
+                    } else {
+                        w.approved_by.join(", ")
+                    }
+                ));
+            } else {
+                out.push_str(&format!(
+                    "  {} waits ({} of {} approvals): {}\n",
+                    w.version,
+                    w.approved_by.len(),
+                    w.approvals_needed,
+                    w.blockers.join("; ")
+                ));
+            }
+        }
+    }
+    out!("{}", redact(&out))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn history(ws: &Workspace, args: &HistoryArgs) -> Result<ExitCode> {
+    let rt = super::runtime()?;
+    let rollout = open(ws, &rt, None)?;
+    let history = rollout.history(&args.env)?;
+    if args.json {
+        print_json(&history)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = String::new();
+    for r in &history {
+        out.push_str(&describe_record(r));
+        out.push('\n');
+        for s in &r.services {
+            out.push_str(&format!("    {} {}\n", s.service, s.task_definition));
+        }
+    }
+    if history.is_empty() {
+        out.push_str(&format!("nothing deployed to {} yet\n", args.env));
+    }
+    out!("{}", redact(&out))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn unlock(ws: &Workspace, env: &str) -> Result<ExitCode> {
+    let rt = super::runtime()?;
+    let rollout = open(ws, &rt, None)?;
+    match rollout.unlock(env)? {
+        Some(holder) => outln!("removed the lock of {env} held by {holder}")?,
+        None => outln!("{env} was not locked")?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,476 @@
+//! `[ledger]` and `[environments.<name>]` in `release.toml`: where deployments are recorded and
+//! where they go (ECS cluster and services), with the gates of each environment.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// `[ledger]`: where deployments, approvals and locks are kept.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LedgerConfig {
+    /// `file` (under `.git/`, no AWS needed) or `ssm` (Parameter Store, shared by CI and
+    /// laptops).
+    pub backend: LedgerBackend,
+    /// The parameter path prefix of the `ssm` backend.
+    pub prefix: String,
+    /// How long an `ssm` lock is honoured before a later run may break it.
+    pub lock_ttl: Span,
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        LedgerConfig {
+            backend: LedgerBackend::File,
+            prefix: "/release-agent".into(),
+            lock_ttl: Span(Duration::from_secs(30 * 60)),
+        }
+    }
+}
+
+/// The ledger backends.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LedgerBackend {
+    /// JSON files under `.git/release-agent/ledger/`.
+    #[default]
+    File,
+    /// SSM Parameter Store under `prefix`.
+    Ssm,
+}
+
+/// `[environments.<name>]`: one ECS deployment target.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    /// The ECS cluster.
+    pub cluster: String,
+    /// The services deployed together; one failing rolls back all.
+    pub services: Vec<String>,
+    /// The container of each task definition whose image changes.
+    pub container: String,
+    /// A URL that must answer 2xx `health_checks` times in a row after ECS completes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_url: Option<String>,
+    /// The health answer must contain the version being deployed.
+    #[serde(default)]
+    pub expect_version: bool,
+    /// Consecutive 2xx answers that pass the health gate.
+    #[serde(default = "default_health_checks")]
+    pub health_checks: u32,
+    /// Consecutive failed answers that fail the health gate at once.
+    #[serde(default = "default_health_checks")]
+    pub health_failures: u32,
+    /// The longest a deploy (ECS and the health gate) may take.
+    #[serde(default = "default_timeout")]
+    pub timeout: Span,
+    /// How often ECS and the health URL are polled.
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval: Span,
+    /// The environment a version must have completed in before it may come here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires: Option<String>,
+    /// Approvals needed before a version may come here.
+    #[serde(default)]
+    pub approvals: u32,
+    /// Who may approve: GitHub logins, AWS principals (caller, role or user ARN, role name,
+    /// SSO user name); empty: anyone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
+    /// Whoever cut the release may approve it.
+    #[serde(default)]
+    pub self_approval: bool,
+    /// The moving image tag put on the digest that runs here (default: the environment's
+    /// name; `""`: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// `release cut` deploys here (default: when nothing is required first and no approval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_cut: Option<bool>,
+}
+
+fn default_health_checks() -> u32 {
+    3
+}
+
+fn default_timeout() -> Span {
+    Span(Duration::from_secs(600))
+}
+
+fn default_poll_interval() -> Span {
+    Span(Duration::from_secs(2))
+}
+
+impl EnvironmentConfig {
+    /// Whether `release cut` deploys here.
+    pub fn deploys_on_cut(&self) -> bool {
+        self.on_cut
+            .unwrap_or(self.requires.is_none() && self.approvals == 0)
+    }
+
+    /// The moving image tag of this environment, if any.
+    pub fn image_tag<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        match self.tag.as_deref() {
+            Some("") => None,
+            Some(t) => Some(t),
+            None => Some(name),
+        }
+    }
+
+    /// Whether `who` may approve here (the allow-list, when there is one).
+    pub fn allows_approver(&self, who: &crate::core::identity::Identity) -> bool {
+        self.approvers.is_empty() || who.is_named_by(&self.approvers)
+    }
+}
+
+/// The shortest `poll_interval`: polling ECS and the health URL faster only earns throttling.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Check what serde cannot: names usable as SSM path parts and file names, `requires` pointing
+/// at a known environment without cycles, distinct non-empty services, usable image tags and
+/// polling intervals. Errors are `(dotted key, message)`.
+pub fn validate(
+    ledger: &LedgerConfig,
+    environments: &BTreeMap<String, EnvironmentConfig>,
+) -> Result<(), (String, String)> {
+    // `..` would leave the prefix (and, for the file ledger, its folder).
+    if !ledger.prefix.starts_with('/')
+        || !ledger.prefix[1..]
+            .split('/')
+            .all(|p| path_part(p) && !p.bytes().all(|b| b == b'.'))
+    {
+        return Err((
+            "ledger.prefix".into(),
+            format!(
+                "`{}` is not an SSM parameter path such as \"/release-agent/app\" (parts of letters, digits, `-`, `_` and `.`, none of them `.` or `..`)",
+                ledger.prefix
+            ),
+        ));
+    }
+    for (name, env) in environments {
+        // The name is a file name in the file ledger and a path part in SSM: a plain name only.
+        if !path_part(name) || !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Err((
+                format!("environments.{name}"),
+                "an environment name starts with a letter or digit and uses letters, digits, `-`, `_` and `.` only, e.g. `staging`".into(),
+            ));
+        }
+        if env.services.is_empty() || env.services.iter().any(|s| s.trim().is_empty()) {
+            return Err((
+                format!("environments.{name}.services"),
+                "list at least one ECS service".to_string(),
+            ));
+        }
+        if let Some((i, twice)) = env
+            .services
+            .iter()
+            .enumerate()
+            .find(|(i, s)| env.services[..*i].contains(s))
+        {
+            return Err((
+                format!("environments.{name}.services"),
+                format!(
+                    "`{twice}` is listed twice (entry {}): list each service once",
+                    i + 1
+                ),
+            ));
+        }
+        if let Some(tag) = env.image_tag(name) {
+            let key = format!("environments.{name}.tag");
+            if crate::core::image::check_tag(tag).is_err() {
+                return Err((
+                    key,
+                    format!("`{tag}` is not a valid image tag (letters, digits, `_`, `.` and `-`, not first `.` or `-`, at most 128): set `tag` to one, or `\"\"` for none"),
+                ));
+            }
+            if crate::core::image::is_version_tag(tag) {
+                return Err((
+                    key,
+                    format!("`{tag}` is a version: version tags never move; choose another `tag`"),
+                ));
+            }
+        }
+        if env.services.len() > 10 {
+            return Err((
+                format!("environments.{name}.services"),
+                "at most 10 services are deployed together".to_string(),
+            ));
+        }
+        if env.health_checks == 0 || env.health_failures == 0 {
+            return Err((
+                format!("environments.{name}.health_checks"),
+                "health_checks and health_failures must be at least 1".to_string(),
+            ));
+        }
+        if env.poll_interval.0 < MIN_POLL_INTERVAL {
+            return Err((
+                format!("environments.{name}.poll_interval"),
+                format!(
+                    "`{}` is too short: poll at most once a second (\"1s\" or more)",
+                    env.poll_interval
+                ),
+            ));
+        }
+        if env.timeout.0 < env.poll_interval.0 {
+            return Err((
+                format!("environments.{name}.timeout"),
+                "timeout must be longer than poll_interval".to_string(),
+            ));
+        }
+        // An SSO role stands for all its users, so it may give more than one approval.
+        if env.approvals > 0
+            && !env.approvers.is_empty()
+            && !env
+                .approvers
+                .iter()
+                .any(|a| crate::core::identity::is_group(a))
+            && (env.approvers.len() as u32) < env.approvals
+        {
+            return Err((
+                "approvals".into(),
+                format!(
+                    "environments.{name}: {} approvals needed but only {} approvers listed",
+                    env.approvals,
+                    env.approvers.len()
+                ),
+            ));
+        }
+        // Follow `requires` to its end: every link must exist and never come back.
+        let mut seen = vec![name.as_str()];
+        let mut next = env.requires.as_deref();
+        while let Some(required) = next {
+            if !environments.contains_key(required) {
+                return Err((
+                    "requires".into(),
+                    format!("environments.{name}: no environment named `{required}`"),
+                ));
+            }
+            if seen.contains(&required) {
+                return Err((
+                    "requires".into(),
+                    format!("environments.{name}: `requires` makes a cycle through `{required}`"),
+                ));
+            }
+            seen.push(required);
+            next = environments[required].requires.as_deref();
+        }
+    }
+    Ok(())
+}
+
+fn path_part(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A duration written as `"10m"`, `"2s"`, `"500ms"`, `"1h30m"`, or a number of seconds; at most
+/// [`Span::MAX`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub Duration);
+
+impl Span {
+    /// The longest duration accepted (7 days): longer is a typo, and adding it to the clock
+    /// could overflow.
+    pub const MAX: Duration = Duration::from_secs(7 * 24 * 3600);
+
+    fn too_long(text: &str) -> String {
+        format!("`{text}` is longer than the maximum of 7 days (\"168h\")")
+    }
+
+    /// A number of seconds, checked against [`Span::MAX`].
+    pub fn from_secs(secs: u64) -> Result<Span, String> {
+        if secs > Span::MAX.as_secs() {
+            return Err(Span::too_long(&format!("{secs}")));
+        }
+        Ok(Span(Duration::from_secs(secs)))
+    }
+
+    /// Parse `"1h30m"`, `"90s"`, `"250ms"`.
+    pub fn parse(text: &str) -> Result<Span, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("an empty duration".into());
+        }
+        let mut total = Duration::ZERO;
+        let mut rest = text;
+        while !rest.is_empty() {
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            if digits == 0 {
+                return Err(format!("`{text}` is not a duration like \"10m\" or \"2s\""));
+            }
+            // Too many digits for u64 is too long as well.
+            let number: u64 = rest[..digits].parse().map_err(|_| Span::too_long(text))?;
+            rest = &rest[digits..];
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            let millis_per_unit: u64 = match &rest[..unit_len] {
+                "ms" => 1,
+                "s" => 1_000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                other => {
+                    return Err(format!(
+                        "`{text}`: unknown unit `{other}` (use ms, s, m or h)"
+                    ))
+                }
+            };
+            total = number
+                .checked_mul(millis_per_unit)
+                .map(Duration::from_millis)
+                .and_then(|part| total.checked_add(part))
+                .filter(|t| *t <= Span::MAX)
+                .ok_or_else(|| Span::too_long(text))?;
+            rest = &rest[unit_len..];
+        }
+        Ok(Span(total))
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms == 0 {
+            return write!(f, "0s");
+        }
+        if !ms.is_multiple_of(1000) {
+            return write!(f, "{ms}ms");
+        }
+        let mut s = ms / 1000;
+        for (unit, size) in [("h", 3600), ("m", 60), ("s", 1)] {
+            if s >= size {
+                write!(f, "{}{unit}", s / size)?;
+                s %= size;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Span;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"10m\", \"2s\" or \"500ms\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Span, E> {
+                Span::parse(v).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Span, E> {
+                Span::from_secs(v).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Span, E> {
+                let v = u64::try_from(v).map_err(|_| E::custom("a duration cannot be negative"))?;
+                Span::from_secs(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_parse_and_print_back() {
+        for (text, ms, back) in [
+            ("10m", 600_000, "10m"),
+            ("2s", 2_000, "2s"),
+            ("250ms", 250, "250ms"),
+            ("1h30m", 5_400_000, "1h30m"),
+            ("90s", 90_000, "1m30s"),
+        ] {
+            let span = Span::parse(text).unwrap();
+            assert_eq!(span.0.as_millis(), ms, "{text}");
+            assert_eq!(span.to_string(), back, "{text}");
+        }
+        for bad in ["", "m", "10", "10 minutes", "1d", "-5s"] {
+            assert!(Span::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn spans_longer_than_seven_days_are_refused_not_wrapped() {
+        assert_eq!(Span::parse("168h").unwrap().0, Span::MAX);
+        assert_eq!(Span::parse("167h59m60s").unwrap().0, Span::MAX);
+        for long in [
+            "168h1ms",
+            "604801s",
+            "18446744073709551615s",
+            "18446744073709551616s",
+            "6148914691236517206s",
+            "5124095576030431h",
+            "18446744073709551615ms",
+            "100000h100000h",
+        ] {
+            let e = Span::parse(long).unwrap_err();
+            assert!(e.contains("maximum of 7 days"), "{long}: {e}");
+        }
+        assert!(Span::from_secs(604_800).is_ok());
+        assert!(Span::from_secs(604_801).is_err());
+    }
+
+    fn env(requires: Option<&str>) -> EnvironmentConfig {
+        EnvironmentConfig {
+            cluster: "c".into(),
+            services: vec!["web".into()],
+            container: "app".into(),
+            health_url: None,
+            expect_version: false,
+            health_checks: 3,
+            health_failures: 3,
+            timeout: default_timeout(),
+            poll_interval: default_poll_interval(),
+            requires: requires.map(str::to_string),
+            approvals: 0,
+            approvers: vec![],
+            self_approval: false,
+            tag: None,
+            on_cut: None,
+        }
+    }
+
+    #[test]
+    fn requires_must_exist_and_not_loop() {
+        let ledger = LedgerConfig::default();
+        let mut envs = BTreeMap::new();
+        envs.insert("staging".to_string(), env(None));
+        envs.insert("production".to_string(), env(Some("staging")));
+        assert!(validate(&ledger, &envs).is_ok());
+        envs.insert("qa".to_string(), env(Some("nowhere")));
+        assert!(validate(&ledger, &envs).unwrap_err().1.contains("nowhere"));
+        envs.insert("qa".to_string(), env(Some("qa2")));
+        envs.insert("qa2".to_string(), env(Some("qa")));
+        assert!(validate(&ledger, &envs).unwrap_err().1.contains("cycle"));
+    }
+
+    #[test]
+    fn cut_deploys_only_to_ungated_environments_by_default() {
+        assert!(env(None).deploys_on_cut());
+        assert!(!env(Some("staging")).deploys_on_cut());
+        let mut e = env(Some("staging"));
+        e.on_cut = Some(true);
+        assert!(e.deploys_on_cut());
+    }
+
+    #[test]
+    fn image_tag_defaults_to_the_name() {
+        let mut e = env(None);
+        assert_eq!(e.image_tag("staging"), Some("staging"));
+        e.tag = Some(String::new());
+        assert_eq!(e.image_tag("staging"), None);
+    }
+}

@@ -1,0 +1,12 @@
+//! The pure core: commits, versions, the plan, the changelog model, lint rules and rollout
+//! decisions. No git2, AWS, tokio or file IO here (a test in `tests/` checks the imports).
+
+pub mod changelog;
+pub mod commit;
+pub mod deployment;
+pub mod identity;
+pub mod image;
+pub mod lint;
+pub mod plan;
+pub mod remote;
+pub mod version;

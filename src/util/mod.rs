@@ -1,0 +1,6 @@
+//! Helpers every layer may use: redaction, safe paths, hashing, progress lines.
+
+pub mod progress;
+pub mod redact;
+pub mod safe_path;
+pub mod sha256;
