@@ -10,7 +10,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::core::image::BuilderKind;
+use crate::config::image::BuilderKind;
 use crate::util::redact;
 
 /// Options of `buildah` that depend on the machine: `RELEASE_AGENT_BUILDAH_STORAGE_DRIVER`

@@ -11,8 +11,9 @@ use crate::adapters::builder::{self, BuildSpec, Builder, BuilderError};
 use crate::adapters::image_record::{self as record, ImageRecord};
 use crate::adapters::registry::auth::{self, AuthError, Credentials};
 use crate::adapters::registry::{Promotion, Registry, RegistryError};
+use crate::config::image::{BuilderKind, ImageConfig};
 use crate::config::Config;
-use crate::core::image::{self, BuilderKind, ImageConfig, ImageError, Repository};
+use crate::core::image::{self, ImageError, Repository};
 
 /// An image step that failed: what failed and what to do, from the part that failed.
 #[derive(Debug, thiserror::Error)]

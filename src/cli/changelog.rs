@@ -77,7 +77,7 @@ pub fn run(ws: &Workspace, args: &ChangelogArgs) -> Result<ExitCode> {
                 github: github.as_ref(),
             })
             .collect();
-        let rules = ws.config.bump.rules();
+        let rules = crate::core::version::BumpRules::from_config(&ws.config.bump);
         let sections = &ws.config.changelog;
         let render_one = |i: usize| -> Result<String> {
             let release = &split.releases[i];
@@ -295,7 +295,10 @@ fn render(
     commits: &[RawCommit],
     info: &ReleaseInfo<'_>,
 ) -> Result<String> {
-    let (counted, _, _) = plan::classify_commits(commits, &config.bump.rules());
+    let (counted, _, _) = plan::classify_commits(
+        commits,
+        &crate::core::version::BumpRules::from_config(&config.bump),
+    );
     let release = changelog::release_model(&counted, info, &config.changelog);
     Ok(templates.changelog(std::slice::from_ref(&release))?)
 }

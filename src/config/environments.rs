@@ -117,11 +117,22 @@ impl EnvironmentConfig {
             None => Some(name),
         }
     }
+}
 
-    /// Whether `who` may approve here (the allow-list, when there is one).
-    pub fn allows_approver(&self, who: &crate::core::identity::Identity) -> bool {
-        self.approvers.is_empty() || who.is_named_by(&self.approvers)
-    }
+/// IAM Identity Center's roles: their session name is the user's, set by AWS.
+pub fn is_sso_role(role: &str) -> bool {
+    role.starts_with("AWSReservedSSO_")
+}
+
+/// Whether an approvers entry names many people: an IAM Identity Center (SSO) role, whose
+/// every user approves under their own session name.
+pub fn is_group(approver: &str) -> bool {
+    let role = match crate::util::arn::parse(approver) {
+        Some(a) if a.service == "iam" => a.resource.rsplit('/').next().unwrap_or(""),
+        Some(_) => return false,
+        None => approver,
+    };
+    is_sso_role(role)
 }
 
 /// The shortest `poll_interval`: polling ECS and the health URL faster only earns throttling.
@@ -178,13 +189,13 @@ pub fn validate(
         }
         if let Some(tag) = env.image_tag(name) {
             let key = format!("environments.{name}.tag");
-            if crate::core::image::check_tag(tag).is_err() {
+            if !super::image::is_valid_tag(tag) {
                 return Err((
                     key,
                     format!("`{tag}` is not a valid image tag (letters, digits, `_`, `.` and `-`, not first `.` or `-`, at most 128): set `tag` to one, or `\"\"` for none"),
                 ));
             }
-            if crate::core::image::is_version_tag(tag) {
+            if super::image::is_version_tag(tag) {
                 return Err((
                     key,
                     format!("`{tag}` is a version: version tags never move; choose another `tag`"),
@@ -221,10 +232,7 @@ pub fn validate(
         // An SSO role stands for all its users, so it may give more than one approval.
         if env.approvals > 0
             && !env.approvers.is_empty()
-            && !env
-                .approvers
-                .iter()
-                .any(|a| crate::core::identity::is_group(a))
+            && !env.approvers.iter().any(|a| is_group(a))
             && (env.approvers.len() as u32) < env.approvals
         {
             return Err((

@@ -4,13 +4,12 @@
 //! never silently falls back to a default.
 
 pub mod environments;
+pub mod image;
 
 use semver::Version;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-use crate::core::version::{default_type_levels, Bump, BumpRules};
 
 /// The file name looked up at the repository root.
 pub const FILE_NAME: &str = "release.toml";
@@ -70,7 +69,7 @@ pub struct Config {
     pub lint: LintConfig,
     /// Container image build, push and promotion (absent: no image).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub image: Option<crate::core::image::ImageConfig>,
+    pub image: Option<image::ImageConfig>,
     /// Where deployments, approvals and locks are recorded.
     pub ledger: crate::config::environments::LedgerConfig,
     /// Deployment targets by name (absent: no deploys).
@@ -99,6 +98,45 @@ impl Default for Config {
     }
 }
 
+/// How much a release moves the version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Bump {
+    /// Nothing to release.
+    None,
+    /// `x.y.Z`
+    Patch,
+    /// `x.Y.0`
+    Minor,
+    /// `X.0.0`
+    Major,
+}
+
+impl Bump {
+    /// The lower-case name used in output and config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bump::None => "none",
+            Bump::Patch => "patch",
+            Bump::Minor => "minor",
+            Bump::Major => "major",
+        }
+    }
+}
+
+/// The Angular mapping: feat → minor; fix, perf, revert → patch.
+pub fn default_type_levels() -> BTreeMap<String, Bump> {
+    [
+        ("feat", Bump::Minor),
+        ("fix", Bump::Patch),
+        ("perf", Bump::Patch),
+        ("revert", Bump::Patch),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 /// `[bump]`
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -118,22 +156,6 @@ impl Default for BumpConfig {
             breaking_always_bump_major: true,
             features_always_bump_minor: true,
             types: BTreeMap::new(),
-        }
-    }
-}
-
-impl BumpConfig {
-    /// The effective rules: defaults overlaid with the configured types.
-    pub fn rules(&self) -> BumpRules {
-        let mut types = default_type_levels();
-        for (k, v) in &self.types {
-            types.insert(k.to_ascii_lowercase(), *v);
-        }
-        types.retain(|_, v| *v != Bump::None);
-        BumpRules {
-            types,
-            breaking_always_bump_major: self.breaking_always_bump_major,
-            features_always_bump_minor: self.features_always_bump_minor,
         }
     }
 }
@@ -485,7 +507,7 @@ mod tests {
     #[test]
     fn types_merge_over_defaults() {
         let c = parse("[bump.types]\ndocs = \"patch\"\nperf = \"none\"\n").unwrap();
-        let rules = c.bump.rules();
+        let rules = crate::core::version::BumpRules::from_config(&c.bump);
         assert_eq!(rules.types.get("docs"), Some(&Bump::Patch));
         assert_eq!(rules.types.get("perf"), None);
         assert_eq!(rules.types.get("feat"), Some(&Bump::Minor));

@@ -171,7 +171,7 @@ pub fn may_approve(
             who.source.describe()
         ));
     }
-    if !env.allows_approver(who) {
+    if !(env.approvers.is_empty() || who.is_named_by(&env.approvers)) {
         return Err(format!(
             "{by} is not an approver of {env_name} (approvers: {})",
             env.approvers.join(", ")

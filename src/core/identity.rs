@@ -14,6 +14,8 @@
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+use crate::config::environments::is_sso_role;
+use crate::util::arn;
 use crate::util::redact::redact;
 
 /// Where an identity comes from.
@@ -130,52 +132,10 @@ impl Identity {
     }
 }
 
-/// An ARN's parts: `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`.
-struct Arn<'a> {
-    partition: &'a str,
-    service: &'a str,
-    account: &'a str,
-    resource: &'a str,
-}
-
-fn arn(text: &str) -> Option<Arn<'_>> {
-    let mut parts = text.splitn(6, ':');
-    if parts.next()? != "arn" {
-        return None;
-    }
-    let partition = parts.next()?;
-    let service = parts.next()?;
-    let _region = parts.next()?;
-    let account = parts.next()?;
-    let resource = parts.next()?;
-    Some(Arn {
-        partition,
-        service,
-        account,
-        resource,
-    })
-}
-
-/// IAM Identity Center's roles: their session name is the user's, set by AWS.
-fn is_sso_role(role: &str) -> bool {
-    role.starts_with("AWSReservedSSO_")
-}
-
-/// Whether an approvers entry names many people: an IAM Identity Center (SSO) role, whose
-/// every user approves under their own session name.
-pub fn is_group(approver: &str) -> bool {
-    let role = match arn(approver) {
-        Some(a) if a.service == "iam" => a.resource.rsplit('/').next().unwrap_or(""),
-        Some(_) => return false,
-        None => approver,
-    };
-    is_sso_role(role)
-}
-
 /// A name as approvers are compared: IAM role and user ARNs without their path (a caller's
 /// assumed-role ARN does not show it).
 fn normalize(name: &str) -> String {
-    match arn(name) {
+    match arn::parse(name) {
         Some(a) if a.service == "iam" => match a.resource.split_once('/') {
             Some((kind @ ("role" | "user"), rest)) => {
                 let last = rest.rsplit('/').next().unwrap_or(rest);
@@ -190,7 +150,7 @@ fn normalize(name: &str) -> String {
 /// The names an approvers list may use for the caller `name`.
 fn approver_names(name: &str) -> Vec<String> {
     let mut names = vec![normalize(name)];
-    if let Some(a) = arn(name) {
+    if let Some(a) = arn::parse(name) {
         match a.resource.split('/').collect::<Vec<_>>().as_slice() {
             ["assumed-role", role, session] if a.service == "sts" => {
                 names.push(format!(
@@ -211,7 +171,7 @@ fn approver_names(name: &str) -> Vec<String> {
 
 /// Whether the caller `arn` is one person: an SSO user's session, an IAM user, an account root.
 fn is_person(arn_text: &str) -> bool {
-    let Some(a) = arn(arn_text) else {
+    let Some(a) = arn::parse(arn_text) else {
         return false;
     };
     match a.resource.split('/').collect::<Vec<_>>().as_slice() {
@@ -223,7 +183,7 @@ fn is_person(arn_text: &str) -> bool {
 
 /// The names of the person behind `name`, the first one telling people apart.
 fn person_names(name: &str) -> Vec<String> {
-    if let Some(a) = arn(name) {
+    if let Some(a) = arn::parse(name) {
         match a.resource.split('/').collect::<Vec<_>>().as_slice() {
             ["assumed-role", role, session] if a.service == "sts" => {
                 let role_arn = format!("arn:{}:iam::{}:role/{role}", a.partition, a.account);

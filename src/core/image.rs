@@ -6,72 +6,9 @@
 //! (login, repository checks, promote through `BatchGetImage`/`PutImage`); [`record`] keeps the
 //! pushed digest per version under `.git/release-agent/images/`.
 
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub use crate::util::sha256::digest as sha256_digest;
-
-/// `[image]` in `release.toml`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ImageConfig {
-    /// `host[:port]/path`, e.g. `123456789012.dkr.ecr.eu-north-1.amazonaws.com/app`.
-    pub repository: String,
-    /// The build context, relative to the repository root.
-    #[serde(default = "default_context")]
-    pub context: String,
-    /// The Dockerfile, relative to the repository root.
-    #[serde(default = "default_dockerfile")]
-    pub dockerfile: String,
-    /// Which tool builds and pushes.
-    #[serde(default)]
-    pub builder: BuilderKind,
-    /// `--build-arg` values.
-    #[serde(default)]
-    pub build_args: BTreeMap<String, String>,
-    /// More tags, with `{major}`, `{minor}`, `{patch}` and `{version}` replaced.
-    #[serde(default)]
-    pub extra_tags: Vec<String>,
-    /// Create a missing ECR repository instead of failing.
-    #[serde(default)]
-    pub create_repository: bool,
-    /// Build args read from SSM parameters (name -> parameter); values never reach the output
-    /// nor a command line.
-    #[serde(default)]
-    pub build_args_from_ssm: BTreeMap<String, String>,
-}
-
-fn default_context() -> String {
-    ".".into()
-}
-
-fn default_dockerfile() -> String {
-    "Dockerfile".into()
-}
-
-/// The tool that builds and pushes images.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum BuilderKind {
-    /// `docker build` / `docker push` (needs a Docker engine).
-    #[default]
-    Docker,
-    /// `podman build` / `podman push`.
-    Podman,
-    /// `buildah build` / `buildah push`: no daemon needed.
-    Buildah,
-}
-
-impl BuilderKind {
-    /// The program name.
-    pub fn program(self) -> &'static str {
-        match self {
-            BuilderKind::Docker => "docker",
-            BuilderKind::Podman => "podman",
-            BuilderKind::Buildah => "buildah",
-        }
-    }
-}
 
 /// A repository split into registry host and name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,12 +102,7 @@ pub fn is_loopback_host(host: &str) -> bool {
 
 /// Check that `tag` is a valid tag.
 pub fn check_tag(tag: &str) -> Result<(), ImageError> {
-    let ok = !tag.is_empty()
-        && tag.len() <= 128
-        && !tag.starts_with(['.', '-'])
-        && tag
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+    let ok = crate::config::image::is_valid_tag(tag);
     if ok {
         Ok(())
     } else {
@@ -187,11 +119,6 @@ pub fn version_tag(version: &semver::Version) -> String {
 /// here, since `+` is not allowed in a tag and the image was pushed with `_`.
 pub fn version_tag_of(version: &str) -> String {
     version.replace('+', "_")
-}
-
-/// Whether `tag` names a version: such tags are immutable.
-pub fn is_version_tag(tag: &str) -> bool {
-    semver::Version::parse(&tag.replace('_', "+")).is_ok()
 }
 
 /// Every tag of a build: the version, `sha-<short commit>`, and the extra tags expanded.
@@ -282,38 +209,6 @@ mod tests {
         .unwrap();
         assert_eq!(tags, ["1.4.2", "sha-abc1234", "1.4", "latest"]);
         assert!(tags_for(&v, "abc1234", &["bad tag".into()]).is_err());
-        assert!(is_version_tag("1.4.2"));
-        assert!(!is_version_tag("production"));
-        assert!(!is_version_tag("1.4"));
-    }
-
-    #[test]
-    fn image_section_in_release_toml() {
-        let parse = |t: &str| crate::config::Config::parse(t, std::path::Path::new("release.toml"));
-        let c = parse("[image]\nrepository = \"127.0.0.1:5000/app\"\n").unwrap();
-        let image = c.image.unwrap();
-        assert_eq!(image.context, ".");
-        assert_eq!(image.dockerfile, "Dockerfile");
-        assert_eq!(image.builder, BuilderKind::Docker);
-        assert!(!image.create_repository);
-        let c = parse(
-            "[image]\nrepository = \"r.example/app\"\nbuilder = \"buildah\"\nbuild_args_from_ssm = { NPM_TOKEN = \"/app/npm\" }\n",
-        )
-        .unwrap();
-        let image = c.image.unwrap();
-        assert_eq!(image.builder, BuilderKind::Buildah);
-        assert_eq!(image.build_args_from_ssm["NPM_TOKEN"], "/app/npm");
-        let e = parse("[image]\nrepository = \"r/app\"\nbuilder = \"kaniko\"\n")
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("release.toml:3:"), "{e}");
-        assert!(parse("[image]\nrepository = \"r/app\"\ntags = []\n").is_err());
-        assert!(parse("[image]\ncontext = \".\"\n").is_err());
-        // No [image]: the defaults print no image section.
-        assert!(!crate::config::Config::default()
-            .to_toml()
-            .unwrap()
-            .contains("[image]"));
     }
 
     #[test]

@@ -441,7 +441,11 @@ pub fn gather(
             .collect(),
         commits,
     };
-    build(&input, &config.bump.rules(), options)
+    build(
+        &input,
+        &crate::core::version::BumpRules::from_config(&config.bump),
+        options,
+    )
 }
 
 /// `commits` without the release commits made from the `[commit] message` template.

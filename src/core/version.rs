@@ -1,36 +1,13 @@
 //! Version arithmetic: bump levels, 0.x rules, pre-release channels. Pure.
 
 use semver::{Prerelease, Version};
-use serde::{Deserialize, Serialize};
+
 use std::collections::BTreeMap;
 
+use crate::config::BumpConfig;
 use crate::core::commit::Conventional;
 
-/// How much a release moves the version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
-#[serde(rename_all = "lowercase")]
-pub enum Bump {
-    /// Nothing to release.
-    None,
-    /// `x.y.Z`
-    Patch,
-    /// `x.Y.0`
-    Minor,
-    /// `X.0.0`
-    Major,
-}
-
-impl Bump {
-    /// The lower-case name used in output and config.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Bump::None => "none",
-            Bump::Patch => "patch",
-            Bump::Minor => "minor",
-            Bump::Major => "major",
-        }
-    }
-}
+pub use crate::config::Bump;
 
 /// The rules that turn commits into a bump level.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,27 +23,28 @@ pub struct BumpRules {
 impl Default for BumpRules {
     fn default() -> Self {
         BumpRules {
-            types: default_type_levels(),
+            types: crate::config::default_type_levels(),
             breaking_always_bump_major: true,
             features_always_bump_minor: true,
         }
     }
 }
 
-/// The Angular mapping: feat → minor; fix, perf, revert → patch.
-pub fn default_type_levels() -> BTreeMap<String, Bump> {
-    [
-        ("feat", Bump::Minor),
-        ("fix", Bump::Patch),
-        ("perf", Bump::Patch),
-        ("revert", Bump::Patch),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
-
 impl BumpRules {
+    /// The effective rules of `[bump]`: defaults overlaid with the configured types.
+    pub fn from_config(config: &BumpConfig) -> BumpRules {
+        let mut types = crate::config::default_type_levels();
+        for (k, v) in &config.types {
+            types.insert(k.to_ascii_lowercase(), *v);
+        }
+        types.retain(|_, v| *v != Bump::None);
+        BumpRules {
+            types,
+            breaking_always_bump_major: config.breaking_always_bump_major,
+            features_always_bump_minor: config.features_always_bump_minor,
+        }
+    }
+
     /// The level one commit asks for, before 0.x rules.
     pub fn level_of(&self, commit: &Conventional) -> Bump {
         if commit.breaking {

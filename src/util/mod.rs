@@ -1,5 +1,6 @@
 //! Helpers every layer may use: redaction, safe paths, hashing, progress lines.
 
+pub mod arn;
 pub mod progress;
 pub mod redact;
 pub mod safe_path;

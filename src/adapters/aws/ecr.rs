@@ -12,7 +12,8 @@ use aws_sdk_ecr::Client;
 
 pub use crate::adapters::registry::auth::Credentials;
 use crate::adapters::registry::{Promotion, MANIFEST_TYPES};
-use crate::core::image::{self, is_version_tag, ImageError, Repository};
+use crate::config::image::is_version_tag;
+use crate::core::image::{self, ImageError, Repository};
 
 /// An ECR call that failed.
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,8 @@ pub mod auth;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::core::image::{self, is_version_tag, ImageError, Repository};
+use crate::config::image::is_version_tag;
+use crate::core::image::{self, ImageError, Repository};
 use crate::util::redact;
 use auth::{parse_challenges, Challenge, Credentials, AUTH_FILES};
 

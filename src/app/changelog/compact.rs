@@ -315,7 +315,8 @@ mod tests {
             raw(10, "ci: pipeline\n", "Ivy"),
         ];
         let config = ChangelogConfig::default();
-        let rules = crate::config::Config::default().bump.rules();
+        let rules =
+            crate::core::version::BumpRules::from_config(&crate::config::Config::default().bump);
         let info = changelog::ReleaseInfo {
             version: Some("1.0.0".into()),
             time: 1_600_000_000,
