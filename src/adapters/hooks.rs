@@ -54,7 +54,7 @@ pub enum HookError {
         /// The command, for the message.
         command: String,
         /// The signal.
-        signal: crate::app::cut::Interrupted,
+        signal: crate::util::signals::Interrupted,
     },
     /// Any libgit2 failure.
     #[error("git: {0}")]
@@ -111,7 +111,7 @@ fn make_executable(_: &Path) -> std::io::Result<()> {
 /// failure.
 ///
 /// Each hook runs in its own process group: on SIGINT or SIGTERM (see
-/// [`crate::app::cut::catch_signals`]) the whole group gets the signal, then SIGKILL if it is
+/// [`crate::util::signals::catch_signals`]) the whole group gets the signal, then SIGKILL if it is
 /// still there after a grace period, so no hook outlives an interrupted release.
 pub fn run_stage(
     stage: &str,
@@ -124,7 +124,7 @@ pub fn run_stage(
             continue;
         };
         tracing::info!("{stage}: {}", argv.join(" "));
-        crate::app::cut::check_interrupt().map_err(|signal| HookError::Interrupted {
+        crate::util::signals::check_interrupt().map_err(|signal| HookError::Interrupted {
             stage: stage.into(),
             command: argv.join(" "),
             signal,
@@ -223,7 +223,7 @@ fn wait(mut child: std::process::Child) -> Result<std::process::ExitStatus, Stop
         if let Some(status) = child.try_wait().map_err(Stopped::Io)? {
             return Ok(status);
         }
-        if let Some(signal) = crate::app::cut::interrupted() {
+        if let Some(signal) = crate::util::signals::interrupted() {
             signal_group(&child, signal.0);
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
@@ -250,7 +250,7 @@ fn wait(mut child: std::process::Child) -> Result<std::process::ExitStatus, Stop
 /// Why a hook did not run to its end.
 enum Stopped {
     /// A signal asked release to stop; the hook was killed.
-    Signal(crate::app::cut::Interrupted),
+    Signal(crate::util::signals::Interrupted),
     /// It could not be waited for.
     Io(std::io::Error),
 }

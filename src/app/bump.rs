@@ -74,7 +74,7 @@ pub enum BumpError {
     #[error("{signal} before step `{next}`: run the same command again to finish the release")]
     Interrupted {
         /// The signal.
-        signal: crate::app::cut::Interrupted,
+        signal: crate::util::signals::Interrupted,
         /// The step that did not start.
         next: String,
     },
@@ -447,7 +447,7 @@ impl BumpStep {
 }
 
 /// Carry out the release, step by step (or, with `dry_run`, say what each step would do).
-/// Between steps a SIGINT or SIGTERM stops the run ([`crate::app::cut::catch_signals`]).
+/// Between steps a SIGINT or SIGTERM stops the run ([`crate::util::signals::catch_signals`]).
 pub fn apply(
     repo: &git2::Repository,
     config: &Config,
@@ -474,7 +474,7 @@ pub fn apply(
     for step in steps(config, prepared) {
         let name = step.name(config, prepared);
         if !options.dry_run {
-            crate::app::cut::check_interrupt().map_err(|signal| BumpError::Interrupted {
+            crate::util::signals::check_interrupt().map_err(|signal| BumpError::Interrupted {
                 signal,
                 next: name.clone(),
             })?;
@@ -546,7 +546,7 @@ fn run_step(
             if !options.dry_run {
                 version_files::write_atomic(&root.join(&f.path), &f.content)?;
                 if i + 1 == prepared.files.len() {
-                    crate::app::cut::fault_point("write-files");
+                    crate::util::fault::point("write-files");
                 }
             }
             Ok(act(StepState::Applied))
@@ -569,7 +569,7 @@ fn run_step(
                 Some(_) => StepState::Applied,
                 None => StepState::Done,
             };
-            crate::app::cut::fault_point("commit");
+            crate::util::fault::point("commit");
             Ok(state)
         }
         BumpStep::Tag => {
@@ -592,7 +592,7 @@ fn run_step(
                 None if options.dry_run => Ok(StepState::Todo),
                 None => {
                     git::create_tag(repo, &prepared.tag, head, &prepared.notes)?;
-                    crate::app::cut::fault_point("tag");
+                    crate::util::fault::point("tag");
                     Ok(StepState::Applied)
                 }
             }

@@ -6,9 +6,10 @@
 //! steps still check the remote and GitHub and finish what is missing.
 
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::adapters::git::history;
+use crate::adapters::git::lock::{Lock, LockError};
 use crate::adapters::git::{self, Tracking};
 use crate::adapters::github::{self, Github, NewRelease, RepoId};
 use crate::app::bump::{self, BumpOptions, StepReport, StepState};
@@ -16,18 +17,8 @@ use crate::config::Config;
 use crate::core::changelog::Templates;
 use crate::core::plan::{self, PlanOptions, ReleasePlan};
 use crate::core::remote;
-
-/// The environment variable of the test-only fault switch: the name of a step after which the
-/// process exits at once (code 86), as if killed.
-pub const FAULT_ENV: &str = "RELEASE_AGENT_FAIL_AFTER";
-
-/// Exit at once if the fault switch names `step`. For tests of resumability only.
-pub fn fault_point(step: &str) {
-    if std::env::var(FAULT_ENV).is_ok_and(|v| v == step) {
-        eprintln!("fault injected after step `{step}` ({FAULT_ENV})");
-        std::process::exit(86);
-    }
-}
+use crate::util::fault;
+use crate::util::signals::{catch_signals, check_interrupt, Interrupted};
 
 /// Switches of `cut` and `ci`.
 #[derive(Debug, Clone)]
@@ -155,254 +146,6 @@ struct GithubTarget {
     api: String,
     repo: RepoId,
     token: Option<String>,
-}
-
-/// The own lock of a release run cannot be taken.
-#[derive(Debug, thiserror::Error)]
-pub enum LockError {
-    /// Another run holds it.
-    #[error("another release is running in this clone: {} holds {}; wait for it to finish (if no release process is running, delete that file)", holder(*pid), path.display())]
-    Held {
-        /// The lock file.
-        path: PathBuf,
-        /// The process that holds it, when the file names one.
-        pid: Option<u32>,
-    },
-    /// The lock file cannot be written.
-    #[error("cannot take the release lock {}: {source}", path.display())]
-    Io {
-        /// The lock file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A git lock file is in the way.
-    #[error(transparent)]
-    Git(#[from] git::GitError),
-}
-
-fn holder(pid: Option<u32>) -> String {
-    pid.map_or_else(|| "a process".to_string(), |p| format!("process {p}"))
-}
-
-/// The lock file in the common git directory held for a whole `bump`, `cut` or `ci`, so two runs
-/// in one clone (or in two worktrees of it) never interleave.
-///
-/// The file is locked with `flock` while a run holds it, so the kernel frees it when the run
-/// dies, and it names the owner's process id. A run that was killed (Ctrl-C, a cancelled CI job,
-/// the fault switch) leaves the file behind: the next run takes it over, and removes the git
-/// lock files (`index.lock`, `refs/heads/<branch>.lock`, ...) made since the dead run took it,
-/// which that run left. Running again is always how an interrupted release is finished.
-pub struct Lock {
-    path: PathBuf,
-    _file: std::fs::File,
-}
-
-impl Lock {
-    /// Take the lock, take over the lock of a dead run (cleaning what it left), and check that
-    /// no git lock file is in the way.
-    pub fn acquire(repo: &git2::Repository) -> Result<Lock, LockError> {
-        let path = repo.commondir().join("release-agent.lock");
-        let io = |source| LockError::Io {
-            path: path.clone(),
-            source,
-        };
-        // A run that ends removes the file while a contender may have it open: retry then.
-        for _ in 0..10 {
-            let mut file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(io)?;
-            match file.try_lock() {
-                Ok(()) => {}
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(LockError::Held {
-                        pid: read_pid(&path),
-                        path,
-                    })
-                }
-                Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
-            }
-            if !same_file(&file, &path) {
-                continue;
-            }
-            let owner = read_pid(&path);
-            match owner {
-                // A live process named in the file without holding the lock: a run of an older
-                // release, or a lock made by hand. Leave it be.
-                Some(pid) if pid != std::process::id() && process_alive(pid) => {
-                    return Err(LockError::Held {
-                        pid: Some(pid),
-                        path,
-                    })
-                }
-                Some(pid) => {
-                    let since = file
-                        .metadata()
-                        .and_then(|m| m.modified())
-                        .unwrap_or(std::time::UNIX_EPOCH);
-                    eprintln!(
-                        "taking over {}: the release run that held it (process {pid}) is gone",
-                        path.display()
-                    );
-                    git::remove_stale_locks(repo, since, pid);
-                }
-                None => {}
-            }
-            use std::io::{Seek as _, Write as _};
-            file.set_len(0).map_err(io)?;
-            file.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
-            writeln!(file, "{}", std::process::id()).map_err(io)?;
-            let lock = Lock { path, _file: file };
-            git::ensure_unlocked(repo)?;
-            return Ok(lock);
-        }
-        Err(LockError::Held {
-            pid: read_pid(&path),
-            path,
-        })
-    }
-}
-
-fn read_pid(path: &Path) -> Option<u32> {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|s| s.trim().parse::<u32>().ok())
-}
-
-/// Whether the open `file` is still the one at `path` (not removed or replaced meanwhile).
-fn same_file(file: &std::fs::File, path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt as _;
-        match (file.metadata(), std::fs::metadata(path)) {
-            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-            _ => false,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = file;
-        path.exists()
-    }
-}
-
-/// Whether process `pid` runs. Where that cannot be told, it is assumed to run.
-pub fn process_alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
-    #[cfg(target_os = "linux")]
-    {
-        let proc = Path::new("/proc");
-        !proc.join("self").exists() || proc.join(pid.to_string()).exists()
-    }
-    #[cfg(all(unix, not(target_os = "linux")))]
-    {
-        std::process::Command::new("kill")
-            .args(["-0", &pid.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .map_or(true, |s| s.success())
-    }
-    #[cfg(not(unix))]
-    {
-        true
-    }
-}
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        // Removed while still locked: a contender that opened it meanwhile sees it is gone.
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-/// SIGINT or SIGTERM, received by a run that catches them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Interrupted(pub i32);
-
-impl Interrupted {
-    /// The exit code a shell gives a process this signal ended: 128 + its number.
-    pub fn exit_code(self) -> u8 {
-        u8::try_from(128 + self.0).unwrap_or(1)
-    }
-
-    /// `SIGINT` or `SIGTERM`.
-    pub fn name(self) -> &'static str {
-        match self.0 {
-            signal_hook::consts::SIGINT => "SIGINT",
-            signal_hook::consts::SIGTERM => "SIGTERM",
-            _ => "a signal",
-        }
-    }
-}
-
-impl std::fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "interrupted by {}", self.name())
-    }
-}
-
-impl std::error::Error for Interrupted {}
-
-/// The signal received, 0 for none.
-static SIGNAL: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicUsize>> =
-    std::sync::OnceLock::new();
-
-/// From now on SIGINT and SIGTERM do not kill the process: they are recorded, and the run stops
-/// at the next step boundary ([`check_interrupt`]), killing a running hook. A second signal
-/// ends the process at once (its lock is then taken over by the next run). Called once the
-/// writes are about to start: before, the default (dying at once) loses nothing.
-pub fn catch_signals() {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    use std::sync::atomic::{AtomicBool, AtomicUsize};
-    use std::sync::Arc;
-    let mut fresh = false;
-    let flag = SIGNAL.get_or_init(|| {
-        fresh = true;
-        Arc::new(AtomicUsize::new(0))
-    });
-    if !fresh {
-        return;
-    }
-    let seen = Arc::new(AtomicBool::new(false));
-    for sig in [SIGINT, SIGTERM] {
-        // The order matters: the shutdown check must see the flag of an earlier signal only.
-        let code = 128 + sig;
-        let registered = signal_hook::flag::register_conditional_shutdown(sig, code, seen.clone())
-            .and_then(|_| signal_hook::flag::register(sig, seen.clone()))
-            .and_then(|_| {
-                signal_hook::flag::register_usize(
-                    sig,
-                    flag.clone(),
-                    usize::try_from(sig).unwrap_or(0),
-                )
-            });
-        if let Err(e) = registered {
-            tracing::warn!("cannot catch signal {sig}: {e}; it ends release at once");
-        }
-    }
-}
-
-/// Whether [`catch_signals`] was called: SIGINT and SIGTERM no longer end the process.
-pub fn catching_signals() -> bool {
-    SIGNAL.get().is_some()
-}
-
-/// The signal received since [`catch_signals`], if any.
-pub fn interrupted() -> Option<Interrupted> {
-    let sig = SIGNAL.get()?.load(std::sync::atomic::Ordering::SeqCst);
-    (sig != 0).then(|| Interrupted(i32::try_from(sig).unwrap_or(0)))
-}
-
-/// A step boundary: an error when a signal asked the run to stop.
-pub fn check_interrupt() -> Result<(), Interrupted> {
-    interrupted().map_or(Ok(()), Err)
 }
 
 /// Run the release: `ask` is called once before the first write when confirmation is wanted.
@@ -743,7 +486,7 @@ pub fn cut(
                             .push(step(push_name.clone(), StepState::Applied));
                     }
                 }
-                fault_point("push");
+                fault::point("push");
             }
             // 3. GitHub release, from the tag's own notes (which someone else may have written:
             // made inert and masked like rendered notes).
@@ -784,7 +527,7 @@ pub fn cut(
                         .steps
                         .push(step(github_name.clone(), StepState::Skipped));
                 }
-                fault_point("github-release");
+                fault::point("github-release");
             }
             // 4. The container image, when `[image]` is configured: built and pushed once; a
             // re-run finds the version at the recorded digest and skips it.
@@ -800,7 +543,7 @@ pub fn cut(
                     };
                     report.steps.push(step(name, state));
                 }
-                fault_point("image");
+                fault::point("image");
             }
             // 5. Deploys to the environments that take every release (`on_cut`), after the
             // image.

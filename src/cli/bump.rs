@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use super::{now, plan_options, Workspace};
 use crate::app::bump::{self, BumpOptions, StepReport};
-use crate::app::cut;
 use crate::core::changelog::Templates;
 use crate::core::plan::{self, ReleasePlan};
 
@@ -25,7 +24,7 @@ pub fn run(ws: &Workspace, args: &crate::cli::args::BumpArgs) -> Result<ExitCode
     let _lock = if args.dry_run {
         None
     } else {
-        Some(cut::Lock::acquire(&ws.repo)?)
+        Some(crate::adapters::git::lock::Lock::acquire(&ws.repo)?)
     };
     let plan = plan::gather(&ws.repo, &ws.config, &plan_options(&args.version)?)?;
     if plan.next_version.is_none() {
@@ -33,7 +32,7 @@ pub fn run(ws: &Workspace, args: &crate::cli::args::BumpArgs) -> Result<ExitCode
         let pending = if args.dry_run {
             None
         } else {
-            cut::catch_signals();
+            crate::util::signals::catch_signals();
             bump::finish_pending_post_bump(&ws.repo, &ws.config, args.skip_hooks)?
         };
         let steps: Vec<StepReport> = pending.into_iter().collect();
@@ -68,7 +67,7 @@ pub fn run(ws: &Workspace, args: &crate::cli::args::BumpArgs) -> Result<ExitCode
     let release = bump::release_of(&plan, now(), github.as_ref(), &ws.config);
     let prepared = bump::prepare(&ws.repo, &ws.config, &plan, &templates, &release)?;
     if !args.dry_run {
-        cut::catch_signals();
+        crate::util::signals::catch_signals();
     }
     let steps = bump::apply(&ws.repo, &ws.config, &plan, &prepared, &options)?;
     if args.json {

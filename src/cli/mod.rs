@@ -123,6 +123,7 @@ pub fn stdout_error(e: std::io::Error) -> anyhow::Error {
 
 /// Run one command; the exit code is for outcomes that are not errors (a failed lint).
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    crate::util::fault::arm(std::env::var(crate::util::fault::FAULT_ENV).ok());
     match run_interruptible(cli) {
         Err(e) if e.downcast_ref::<StdoutClosed>().is_some() => {
             Ok(ExitCode::from(STDOUT_CLOSED_EXIT))
@@ -147,7 +148,7 @@ fn run_interruptible(cli: Cli) -> Result<ExitCode> {
     };
     let result = dispatch(cli, &dir);
     // A run stopped by SIGINT/SIGTERM exits as the shell would report the signal (130, 143).
-    match (result, crate::app::cut::interrupted()) {
+    match (result, crate::util::signals::interrupted()) {
         (Err(e), Some(signal)) => {
             let text = describe(&e);
             eprintln!("error: {text}");

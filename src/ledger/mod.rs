@@ -310,7 +310,7 @@ impl Holder {
             || (self.host == hostname()
                 && !self.pid_namespace.is_empty()
                 && self.pid_namespace == pid_namespace()
-                && !crate::app::cut::process_alive(self.pid))
+                && !crate::util::process::process_alive(self.pid))
     }
 }
 

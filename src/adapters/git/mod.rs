@@ -1,6 +1,7 @@
 //! Writing to git: worktree state, the release commit, annotated tags.
 
 pub mod history;
+pub mod lock;
 
 use git2::{ErrorCode, Oid, Repository, Signature, Status, StatusOptions};
 use std::path::{Path, PathBuf};
@@ -338,7 +339,7 @@ pub fn git_cli(root: &Path, args: &[&str]) -> Result<String, CliError> {
     // Once a run stops at step boundaries on Ctrl-C, git must not get the terminal's SIGINT
     // itself: a push in flight finishes, then the run stops.
     #[cfg(unix)]
-    if crate::app::cut::catching_signals() {
+    if crate::util::signals::catching_signals() {
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
     }
     let output = command.output().map_err(|e| CliError {

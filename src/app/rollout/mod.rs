@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use crate::adapters::aws::ecs::{Ecs, EcsError, ServiceView};
 use crate::adapters::health::Probe;
-use crate::app::cut::fault_point;
 use crate::config::environments::EnvironmentConfig;
 use crate::config::Config;
 use crate::core::deployment::{self, Gate, GateState, Progress};
@@ -21,6 +20,7 @@ use crate::ledger::{
     self, Action, Approval, Decision, Holder, Ledger, LedgerError, Record, ReleaseInfo,
     ServiceState, Snapshot, Status,
 };
+use crate::util::fault;
 
 /// A rollout that cannot start or go on.
 #[derive(Debug, thiserror::Error)]
@@ -803,13 +803,13 @@ impl<'a> Rollout<'a> {
             record.services = self.register(env, &views, image)?;
             self.block(self.ledger.write(&record))?;
         }
-        fault_point("register-task-definitions");
+        fault::point("register-task-definitions");
         // From the first UpdateService on, any failure rolls back every service that changed.
         let failure = match self.update_services(env, &views, &mut record, resumed.is_some()) {
             Err(DeployError::Ledger(e)) => return Err(DeployError::Ledger(e)),
             Err(e) => Some(e.to_string()),
             Ok(()) => {
-                fault_point("update-services");
+                fault::point("update-services");
                 // One deadline for ECS and the health gate together.
                 let deadline = Instant::now() + env.timeout.0;
                 match self.wait(env, &record, &views, deadline) {
@@ -1258,7 +1258,7 @@ impl<'a> Rollout<'a> {
                 Err(e) => refused.push((record.services[i].service.clone(), e.to_string())),
             }
         }
-        fault_point("rollback-update-services");
+        fault::point("rollback-update-services");
         let mut pending = record.clone();
         pending
             .services
