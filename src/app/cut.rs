@@ -15,7 +15,7 @@ use crate::adapters::github::{self, Github, NewRelease, RepoId};
 use crate::app::bump::{self, BumpOptions, StepReport, StepState};
 use crate::config::Config;
 use crate::core::changelog::Templates;
-use crate::core::plan::{self, PlanOptions, ReleasePlan};
+use crate::core::plan::{PlanOptions, ReleasePlan};
 use crate::core::remote;
 use crate::util::fault;
 use crate::util::signals::{catch_signals, check_interrupt, Interrupted};
@@ -102,7 +102,7 @@ pub enum CutError {
     Refused(String),
     /// Reading history or planning failed.
     #[error(transparent)]
-    Plan(#[from] plan::PlanError),
+    Plan(#[from] crate::app::plan::GatherError),
     /// Recording the release failed.
     #[error(transparent)]
     Bump(#[from] bump::BumpError),
@@ -239,7 +239,7 @@ pub fn cut(
     }
 
     let head = history::head_commit(repo)?;
-    let plan = plan::gather(repo, config, &options.plan)?;
+    let plan = crate::app::plan::gather(repo, config, &options.plan)?;
     let client = match &github {
         Some(t) => Some(Github::new(
             &t.api,

@@ -4,4 +4,5 @@ pub mod bump;
 pub mod changelog;
 pub mod cut;
 pub mod image;
+pub mod plan;
 pub mod rollout;

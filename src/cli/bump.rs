@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use super::{now, plan_options, Workspace};
 use crate::app::bump::{self, BumpOptions, StepReport};
 use crate::core::changelog::Templates;
-use crate::core::plan::{self, ReleasePlan};
+use crate::core::plan::ReleasePlan;
 
 #[derive(Serialize)]
 struct Outcome<'a> {
@@ -26,7 +26,7 @@ pub fn run(ws: &Workspace, args: &crate::cli::args::BumpArgs) -> Result<ExitCode
     } else {
         Some(crate::adapters::git::lock::Lock::acquire(&ws.repo)?)
     };
-    let plan = plan::gather(&ws.repo, &ws.config, &plan_options(&args.version)?)?;
+    let plan = crate::app::plan::gather(&ws.repo, &ws.config, &plan_options(&args.version)?)?;
     if plan.next_version.is_none() {
         // HEAD is released; its post_bump hooks may not have succeeded yet.
         let pending = if args.dry_run {

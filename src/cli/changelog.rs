@@ -8,11 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use super::{now, Workspace};
-use crate::adapters::git::history::{self, RawCommit};
+use crate::adapters::git::history;
 use crate::app::changelog::compact::CompactCommits;
 use crate::cli::args::ChangelogArgs;
 use crate::config::Config;
 use crate::core::changelog::{self, ReleaseInfo, Templates};
+use crate::core::commit::RawCommit;
 use crate::core::plan;
 
 pub fn run(ws: &Workspace, args: &ChangelogArgs) -> Result<ExitCode> {

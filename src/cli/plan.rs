@@ -6,10 +6,10 @@ use std::process::ExitCode;
 
 use super::{plan_options, Workspace};
 use crate::cli::args::PlanArgs;
-use crate::core::plan::{self, ReleasePlan};
+use crate::core::plan::ReleasePlan;
 
 pub fn run(ws: &Workspace, args: &PlanArgs) -> Result<ExitCode> {
-    let plan = plan::gather(&ws.repo, &ws.config, &plan_options(&args.version)?)?;
+    let plan = crate::app::plan::gather(&ws.repo, &ws.config, &plan_options(&args.version)?)?;
     if args.json {
         super::print_json(&plan)?;
     } else {

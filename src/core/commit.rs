@@ -8,6 +8,38 @@
 
 use serde::Serialize;
 
+/// A commit id: the 20 bytes of a SHA-1 object id, shown as 40 hex digits like git's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CommitId(pub [u8; 20]);
+
+impl std::fmt::Display for CommitId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One commit as read from git, before parsing.
+#[derive(Debug, Clone)]
+pub struct RawCommit {
+    /// The commit id.
+    pub id: CommitId,
+    /// The full message, lossily decoded when it is not UTF-8.
+    pub message: String,
+    /// Whether the message was not valid UTF-8.
+    pub lossy: bool,
+    /// Author name.
+    pub author: String,
+    /// Author email.
+    pub email: String,
+    /// Commit time, seconds since the epoch.
+    pub time: i64,
+    /// Number of parents (more than one: a merge).
+    pub parents: usize,
+}
+
 /// A commit message that follows the Conventional Commits specification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Conventional {

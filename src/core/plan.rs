@@ -7,8 +7,7 @@ use semver::Version;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
-use crate::adapters::git::history::{self, HistoryError, RawCommit};
-use crate::config::Config;
+use crate::core::commit::RawCommit;
 use crate::core::commit::{self, Conventional};
 use crate::core::version::{self, Bump, BumpRules};
 
@@ -115,9 +114,6 @@ impl ReleasePlan {
 /// A plan that cannot be made.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    /// Reading history failed.
-    #[error(transparent)]
-    History(#[from] HistoryError),
     /// A forced version is not ahead of the current one.
     #[error("version {forced} is not greater than the current release {current}: choose a higher version")]
     NotGreater {
@@ -413,41 +409,6 @@ fn explain_level(
     reason
 }
 
-/// Read the repository and build the plan.
-pub fn gather(
-    repo: &git2::Repository,
-    config: &Config,
-    options: &PlanOptions,
-) -> Result<ReleasePlan, PlanError> {
-    let head = history::head_commit(repo)?;
-    let tags = history::version_tags(repo, &config.tag_prefix)?;
-    let current = history::latest_reachable(repo, head, &tags, true)?;
-    let commits = without_release_commits(
-        history::commits_since(repo, head, current.map(|t| t.commit))?,
-        &config.commit.message,
-    );
-    if current.is_none() && repo.is_shallow() {
-        return Err(HistoryError::ShallowWithoutTags.into());
-    }
-    let input = Input {
-        tag_prefix: tag_prefix_in_use(&tags, &config.tag_prefix),
-        initial_version: Some(config.initial_version.clone()),
-        current: current.map(|t| (t.name.clone(), t.version.clone())),
-        all_versions: tags.iter().map(|t| t.version.clone()).collect(),
-        head_versions: tags
-            .iter()
-            .filter(|t| t.commit == head)
-            .map(|t| t.version.clone())
-            .collect(),
-        commits,
-    };
-    build(
-        &input,
-        &crate::core::version::BumpRules::from_config(&config.bump),
-        options,
-    )
-}
-
 /// `commits` without the release commits made from the `[commit] message` template.
 ///
 /// Release commits (ours, from pre-releases or from a run that stopped before tagging) are
@@ -480,9 +441,9 @@ pub fn release_header_pattern(template: &str) -> Option<regex::Regex> {
 
 /// The prefix the repository really uses: the configured one, or none when only bare version
 /// tags exist.
-pub fn tag_prefix_in_use(tags: &[history::ReleaseTag], configured: &str) -> String {
-    match tags.first() {
-        Some(t) if !t.name.starts_with(configured) => String::new(),
+pub fn tag_prefix_in_use(first_tag: Option<&str>, configured: &str) -> String {
+    match first_tag {
+        Some(name) if !name.starts_with(configured) => String::new(),
         _ => configured.to_string(),
     }
 }
@@ -490,11 +451,11 @@ pub fn tag_prefix_in_use(tags: &[history::ReleaseTag], configured: &str) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use git2::Oid;
+    use crate::core::commit::CommitId;
 
     fn raw(n: u8, message: &str) -> RawCommit {
         RawCommit {
-            id: Oid::from_bytes(&[n; 20]).unwrap(),
+            id: CommitId([n; 20]),
             message: message.into(),
             lossy: false,
             author: "A".into(),
@@ -505,7 +466,7 @@ mod tests {
     }
 
     fn hex(n: u8) -> String {
-        Oid::from_bytes(&[n; 20]).unwrap().to_string()
+        CommitId([n; 20]).to_string()
     }
 
     fn v(s: &str) -> Version {

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 
+use crate::core::commit::{CommitId, RawCommit};
 use crate::util::redact;
 
 /// What can go wrong while reading history.
@@ -42,23 +43,13 @@ pub struct ReleaseTag {
     pub commit: Oid,
 }
 
-/// One commit as read from git, before parsing.
-#[derive(Debug, Clone)]
-pub struct RawCommit {
-    /// The commit id.
-    pub id: Oid,
-    /// The full message, lossily decoded when it is not UTF-8.
-    pub message: String,
-    /// Whether the message was not valid UTF-8.
-    pub lossy: bool,
-    /// Author name.
-    pub author: String,
-    /// Author email.
-    pub email: String,
-    /// Commit time, seconds since the epoch.
-    pub time: i64,
-    /// Number of parents (more than one: a merge).
-    pub parents: usize,
+/// The core's id of a git object id.
+pub fn commit_id(oid: Oid) -> CommitId {
+    let mut bytes = [0u8; 20];
+    let raw = oid.as_bytes();
+    let n = raw.len().min(20);
+    bytes[..n].copy_from_slice(&raw[..n]);
+    CommitId(bytes)
 }
 
 /// Open the repository containing `dir`.
@@ -204,7 +195,7 @@ impl CommitView<'_> {
     /// An owned copy.
     pub fn to_raw(&self) -> RawCommit {
         RawCommit {
-            id: self.id,
+            id: commit_id(self.id),
             message: self.message.to_string(),
             lossy: self.lossy,
             author: self.author.to_string(),

@@ -254,12 +254,12 @@ impl Interner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::git::history::RawCommit;
     use crate::core::changelog;
+    use crate::core::commit::RawCommit;
 
     fn view(raw: &RawCommit) -> CommitView<'_> {
         CommitView {
-            id: raw.id,
+            id: Oid::from_bytes(&raw.id.0).unwrap(),
             message: &raw.message,
             lossy: raw.lossy,
             author: &raw.author,
@@ -271,7 +271,7 @@ mod tests {
 
     fn raw(n: u8, message: &str, author: &str) -> RawCommit {
         RawCommit {
-            id: Oid::from_bytes(&[n; 20]).unwrap(),
+            id: crate::core::commit::CommitId([n; 20]),
             message: message.into(),
             lossy: false,
             author: author.into(),
@@ -328,7 +328,10 @@ mod tests {
         for keep_body in [true, false] {
             let mut digests = CompactCommits::new(&config, keep_body);
             let kept: Vec<CompactCommit> = commits.iter().map(|c| digests.add(&view(c))).collect();
-            let ids: Vec<Oid> = commits.iter().map(|c| c.id).collect();
+            let ids: Vec<Oid> = commits
+                .iter()
+                .map(|c| Oid::from_bytes(&c.id.0).unwrap())
+                .collect();
             let order: Vec<u32> = (0..commits.len() as u32).collect();
             let planned = digests.planned(&ids, &kept, &order, &rules);
             let model = changelog::release_model(&planned, &info, &config);

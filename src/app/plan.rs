@@ -1,0 +1,55 @@
+//! The plan of the repository as it is: history read through the git adapter, decided by the core.
+
+use crate::adapters::git::history::{self, HistoryError};
+use crate::config::Config;
+use crate::core::plan::{self, PlanError, PlanOptions, ReleasePlan};
+
+/// A plan that cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum GatherError {
+    /// Reading history failed.
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    /// The commits cannot make a release.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}
+
+/// Read the repository and build the plan.
+pub fn gather(
+    repo: &git2::Repository,
+    config: &Config,
+    options: &PlanOptions,
+) -> Result<ReleasePlan, GatherError> {
+    let head = history::head_commit(repo)?;
+    let tags = history::version_tags(repo, &config.tag_prefix)?;
+    let current = history::latest_reachable(repo, head, &tags, true)?;
+    let commits = plan::without_release_commits(
+        history::commits_since(repo, head, current.map(|t| t.commit))?,
+        &config.commit.message,
+    );
+    if current.is_none() && repo.is_shallow() {
+        return Err(HistoryError::ShallowWithoutTags.into());
+    }
+    let head = history::commit_id(head);
+    let input = plan::Input {
+        tag_prefix: plan::tag_prefix_in_use(
+            tags.first().map(|t| t.name.as_str()),
+            &config.tag_prefix,
+        ),
+        initial_version: Some(config.initial_version.clone()),
+        current: current.map(|t| (t.name.clone(), t.version.clone())),
+        all_versions: tags.iter().map(|t| t.version.clone()).collect(),
+        head_versions: tags
+            .iter()
+            .filter(|t| history::commit_id(t.commit) == head)
+            .map(|t| t.version.clone())
+            .collect(),
+        commits,
+    };
+    Ok(plan::build(
+        &input,
+        &crate::core::version::BumpRules::from_config(&config.bump),
+        options,
+    )?)
+}
