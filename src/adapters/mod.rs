@@ -8,4 +8,5 @@ pub mod health;
 pub mod hooks;
 pub mod image_record;
 pub mod registry;
+pub mod templates;
 pub mod version_files;

@@ -9,9 +9,10 @@ use std::path::Path;
 
 use crate::adapters::git::{self, GitError};
 use crate::adapters::hooks::{self, HookError};
+use crate::adapters::templates::{TemplateError, Templates};
 use crate::adapters::version_files::{self, Kind, VersionFileError};
 use crate::config::Config;
-use crate::core::changelog::{self, ChangelogError, Release, ReleaseInfo, Templates};
+use crate::core::changelog::{self, Release, ReleaseInfo};
 use crate::core::plan::ReleasePlan;
 use crate::core::remote::GithubRepo;
 use crate::util::safe_path::{self, UnsafePath};
@@ -42,7 +43,7 @@ pub enum BumpError {
     Git(#[from] GitError),
     /// A template failed.
     #[error(transparent)]
-    Changelog(#[from] ChangelogError),
+    Changelog(#[from] TemplateError),
     /// A version file could not be updated.
     #[error(transparent)]
     VersionFile(#[from] VersionFileError),

@@ -12,9 +12,9 @@ use crate::adapters::git::history;
 use crate::adapters::git::lock::{Lock, LockError};
 use crate::adapters::git::{self, Tracking};
 use crate::adapters::github::{self, Github, NewRelease, RepoId};
+use crate::adapters::templates::Templates;
 use crate::app::bump::{self, BumpOptions, StepReport, StepState};
 use crate::config::Config;
-use crate::core::changelog::Templates;
 use crate::core::plan::{PlanOptions, ReleasePlan};
 use crate::core::remote;
 use crate::util::fault;
@@ -120,7 +120,7 @@ pub enum CutError {
     Ssm(#[from] crate::adapters::aws::ssm::SsmError),
     /// Templates failed.
     #[error(transparent)]
-    Changelog(#[from] crate::core::changelog::ChangelogError),
+    Changelog(#[from] crate::adapters::templates::TemplateError),
     /// Reading history failed.
     #[error(transparent)]
     History(#[from] history::HistoryError),
@@ -308,7 +308,7 @@ pub fn cut(
                 &remote_url,
                 std::env::var("GITHUB_SERVER_URL").ok().as_deref(),
             );
-            let model = bump::release_of(&plan, crate::core::changelog::now(), gh.as_ref(), config);
+            let model = bump::release_of(&plan, crate::util::time::now(), gh.as_ref(), config);
             Some(bump::prepare(repo, config, &plan, &templates, &model)?)
         }
         Target::Existing { .. } => None,
@@ -533,7 +533,7 @@ pub fn cut(
             // re-run finds the version at the recorded digest and skips it.
             CutStep::Image => {
                 if let Some(version) = history::tag_version(&tag, &config.tag_prefix) {
-                    let created = crate::core::changelog::now();
+                    let created = crate::util::time::now();
                     let (name, applied) =
                         crate::app::image::cut_step(repo, root, config, &version, &rt, created)?;
                     let state = if applied {

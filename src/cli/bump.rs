@@ -5,8 +5,8 @@ use serde::Serialize;
 use std::process::ExitCode;
 
 use super::{now, plan_options, Workspace};
+use crate::adapters::templates::Templates;
 use crate::app::bump::{self, BumpOptions, StepReport};
-use crate::core::changelog::Templates;
 use crate::core::plan::ReleasePlan;
 
 #[derive(Serialize)]

@@ -9,10 +9,11 @@ use std::sync::{Mutex, PoisonError};
 
 use super::{now, Workspace};
 use crate::adapters::git::history;
+use crate::adapters::templates::Templates;
 use crate::app::changelog::compact::CompactCommits;
 use crate::cli::args::ChangelogArgs;
 use crate::config::Config;
-use crate::core::changelog::{self, ReleaseInfo, Templates};
+use crate::core::changelog::{self, ReleaseInfo};
 use crate::core::commit::RawCommit;
 use crate::core::plan;
 

@@ -340,4 +340,4 @@ pub fn step_lines(steps: &[crate::app::bump::StepReport]) -> String {
     out
 }
 
-pub use crate::core::changelog::now;
+pub use crate::util::time::now;

@@ -158,7 +158,7 @@ pub fn labels(
     if let Some(source) = source {
         labels.insert(key("source"), source.to_string());
     }
-    labels.insert(key("created"), crate::core::changelog::rfc3339(created));
+    labels.insert(key("created"), crate::util::time::rfc3339(created));
     labels
 }
 
@@ -214,7 +214,7 @@ mod tests {
     #[test]
     fn labels_and_dates() {
         assert_eq!(
-            crate::core::changelog::rfc3339(1_750_000_000),
+            crate::util::time::rfc3339(1_750_000_000),
             "2025-06-15T15:06:40Z"
         );
         let l = labels(

@@ -276,8 +276,8 @@ impl std::fmt::Display for Holder {
             self.purpose,
             self.pid,
             self.host,
-            crate::core::changelog::rfc3339(self.since),
-            crate::core::changelog::rfc3339(self.expires)
+            crate::util::time::rfc3339(self.since),
+            crate::util::time::rfc3339(self.expires)
         )
     }
 }
@@ -323,7 +323,7 @@ pub fn unix_now() -> i64 {
 
 /// Now, RFC 3339 (UTC).
 pub fn timestamp() -> String {
-    crate::core::changelog::rfc3339(unix_now())
+    crate::util::time::rfc3339(unix_now())
 }
 
 /// This process's pid namespace (`pid:[4026531836]`), empty where there is none to read.

@@ -8,3 +8,4 @@ pub mod redact;
 pub mod safe_path;
 pub mod sha256;
 pub mod signals;
+pub mod time;
