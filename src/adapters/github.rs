@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use crate::util::redact;
 
-/// Default API base.
-pub const DEFAULT_API: &str = "https://api.github.com";
+pub use crate::core::remote::DEFAULT_API;
 
 /// A GitHub request that failed.
 #[derive(Debug, thiserror::Error)]
@@ -374,6 +373,53 @@ fn retry_after(answer: &Answer, attempt: u32, retry: &Retry) -> Option<Duration>
             Some(Duration::from_secs(reset.saturating_sub(now)))
         });
     Some(told.map_or_else(|| backoff(attempt, retry), |d| d.min(retry.max_wait)))
+}
+
+/// The login of the user `token` belongs to: `GET {api}/user`.
+pub fn github_login(api: &str, token: &str) -> Result<String, String> {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .new_agent();
+    let url = format!("{}/user", api.trim_end_matches('/'));
+    let mut response = agent
+        .get(&url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Accept", "application/vnd.github+json")
+        .header("X-GitHub-Api-Version", "2022-11-28")
+        .header("User-Agent", "release-agent")
+        .call()
+        .map_err(|e| format!("GET {url} failed: {}", redact::redact(&e.to_string())))?;
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(1024 * 1024)
+        .read_to_string()
+        .unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    if status != 200 {
+        let message = value
+            .get("message")
+            .and_then(|m| m.as_str())
+            .unwrap_or_default();
+        let hint = match status {
+            401 => " (the token is invalid or expired)",
+            403 => " (an app installation token, such as Actions' GITHUB_TOKEN, names no user: use a personal token, or run in GitHub Actions)",
+            _ => "",
+        };
+        return Err(format!(
+            "GitHub GET /user answered {status} {}{hint}",
+            redact::redact(message)
+        ));
+    }
+    value
+        .get("login")
+        .and_then(|l| l.as_str())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| "GitHub GET /user answered without a login".into())
 }
 
 #[cfg(test)]

@@ -12,11 +12,9 @@
 //! name nobody: every session of such a role is one approver, the role.
 
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 
 use crate::config::environments::is_sso_role;
 use crate::util::arn;
-use crate::util::redact::redact;
 
 /// Where an identity comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -285,7 +283,7 @@ pub fn resolve(credentials: &Credentials<'_>) -> Resolution {
         Some((var, token)) => {
             crate::util::redact::register(&token);
             let api = env("GITHUB_API_URL")
-                .unwrap_or_else(|| crate::adapters::github::DEFAULT_API.into());
+                .unwrap_or_else(|| crate::core::remote::DEFAULT_API.into());
             match (credentials.github_login)(&api, &token) {
                 Ok(login) => {
                     return Resolution {
@@ -312,67 +310,6 @@ pub fn resolve(credentials: &Credentials<'_>) -> Resolution {
         identity: Identity::unverified(&name),
         notes,
     }
-}
-
-/// The caller ARN of the AWS credentials in `config`.
-pub async fn aws_caller(config: &aws_config::SdkConfig) -> Result<String, String> {
-    let out = aws_sdk_sts::Client::new(config)
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| {
-            redact(&aws_sdk_sts::error::DisplayErrorContext(&e).to_string()).into_owned()
-        })?;
-    out.arn()
-        .map(str::to_string)
-        .ok_or_else(|| "the answer names no caller ARN".into())
-}
-
-/// The login of the user `token` belongs to: `GET {api}/user`.
-pub fn github_login(api: &str, token: &str) -> Result<String, String> {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .new_agent();
-    let url = format!("{}/user", api.trim_end_matches('/'));
-    let mut response = agent
-        .get(&url)
-        .header("Authorization", &format!("Bearer {token}"))
-        .header("Accept", "application/vnd.github+json")
-        .header("X-GitHub-Api-Version", "2022-11-28")
-        .header("User-Agent", "release-agent")
-        .call()
-        .map_err(|e| format!("GET {url} failed: {}", redact(&e.to_string())))?;
-    let status = response.status().as_u16();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(1024 * 1024)
-        .read_to_string()
-        .unwrap_or_default();
-    let value: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    if status != 200 {
-        let message = value
-            .get("message")
-            .and_then(|m| m.as_str())
-            .unwrap_or_default();
-        let hint = match status {
-            401 => " (the token is invalid or expired)",
-            403 => " (an app installation token, such as Actions' GITHUB_TOKEN, names no user: use a personal token, or run in GitHub Actions)",
-            _ => "",
-        };
-        return Err(format!(
-            "GitHub GET /user answered {status} {}{hint}",
-            redact(message)
-        ));
-    }
-    value
-        .get("login")
-        .and_then(|l| l.as_str())
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .ok_or_else(|| "GitHub GET /user answered without a login".into())
 }
 
 #[cfg(test)]

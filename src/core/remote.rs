@@ -1,5 +1,8 @@
 //! Git remote URLs: which GitHub repository a remote names, and redaction of credentials.
 
+/// Default API base.
+pub const DEFAULT_API: &str = "https://api.github.com";
+
 /// A repository on a GitHub server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GithubRepo {

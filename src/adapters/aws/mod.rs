@@ -4,3 +4,4 @@ pub mod ecr;
 pub mod ecs;
 pub mod error;
 pub mod ssm;
+pub mod sts;

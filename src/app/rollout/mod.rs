@@ -1534,12 +1534,12 @@ pub fn who(
     rt: &tokio::runtime::Runtime,
 ) -> Resolution {
     let env = |k: &str| std::env::var(k).ok();
-    let caller = || rt.block_on(crate::core::identity::aws_caller(aws));
+    let caller = || rt.block_on(crate::adapters::aws::sts::aws_caller(aws));
     let ssm = config.ledger.backend == crate::config::environments::LedgerBackend::Ssm;
     crate::core::identity::resolve(&crate::core::identity::Credentials {
         env: &env,
         aws_caller: ssm.then_some(&caller as &dyn Fn() -> Result<String, String>),
-        github_login: &crate::core::identity::github_login,
+        github_login: &crate::adapters::github::github_login,
         git_email: repo
             .config()
             .ok()
