@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use crate::adapters::aws::ecs::ServiceView;
 use crate::config::environments::EnvironmentConfig;
 use crate::core::identity::Identity;
-use crate::ledger::{Action, Approval, Decision, Record, Snapshot, Status};
+use crate::core::record::{Action, Approval, Decision, Record, Snapshot, Status};
 
 /// Where one pinned deployment stands.
 #[derive(Debug, Clone, PartialEq, Eq)]

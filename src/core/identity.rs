@@ -282,8 +282,8 @@ pub fn resolve(credentials: &Credentials<'_>) -> Resolution {
     {
         Some((var, token)) => {
             crate::util::redact::register(&token);
-            let api = env("GITHUB_API_URL")
-                .unwrap_or_else(|| crate::core::remote::DEFAULT_API.into());
+            let api =
+                env("GITHUB_API_URL").unwrap_or_else(|| crate::core::remote::DEFAULT_API.into());
             match (credentials.github_login)(&api, &token) {
                 Ok(login) => {
                     return Resolution {

@@ -8,5 +8,6 @@ pub mod identity;
 pub mod image;
 pub mod lint;
 pub mod plan;
+pub mod record;
 pub mod remote;
 pub mod version;

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::core::deployment::{self, Gate, GateState, Progress};
 use crate::core::identity::{Identity, Resolution};
 use crate::ledger::{
-    self, Action, Approval, Decision, Holder, Ledger, LedgerError, Record, ReleaseInfo,
+    self, Action, Approval, Decision, Holder, Ledger, LedgerError, Record, ReleaseRecord,
     ServiceState, Snapshot, Status,
 };
 use crate::util::fault;
@@ -341,7 +341,7 @@ impl<'a> Rollout<'a> {
 
     /// Record who cut `version` (by `release cut`), and fix its digest when the cut pushed one.
     pub fn record_release(&self, version: &str, digest: Option<String>) -> Result<(), DeployError> {
-        self.block(self.ledger.put_release(&ReleaseInfo {
+        self.block(self.ledger.put_release(&ReleaseRecord {
             version: version.to_string(),
             cut_by: self.by(),
             identity: Some(self.who().identity.clone()),
