@@ -4,10 +4,10 @@
 
 use std::collections::HashSet;
 
-use crate::adapters::aws::ecs::ServiceView;
 use crate::config::environments::EnvironmentConfig;
 use crate::core::identity::Identity;
 use crate::core::record::{Action, Approval, Decision, Record, Snapshot, Status};
+use crate::core::service::{DeploymentStatus, RolloutState, ServiceView};
 
 /// Where one pinned deployment stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,18 +29,18 @@ pub fn assess(service: &ServiceView, pinned: &str) -> Progress {
             service.name
         ));
     };
-    match d.rollout_state.as_deref() {
-        Some("FAILED") => Progress::Failed(format!(
+    match &d.rollout_state {
+        Some(RolloutState::Failed) => Progress::Failed(format!(
             "service {}: deployment {pinned} failed ({}; {} tasks failed)",
             service.name,
             d.rollout_reason.as_deref().unwrap_or("no reason given"),
             d.failed
         )),
-        _ if d.status != "PRIMARY" => Progress::Failed(format!(
+        _ if d.status != DeploymentStatus::Primary => Progress::Failed(format!(
             "service {}: deployment {pinned} is no longer the primary one (another deploy replaced it)",
             service.name
         )),
-        Some("COMPLETED") if d.running == d.desired => Progress::Completed,
+        Some(RolloutState::Completed) if d.running == d.desired => Progress::Completed,
         _ => Progress::InProgress,
     }
 }
@@ -85,7 +85,7 @@ pub fn progress_line(services: &[ServiceView], pinned: &[(String, String)]) -> S
                 line.push_str(&format!(", {} failed", d.failed));
             }
             if let Some(state) = &d.rollout_state {
-                line.push_str(&format!(" [{}]", state.to_ascii_lowercase()));
+                line.push_str(&format!(" [{}]", state.as_str().to_ascii_lowercase()));
             }
             line
         })
@@ -375,8 +375,11 @@ pub fn drift(services: &[ServiceView], record: &Record) -> Vec<String> {
                 short_name(&s.task_definition)
             ));
         } else if let Some(p) = view.primary() {
-            let state = p.rollout_state.as_deref().unwrap_or("COMPLETED");
-            if state != "COMPLETED" || p.running != p.desired {
+            let state = p
+                .rollout_state
+                .as_ref()
+                .map_or("COMPLETED", RolloutState::as_str);
+            if !p.rollout_completed() || p.running != p.desired {
                 out.push(format!(
                     "service {}: deployment {} is {} with {}/{} running",
                     s.service,
@@ -404,7 +407,7 @@ pub fn reconcile(services: &[ServiceView], record: &Record) -> Option<String> {
                 && v.task_definition == s.task_definition
                 && v.primary().is_some_and(|p| {
                     p.task_definition == s.task_definition
-                        && p.rollout_state.as_deref().is_none_or(|r| r == "COMPLETED")
+                        && p.rollout_completed()
                         && p.running == p.desired
                 })
         })
@@ -453,22 +456,22 @@ pub fn same_task_definitions(a: &Snapshot, b: &Snapshot) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::aws::ecs::{DeploymentView, EventView};
     use crate::config::environments::Span;
     use crate::core::identity::Source;
+    use crate::core::service::{DeploymentView, EventView, ServiceStatus};
     use crate::ledger::ServiceState;
     use std::time::Duration;
 
     fn deployment(id: &str, status: &str, state: &str, running: i32) -> DeploymentView {
         DeploymentView {
             id: id.into(),
-            status: status.into(),
+            status: DeploymentStatus::from(status),
             task_definition: format!("td-{id}"),
             desired: 2,
             running,
             pending: 2 - running,
             failed: if state == "FAILED" { 3 } else { 0 },
-            rollout_state: Some(state.into()),
+            rollout_state: Some(RolloutState::from(state)),
             rollout_reason: Some(format!("reason {state}")),
         }
     }
@@ -476,7 +479,7 @@ mod tests {
     fn service(deployments: Vec<DeploymentView>) -> ServiceView {
         ServiceView {
             name: "web".into(),
-            status: "ACTIVE".into(),
+            status: ServiceStatus::Active,
             task_definition: "td".into(),
             desired: 2,
             running: 2,

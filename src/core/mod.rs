@@ -10,4 +10,5 @@ pub mod lint;
 pub mod plan;
 pub mod record;
 pub mod remote;
+pub mod service;
 pub mod version;

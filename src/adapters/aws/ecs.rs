@@ -4,10 +4,14 @@
 //! The SDK's standard configuration applies (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials).
 
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_ecs::types::{ContainerDefinition, Service, TaskDefinition, TaskDefinitionField};
-use serde::Serialize;
+use aws_sdk_ecs::types::{
+    ContainerDefinition, DeploymentRolloutState, Service, TaskDefinition, TaskDefinitionField,
+};
 
 use crate::adapters::aws::error as aws_error;
+use crate::core::service::{
+    DeploymentStatus, DeploymentView, EventView, RolloutState, ServiceStatus, ServiceView,
+};
 
 /// An ECS call that failed.
 #[derive(Debug, thiserror::Error)]
@@ -64,99 +68,47 @@ where
     }
 }
 
-/// A service as the rollout decisions see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ServiceView {
-    /// The service name.
-    pub name: String,
-    /// `ACTIVE`, `DRAINING` or `INACTIVE` (deleted).
-    pub status: String,
-    /// The task definition the service is set to.
-    pub task_definition: String,
-    /// Desired tasks.
-    pub desired: i32,
-    /// Running tasks, over all deployments.
-    pub running: i32,
-    /// Deployments, newest first as ECS lists them.
-    pub deployments: Vec<DeploymentView>,
-    /// Service events, newest first.
-    pub events: Vec<EventView>,
-}
-
-/// One deployment of a service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DeploymentView {
-    /// `ecs-svc/...`.
-    pub id: String,
-    /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
-    pub status: String,
-    /// Its task definition.
-    pub task_definition: String,
-    /// Desired tasks.
-    pub desired: i32,
-    /// Running tasks.
-    pub running: i32,
-    /// Pending tasks.
-    pub pending: i32,
-    /// Tasks that failed to start.
-    pub failed: i32,
-    /// `IN_PROGRESS`, `COMPLETED` or `FAILED` (absent without the rolling-update controller).
-    pub rollout_state: Option<String>,
-    /// Why it is in that state.
-    pub rollout_reason: Option<String>,
-}
-
-/// One service event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EventView {
-    /// Its id.
-    pub id: String,
-    /// The message.
-    pub message: String,
-}
-
-impl ServiceView {
-    fn from_sdk(s: &Service) -> ServiceView {
-        ServiceView {
-            name: s.service_name().unwrap_or_default().to_string(),
-            status: s.status().unwrap_or("ACTIVE").to_string(),
-            task_definition: s.task_definition().unwrap_or_default().to_string(),
-            desired: s.desired_count(),
-            running: s.running_count(),
-            deployments: s
-                .deployments()
-                .iter()
-                .map(|d| DeploymentView {
-                    id: d.id().unwrap_or_default().to_string(),
-                    status: d.status().unwrap_or_default().to_string(),
-                    task_definition: d.task_definition().unwrap_or_default().to_string(),
-                    desired: d.desired_count(),
-                    running: d.running_count(),
-                    pending: d.pending_count(),
-                    failed: d.failed_tasks(),
-                    rollout_state: d.rollout_state().map(|r| r.as_str().to_string()),
-                    rollout_reason: d.rollout_state_reason().map(str::to_string),
-                })
-                .collect(),
-            events: s
-                .events()
-                .iter()
-                .map(|e| EventView {
-                    id: e.id().unwrap_or_default().to_string(),
-                    message: e.message().unwrap_or_default().to_string(),
-                })
-                .collect(),
-        }
+/// The core's view of an ECS service.
+fn service_view(s: &Service) -> ServiceView {
+    ServiceView {
+        name: s.service_name().unwrap_or_default().to_string(),
+        status: ServiceStatus::from(s.status().unwrap_or("ACTIVE")),
+        task_definition: s.task_definition().unwrap_or_default().to_string(),
+        desired: s.desired_count(),
+        running: s.running_count(),
+        deployments: s
+            .deployments()
+            .iter()
+            .map(|d| DeploymentView {
+                id: d.id().unwrap_or_default().to_string(),
+                status: DeploymentStatus::from(d.status().unwrap_or_default()),
+                task_definition: d.task_definition().unwrap_or_default().to_string(),
+                desired: d.desired_count(),
+                running: d.running_count(),
+                pending: d.pending_count(),
+                failed: d.failed_tasks(),
+                rollout_state: d.rollout_state().map(rollout_state),
+                rollout_reason: d.rollout_state_reason().map(str::to_string),
+            })
+            .collect(),
+        events: s
+            .events()
+            .iter()
+            .map(|e| EventView {
+                id: e.id().unwrap_or_default().to_string(),
+                message: e.message().unwrap_or_default().to_string(),
+            })
+            .collect(),
     }
+}
 
-    /// The deployment with `id`.
-    pub fn deployment(&self, id: &str) -> Option<&DeploymentView> {
-        self.deployments.iter().find(|d| d.id == id)
-    }
-
-    /// The PRIMARY deployment.
-    pub fn primary(&self) -> Option<&DeploymentView> {
-        self.deployments.iter().find(|d| d.status == "PRIMARY")
+/// The SDK's rollout state as the core's.
+fn rollout_state(state: &DeploymentRolloutState) -> RolloutState {
+    match state {
+        DeploymentRolloutState::Completed => RolloutState::Completed,
+        DeploymentRolloutState::Failed => RolloutState::Failed,
+        DeploymentRolloutState::InProgress => RolloutState::InProgress,
+        other => RolloutState::Other(other.as_str().to_string()),
     }
 }
 
@@ -230,7 +182,7 @@ impl Ecs {
             .send()
             .await
             .map_err(|e| failed("DescribeServices", &format!("cluster {cluster}"), &e))?;
-        let found: Vec<ServiceView> = out.services().iter().map(ServiceView::from_sdk).collect();
+        let found: Vec<ServiceView> = out.services().iter().map(service_view).collect();
         services
             .iter()
             .map(|name| {
@@ -372,11 +324,9 @@ impl Ecs {
                     &e,
                 )
             })?;
-        out.service()
-            .map(ServiceView::from_sdk)
-            .ok_or(EcsError::Incomplete {
-                call: "UpdateService",
-                what: "the service",
-            })
+        out.service().map(service_view).ok_or(EcsError::Incomplete {
+            call: "UpdateService",
+            what: "the service",
+        })
     }
 }

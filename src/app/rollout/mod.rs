@@ -10,12 +10,13 @@ use serde::Serialize;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use crate::adapters::aws::ecs::{Ecs, EcsError, ServiceView};
+use crate::adapters::aws::ecs::{Ecs, EcsError};
 use crate::adapters::health::Probe;
 use crate::config::environments::EnvironmentConfig;
 use crate::config::Config;
 use crate::core::deployment::{self, Gate, GateState, Progress};
 use crate::core::identity::{Identity, Resolution};
+use crate::core::service::{RolloutState, ServiceStatus, ServiceView};
 use crate::ledger::{
     self, Action, Approval, Decision, Holder, Ledger, LedgerError, Record, ReleaseRecord,
     ServiceState, Snapshot, Status,
@@ -906,8 +907,7 @@ impl<'a> Rollout<'a> {
             .iter()
             .filter(|v| {
                 v.primary().is_some_and(|p| {
-                    p.task_definition == v.task_definition
-                        && p.rollout_state.as_deref().is_none_or(|s| s == "COMPLETED")
+                    p.task_definition == v.task_definition && p.rollout_completed()
                 })
             })
             .map(|v| ServiceState {
@@ -1030,7 +1030,7 @@ impl<'a> Rollout<'a> {
             .filter(|_| same)
             .and_then(|v| v.primary())
             .filter(|p| p.task_definition == state.task_definition)
-            .filter(|p| resumed || p.rollout_state.as_deref() != Some("FAILED"));
+            .filter(|p| resumed || p.rollout_state != Some(RolloutState::Failed));
         if let Some(p) = existing {
             return Ok(Some(p.id.clone()));
         }
@@ -1457,7 +1457,7 @@ fn preflight(
     let problems: Vec<String> = views
         .iter()
         .filter_map(|v| {
-            if v.status != "ACTIVE" {
+            if v.status != ServiceStatus::Active {
                 Some(format!(
                     "service {} in cluster {} is {} (deleted or being deleted): recreate it, or remove it from `services` of [environments.{env_name}]",
                     v.name, env.cluster, v.status
@@ -1489,8 +1489,7 @@ fn runs_completed(views: &[ServiceView], services: &[ServiceState]) -> bool {
             v.name == s.service
                 && v.task_definition == s.task_definition
                 && v.primary().is_some_and(|p| {
-                    p.task_definition == s.task_definition
-                        && p.rollout_state.as_deref().is_none_or(|r| r == "COMPLETED")
+                    p.task_definition == s.task_definition && p.rollout_completed()
                 })
         })
     })
