@@ -7,6 +7,7 @@
 #   make changelog            unreleased changes, to stdout
 #   make test                 the test suite (what CI runs, after fmt and clippy)
 #   make bench                the benchmarks: history, image promotion, rollback latency
+#   make bench-selftest       check bench/synth-history, the benchmark's history generator
 #   make fuzz                 run every fuzz target for FUZZ_SECONDS each
 #
 # RELEASE runs the CLI from this checkout, so nothing needs installing; set
@@ -26,10 +27,10 @@ LINT_BASE    ?= origin/main
 .DEFAULT_GOAL := help
 
 .PHONY: help plan bump bump-patch bump-minor bump-major changelog test build release-build \
-        bench install fuzz fuzz-build lint-commits fmt fmt-check clippy check
+        bench bench-selftest install fuzz fuzz-build lint-commits fmt fmt-check clippy check
 
 help:
-	@sed -n '3,13s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '3,14s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 ## Releasing ---------------------------------------------------------------
 
@@ -94,10 +95,16 @@ check: fmt-check clippy test
 install:
 	$(CARGO) install --path . --locked
 
+# bench/run.py writes its repository with bench/synth-history (SYNTH_HISTORY overrides it).
 bench: release-build $(VENV)/bin/moto_server
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 	$(PYTHON) bench/image.py
 	$(VENV)/bin/python bench/rollout.py $(ROLLOUT_ARGS)
+
+# The generator's own check (git and Python only, ~10 s): same arguments, same
+# repository; commit and tag counts; tag versions by release's rules. Not part of `make test`.
+bench-selftest:
+	$(PYTHON) bench/test_synth_history.py
 
 # cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them.
 # The fuzz crate has its own workspace and target dir (fuzz/target).

@@ -19,9 +19,9 @@ error (a command failing) does.
     python3 bench/run.py --commits 20000 --tag-every 50
     python3 bench/run.py --scale          # 100k, 300k and 1M: time per commit
 
-Environment: SYNTH_HISTORY (the generator, default ../shared/bench/synth-history
-from the repository root), RELEASE_BIN (default target/release/release, built
-with `cargo build --release` when missing).
+Environment: SYNTH_HISTORY (the generator, default bench/synth-history in this
+repository), RELEASE_BIN (default target/release/release, built with
+`cargo build --release` when missing).
 """
 
 import argparse
@@ -35,7 +35,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH_DIR = os.path.join(ROOT, "target", "bench")
-SYNTH = os.environ.get("SYNTH_HISTORY") or os.path.join(ROOT, "..", "shared", "bench", "synth-history")
+SYNTH = os.environ.get("SYNTH_HISTORY") or os.path.join(ROOT, "bench", "synth-history")
 RELEASE_BIN = os.environ.get("RELEASE_BIN") or os.path.join(ROOT, "target", "release", "release")
 
 GOAL_RATIO = 2.0
