@@ -129,7 +129,7 @@ pub enum CutError {
     Image(#[from] crate::app::image::PublishError),
     /// A deploy step failed; the release itself is published.
     #[error("the release is published, but a deploy failed: {0}")]
-    Deploy(#[from] crate::app::rollout::DeployError),
+    Deploy(Box<crate::app::rollout::DeployError>),
     /// Another run holds the lock, or a git lock file is in the way.
     #[error(transparent)]
     Lock(#[from] LockError),
@@ -139,6 +139,12 @@ pub enum CutError {
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+}
+
+impl From<crate::app::rollout::DeployError> for CutError {
+    fn from(e: crate::app::rollout::DeployError) -> Self {
+        CutError::Deploy(Box::new(e))
+    }
 }
 
 /// Where GitHub releases go, when they do.

@@ -6,6 +6,10 @@
 //! running the same command again: a deploy whose services were already updated waits on the
 //! recorded deployments instead of starting new ones.
 
+mod images;
+
+pub use images::{ImageSource, ImageSourceError, RegistryImages};
+
 use serde::Serialize;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -72,7 +76,7 @@ pub enum DeployError {
         /// The version.
         version: String,
         /// Where it was looked for.
-        why: String,
+        why: ImageSourceError,
     },
     /// Nothing to roll back to.
     #[error("{0}")]
@@ -100,7 +104,7 @@ pub enum DeployError {
         /// The tag.
         tag: String,
         /// Why.
-        message: String,
+        message: ImageSourceError,
     },
 }
 
@@ -207,24 +211,6 @@ impl DeployReport {
             ),
         }
     }
-}
-
-/// Where the image of a version comes from, resolved by the caller (registry, record).
-pub trait ImageSource {
-    /// `(repository@digest, digest)` of `version`.
-    fn image_of(&self, version: &str) -> Result<(String, String), String>;
-    /// Put `tag` on `digest` (moving tags only).
-    fn tag(&self, digest: &str, tag: &str) -> Result<(), String>;
-    /// `(repository@digest, digest)` recorded by `release image push` in this clone, if any.
-    fn recorded(&self, _version: &str) -> Option<(String, String)> {
-        None
-    }
-    /// `(repository@digest, digest)` of the registry's tag `version` now, if there is one.
-    fn tagged(&self, version: &str) -> Result<Option<(String, String)>, String> {
-        self.image_of(version).map(Some)
-    }
-    /// `repository@digest` of `digest`.
-    fn reference(&self, digest: &str) -> Result<String, String>;
 }
 
 /// Who cut a version (its identities), from the release tag.
@@ -564,7 +550,7 @@ impl<'a> Rollout<'a> {
                 return Ok((image.clone(), digest.clone()));
             }
         }
-        let no_image = |why: String| DeployError::NoImage {
+        let no_image = |why: ImageSourceError| DeployError::NoImage {
             version: version.to_string(),
             why,
         };
@@ -579,10 +565,10 @@ impl<'a> Rollout<'a> {
                 (image, f.digest)
             }
             None => recorded.clone().or_else(|| tagged.clone()).ok_or_else(|| {
-                no_image(format!(
-                    "the registry has no tag {}: build and push it first (`release image push --version {version}`)",
-                    crate::core::image::version_tag_of(version)
-                ))
+                no_image(ImageSourceError::NotPushed {
+                    tag: crate::core::image::version_tag_of(version),
+                    version: version.to_string(),
+                })
             })?,
         };
         for (source_name, found) in [
@@ -1513,11 +1499,7 @@ impl<'a> Rollout<'a> {
             who: std::cell::OnceCell::new(),
             whoami: Box::new(move || who(repo, config, &aws, rt)),
             tagger: Box::new(move |version| tag_identities(repo, &prefix, version)),
-            images: Box::new(crate::app::image::RegistryImages::new(
-                rt,
-                repo.path(),
-                config,
-            )),
+            images: Box::new(RegistryImages::new(rt, repo.path(), config)),
             lock_wait: Duration::ZERO,
             rt,
         }

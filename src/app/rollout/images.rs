@@ -1,0 +1,120 @@
+//! Where the image of a version comes from for a rollout: the digest recorded by `release image
+//! push` in this clone, else the registry's version tag; environment tags put on by digest.
+
+use std::path::{Path, PathBuf};
+
+use crate::adapters::image_record as record;
+use crate::app::image::{PublishError, Target};
+use crate::config::image::ImageConfig;
+use crate::config::Config;
+use crate::core::image::{self, ImageError, Repository};
+
+/// Why the image of a version cannot be found or tagged.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageSourceError {
+    /// No `[image]` in release.toml.
+    #[error("release.toml has no [image] section: deploys need the image repository")]
+    NoImageSection,
+    /// The configured repository cannot be used.
+    #[error(transparent)]
+    Repository(#[from] ImageError),
+    /// The registry has no image of the version.
+    #[error("the registry has no tag {tag}: build and push it first (`release image push --version {version}`)")]
+    NotPushed {
+        /// The version's tag.
+        tag: String,
+        /// The version.
+        version: String,
+    },
+    /// The registry could not be asked.
+    #[error(transparent)]
+    Registry(Box<PublishError>),
+}
+
+impl From<PublishError> for ImageSourceError {
+    fn from(e: PublishError) -> Self {
+        ImageSourceError::Registry(Box::new(e))
+    }
+}
+
+/// Where the image of a version comes from, resolved by the caller (registry, record).
+pub trait ImageSource {
+    /// Put `tag` on `digest` (moving tags only).
+    fn tag(&self, digest: &str, tag: &str) -> Result<(), ImageSourceError>;
+    /// `(repository@digest, digest)` recorded by `release image push` in this clone, if any.
+    fn recorded(&self, _version: &str) -> Option<(String, String)> {
+        None
+    }
+    /// `(repository@digest, digest)` of the registry's tag `version` now, if there is one.
+    fn tagged(&self, version: &str) -> Result<Option<(String, String)>, ImageSourceError>;
+    /// `repository@digest` of `digest`.
+    fn reference(&self, digest: &str) -> Result<String, ImageSourceError>;
+}
+
+/// The images of released versions for rollouts: the recorded digest, else the registry's
+/// version tag; environment tags put on by digest.
+pub struct RegistryImages<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    git_dir: PathBuf,
+    image: Option<&'a ImageConfig>,
+    target: std::cell::OnceCell<Target>,
+}
+
+impl<'a> RegistryImages<'a> {
+    /// Images of `config`'s `[image]`, records in `git_dir`.
+    pub fn new(rt: &'a tokio::runtime::Runtime, git_dir: &Path, config: &'a Config) -> Self {
+        RegistryImages {
+            rt,
+            git_dir: git_dir.to_path_buf(),
+            image: config.image.as_ref(),
+            target: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn target(&self) -> Result<(&Target, Repository), ImageSourceError> {
+        let image = self.image.ok_or(ImageSourceError::NoImageSection)?;
+        let repository = Repository::parse(&image.repository)?;
+        if let Some(t) = self.target.get() {
+            return Ok((t, repository));
+        }
+        let t = Target::open(self.rt, image, &repository)?;
+        Ok((self.target.get_or_init(|| t), repository))
+    }
+}
+
+impl ImageSource for RegistryImages<'_> {
+    fn recorded(&self, version: &str) -> Option<(String, String)> {
+        let repository = Repository::parse(&self.image?.repository).ok()?;
+        match record::load(&self.git_dir, version) {
+            Ok(Some(r)) if r.repository == repository.full() => Some((r.reference, r.digest)),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(
+                    "the image record of {version} in {} cannot be read ({e}); it is not used",
+                    record::dir(&self.git_dir).display()
+                );
+                None
+            }
+        }
+    }
+
+    fn tagged(&self, version: &str) -> Result<Option<(String, String)>, ImageSourceError> {
+        let (target, repository) = self.target()?;
+        // `+` is not allowed in a tag: the version's image was pushed under its tag form.
+        Ok(target
+            .digest(self.rt, &image::version_tag_of(version))?
+            .map(|digest| (format!("{}@{digest}", repository.full()), digest)))
+    }
+
+    fn reference(&self, digest: &str) -> Result<String, ImageSourceError> {
+        let image = self.image.ok_or(ImageSourceError::NoImageSection)?;
+        let repository = Repository::parse(&image.repository)?;
+        Ok(format!("{}@{digest}", repository.full()))
+    }
+
+    fn tag(&self, digest: &str, tag: &str) -> Result<(), ImageSourceError> {
+        let (target, _) = self.target()?;
+        target.promote(self.rt, digest, tag)?;
+        Ok(())
+    }
+}
