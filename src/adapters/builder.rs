@@ -10,6 +10,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::config::environ::Environ;
 use crate::config::image::BuilderKind;
 use crate::util::redact;
 
@@ -25,12 +26,13 @@ pub struct BuildahOptions {
 }
 
 impl BuildahOptions {
-    /// From the environment, with the daemonless defaults.
-    pub fn from_env() -> BuildahOptions {
-        let get = |var: &str, default: &str| match std::env::var(var) {
-            Ok(v) if v.is_empty() => None,
-            Ok(v) => Some(v),
-            Err(_) => Some(default.to_string()),
+    /// From `RELEASE_AGENT_BUILDAH_STORAGE_DRIVER` and `RELEASE_AGENT_BUILDAH_ISOLATION`, with
+    /// the daemonless defaults (set empty: buildah's own default).
+    pub fn from_environ(environ: &Environ) -> BuildahOptions {
+        let get = |var: &str, default: &str| match environ.get_raw(var) {
+            Some("") => None,
+            Some(v) => Some(v.to_string()),
+            None => Some(default.to_string()),
         };
         BuildahOptions {
             storage_driver: get("RELEASE_AGENT_BUILDAH_STORAGE_DRIVER", "vfs"),
@@ -92,10 +94,10 @@ pub enum BuilderError {
 
 impl Builder {
     /// The builder of `kind` with options from the environment.
-    pub fn new(kind: BuilderKind) -> Builder {
+    pub fn new(kind: BuilderKind, environ: &Environ) -> Builder {
         Builder {
             kind,
-            buildah: BuildahOptions::from_env(),
+            buildah: BuildahOptions::from_environ(environ),
         }
     }
 
@@ -256,7 +258,7 @@ mod tests {
 
     #[test]
     fn docker_arguments() {
-        let b = Builder::new(BuilderKind::Docker);
+        let b = Builder::new(BuilderKind::Docker, &Environ::default());
         assert_eq!(
             strs(&b.build_argv(&spec())),
             [
@@ -296,7 +298,7 @@ mod tests {
 
     #[test]
     fn podman_arguments() {
-        let b = Builder::new(BuilderKind::Podman);
+        let b = Builder::new(BuilderKind::Podman, &Environ::default());
         let argv = b.build_argv(&spec());
         assert_eq!(argv[..2], ["podman", "build"]);
         assert_eq!(argv.len(), 15);

@@ -9,6 +9,7 @@ use octocrab::Octocrab;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+use crate::config::environ::Environ;
 use crate::util::redact;
 
 pub use crate::core::remote::DEFAULT_API;
@@ -85,7 +86,7 @@ impl std::fmt::Display for RepoId {
 
 /// A release as GitHub describes it (the fields we use).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-pub struct Release {
+pub struct GithubRelease {
     /// Release id.
     pub id: u64,
     /// Its tag.
@@ -139,10 +140,10 @@ impl Default for Retry {
 
 impl Retry {
     /// The default policy, with the first backoff from `RELEASE_AGENT_RETRY_BASE_MS` when set.
-    pub fn from_env() -> Retry {
+    pub fn from_environ(environ: &Environ) -> Retry {
         let mut r = Retry::default();
-        if let Some(ms) = std::env::var("RELEASE_AGENT_RETRY_BASE_MS")
-            .ok()
+        if let Some(ms) = environ
+            .get("RELEASE_AGENT_RETRY_BASE_MS")
             .and_then(|v| v.parse().ok())
         {
             r.base = Duration::from_millis(ms);
@@ -210,7 +211,7 @@ impl Github {
     }
 
     /// The published release of `tag`, if any (`GET /repos/{owner}/{repo}/releases/tags/{tag}`).
-    pub async fn release_by_tag(&self, tag: &str) -> Result<Option<Release>, GithubError> {
+    pub async fn release_by_tag(&self, tag: &str) -> Result<Option<GithubRelease>, GithubError> {
         let path = format!(
             "/repos/{}/releases/tags/{}",
             self.repo,
@@ -226,7 +227,7 @@ impl Github {
 
     /// Create a release. A concurrent creation of the same tag (`422 already_exists`) returns
     /// the release that won.
-    pub async fn create_release(&self, release: &NewRelease) -> Result<Release, GithubError> {
+    pub async fn create_release(&self, release: &NewRelease) -> Result<GithubRelease, GithubError> {
         let path = format!("/repos/{}/releases", self.repo);
         let body = serde_json::to_value(release).unwrap_or_default();
         let answer = self.send("POST", &path, Some(&body)).await?;
@@ -248,7 +249,7 @@ impl Github {
         method: &'static str,
         path: &str,
         answer: &Answer,
-    ) -> Result<Release, GithubError> {
+    ) -> Result<GithubRelease, GithubError> {
         serde_json::from_str(&answer.body).map_err(|e| GithubError::Transport {
             method,
             path: path.to_string(),

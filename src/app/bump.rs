@@ -5,7 +5,7 @@
 //! is already done is reported as such, never repeated.
 
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::adapters::git::{self, GitError};
 use crate::adapters::hooks::{self, HookError};
@@ -15,7 +15,9 @@ use crate::config::Config;
 use crate::core::changelog::{self, Release, ReleaseInfo};
 use crate::core::plan::ReleasePlan;
 use crate::core::remote::GithubRepo;
+use crate::core::step::{self, Applied, RunOptions, Step, StepReport, StepState};
 use crate::util::safe_path::{self, UnsafePath};
+use crate::util::signals::Interrupted;
 
 /// Switches of `release bump`.
 #[derive(Debug, Clone, Default)]
@@ -99,29 +101,6 @@ pub struct FileChange {
     pub content: String,
     /// Whether the file on disk differs from `content`.
     pub changed: bool,
-}
-
-/// What a step found or did.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum StepState {
-    /// Would run (dry run).
-    Todo,
-    /// Ran now.
-    Applied,
-    /// Was already done; nothing to do.
-    Done,
-    /// Turned off by an option.
-    Skipped,
-}
-
-/// A step and its outcome, as printed and returned in `--json`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct StepReport {
-    /// What the step does.
-    pub name: String,
-    /// What happened.
-    pub state: StepState,
 }
 
 /// Everything a bump writes, computed before anything is written.
@@ -397,7 +376,8 @@ pub fn unexpected_changes(
 }
 
 /// One step of a local release. [`steps`] lists them in the order they run, and both the dry
-/// run and the run iterate that one list: what `--dry-run` prints is what a run does.
+/// run and the run go through that one list ([`step::run`]): what `--dry-run` prints is what a
+/// run does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BumpStep {
     /// The `pre_bump` hooks, before any write: their failure leaves everything untouched.
@@ -427,10 +407,58 @@ pub fn steps(config: &Config, prepared: &Prepared) -> Vec<BumpStep> {
     steps
 }
 
-impl BumpStep {
-    /// The step as printed.
-    pub fn name(self, config: &Config, prepared: &Prepared) -> String {
-        match self {
+/// What the steps of a local release work on.
+pub struct BumpRun<'a> {
+    /// The repository.
+    pub repo: &'a git2::Repository,
+    /// Its worktree.
+    pub root: PathBuf,
+    /// The configuration.
+    pub config: &'a Config,
+    /// What the release writes.
+    pub prepared: &'a Prepared,
+    /// The switches.
+    pub options: &'a BumpOptions,
+    /// The hooks' environment.
+    pub env: Vec<(&'static str, String)>,
+}
+
+impl BumpRun<'_> {
+    /// Recorded before the first write: from then on the release is not finished until its
+    /// post_bump hooks have run, whenever this run stops.
+    pub fn mark_pending(&mut self) -> Result<(), BumpError> {
+        if !self.options.skip_hooks && !self.config.hooks.post_bump.is_empty() {
+            set_pending(
+                self.repo,
+                &PendingPostBump {
+                    tag: self.prepared.tag.clone(),
+                    env: self
+                        .env
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.clone()))
+                        .collect(),
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    fn head(&self) -> Result<git2::Oid, BumpError> {
+        Ok(self
+            .repo
+            .head()
+            .and_then(|h| h.peel_to_commit())
+            .map_err(GitError::from)?
+            .id())
+    }
+}
+
+impl Step<BumpRun<'_>> for BumpStep {
+    type Error = BumpError;
+
+    fn name(&self, run: &BumpRun<'_>) -> String {
+        let (config, prepared) = (run.config, run.prepared);
+        match *self {
             BumpStep::PreBumpHooks => {
                 format!("run pre_bump hooks ({})", config.hooks.pre_bump.len())
             }
@@ -445,17 +473,115 @@ impl BumpStep {
             }
         }
     }
+
+    fn boundary(&self) -> &'static str {
+        match self {
+            BumpStep::PreBumpHooks => "pre-bump-hooks",
+            BumpStep::Write(_) => "write-files",
+            BumpStep::Commit => "commit",
+            BumpStep::Tag => "tag",
+            BumpStep::PostBumpHooks => "post-bump-hooks",
+        }
+    }
+
+    fn stopped(&self, signal: Interrupted, run: &BumpRun<'_>) -> BumpError {
+        BumpError::Interrupted {
+            signal,
+            next: self.name(run),
+        }
+    }
+
+    fn writes(&self) -> bool {
+        *self != BumpStep::PreBumpHooks
+    }
+
+    async fn check(&self, run: &mut BumpRun<'_>) -> Result<Option<StepState>, BumpError> {
+        let options = run.options;
+        Ok(match *self {
+            BumpStep::PreBumpHooks => options.skip_hooks.then_some(StepState::Skipped),
+            BumpStep::Write(i) => match run.prepared.files.get(i) {
+                Some(f) if f.changed => None,
+                _ => Some(StepState::Done),
+            },
+            BumpStep::Commit if options.no_commit => Some(StepState::Skipped),
+            BumpStep::Commit => run
+                .prepared
+                .release_commit
+                .is_some()
+                .then_some(StepState::Done),
+            BumpStep::Tag if options.no_tag || options.no_commit => Some(StepState::Skipped),
+            BumpStep::Tag => {
+                let head = run.head()?;
+                match git::tag_target(run.repo, &run.prepared.tag)? {
+                    Some(at) if at == head => Some(StepState::Done),
+                    Some(at) => {
+                        return Err(GitError::TagElsewhere {
+                            name: run.prepared.tag.clone(),
+                            existing: at.to_string(),
+                            wanted: head.to_string(),
+                        }
+                        .into())
+                    }
+                    None => None,
+                }
+            }
+            BumpStep::PostBumpHooks if options.skip_hooks => {
+                // Skipped on purpose: no earlier run's pending mark asks for them any more.
+                if !options.dry_run {
+                    clear_pending(run.repo);
+                }
+                Some(StepState::Skipped)
+            }
+            BumpStep::PostBumpHooks => None,
+        })
+    }
+
+    async fn apply(&self, run: &mut BumpRun<'_>) -> Result<Applied, BumpError> {
+        let state = match *self {
+            BumpStep::PreBumpHooks => {
+                hooks::run_stage("pre_bump", &run.config.hooks.pre_bump, &run.root, &run.env)
+                    .map_err(|source| BumpError::Hook {
+                        source,
+                        untouched: true,
+                    })?;
+                StepState::Applied
+            }
+            BumpStep::Write(i) => {
+                if let Some(f) = run.prepared.files.get(i) {
+                    version_files::write_atomic(&run.root.join(&f.path), &f.content)?;
+                }
+                StepState::Applied
+            }
+            BumpStep::Commit => {
+                match git::commit_paths(
+                    run.repo,
+                    &managed_paths(run.prepared),
+                    &run.prepared.commit_message,
+                )? {
+                    Some(_) => StepState::Applied,
+                    None => StepState::Done,
+                }
+            }
+            BumpStep::Tag => {
+                let head = run.head()?;
+                git::create_tag(run.repo, &run.prepared.tag, head, &run.prepared.notes)?;
+                StepState::Applied
+            }
+            BumpStep::PostBumpHooks => {
+                run_post_bump(run.repo, run.config, &run.root, &run.env)?;
+                StepState::Applied
+            }
+        };
+        Ok(state.into())
+    }
 }
 
-/// Carry out the release, step by step (or, with `dry_run`, say what each step would do).
-/// Between steps a SIGINT or SIGTERM stops the run ([`crate::util::signals::catch_signals`]).
-pub fn apply(
+/// Check what the release needs (a branch, an identity, a clean worktree) before any step.
+pub fn preflight(
     repo: &git2::Repository,
-    config: &Config,
-    plan: &ReleasePlan,
     prepared: &Prepared,
     options: &BumpOptions,
-) -> Result<Vec<StepReport>, BumpError> {
+) -> Result<(), BumpError> {
     git::workdir(repo)?;
     git::current_branch(repo)?;
     if !options.dry_run && !options.no_commit {
@@ -469,148 +595,38 @@ pub fn apply(
             return Err(GitError::Dirty(git::summarize_paths(&dirty)).into());
         }
     }
-    let env = hook_env(plan, prepared);
-    let mut reports = Vec::new();
-    let mut written = false;
-    for step in steps(config, prepared) {
-        let name = step.name(config, prepared);
-        if !options.dry_run {
-            crate::util::signals::check_interrupt().map_err(|signal| BumpError::Interrupted {
-                signal,
-                next: name.clone(),
-            })?;
-            if !written && step != BumpStep::PreBumpHooks {
-                // Recorded before the first write: from here on the release is not finished
-                // until its post_bump hooks have run, whenever this run stops.
-                if !options.skip_hooks && !config.hooks.post_bump.is_empty() {
-                    set_pending(
-                        repo,
-                        &PendingPostBump {
-                            tag: prepared.tag.clone(),
-                            env: env
-                                .iter()
-                                .map(|(k, v)| (k.to_string(), v.clone()))
-                                .collect(),
-                        },
-                    )?;
-                }
-                written = true;
-            }
-        }
-        let state = run_step(repo, config, prepared, options, &env, step)?;
-        tracing::info!("{name}: {state:?}");
-        reports.push(StepReport { name, state });
-    }
-    Ok(reports)
+    Ok(())
 }
 
-/// One step: with `dry_run`, what it would do; else it checks the world, acts if needed, and
-/// says which it was.
-fn run_step(
+/// Carry out the release, step by step (or, with `dry_run`, say what each step would do).
+/// Between steps a SIGINT or SIGTERM stops the run ([`crate::util::signals::catch_signals`]).
+pub async fn apply(
     repo: &git2::Repository,
     config: &Config,
+    plan: &ReleasePlan,
     prepared: &Prepared,
     options: &BumpOptions,
-    env: &[(&'static str, String)],
-    step: BumpStep,
-) -> Result<StepState, BumpError> {
-    let root = git::workdir(repo)?;
-    let act = |state_if_run: StepState| {
-        if options.dry_run {
-            StepState::Todo
-        } else {
-            state_if_run
-        }
+) -> Result<Vec<StepReport>, BumpError> {
+    preflight(repo, prepared, options)?;
+    let mut run = BumpRun {
+        repo,
+        root: git::workdir(repo)?,
+        config,
+        prepared,
+        options,
+        env: hook_env(plan, prepared),
     };
-    match step {
-        BumpStep::PreBumpHooks => {
-            if options.skip_hooks {
-                return Ok(StepState::Skipped);
-            }
-            if !options.dry_run {
-                hooks::run_stage("pre_bump", &config.hooks.pre_bump, &root, env).map_err(
-                    |source| BumpError::Hook {
-                        source,
-                        untouched: true,
-                    },
-                )?;
-            }
-            Ok(act(StepState::Applied))
-        }
-        BumpStep::Write(i) => {
-            let Some(f) = prepared.files.get(i) else {
-                return Ok(StepState::Done);
-            };
-            if !f.changed {
-                return Ok(StepState::Done);
-            }
-            if !options.dry_run {
-                version_files::write_atomic(&root.join(&f.path), &f.content)?;
-                if i + 1 == prepared.files.len() {
-                    crate::util::fault::point("write-files");
-                }
-            }
-            Ok(act(StepState::Applied))
-        }
-        BumpStep::Commit => {
-            if options.no_commit {
-                return Ok(StepState::Skipped);
-            }
-            if prepared.release_commit.is_some() {
-                return Ok(StepState::Done);
-            }
-            if options.dry_run {
-                return Ok(StepState::Todo);
-            }
-            let state = match git::commit_paths(
-                repo,
-                &managed_paths(prepared),
-                &prepared.commit_message,
-            )? {
-                Some(_) => StepState::Applied,
-                None => StepState::Done,
-            };
-            crate::util::fault::point("commit");
-            Ok(state)
-        }
-        BumpStep::Tag => {
-            if options.no_tag || options.no_commit {
-                return Ok(StepState::Skipped);
-            }
-            let head = repo
-                .head()
-                .and_then(|h| h.peel_to_commit())
-                .map_err(GitError::from)?
-                .id();
-            match git::tag_target(repo, &prepared.tag)? {
-                Some(at) if at == head => Ok(StepState::Done),
-                Some(at) => Err(GitError::TagElsewhere {
-                    name: prepared.tag.clone(),
-                    existing: at.to_string(),
-                    wanted: head.to_string(),
-                }
-                .into()),
-                None if options.dry_run => Ok(StepState::Todo),
-                None => {
-                    git::create_tag(repo, &prepared.tag, head, &prepared.notes)?;
-                    crate::util::fault::point("tag");
-                    Ok(StepState::Applied)
-                }
-            }
-        }
-        BumpStep::PostBumpHooks => {
-            if options.skip_hooks {
-                if !options.dry_run {
-                    clear_pending(repo);
-                }
-                return Ok(StepState::Skipped);
-            }
-            if !options.dry_run {
-                run_post_bump(repo, config, &root, env)?;
-            }
-            Ok(act(StepState::Applied))
-        }
-    }
+    let run_options = RunOptions {
+        dry_run: options.dry_run,
+        ..RunOptions::default()
+    };
+    step::run(
+        &steps(config, prepared),
+        &mut run,
+        run_options,
+        BumpRun::mark_pending,
+    )
+    .await
 }
 
 /// Run the `post_bump` hooks, and clear the pending mark once they succeeded.
@@ -729,7 +745,7 @@ pub fn finish_pending_post_bump(
 }
 
 /// Environment handed to lifecycle hooks: values as variables, never spliced into a command.
-fn hook_env(plan: &ReleasePlan, prepared: &Prepared) -> Vec<(&'static str, String)> {
+pub fn hook_env(plan: &ReleasePlan, prepared: &Prepared) -> Vec<(&'static str, String)> {
     vec![
         ("RELEASE_VERSION", prepared.version.clone()),
         ("RELEASE_TAG", prepared.tag.clone()),

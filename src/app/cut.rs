@@ -13,12 +13,13 @@ use crate::adapters::git::lock::{Lock, LockError};
 use crate::adapters::git::{self, Tracking};
 use crate::adapters::github::{self, Github, NewRelease, RepoId};
 use crate::adapters::templates::Templates;
-use crate::app::bump::{self, BumpOptions, StepReport, StepState};
+use crate::app::bump::{self, BumpOptions, BumpRun, BumpStep};
+use crate::config::environ::Environ;
 use crate::config::Config;
 use crate::core::plan::{PlanOptions, ReleasePlan};
 use crate::core::remote;
-use crate::util::fault;
-use crate::util::signals::{catch_signals, check_interrupt, Interrupted};
+use crate::core::step::{self, Applied, RunOptions, Step, StepReport, StepState};
+use crate::util::signals::{catch_signals, Interrupted};
 
 /// Switches of `cut` and `ci`.
 #[derive(Debug, Clone)]
@@ -35,12 +36,14 @@ pub struct CutOptions {
     pub no_github: bool,
     /// Skip the deploys to the environments that deploy on cut.
     pub no_deploy: bool,
+    /// The environment: GitHub's variables and token, builder and registry settings.
+    pub environ: Environ,
 }
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum CutOutcome {
     /// A release was made or completed by this run.
     Released,
     /// HEAD was already released and everything was in place.
@@ -59,7 +62,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct CutReport {
     /// How it ended.
-    pub outcome: Outcome,
+    pub outcome: CutOutcome,
     /// One sentence.
     pub reason: String,
     /// The version released (or that was to be).
@@ -79,7 +82,7 @@ pub struct CutReport {
 }
 
 impl CutReport {
-    fn new(outcome: Outcome, reason: impl Into<String>) -> CutReport {
+    fn new(outcome: CutOutcome, reason: impl Into<String>) -> CutReport {
         CutReport {
             outcome,
             reason: reason.into(),
@@ -136,9 +139,6 @@ pub enum CutError {
     /// SIGINT or SIGTERM stopped the run between two steps.
     #[error("{0}: stopped at a step boundary; run the same command again to finish the release")]
     Interrupted(#[from] Interrupted),
-    /// The async runtime could not start.
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(std::io::Error),
 }
 
 impl From<crate::app::rollout::DeployError> for CutError {
@@ -155,7 +155,7 @@ struct GithubTarget {
 }
 
 /// Run the release: `ask` is called once before the first write when confirmation is wanted.
-pub fn cut(
+pub async fn cut(
     repo: &git2::Repository,
     root: &Path,
     config: &Config,
@@ -193,7 +193,7 @@ pub fn cut(
             // Another run released HEAD meanwhile (the same merge, built twice): not an error.
             if let Some(tag) = released_upstream(repo, config, &options.remote, &branch)? {
                 let mut report = CutReport::new(
-                    Outcome::ReleasedByAnotherRun,
+                    CutOutcome::ReleasedByAnotherRun,
                     format!(
                         "another run already released HEAD as {} ({}/{branch} is {n} commit(s) ahead with it); nothing to do here",
                         tag.name, options.remote
@@ -217,25 +217,18 @@ pub fn cut(
         }
         Tracking::Equal | Tracking::Ahead(_) | Tracking::NoRemote => {}
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(CutError::Runtime)?;
-    // octocrab's client spawns its request buffer onto the current runtime when it is built,
-    // so it must be built inside the runtime (outside, the process panics: "no reactor running").
-    let _entered = rt.enter();
+    // octocrab's client spawns its request buffer onto the current runtime when it is built:
+    // this runs inside the CLI's runtime, so it has one.
     let mut github = if options.no_github || !config.github.release {
         None
     } else {
-        github_target(&remote_url)
+        github_target(&remote_url, &options.environ)
     };
     if let Some(target) = &mut github {
         if target.token.is_none() {
             if let Some(name) = &config.github.token_ssm_parameter {
-                let token = rt.block_on(async {
-                    let aws = crate::adapters::aws::ssm::aws_config().await;
-                    crate::adapters::aws::ssm::secret(&aws, name).await
-                })?;
+                let aws = crate::adapters::aws::config().await;
+                let token = crate::adapters::aws::ssm::secret(&aws, name).await?;
                 target.token = Some(token);
             }
         }
@@ -251,7 +244,7 @@ pub fn cut(
             &t.api,
             t.token.as_deref().unwrap_or_default(),
             t.repo.clone(),
-            github::Retry::from_env(),
+            github::Retry::from_environ(&options.environ),
         )?),
         None => None,
     };
@@ -259,32 +252,32 @@ pub fn cut(
     // What to release: a new version, or the version HEAD already carries (finish it).
     let tags = history::version_tags(repo, &config.tag_prefix)?;
     let release = match (&plan.next_version, &plan.next_tag) {
-        (Some(v), Some(t)) => Target::New {
+        (Some(v), Some(t)) => Releasing::New {
             version: v.clone(),
             tag: t.clone(),
         },
         _ => match tags.iter().find(|t| t.commit == head) {
-            Some(t) => Target::Existing {
+            Some(t) => Releasing::Existing {
                 version: t.version.to_string(),
                 tag: t.name.clone(),
             },
             None => {
                 return Ok(CutReport::new(
-                    Outcome::NothingToRelease,
+                    CutOutcome::NothingToRelease,
                     plan.reason.clone(),
                 ))
             }
         },
     };
     let (version, tag) = release.names();
-    let mut report = CutReport::new(Outcome::Released, String::new());
+    let mut report = CutReport::new(CutOutcome::Released, String::new());
     report.version = Some(version.clone());
     report.tag = Some(tag.clone());
     report.prerelease = semver::Version::parse(&version).is_ok_and(|v| !v.pre.is_empty());
 
     // The tag on the remote decides between "ours to push" and "someone else's".
     let remote_tag = git::remote_tag(root, &options.remote, &tag)?;
-    if let (Target::New { .. }, Some(at)) = (&release, remote_tag) {
+    if let (Releasing::New { .. }, Some(at)) = (&release, remote_tag) {
         return Err(CutError::Refused(format!(
             "tag {tag} already exists on {} (at {}) but not here: fetch it (`git fetch --tags`) and run again",
             options.remote,
@@ -298,7 +291,7 @@ pub fn cut(
         CutError::Refused(format!("cannot push to {}: {}", options.remote, e.message))
     })?;
     if let Some(client) = &client {
-        if !rt.block_on(client.can_push())? {
+        if !client.can_push().await? {
             return Err(CutError::Refused(format!(
                 "the GitHub token cannot push to {}: it needs contents: write",
                 client.repo()
@@ -308,22 +301,19 @@ pub fn cut(
 
     // Prepare the local release (pure computation, nothing written yet).
     let prepared = match &release {
-        Target::New { .. } => {
+        Releasing::New { .. } => {
             let templates = Templates::load(templates_dir)?;
-            let gh = remote::parse_github(
-                &remote_url,
-                std::env::var("GITHUB_SERVER_URL").ok().as_deref(),
-            );
+            let gh = remote::parse_github(&remote_url, options.environ.get("GITHUB_SERVER_URL"));
             let model = bump::release_of(&plan, crate::util::time::now(), gh.as_ref(), config);
             Some(bump::prepare(repo, config, &plan, &templates, &model)?)
         }
-        Target::Existing { .. } => None,
+        Releasing::Existing { .. } => None,
     };
     if let Some(prepared) = &prepared {
         ensure_clean(repo, prepared)?;
     }
 
-    // The one list of steps that both the dry run and the run iterate.
+    // The one list of steps that both the dry run and the run go through.
     let deploy_envs: Vec<String> = if options.no_deploy || config.image.is_none() {
         Vec::new()
     } else {
@@ -335,76 +325,59 @@ pub fn cut(
             .collect()
     };
     let pending = match &release {
-        Target::Existing { tag, .. } => {
+        Releasing::Existing { tag, .. } => {
             bump::pending_post_bump(repo).is_some_and(|p| &p.tag == tag)
         }
-        Target::New { .. } => false,
+        Releasing::New { .. } => false,
     };
-    let steps = cut_steps(prepared.is_some(), pending, config, &deploy_envs);
-    let push_name = format!("push {branch} and {tag} to {} (atomic)", options.remote);
-    let github_name = if client.is_some() {
-        format!("github release {tag}")
-    } else {
-        "github release (no GitHub repository)".to_string()
+    let bump_options = BumpOptions {
+        dry_run: options.dry_run,
+        ..BumpOptions::default()
+    };
+    let steps = cut_steps(prepared.as_ref(), pending, config, &deploy_envs);
+    if let Some(prepared) = &prepared {
+        bump::preflight(repo, prepared, &bump_options)?;
+    }
+    let mut run = CutRun {
+        repo,
+        root,
+        config,
+        options,
+        push_name: format!("push {branch} and {tag} to {} (atomic)", options.remote),
+        github_name: if client.is_some() {
+            format!("github release {tag}")
+        } else {
+            "github release (no GitHub repository)".to_string()
+        },
+        branch,
+        version: version.clone(),
+        tag: tag.clone(),
+        before: head,
+        remote_tag,
+        refspecs,
+        client,
+        bump: prepared.as_ref().map(|prepared| BumpRun {
+            repo,
+            root: root.to_path_buf(),
+            config,
+            prepared,
+            options: &bump_options,
+            env: bump::hook_env(&plan, prepared),
+        }),
+        rollout: None,
+        report,
+        lost_race: false,
     };
 
     if options.dry_run {
-        report.outcome = Outcome::DryRun;
-        report.reason = format!("dry run: would release {tag}");
-        for cut_step in &steps {
-            match cut_step {
-                CutStep::Bump => {
-                    if let Some(prepared) = &prepared {
-                        let dry = BumpOptions {
-                            dry_run: true,
-                            ..BumpOptions::default()
-                        };
-                        report
-                            .steps
-                            .extend(bump::apply(repo, config, &plan, prepared, &dry)?);
-                    }
-                }
-                CutStep::PendingPostBump => report.steps.push(StepReport {
-                    name: format!("run post_bump hooks of {tag} (pending)"),
-                    state: StepState::Todo,
-                }),
-                CutStep::Push => report.steps.push(StepReport {
-                    name: push_name.clone(),
-                    state: if remote_tag.is_some() {
-                        StepState::Done
-                    } else {
-                        StepState::Todo
-                    },
-                }),
-                CutStep::GithubRelease => report.steps.push(StepReport {
-                    name: github_name.clone(),
-                    state: if client.is_some() {
-                        StepState::Todo
-                    } else {
-                        StepState::Skipped
-                    },
-                }),
-                CutStep::Image => {
-                    let repository = config.image.as_ref().map_or("", |i| i.repository.as_str());
-                    report.steps.push(StepReport {
-                        name: format!(
-                            "image {repository}:{} (build and push unless the registry has it)",
-                            crate::core::image::version_tag_of(&version)
-                        ),
-                        state: StepState::Todo,
-                    });
-                }
-                CutStep::Deploys => {
-                    for env in &deploy_envs {
-                        report.steps.push(StepReport {
-                            name: format!("deploy {version} to {env} (unless it runs there)"),
-                            state: StepState::Todo,
-                        });
-                    }
-                }
-            }
-        }
-        return Ok(report);
+        run.report.outcome = CutOutcome::DryRun;
+        run.report.reason = format!("dry run: would release {tag}");
+        let dry = RunOptions {
+            dry_run: true,
+            ..RunOptions::default()
+        };
+        run.report.steps = step::run(&steps, &mut run, dry, |_| Ok(())).await?;
+        return Ok(run.report);
     }
     if options.confirm
         && !ask(&format!(
@@ -413,176 +386,40 @@ pub fn cut(
             options.remote
         ))
     {
-        report.outcome = Outcome::Declined;
-        report.reason = "declined at the prompt; nothing was changed".into();
-        return Ok(report);
+        run.report.outcome = CutOutcome::Declined;
+        run.report.reason = "declined at the prompt; nothing was changed".into();
+        return Ok(run.report);
     }
     // From the first write on, SIGINT/SIGTERM stop the run between steps, not in one.
     catch_signals();
-
-    let before = head;
-    let mut release_commit = head;
-    for cut_step in &steps {
-        check_interrupt()?;
-        match cut_step {
-            // 1. Local release: version files, changelog, commit, tag (each step idempotent).
-            CutStep::Bump => {
-                if let Some(prepared) = &prepared {
-                    let steps =
-                        bump::apply(repo, config, &plan, prepared, &BumpOptions::default())?;
-                    report.steps.extend(steps);
-                }
-                release_commit = history::head_commit(repo)?;
-            }
-            // A release whose post_bump hooks failed is finished by running them.
-            CutStep::PendingPostBump => {
-                if let Some(done) = bump::finish_pending_post_bump(repo, config, false)? {
-                    report.steps.push(step(done.name, done.state));
-                }
-            }
-            // 2. Push branch and tag together.
-            CutStep::Push => {
-                let tag_spec = format!("refs/tags/{tag}:refs/tags/{tag}");
-                let on_remote = git::remote_tag(root, &options.remote, &tag)?;
-                // The tag was not on the remote when this run began and is there now: another
-                // run released this version meanwhile (a race lost before the push, not at it).
-                let lost_race = |report: CutReport| -> Result<CutReport, CutError> {
-                    if prepared.is_some() {
-                        git::undo_local_release(repo, &tag, release_commit, before)?;
-                    }
-                    let mut lost = CutReport::new(
-                        Outcome::ReleasedByAnotherRun,
-                        format!("another run released {tag} first; nothing was pushed and the local release commit was undone"),
-                    );
-                    lost.version = report.version;
-                    lost.tag = report.tag;
-                    Ok(lost)
-                };
-                match on_remote {
-                    Some(at) if at != release_commit && remote_tag.is_none() => {
-                        return lost_race(report)
-                    }
-                    Some(at) if at == release_commit => {
-                        // Tag already there: the branch may still lag (pushed separately by hand).
-                        git::push_atomic(root, &options.remote, &refspecs, false)?;
-                        report.steps.push(step(push_name.clone(), StepState::Done));
-                    }
-                    Some(at) => {
-                        return Err(CutError::Refused(format!(
-                            "tag {tag} on {} points at {}, not at {}: tags are never moved",
-                            options.remote,
-                            &at.to_string()[..7],
-                            &release_commit.to_string()[..7]
-                        )))
-                    }
-                    None => {
-                        let specs = [refspecs[0].clone(), tag_spec];
-                        if let Err(e) = git::push_atomic(root, &options.remote, &specs, false) {
-                            // Lost a race? Then the remote has our version now, made by another run.
-                            if tag_appears(root, &options.remote, &tag) {
-                                return lost_race(report);
-                            }
-                            return Err(CutError::Refused(format!(
-                                "the push of {branch} and {tag} was refused, so nothing was published (run again after fixing the cause): {}",
-                                e.message
-                            )));
-                        }
-                        report
-                            .steps
-                            .push(step(push_name.clone(), StepState::Applied));
-                    }
-                }
-                fault::point("push");
-            }
-            // 3. GitHub release, from the tag's own notes (which someone else may have written:
-            // made inert and masked like rendered notes).
-            CutStep::GithubRelease => {
-                let notes = match git::tag_message(repo, &tag)? {
-                    Some(m) if !m.trim().is_empty() => {
-                        crate::util::redact::redact(&crate::util::redact::escape_controls(&m))
-                            .into_owned()
-                    }
-                    _ => prepared
-                        .as_ref()
-                        .map(|p| p.notes.clone())
-                        .unwrap_or_default(),
-                };
-                report.notes = Some(notes.clone());
-                if let Some(client) = &client {
-                    let existing = rt.block_on(client.release_by_tag(&tag))?;
-                    let (state, release) = match existing {
-                        Some(r) => (StepState::Done, r),
-                        None => {
-                            let new = NewRelease {
-                                tag_name: tag.clone(),
-                                name: tag.clone(),
-                                body: notes.clone(),
-                                draft: false,
-                                prerelease: report.prerelease,
-                            };
-                            (
-                                StepState::Applied,
-                                rt.block_on(client.create_release(&new))?,
-                            )
-                        }
-                    };
-                    report.release_url = Some(release.html_url);
-                    report.steps.push(step(github_name.clone(), state));
-                } else {
-                    report
-                        .steps
-                        .push(step(github_name.clone(), StepState::Skipped));
-                }
-                fault::point("github-release");
-            }
-            // 4. The container image, when `[image]` is configured: built and pushed once; a
-            // re-run finds the version at the recorded digest and skips it.
-            CutStep::Image => {
-                if let Some(version) = history::tag_version(&tag, &config.tag_prefix) {
-                    let created = crate::util::time::now();
-                    let (name, applied) =
-                        crate::app::image::cut_step(repo, root, config, &version, &rt, created)?;
-                    let state = if applied {
-                        StepState::Applied
-                    } else {
-                        StepState::Done
-                    };
-                    report.steps.push(step(name, state));
-                }
-                fault::point("image");
-            }
-            // 5. Deploys to the environments that take every release (`on_cut`), after the
-            // image.
-            CutStep::Deploys => {
-                if let Some(version) = history::tag_version(&tag, &config.tag_prefix) {
-                    let version = version.to_string();
-                    let digest = crate::adapters::image_record::load(repo.path(), &version)
-                        .ok()
-                        .flatten()
-                        .map(|r| r.digest);
-                    for (env, name, state) in
-                        crate::app::rollout::cut_steps(repo, config, &version, digest, &rt)?
-                    {
-                        if state != StepState::Skipped {
-                            report.deployed.push(env);
-                        }
-                        report.steps.push(step(name, state));
-                    }
-                }
-            }
-        }
+    let steps_done = step::run(
+        &steps,
+        &mut run,
+        RunOptions::default(),
+        CutRun::mark_pending,
+    )
+    .await?;
+    let mut report = run.report;
+    if run.lost_race {
+        let mut lost = CutReport::new(
+            CutOutcome::ReleasedByAnotherRun,
+            format!("another run released {tag} first; nothing was pushed and the local release commit was undone"),
+        );
+        lost.version = report.version;
+        lost.tag = report.tag;
+        return Ok(lost);
     }
-
+    report.steps = steps_done;
     let applied = report.steps.iter().any(|s| s.state == StepState::Applied);
     report.outcome = if applied {
-        Outcome::Released
+        CutOutcome::Released
     } else {
-        Outcome::AlreadyReleased
+        CutOutcome::AlreadyReleased
     };
     report.reason = match (&release, applied) {
         (_, false) => format!("HEAD is already released as {tag}; every step was already done"),
-        (Target::Existing { .. }, true) => format!("completed the release of {tag}"),
-        (Target::New { .. }, true) => format!("released {tag}: {}", plan.reason),
+        (Releasing::Existing { .. }, true) => format!("completed the release of {tag}"),
+        (Releasing::New { .. }, true) => format!("released {tag}: {}", plan.reason),
     };
     Ok(report)
 }
@@ -642,44 +479,40 @@ fn ensure_clean(repo: &git2::Repository, prepared: &bump::Prepared) -> Result<()
     )))
 }
 
-enum Target {
+/// Which release this run makes: a new one, or the one HEAD already carries (to finish).
+enum Releasing {
     New { version: String, tag: String },
     Existing { version: String, tag: String },
 }
 
-impl Target {
+impl Releasing {
     fn names(&self) -> (String, String) {
         match self {
-            Target::New { version, tag } | Target::Existing { version, tag } => {
+            Releasing::New { version, tag } | Releasing::Existing { version, tag } => {
                 (version.clone(), tag.clone())
             }
         }
     }
 }
 
-fn step(name: String, state: StepState) -> StepReport {
-    tracing::info!("{name}: {state:?}");
-    StepReport { name, state }
-}
-
-fn plan_summary(plan: &ReleasePlan, release: &Target) -> String {
+fn plan_summary(plan: &ReleasePlan, release: &Releasing) -> String {
     match release {
-        Target::New { .. } => format!(
+        Releasing::New { .. } => format!(
             "{} -> {}, {} commit(s)",
             plan.current_version.as_deref().unwrap_or("nothing"),
             plan.next_version.as_deref().unwrap_or("?"),
             plan.commits.len()
         ),
-        Target::Existing { .. } => "finish the release HEAD already carries".into(),
+        Releasing::Existing { .. } => "finish the release HEAD already carries".into(),
     }
 }
 
 /// One step of `cut` and `ci`. [`cut_steps`] makes the one list that the dry run prints and
 /// the run carries out, so they cannot drift apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum CutStep {
-    /// The local release: the steps of [`bump::steps`] (hooks, files, commit, tag).
-    Bump,
+    /// A step of the local release ([`bump::steps`]: hooks, files, commit, tag).
+    Local(BumpStep),
     /// The `post_bump` hooks of the release HEAD carries, which did not succeed yet.
     PendingPostBump,
     /// Branch and tag, pushed atomically.
@@ -688,15 +521,22 @@ enum CutStep {
     GithubRelease,
     /// The container image (`[image]`).
     Image,
-    /// The deploys to the environments that deploy on cut.
-    Deploys,
+    /// The deploy to one environment that deploys on cut.
+    Deploy(String),
 }
 
-fn cut_steps(new: bool, pending: bool, config: &Config, deploys: &[String]) -> Vec<CutStep> {
-    let mut steps = Vec::new();
-    if new {
-        steps.push(CutStep::Bump);
-    }
+fn cut_steps(
+    prepared: Option<&bump::Prepared>,
+    pending: bool,
+    config: &Config,
+    deploys: &[String],
+) -> Vec<CutStep> {
+    let mut steps: Vec<CutStep> = prepared
+        .map(|p| bump::steps(config, p))
+        .unwrap_or_default()
+        .into_iter()
+        .map(CutStep::Local)
+        .collect();
     if pending {
         steps.push(CutStep::PendingPostBump);
     }
@@ -705,32 +545,316 @@ fn cut_steps(new: bool, pending: bool, config: &Config, deploys: &[String]) -> V
     if config.image.is_some() {
         steps.push(CutStep::Image);
     }
-    if !deploys.is_empty() {
-        steps.push(CutStep::Deploys);
-    }
+    steps.extend(deploys.iter().cloned().map(CutStep::Deploy));
     steps
+}
+
+/// What the steps of `cut` work on, and what they found out for the report.
+struct CutRun<'a> {
+    repo: &'a git2::Repository,
+    root: &'a Path,
+    config: &'a Config,
+    options: &'a CutOptions,
+    branch: String,
+    version: String,
+    tag: String,
+    /// HEAD before the release commit.
+    before: git2::Oid,
+    /// The release tag on the remote when the run began.
+    remote_tag: Option<git2::Oid>,
+    /// The branch's refspec.
+    refspecs: Vec<String>,
+    client: Option<Github>,
+    /// The local release, when this run makes a new one.
+    bump: Option<BumpRun<'a>>,
+    /// Opened at the first deploy.
+    rollout: Option<crate::app::rollout::Rollout<'a>>,
+    push_name: String,
+    github_name: String,
+    report: CutReport,
+    /// Another run released this version first: the rest is not ours to do.
+    lost_race: bool,
+}
+
+impl CutRun<'_> {
+    fn mark_pending(&mut self) -> Result<(), CutError> {
+        match &mut self.bump {
+            Some(bump) => Ok(bump.mark_pending()?),
+            None => Ok(()),
+        }
+    }
+
+    /// The release commit: HEAD once the local release steps ran.
+    fn release_commit(&self) -> Result<git2::Oid, CutError> {
+        Ok(history::head_commit(self.repo)?)
+    }
+
+    fn version(&self) -> Option<semver::Version> {
+        history::tag_version(&self.tag, &self.config.tag_prefix)
+    }
+
+    /// Push branch and tag together (the tag may be there already: then the branch).
+    async fn push(&mut self) -> Result<Applied, CutError> {
+        let (root, remote, tag) = (self.root, self.options.remote.as_str(), self.tag.as_str());
+        let release_commit = self.release_commit()?;
+        let on_remote = git::remote_tag(root, remote, tag)?;
+        match on_remote {
+            // The tag was not on the remote when this run began and is there now: another
+            // run released this version meanwhile (a race lost before the push, not at it).
+            Some(at) if at != release_commit && self.remote_tag.is_none() => self.lose_race(),
+            Some(at) if at == release_commit => {
+                // Tag already there: the branch may still lag (pushed separately by hand).
+                git::push_atomic(root, remote, &self.refspecs, false)?;
+                Ok(StepState::Done.into())
+            }
+            Some(at) => Err(CutError::Refused(format!(
+                "tag {tag} on {remote} points at {}, not at {}: tags are never moved",
+                &at.to_string()[..7],
+                &release_commit.to_string()[..7]
+            ))),
+            None => {
+                let specs = [
+                    self.refspecs[0].clone(),
+                    format!("refs/tags/{tag}:refs/tags/{tag}"),
+                ];
+                if let Err(e) = git::push_atomic(root, remote, &specs, false) {
+                    // Lost a race? Then the remote has our version now, made by another run.
+                    if tag_appears(root, remote, tag) {
+                        return self.lose_race();
+                    }
+                    return Err(CutError::Refused(format!(
+                        "the push of {} and {tag} was refused, so nothing was published (run again after fixing the cause): {}",
+                        self.branch, e.message
+                    )));
+                }
+                Ok(StepState::Applied.into())
+            }
+        }
+    }
+
+    /// Undo the local release of a version another run published first, and stop.
+    fn lose_race(&mut self) -> Result<Applied, CutError> {
+        if self.bump.is_some() {
+            let release_commit = self.release_commit()?;
+            git::undo_local_release(self.repo, &self.tag, release_commit, self.before)?;
+        }
+        self.lost_race = true;
+        Ok(Applied {
+            state: StepState::Done,
+            detail: None,
+            stop: true,
+        })
+    }
+
+    /// The GitHub release, from the tag's own notes (which someone else may have written:
+    /// made inert and masked like rendered notes).
+    async fn github_release(&mut self) -> Result<Applied, CutError> {
+        let notes = match git::tag_message(self.repo, &self.tag)? {
+            Some(m) if !m.trim().is_empty() => {
+                crate::util::redact::redact(&crate::util::redact::escape_controls(&m)).into_owned()
+            }
+            _ => self
+                .bump
+                .as_ref()
+                .map(|b| b.prepared.notes.clone())
+                .unwrap_or_default(),
+        };
+        self.report.notes = Some(notes.clone());
+        let Some(client) = &self.client else {
+            return Ok(StepState::Skipped.into());
+        };
+        let (state, release) = match client.release_by_tag(&self.tag).await? {
+            Some(r) => (StepState::Done, r),
+            None => {
+                let new = NewRelease {
+                    tag_name: self.tag.clone(),
+                    name: self.tag.clone(),
+                    body: notes,
+                    draft: false,
+                    prerelease: self.report.prerelease,
+                };
+                (StepState::Applied, client.create_release(&new).await?)
+            }
+        };
+        self.report.release_url = Some(release.html_url);
+        Ok(state.into())
+    }
+}
+
+impl<'a> Step<CutRun<'a>> for CutStep {
+    type Error = CutError;
+
+    fn name(&self, run: &CutRun<'a>) -> String {
+        match self {
+            CutStep::Local(step) => match &run.bump {
+                Some(bump) => step.name(bump),
+                None => String::new(),
+            },
+            CutStep::PendingPostBump => {
+                format!("run post_bump hooks of {} (pending)", run.tag)
+            }
+            CutStep::Push => run.push_name.clone(),
+            CutStep::GithubRelease => run.github_name.clone(),
+            CutStep::Image => {
+                let repository = run
+                    .config
+                    .image
+                    .as_ref()
+                    .map_or("", |i| i.repository.as_str());
+                format!(
+                    "image {repository}:{} (build and push unless the registry has it)",
+                    crate::core::image::version_tag_of(&run.version)
+                )
+            }
+            CutStep::Deploy(env) => {
+                format!("deploy {} to {env} (unless it runs there)", run.version)
+            }
+        }
+    }
+
+    fn boundary(&self) -> &'static str {
+        match self {
+            CutStep::Local(step) => Step::<BumpRun<'_>>::boundary(step),
+            CutStep::PendingPostBump => "post-bump-hooks",
+            CutStep::Push => "push",
+            CutStep::GithubRelease => "github-release",
+            CutStep::Image => "image",
+            CutStep::Deploy(_) => "deploy",
+        }
+    }
+
+    fn stopped(&self, signal: Interrupted, run: &CutRun<'a>) -> CutError {
+        match (self, &run.bump) {
+            (CutStep::Local(step), Some(bump)) => step.stopped(signal, bump).into(),
+            _ => CutError::Interrupted(signal),
+        }
+    }
+
+    fn writes(&self) -> bool {
+        match self {
+            CutStep::Local(step) => Step::<BumpRun<'_>>::writes(step),
+            _ => true,
+        }
+    }
+
+    async fn check(&self, run: &mut CutRun<'a>) -> Result<Option<StepState>, CutError> {
+        Ok(match self {
+            CutStep::Local(step) => match &mut run.bump {
+                Some(bump) => step.check(bump).await?,
+                None => Some(StepState::Done),
+            },
+            // The tag was on the remote when the run began, with the branch up to date.
+            CutStep::Push if run.options.dry_run && run.remote_tag.is_some() => {
+                Some(StepState::Done)
+            }
+            CutStep::GithubRelease if run.client.is_none() && run.options.dry_run => {
+                Some(StepState::Skipped)
+            }
+            // Whether these are done is asked of the remote, the registry and ECS when they
+            // run: a dry run does not ask.
+            CutStep::PendingPostBump
+            | CutStep::Push
+            | CutStep::GithubRelease
+            | CutStep::Image
+            | CutStep::Deploy(_) => None,
+        })
+    }
+
+    async fn apply(&self, run: &mut CutRun<'a>) -> Result<Applied, CutError> {
+        match self {
+            CutStep::Local(step) => match &mut run.bump {
+                Some(bump) => Ok(step.apply(bump).await?),
+                None => Ok(StepState::Done.into()),
+            },
+            // A release whose post_bump hooks failed is finished by running them.
+            CutStep::PendingPostBump => Ok(
+                match bump::finish_pending_post_bump(run.repo, run.config, false)? {
+                    Some(done) => Applied {
+                        state: done.state,
+                        detail: Some(done.name),
+                        stop: false,
+                    },
+                    None => StepState::Done.into(),
+                },
+            ),
+            CutStep::Push => run.push().await,
+            CutStep::GithubRelease => run.github_release().await,
+            // Built and pushed once; a re-run finds the version at the recorded digest.
+            CutStep::Image => {
+                let Some(version) = run.version() else {
+                    return Ok(StepState::Done.into());
+                };
+                let created = crate::util::time::now();
+                let (name, applied) = crate::app::image::cut_step(
+                    run.repo,
+                    run.root,
+                    run.config,
+                    &version,
+                    created,
+                    &run.options.environ,
+                )
+                .await?;
+                Ok(Applied {
+                    state: if applied {
+                        StepState::Applied
+                    } else {
+                        StepState::Done
+                    },
+                    detail: Some(name),
+                    stop: false,
+                })
+            }
+            CutStep::Deploy(env) => {
+                if run.rollout.is_none() {
+                    let rollout = crate::app::rollout::Rollout::open(
+                        run.repo,
+                        run.config,
+                        &run.options.environ,
+                    )
+                    .await;
+                    let digest = crate::adapters::image_record::load(run.repo.path(), &run.version)
+                        .ok()
+                        .flatten()
+                        .map(|r| r.digest);
+                    rollout.record_release(&run.version, digest).await?;
+                    run.rollout = Some(rollout);
+                }
+                let Some(rollout) = &run.rollout else {
+                    return Ok(StepState::Done.into());
+                };
+                let (name, state) = rollout.deploy_on_cut(env, &run.version).await?;
+                if state != StepState::Skipped {
+                    run.report.deployed.push(env.clone());
+                }
+                Ok(Applied {
+                    state,
+                    detail: Some(name),
+                    stop: false,
+                })
+            }
+        }
+    }
 }
 
 /// The GitHub repository releases go to: `GITHUB_REPOSITORY`, else the remote's URL; the API
 /// from `GITHUB_API_URL`; the token from `GITHUB_TOKEN` (or `GH_TOKEN`).
-fn github_target(remote_url: &str) -> Option<GithubTarget> {
-    let server = std::env::var("GITHUB_SERVER_URL").ok();
-    let repo = std::env::var("GITHUB_REPOSITORY")
-        .ok()
-        .and_then(|r| RepoId::parse(&r))
+fn github_target(remote_url: &str, environ: &Environ) -> Option<GithubTarget> {
+    let repo = environ
+        .get("GITHUB_REPOSITORY")
+        .and_then(RepoId::parse)
         .or_else(|| {
-            remote::parse_github(remote_url, server.as_deref()).map(|g| RepoId {
+            remote::parse_github(remote_url, environ.get("GITHUB_SERVER_URL")).map(|g| RepoId {
                 owner: g.owner,
                 name: g.name,
             })
         })?;
-    let api = std::env::var("GITHUB_API_URL")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| github::DEFAULT_API.to_string());
+    let api = environ
+        .get("GITHUB_API_URL")
+        .unwrap_or(github::DEFAULT_API)
+        .to_string();
     let token = ["GITHUB_TOKEN", "GH_TOKEN"]
         .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|t| !t.is_empty()));
+        .find_map(|k| environ.lookup(k));
     if let Some(t) = &token {
         crate::util::redact::register(t);
     }

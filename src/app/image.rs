@@ -11,9 +11,12 @@ use crate::adapters::builder::{self, BuildSpec, Builder, BuilderError};
 use crate::adapters::image_record::{self as record, ImageRecord};
 use crate::adapters::registry::auth::{self, AuthError, Credentials};
 use crate::adapters::registry::{Promotion, Registry, RegistryError};
+use crate::config::environ::Environ;
 use crate::config::image::{BuilderKind, ImageConfig};
 use crate::config::Config;
 use crate::core::image::{self, ImageError, Repository};
+use crate::core::step::{self, Applied, RunOptions, Step, StepState};
+use crate::util::signals::Interrupted;
 
 /// An image step that failed: what failed and what to do, from the part that failed.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +24,9 @@ pub enum PublishError {
     /// `release.toml` has no `[image]`.
     #[error("no [image] section in release.toml: set at least `repository`")]
     NoImageSection,
+    /// SIGINT or SIGTERM stopped the run between two steps.
+    #[error("{0}: stopped at a step boundary; run the same command again to finish the release")]
+    Interrupted(Interrupted),
     /// A version argument that is not a version.
     #[error("`{given}` is not a version like 1.2.3 ({source})")]
     BadVersion {
@@ -107,6 +113,8 @@ pub struct ImageJob<'a> {
     pub repository: Repository,
     /// Every tag (version first).
     pub tags: Vec<String>,
+    /// The environment (builder options, registry credentials).
+    pub environ: &'a Environ,
 }
 
 /// What a build made.
@@ -164,6 +172,7 @@ impl<'a> ImageJob<'a> {
         root: &'a Path,
         config: &'a Config,
         version: Version,
+        environ: &'a Environ,
     ) -> Result<ImageJob<'a>> {
         let image = image_config(config)?;
         let repository = Repository::parse(&image.repository)?;
@@ -182,6 +191,7 @@ impl<'a> ImageJob<'a> {
             commit,
             repository,
             tags,
+            environ,
         })
     }
 
@@ -194,19 +204,19 @@ impl<'a> ImageJob<'a> {
     }
 
     fn builder(&self) -> Builder {
-        Builder::new(self.image.builder)
+        Builder::new(self.image.builder, self.environ)
     }
 
     /// Build and tag the image with the configured builder.
-    pub fn build(&self, rt: &tokio::runtime::Runtime, created: i64) -> Result<Built> {
+    pub async fn build(&self, created: i64) -> Result<Built> {
         let source = crate::adapters::git::remote_url(self.repo, "origin")
             .ok()
             .map(|u| image::source_url(&u));
         let labels = image::labels(&self.version, &self.commit, source.as_deref(), created);
         let mut secret_args = BTreeMap::new();
         if !self.image.build_args_from_ssm.is_empty() {
-            let values = rt.block_on(async {
-                let aws = crate::adapters::aws::ssm::aws_config().await;
+            let values = (async {
+                let aws = crate::adapters::aws::config().await;
                 let mut values = BTreeMap::new();
                 for (name, parameter) in &self.image.build_args_from_ssm {
                     values.insert(
@@ -215,7 +225,8 @@ impl<'a> ImageJob<'a> {
                     );
                 }
                 Ok::<_, crate::adapters::aws::ssm::SsmError>(values)
-            })?;
+            })
+            .await?;
             secret_args = values;
         }
         let spec = BuildSpec {
@@ -239,14 +250,14 @@ impl<'a> ImageJob<'a> {
     /// it. Skipped when the registry already has the version tag at the recorded digest; a
     /// version tag already there at another (or unrecorded) digest is an error, never an
     /// overwrite.
-    pub fn push(&self, rt: &tokio::runtime::Runtime) -> Result<Pushed> {
-        let target = Target::open(rt, self.image, &self.repository)?;
+    pub async fn push(&self) -> Result<Pushed> {
+        let target = PushTarget::open(self.image, &self.repository, self.environ).await?;
         let version_tag = &self.tags[0];
         let git_dir = self.repo.path();
         let recorded = record::load(git_dir, &self.version.to_string())
             .map_err(io("read the image record in", &record::dir(git_dir)))?
             .filter(|r| r.repository == self.repository.full());
-        if let Some(existing) = target.digest(rt, version_tag)? {
+        if let Some(existing) = target.digest(version_tag).await? {
             match &recorded {
                 Some(r) if r.digest == existing => {
                     return Ok(Pushed {
@@ -304,7 +315,8 @@ impl<'a> ImageJob<'a> {
         let pushed_digest = std::fs::read_to_string(&digestfile).ok();
         let _ = std::fs::remove_file(&digestfile);
         let digest = target
-            .digest(rt, version_tag)?
+            .digest(version_tag)
+            .await?
             .ok_or_else(|| PublishError::NotListed(self.repository.reference(version_tag)))?;
         if let Some(local) = pushed_digest.map(|d| d.trim().to_string()) {
             if !local.is_empty() && local != digest {
@@ -328,49 +340,49 @@ impl<'a> ImageJob<'a> {
 }
 
 /// Put `tag` on the image of `version` (its recorded digest, else its version tag).
-pub fn promote(
-    rt: &tokio::runtime::Runtime,
+pub async fn promote(
     git_dir: &Path,
     image: &ImageConfig,
     version: &Version,
     tag: &str,
+    environ: &Environ,
 ) -> Result<Promotion> {
     let repository = Repository::parse(&image.repository)?;
     let source = record::load(git_dir, &version.to_string())
         .map_err(io("read the image record in", &record::dir(git_dir)))?
         .filter(|r| r.repository == repository.full())
         .map_or_else(|| image::version_tag(version), |r| r.digest);
-    let target = Target::open(rt, image, &repository)?;
-    target.promote(rt, &source, tag)
+    let target = PushTarget::open(image, &repository, environ).await?;
+    target.promote(&source, tag).await
 }
 
 /// Where images go: ECR through its API, any other registry through the distribution API.
-pub struct Target {
+pub struct PushTarget {
     ecr: Option<Ecr>,
     registry: Registry,
     /// Registry credentials for the builder, when needed.
     pub credentials: Option<Credentials>,
 }
 
-impl Target {
+impl PushTarget {
     /// Connect; for ECR check the repository (creating it when configured) and log in.
-    pub fn open(
-        rt: &tokio::runtime::Runtime,
+    pub async fn open(
         image: &ImageConfig,
         repository: &Repository,
-    ) -> Result<Target> {
+        environ: &Environ,
+    ) -> Result<PushTarget> {
         if repository.ecr().is_none() {
-            return Target::other(repository);
+            return PushTarget::other(repository, environ);
         }
-        let aws = rt.block_on(crate::adapters::aws::ssm::aws_config());
+        let aws = crate::adapters::aws::config().await;
         let Some(ecr) = Ecr::new(&aws, repository) else {
             // Not reached: `repository.ecr()` said it is an ECR host.
-            return Target::other(repository);
+            return PushTarget::other(repository, environ);
         };
-        rt.block_on(ecr.ensure_repository(image.create_repository))?;
-        let credentials = rt.block_on(ecr.login())?;
+        ecr.ensure_repository(image.create_repository).await?;
+        let credentials = ecr.login().await?;
         let registry = Registry::new(repository, Some(credentials.clone()));
-        Ok(Target {
+        Ok(PushTarget {
             ecr: Some(ecr),
             registry,
             credentials: Some(credentials),
@@ -378,8 +390,8 @@ impl Target {
     }
 
     /// Any registry but ECR, with the credentials found for its host.
-    fn other(repository: &Repository) -> Result<Target> {
-        let credentials = auth::lookup(&repository.registry)?;
+    fn other(repository: &Repository, environ: &Environ) -> Result<PushTarget> {
+        let credentials = auth::lookup(&repository.registry, environ)?;
         match &credentials {
             Some(c) => tracing::info!(
                 "registry {}: credentials of {} from {}",
@@ -392,7 +404,7 @@ impl Target {
                 repository.registry
             ),
         }
-        Ok(Target {
+        Ok(PushTarget {
             ecr: None,
             registry: Registry::new(repository, credentials.clone()),
             credentials,
@@ -400,22 +412,17 @@ impl Target {
     }
 
     /// The digest under `tag`.
-    pub fn digest(&self, rt: &tokio::runtime::Runtime, tag: &str) -> Result<Option<String>> {
+    pub async fn digest(&self, tag: &str) -> Result<Option<String>> {
         match &self.ecr {
-            Some(e) => Ok(rt.block_on(e.digest(tag))?),
+            Some(e) => Ok(e.digest(tag).await?),
             None => Ok(self.registry.digest(tag)?),
         }
     }
 
     /// Put `tag` on the image at `source` (tag or digest).
-    pub fn promote(
-        &self,
-        rt: &tokio::runtime::Runtime,
-        source: &str,
-        tag: &str,
-    ) -> Result<Promotion> {
+    pub async fn promote(&self, source: &str, tag: &str) -> Result<Promotion> {
         match &self.ecr {
-            Some(e) => Ok(rt.block_on(e.promote(source, tag))?),
+            Some(e) => Ok(e.promote(source, tag).await?),
             None => Ok(self.registry.promote(source, tag)?),
         }
     }
@@ -450,28 +457,127 @@ impl Drop for AuthFile {
     }
 }
 
-/// The image step of `release cut`: build and push the image of `version`, unless the registry
-/// already has its version tag at the recorded digest (a re-run). The step's name (with the
-/// digest) and whether it changed anything.
-pub fn cut_step(
+/// The image step of `release cut`: build and push the version's image, unless the registry
+/// already has it at the recorded digest. Returns what it did and whether it changed anything.
+pub async fn cut_step(
     repo: &git2::Repository,
     root: &Path,
     config: &Config,
     version: &Version,
-    rt: &tokio::runtime::Runtime,
     created: i64,
+    environ: &Environ,
 ) -> Result<(String, bool)> {
-    let job = ImageJob::new(repo, root, config, version.clone())?;
-    let recorded = record::load(repo.path(), &version.to_string())
-        .map_err(io("read the image record in", &record::dir(repo.path())))?
-        .filter(|r| r.repository == job.repository.full());
-    if let Some(r) = recorded {
-        let target = Target::open(rt, job.image, &job.repository)?;
-        if target.digest(rt, &job.tags[0])?.as_deref() == Some(r.digest.as_str()) {
-            return Ok((format!("image {}", r.reference), false));
+    let job = ImageJob::new(repo, root, config, version.clone(), environ)?;
+    let mut run = ImageRun {
+        job,
+        created,
+        released: None,
+        pushed: None,
+    };
+    step::run(&IMAGE_STEPS, &mut run, RunOptions::default(), |_| Ok(())).await?;
+    Ok(match (&run.pushed, ImageRun::recorded(&run.job)?) {
+        // A build whose push found the version there already changed nothing in the registry.
+        (Some(pushed), _) => (format!("image {}", pushed.record.reference), pushed.pushed),
+        (None, Some(r)) => (format!("image {}", r.reference), false),
+        (None, None) => (
+            format!("image {}", run.job.repository.reference(&run.job.tags[0])),
+            false,
+        ),
+    })
+}
+
+/// The steps of an image release, in order.
+const IMAGE_STEPS: [ImageStep; 2] = [ImageStep::Build, ImageStep::Push];
+
+/// One step of an image release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ImageStep {
+    /// Build the image with every tag.
+    Build,
+    /// Push every tag, and record the digest.
+    Push,
+}
+
+/// What the image steps work on.
+struct ImageRun<'a> {
+    job: ImageJob<'a>,
+    created: i64,
+    /// Whether the registry had the version at its recorded digest when the run began.
+    released: Option<bool>,
+    pushed: Option<Pushed>,
+}
+
+impl ImageRun<'_> {
+    /// The digest `release image push` recorded for this version and repository.
+    fn recorded(job: &ImageJob<'_>) -> Result<Option<record::ImageRecord>> {
+        let git_dir = job.repo.path();
+        Ok(record::load(git_dir, &job.version.to_string())
+            .map_err(io("read the image record in", &record::dir(git_dir)))?
+            .filter(|r| r.repository == job.repository.full()))
+    }
+
+    /// Whether the registry has the version's tag at the recorded digest: then both steps are
+    /// done (a re-run does not rebuild).
+    async fn released(&mut self) -> Result<bool> {
+        if let Some(released) = self.released {
+            return Ok(released);
+        }
+        let released = match ImageRun::recorded(&self.job)? {
+            Some(r) => {
+                let target =
+                    PushTarget::open(self.job.image, &self.job.repository, self.job.environ)
+                        .await?;
+                target.digest(&self.job.tags[0]).await?.as_deref() == Some(r.digest.as_str())
+            }
+            None => false,
+        };
+        self.released = Some(released);
+        Ok(released)
+    }
+}
+
+impl Step<ImageRun<'_>> for ImageStep {
+    type Error = PublishError;
+
+    fn name(&self, run: &ImageRun<'_>) -> String {
+        let reference = run.job.repository.reference(&run.job.tags[0]);
+        match self {
+            ImageStep::Build => format!("build {reference}"),
+            ImageStep::Push => format!("push {reference}"),
         }
     }
-    job.build(rt, created)?;
-    let pushed = job.push(rt)?;
-    Ok((format!("image {}", pushed.record.reference), pushed.pushed))
+
+    fn boundary(&self) -> &'static str {
+        match self {
+            ImageStep::Build => "image-build",
+            ImageStep::Push => "image-push",
+        }
+    }
+
+    fn stopped(&self, signal: Interrupted, _: &ImageRun<'_>) -> PublishError {
+        PublishError::Interrupted(signal)
+    }
+
+    async fn check(&self, run: &mut ImageRun<'_>) -> Result<Option<StepState>> {
+        Ok(run.released().await?.then_some(StepState::Done))
+    }
+
+    async fn apply(&self, run: &mut ImageRun<'_>) -> Result<Applied> {
+        match self {
+            ImageStep::Build => {
+                run.job.build(run.created).await?;
+                Ok(StepState::Applied.into())
+            }
+            ImageStep::Push => {
+                let pushed = run.job.push().await?;
+                let state = if pushed.pushed {
+                    StepState::Applied
+                } else {
+                    StepState::Done
+                };
+                run.pushed = Some(pushed);
+                Ok(state.into())
+            }
+        }
+    }
 }

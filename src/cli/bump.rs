@@ -6,11 +6,12 @@ use std::process::ExitCode;
 
 use super::{now, plan_options, Workspace};
 use crate::adapters::templates::Templates;
-use crate::app::bump::{self, BumpOptions, StepReport};
+use crate::app::bump::{self, BumpOptions};
 use crate::core::plan::ReleasePlan;
+use crate::core::step::StepReport;
 
 #[derive(Serialize)]
-struct Outcome<'a> {
+struct BumpOutput<'a> {
     released: bool,
     dry_run: bool,
     #[serde(flatten)]
@@ -18,7 +19,7 @@ struct Outcome<'a> {
     steps: Vec<StepReport>,
 }
 
-pub fn run(ws: &Workspace, args: &crate::cli::args::BumpArgs) -> Result<ExitCode> {
+pub async fn run(ws: &Workspace, args: &crate::cli::args::BumpArgs) -> Result<ExitCode> {
     // The same lock as `cut` and `ci`: two releases in one clone never interleave, and the
     // lock of a killed run tells which git lock files it left.
     let _lock = if args.dry_run {
@@ -37,7 +38,7 @@ pub fn run(ws: &Workspace, args: &crate::cli::args::BumpArgs) -> Result<ExitCode
         };
         let steps: Vec<StepReport> = pending.into_iter().collect();
         if args.json {
-            let out = Outcome {
+            let out = BumpOutput {
                 released: false,
                 dry_run: args.dry_run,
                 plan: &plan,
@@ -69,9 +70,9 @@ pub fn run(ws: &Workspace, args: &crate::cli::args::BumpArgs) -> Result<ExitCode
     if !args.dry_run {
         crate::util::signals::catch_signals();
     }
-    let steps = bump::apply(&ws.repo, &ws.config, &plan, &prepared, &options)?;
+    let steps = bump::apply(&ws.repo, &ws.config, &plan, &prepared, &options).await?;
     if args.json {
-        let out = Outcome {
+        let out = BumpOutput {
             released: !args.dry_run,
             dry_run: args.dry_run,
             plan: &plan,

@@ -5,11 +5,11 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use super::{plan_options, print_json, Workspace};
-use crate::app::cut::{self, CutOptions, CutReport, Outcome};
+use crate::app::cut::{self, CutOptions, CutOutcome, CutReport};
 use crate::cli::args::{CiArgs, CutArgs, VersionArgs};
 use crate::util::redact::redact;
 
-pub fn cut(ws: &Workspace, args: &CutArgs) -> Result<ExitCode> {
+pub async fn cut(ws: &Workspace, args: &CutArgs) -> Result<ExitCode> {
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let options = CutOptions {
         remote: args.publish.remote.clone(),
@@ -18,12 +18,13 @@ pub fn cut(ws: &Workspace, args: &CutArgs) -> Result<ExitCode> {
         plan: plan_options(&args.version)?,
         no_github: args.publish.no_github,
         no_deploy: args.publish.no_deploy,
+        environ: ws.environ.clone(),
     };
-    let report = run(ws, &options)?;
+    let report = run(ws, &options).await?;
     output(&report, args.publish.json)
 }
 
-pub fn ci(ws: &Workspace, args: &CiArgs) -> Result<ExitCode> {
+pub async fn ci(ws: &Workspace, args: &CiArgs) -> Result<ExitCode> {
     let options = CutOptions {
         remote: args.publish.remote.clone(),
         dry_run: args.publish.dry_run,
@@ -34,13 +35,14 @@ pub fn ci(ws: &Workspace, args: &CiArgs) -> Result<ExitCode> {
         })?,
         no_github: args.publish.no_github,
         no_deploy: args.publish.no_deploy,
+        environ: ws.environ.clone(),
     };
-    let report = run(ws, &options)?;
+    let report = run(ws, &options).await?;
     github_outputs(&report)?;
     output(&report, args.publish.json)
 }
 
-fn run(ws: &Workspace, options: &CutOptions) -> Result<CutReport> {
+async fn run(ws: &Workspace, options: &CutOptions) -> Result<CutReport> {
     let mut ask = |question: &str| {
         eprint!("{question} [y/N] ");
         let _ = std::io::stderr().flush();
@@ -55,7 +57,8 @@ fn run(ws: &Workspace, options: &CutOptions) -> Result<CutReport> {
         ws.templates_dir()?.as_deref(),
         options,
         &mut ask,
-    )?)
+    )
+    .await?)
 }
 
 fn output(report: &CutReport, json: bool) -> Result<ExitCode> {
@@ -76,7 +79,7 @@ fn output(report: &CutReport, json: bool) -> Result<ExitCode> {
 /// `released`, `version`, `tag` (and `prerelease`, `outcome`) for later steps of the job, and a
 /// summary for the run's page. Both files are appended to, as GitHub documents.
 fn github_outputs(report: &CutReport) -> Result<()> {
-    let released = matches!(report.outcome, Outcome::Released);
+    let released = matches!(report.outcome, CutOutcome::Released);
     if let Ok(path) = std::env::var("GITHUB_OUTPUT") {
         let mut text = format!("released={released}\n");
         let outcome = serde_json::to_value(report.outcome)?;

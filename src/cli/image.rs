@@ -7,13 +7,12 @@ use super::Workspace;
 use crate::app::image::{self, ImageJob};
 use crate::cli::args::ImageAction;
 
-pub fn run(ws: &Workspace, action: &ImageAction) -> Result<ExitCode> {
-    let rt = super::runtime()?;
+pub async fn run(ws: &Workspace, action: &ImageAction) -> Result<ExitCode> {
     match action {
         ImageAction::Build { version, json } => {
             let version = image::resolve_version(&ws.repo, &ws.config, version.as_deref())?;
-            let job = ImageJob::new(&ws.repo, &ws.root, &ws.config, version)?;
-            let built = job.build(&rt, super::now())?;
+            let job = ImageJob::new(&ws.repo, &ws.root, &ws.config, version, &ws.environ)?;
+            let built = job.build(super::now()).await?;
             if *json {
                 super::print_json(&built)?;
             } else {
@@ -24,10 +23,10 @@ pub fn run(ws: &Workspace, action: &ImageAction) -> Result<ExitCode> {
         }
         ImageAction::Push { version, json } => {
             let version = image::resolve_version(&ws.repo, &ws.config, version.as_deref())?;
-            let job = ImageJob::new(&ws.repo, &ws.root, &ws.config, version)?;
-            let pushed = job.push(&rt)?;
+            let job = ImageJob::new(&ws.repo, &ws.root, &ws.config, version, &ws.environ)?;
+            let pushed = job.push().await?;
             if !ws.config.environments.is_empty() {
-                record_digest(ws, &rt, &pushed.record)?;
+                record_digest(ws, &pushed.record).await?;
             }
             if *json {
                 super::print_json(&pushed)?;
@@ -40,7 +39,8 @@ pub fn run(ws: &Workspace, action: &ImageAction) -> Result<ExitCode> {
         ImageAction::Promote { version, tag, json } => {
             let version = image::resolve_version(&ws.repo, &ws.config, Some(version))?;
             let image = image::image_config(&ws.config)?;
-            let promotion = image::promote(&rt, ws.repo.path(), image, &version, tag)?;
+            let promotion =
+                image::promote(ws.repo.path(), image, &version, tag, &ws.environ).await?;
             if *json {
                 super::print_json(&promotion)?;
             } else if promotion.changed {
@@ -67,29 +67,26 @@ pub fn run(ws: &Workspace, action: &ImageAction) -> Result<ExitCode> {
 /// that one. One recorded before stands; a different one is an error (deploys will refuse the
 /// new image). A ledger that cannot be written is only warned about: the first deploy records
 /// the digest then.
-fn record_digest(
+async fn record_digest(
     ws: &Workspace,
-    rt: &tokio::runtime::Runtime,
     record: &crate::adapters::image_record::ImageRecord,
 ) -> Result<()> {
-    let ledger = rt.block_on(crate::ledger::Ledger::open(
-        &ws.config.ledger,
-        ws.repo.path(),
-    ));
+    let ledger = crate::ledger::Ledger::open(&ws.config.ledger, ws.repo.path()).await;
     let wanted = crate::ledger::ImageDigest {
         version: record.version.clone(),
         digest: record.digest.clone(),
         image: Some(record.reference.clone()),
         by: {
-            let aws = rt.block_on(crate::adapters::aws::ssm::aws_config());
-            crate::app::rollout::who(&ws.repo, &ws.config, &aws, rt)
+            let aws = crate::adapters::aws::config().await;
+            crate::app::rollout::who(&ws.repo, &ws.config, &aws, &ws.environ)
+                .await
                 .identity
                 .by()
                 .to_string()
         },
         at: crate::ledger::timestamp(),
     };
-    match rt.block_on(ledger.fix_digest(&wanted)) {
+    match ledger.fix_digest(&wanted).await {
         Ok(fixed) if fixed.digest != record.digest => anyhow::bail!(
             "pushed {}, but {} was first recorded as {} in the ledger ({}): deploys of {} refuse the new image; release it as a new version",
             record.reference,

@@ -31,6 +31,7 @@ use std::process::ExitCode;
 
 use crate::adapters::git::history;
 use crate::cli::args::{Cli, Command, HooksAction, VersionArgs};
+use crate::config::environ::Environ;
 use crate::config::{self, Config};
 use crate::core::plan::{Forced, PlanOptions};
 use crate::core::version::Bump;
@@ -123,7 +124,9 @@ pub fn stdout_error(e: std::io::Error) -> anyhow::Error {
 
 /// Run one command; the exit code is for outcomes that are not errors (a failed lint).
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    crate::util::fault::arm(std::env::var(crate::util::fault::FAULT_ENV).ok());
+    let env = environ();
+    crate::util::fault::arm(env.lookup(crate::util::fault::FAULT_ENV));
+    crate::util::time::fix_epoch(env.get("SOURCE_DATE_EPOCH").and_then(|s| s.parse().ok()));
     match run_interruptible(cli) {
         Err(e) if e.downcast_ref::<StdoutClosed>().is_some() => {
             Ok(ExitCode::from(STDOUT_CLOSED_EXIT))
@@ -146,7 +149,9 @@ fn run_interruptible(cli: Cli) -> Result<ExitCode> {
         Some(d) => d.clone(),
         None => std::env::current_dir().context("cannot read the current directory")?,
     };
-    let result = dispatch(cli, &dir);
+    // The one async runtime: the library is async where it talks to GitHub and AWS.
+    let rt = runtime()?;
+    let result = dispatch(cli, &dir, &rt);
     // A run stopped by SIGINT/SIGTERM exits as the shell would report the signal (130, 143).
     match (result, crate::util::signals::interrupted()) {
         (Err(e), Some(signal)) => {
@@ -161,13 +166,23 @@ fn run_interruptible(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn dispatch(cli: Cli, dir: &Path) -> Result<ExitCode> {
+/// Run the command; the commands that talk to GitHub or AWS run on the one async runtime.
+fn dispatch(cli: Cli, dir: &Path, rt: &tokio::runtime::Runtime) -> Result<ExitCode> {
     let dir = dir.to_path_buf();
     match cli.command {
         Command::Plan(args) => plan::run(&Workspace::open(&dir, cli.config.as_deref())?, &args),
-        Command::Bump(args) => bump::run(&Workspace::open(&dir, cli.config.as_deref())?, &args),
-        Command::Cut(args) => cut::cut(&Workspace::open(&dir, cli.config.as_deref())?, &args),
-        Command::Ci(args) => cut::ci(&Workspace::open(&dir, cli.config.as_deref())?, &args),
+        Command::Bump(args) => rt.block_on(bump::run(
+            &Workspace::open(&dir, cli.config.as_deref())?,
+            &args,
+        )),
+        Command::Cut(args) => rt.block_on(cut::cut(
+            &Workspace::open(&dir, cli.config.as_deref())?,
+            &args,
+        )),
+        Command::Ci(args) => rt.block_on(cut::ci(
+            &Workspace::open(&dir, cli.config.as_deref())?,
+            &args,
+        )),
         Command::Changelog(args) => {
             changelog::run(&Workspace::open(&dir, cli.config.as_deref())?, &args)
         }
@@ -185,41 +200,58 @@ fn dispatch(cli: Cli, dir: &Path) -> Result<ExitCode> {
             print(&config.to_toml()?)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Image { action } => {
-            image::run(&Workspace::open(&dir, cli.config.as_deref())?, &action)
-        }
-        Command::Deploy(args) => {
-            rollout::deploy(&Workspace::open(&dir, cli.config.as_deref())?, &args)
-        }
-        Command::Promote(args) => {
-            rollout::promote(&Workspace::open(&dir, cli.config.as_deref())?, &args)
-        }
-        Command::Approve(args) => rollout::decide(
+        Command::Image { action } => rt.block_on(image::run(
+            &Workspace::open(&dir, cli.config.as_deref())?,
+            &action,
+        )),
+        Command::Deploy(args) => rt.block_on(rollout::deploy(
+            &Workspace::open(&dir, cli.config.as_deref())?,
+            &args,
+        )),
+        Command::Promote(args) => rt.block_on(rollout::promote(
+            &Workspace::open(&dir, cli.config.as_deref())?,
+            &args,
+        )),
+        Command::Approve(args) => rt.block_on(rollout::decide(
             &Workspace::open(&dir, cli.config.as_deref())?,
             &args,
             crate::ledger::Decision::Approved,
-        ),
-        Command::Reject(args) => rollout::decide(
+        )),
+        Command::Reject(args) => rt.block_on(rollout::decide(
             &Workspace::open(&dir, cli.config.as_deref())?,
             &args,
             crate::ledger::Decision::Rejected,
-        ),
-        Command::Rollback(args) => {
-            rollout::rollback(&Workspace::open(&dir, cli.config.as_deref())?, &args)
-        }
-        Command::Status(args) => {
-            rollout::status(&Workspace::open(&dir, cli.config.as_deref())?, &args)
-        }
-        Command::History(args) => {
-            rollout::history(&Workspace::open(&dir, cli.config.as_deref())?, &args)
-        }
-        Command::Unlock { env } => {
-            rollout::unlock(&Workspace::open(&dir, cli.config.as_deref())?, &env)
-        }
+        )),
+        Command::Rollback(args) => rt.block_on(rollout::rollback(
+            &Workspace::open(&dir, cli.config.as_deref())?,
+            &args,
+        )),
+        Command::Status(args) => rt.block_on(rollout::status(
+            &Workspace::open(&dir, cli.config.as_deref())?,
+            &args,
+        )),
+        Command::History(args) => rt.block_on(rollout::history(
+            &Workspace::open(&dir, cli.config.as_deref())?,
+            &args,
+        )),
+        Command::Unlock { env } => rt.block_on(rollout::unlock(
+            &Workspace::open(&dir, cli.config.as_deref())?,
+            &env,
+        )),
         Command::Hooks {
             action: HooksAction::Install { force },
         } => hooks::install(&Workspace::open(&dir, cli.config.as_deref())?, force),
     }
+}
+
+/// The process environment, read once: the rest of the program gets what it needs from this.
+pub fn environ() -> Environ {
+    Environ::from_vars(std::env::vars_os().map(|(k, v)| {
+        (
+            k.to_string_lossy().into_owned(),
+            v.to_string_lossy().into_owned(),
+        )
+    }))
 }
 
 /// An opened repository with its configuration.
@@ -230,6 +262,8 @@ pub struct Workspace {
     pub root: PathBuf,
     /// The loaded configuration.
     pub config: Config,
+    /// The environment variables, read once.
+    pub environ: Environ,
 }
 
 impl Workspace {
@@ -241,7 +275,12 @@ impl Workspace {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| repo.path().to_path_buf());
         let config = load_config(&root, config_path)?;
-        Ok(Workspace { repo, root, config })
+        Ok(Workspace {
+            repo,
+            root,
+            config,
+            environ: environ(),
+        })
     }
 
     /// The template directory in use: configured, else `.release/templates` when it exists;
@@ -325,8 +364,8 @@ pub fn is_ci() -> bool {
 }
 
 /// The steps of `bump` or `cut`, one line each, as people read them.
-pub fn step_lines(steps: &[crate::app::bump::StepReport]) -> String {
-    use crate::app::bump::StepState;
+pub fn step_lines(steps: &[crate::core::step::StepReport]) -> String {
+    use crate::core::step::StepState;
     let mut out = String::new();
     for s in steps {
         let mark = match s.state {

@@ -13,15 +13,11 @@ use crate::config::environments::Span;
 use crate::ledger::{Decision, Record, Status};
 use crate::util::redact::redact;
 
-fn open<'a>(
-    ws: &'a Workspace,
-    rt: &'a tokio::runtime::Runtime,
-    run: Option<&RunArgs>,
-) -> Result<Rollout<'a>> {
+async fn open<'a>(ws: &'a Workspace, run: Option<&RunArgs>) -> Result<Rollout<'a>> {
     if ws.config.environments.is_empty() {
         bail!("release.toml has no [environments.<name>] section: nothing to deploy to (see README, \"Rollout\")");
     }
-    let mut rollout = Rollout::open(&ws.repo, &ws.config, rt);
+    let mut rollout = Rollout::open(&ws.repo, &ws.config, &ws.environ).await;
     if let Some(run) = run {
         rollout.lock_wait = Span::parse(&run.wait)
             .map_err(|e| anyhow::anyhow!("--wait: {e}"))?
@@ -55,51 +51,54 @@ fn finish(report: &DeployReport, json: bool) -> Result<ExitCode> {
     }
 }
 
-pub fn deploy(ws: &Workspace, args: &DeployArgs) -> Result<ExitCode> {
-    let rt = super::runtime()?;
-    let rollout = open(ws, &rt, Some(&args.run))?;
+pub async fn deploy(ws: &Workspace, args: &DeployArgs) -> Result<ExitCode> {
+    let rollout = open(ws, Some(&args.run)).await?;
     let version = version_arg(ws, &args.version)?;
-    let report = rollout.deploy(&args.env, &version)?;
+    let report = rollout.deploy(&args.env, &version).await?;
     finish(&report, args.run.json)
 }
 
-pub fn promote(ws: &Workspace, args: &PromoteArgs) -> Result<ExitCode> {
-    let rt = super::runtime()?;
-    let rollout = open(ws, &rt, Some(&args.run))?;
+pub async fn promote(ws: &Workspace, args: &PromoteArgs) -> Result<ExitCode> {
+    let rollout = open(ws, Some(&args.run)).await?;
     let version = version_arg(ws, &args.version)?;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if interactive && !args.yes && !super::is_ci() && rollout.may_approve_now(&args.to, &version)? {
+    if interactive
+        && !args.yes
+        && !super::is_ci()
+        && rollout.may_approve_now(&args.to, &version).await?
+    {
         eprint!(
             "{version} has not enough approvals for {}. Approve it as {}? [y/N] ",
             args.to,
-            rollout.by()
+            rollout.by().await
         );
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
-            rollout.decide(
-                &args.to,
-                &version,
-                Decision::Approved,
-                Some("at the promote prompt".into()),
-            )?;
+            rollout
+                .decide(
+                    &args.to,
+                    &version,
+                    Decision::Approved,
+                    Some("at the promote prompt".into()),
+                )
+                .await?;
         }
     }
-    let report = rollout.deploy(&args.to, &version)?;
+    let report = rollout.deploy(&args.to, &version).await?;
     finish(&report, args.run.json)
 }
 
-pub fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Result<ExitCode> {
-    let rt = super::runtime()?;
-    let rollout = open(ws, &rt, None)?;
+pub async fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Result<ExitCode> {
+    let rollout = open(ws, None).await?;
     let version = version_arg(ws, &args.version)?;
     let tag = format!("{}{version}", ws.config.tag_prefix);
     if ws.repo.find_reference(&format!("refs/tags/{tag}")).is_err() {
         bail!("there is no release {version} (no tag {tag} here): fetch the tags (`git fetch --tags`) or check the version");
     }
     let note = args.note.clone().filter(|n| !n.trim().is_empty());
-    let approval = rollout.decide(&args.env, &version, decision, note)?;
+    let approval = rollout.decide(&args.env, &version, decision, note).await?;
     if args.json {
         print_json(&approval)?;
     } else {
@@ -115,7 +114,7 @@ pub fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Result<E
         outln!("{} {verb} {version}{digest} for {}", approval.by, args.env)?;
         // The decision is recorded: what is still missing is advice, and failing to read it
         // must not turn a recorded decision into a failed command.
-        let missing = match rollout.blockers(&args.env, &version) {
+        let missing = match rollout.blockers(&args.env, &version).await {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(
@@ -138,11 +137,10 @@ pub fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn rollback(ws: &Workspace, args: &RollbackArgs) -> Result<ExitCode> {
-    let rt = super::runtime()?;
-    let rollout = open(ws, &rt, Some(&args.run))?;
+pub async fn rollback(ws: &Workspace, args: &RollbackArgs) -> Result<ExitCode> {
+    let rollout = open(ws, Some(&args.run)).await?;
     let to = args.to.as_deref().map(|v| version_arg(ws, v)).transpose()?;
-    let report = rollout.rollback(&args.env, to.as_deref())?;
+    let report = rollout.rollback(&args.env, to.as_deref()).await?;
     finish(&report, args.run.json)
 }
 
@@ -167,10 +165,9 @@ fn describe_record(r: &Record) -> String {
     line
 }
 
-pub fn status(ws: &Workspace, args: &StatusArgs) -> Result<ExitCode> {
-    let rt = super::runtime()?;
-    let rollout = open(ws, &rt, None)?;
-    let mut all = rollout.status()?;
+pub async fn status(ws: &Workspace, args: &StatusArgs) -> Result<ExitCode> {
+    let rollout = open(ws, None).await?;
+    let mut all = rollout.status().await?;
     if let Some(env) = &args.env {
         if !ws.config.environments.contains_key(env) {
             bail!("no environment `{env}` in release.toml");
@@ -216,10 +213,9 @@ pub fn status(ws: &Workspace, args: &StatusArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn history(ws: &Workspace, args: &HistoryArgs) -> Result<ExitCode> {
-    let rt = super::runtime()?;
-    let rollout = open(ws, &rt, None)?;
-    let history = rollout.history(&args.env)?;
+pub async fn history(ws: &Workspace, args: &HistoryArgs) -> Result<ExitCode> {
+    let rollout = open(ws, None).await?;
+    let history = rollout.history(&args.env).await?;
     if args.json {
         print_json(&history)?;
         return Ok(ExitCode::SUCCESS);
@@ -239,10 +235,9 @@ pub fn history(ws: &Workspace, args: &HistoryArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn unlock(ws: &Workspace, env: &str) -> Result<ExitCode> {
-    let rt = super::runtime()?;
-    let rollout = open(ws, &rt, None)?;
-    match rollout.unlock(env)? {
+pub async fn unlock(ws: &Workspace, env: &str) -> Result<ExitCode> {
+    let rollout = open(ws, None).await?;
+    match rollout.unlock(env).await? {
         Some(holder) => outln!("removed the lock of {env} held by {holder}")?,
         None => outln!("{env} was not locked")?,
     }

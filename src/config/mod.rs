@@ -3,6 +3,7 @@
 //! Every key is optional; an absent file means all defaults. Unknown keys are errors, so a typo
 //! never silently falls back to a default.
 
+pub mod environ;
 pub mod environments;
 pub mod image;
 

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use crate::config::environments::EnvironmentConfig;
 use crate::core::identity::Identity;
-use crate::core::record::{Action, Approval, Decision, Record, Snapshot, Status};
+use crate::core::record::{Action, Approval, Decision, Record, ServiceState, Snapshot, Status};
 use crate::core::service::{DeploymentStatus, RolloutState, ServiceView};
 
 /// Where one pinned deployment stands.
@@ -453,6 +453,65 @@ pub fn same_task_definitions(a: &Snapshot, b: &Snapshot) -> bool {
         })
 }
 
+/// Whether every service runs its recorded task definition on a completed primary deployment.
+pub fn runs_completed(views: &[ServiceView], services: &[ServiceState]) -> bool {
+    services.iter().all(|s| {
+        views.iter().any(|v| {
+            v.name == s.service
+                && v.task_definition == s.task_definition
+                && v.primary().is_some_and(|p| {
+                    p.task_definition == s.task_definition && p.rollout_completed()
+                })
+        })
+    })
+}
+
+/// Whether asking `who` to approve `version` for `env` could unblock a promotion: the required
+/// environment is done, nobody rejected it, approvals are short, and `who` may approve and has
+/// not.
+pub fn may_approve_now(
+    env_name: &str,
+    env: &EnvironmentConfig,
+    version: &str,
+    required_history: &[Record],
+    tally: &ApprovalTally,
+    cutters: &[String],
+    who: &Identity,
+) -> bool {
+    let required_done = env.requires.is_none() || completed_in(required_history, version).is_some();
+    env.approvals > 0
+        && required_done
+        && may_approve(env_name, env, who, cutters).is_ok()
+        && tally.rejected_by.is_empty()
+        && (tally.approved_by.len() as u64) < u64::from(env.approvals)
+        && !who.is_among(&tally.approved_by)
+}
+
+/// The versions that completed in the required environment (`required`) and wait for this one
+/// (`here`): not completed here, and newer than what runs here (`running`). Newest first.
+pub fn waiting_versions(
+    required: &[Record],
+    here: &[Record],
+    running: Option<&str>,
+) -> Vec<String> {
+    let mut versions: Vec<semver::Version> = required
+        .iter()
+        .filter(|r| r.status == Status::Completed)
+        .filter_map(|r| r.version.as_deref())
+        .filter(|v| completed_in(here, v).is_none())
+        .filter_map(|v| semver::Version::parse(v).ok())
+        .collect();
+    versions.sort();
+    versions.dedup();
+    let running = running.and_then(|v| semver::Version::parse(v).ok());
+    versions
+        .into_iter()
+        .rev()
+        .filter(|v| running.as_ref().is_none_or(|r| v > r))
+        .map(|v| v.to_string())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -843,5 +902,90 @@ mod tests {
         let target = previous_completed(&history, Some(&current)).unwrap();
         assert_eq!(target.version.as_deref(), Some("1.0.0"));
         assert_eq!(target.services[0].task_definition, "td:1");
+    }
+
+    #[test]
+    fn versions_wait_when_done_upstream_newer_and_not_done_here() {
+        let staging = vec![
+            record("1.0.0", Status::Completed, "td:1"),
+            record("1.1.0", Status::Failed, "td:2"),
+            record("1.2.0", Status::Completed, "td:3"),
+            record("1.3.0", Status::Completed, "td:4"),
+            record("1.3.0", Status::Completed, "td:4"),
+        ];
+        let production = vec![record("1.2.0", Status::Completed, "td:3")];
+        assert_eq!(
+            waiting_versions(&staging, &production, Some("1.0.0")),
+            ["1.3.0"],
+            "1.1.0 failed upstream, 1.2.0 is done here, 1.3.0 is listed once"
+        );
+        assert_eq!(
+            waiting_versions(&staging, &[], None),
+            ["1.3.0", "1.2.0", "1.0.0"],
+            "newest first"
+        );
+        assert!(waiting_versions(&staging, &[], Some("1.3.0")).is_empty());
+    }
+
+    #[test]
+    fn a_service_runs_its_record_only_on_a_completed_primary() {
+        let r = record("1.0.0", Status::Completed, "td-d");
+        let done = service(vec![deployment("d", "PRIMARY", "COMPLETED", 2)]);
+        let done = ServiceView {
+            task_definition: "td-d".into(),
+            ..done
+        };
+        assert!(runs_completed(std::slice::from_ref(&done), &r.services));
+        let moving = ServiceView {
+            deployments: vec![deployment("d", "PRIMARY", "IN_PROGRESS", 1)],
+            ..done.clone()
+        };
+        assert!(!runs_completed(&[moving], &r.services));
+        let other = ServiceView {
+            task_definition: "td-other".into(),
+            ..done
+        };
+        assert!(!runs_completed(&[other], &r.services));
+        assert!(
+            !runs_completed(&[], &r.services),
+            "a missing service does not run it"
+        );
+    }
+
+    #[test]
+    fn asking_to_approve_only_when_it_could_unblock() {
+        let e = env();
+        let staging = vec![record("1.1.0", Status::Completed, "td:2")];
+        let nobody = ApprovalTally::default();
+        let alice = actions("alice");
+        let ask = |history: &[Record], tally: &ApprovalTally, who: &Identity| {
+            may_approve_now("production", &e, "1.1.0", history, tally, &[], who)
+        };
+        assert!(ask(&staging, &nobody, &alice));
+        assert!(!ask(&[], &nobody, &alice), "not done in staging yet");
+        assert!(
+            !ask(&staging, &nobody, &actions("mallory")),
+            "not an approver"
+        );
+        let approved = ApprovalTally {
+            approved_by: vec!["bob".into()],
+            ..Default::default()
+        };
+        assert!(!ask(&staging, &approved, &alice), "approvals are complete");
+        let rejected = ApprovalTally {
+            rejected_by: vec![("bob".into(), None)],
+            ..Default::default()
+        };
+        assert!(!ask(&staging, &rejected, &alice), "a rejection blocks");
+        let cut_by_alice = may_approve_now(
+            "production",
+            &e,
+            "1.1.0",
+            &staging,
+            &nobody,
+            &["alice".into()],
+            &alice,
+        );
+        assert!(!cut_by_alice, "no self-approval");
     }
 }

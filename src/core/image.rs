@@ -1,10 +1,9 @@
-//! Container images: build with a local builder, push, read the digest back from the registry,
-//! and promote by digest (a new tag on the same manifest, no layer moves).
+//! Container image names: a repository split into registry and name, the tags of a version,
+//! and the OCI labels of a build. Pure.
 //!
-//! [`builder`] makes the argument vectors of `docker`, `podman` and `buildah`; [`registry`] is
-//! a small client of the OCI distribution API (any registry); [`ecr`] is the Amazon ECR adapter
-//! (login, repository checks, promote through `BatchGetImage`/`PutImage`); [`record`] keeps the
-//! pushed digest per version under `.git/release-agent/images/`.
+//! Building and pushing is [`crate::app::image`]'s, with the adapters
+//! [`crate::adapters::builder`] (argument vectors of `docker`, `podman`, `buildah`),
+//! [`crate::adapters::registry`] (the OCI distribution API) and [`crate::adapters::aws::ecr`].
 
 use std::collections::BTreeMap;
 

@@ -11,4 +11,5 @@ pub mod plan;
 pub mod record;
 pub mod remote;
 pub mod service;
+pub mod step;
 pub mod version;

@@ -64,6 +64,15 @@ pub enum LedgerError {
     },
 }
 
+impl From<crate::adapters::aws::ssm::CallError> for LedgerError {
+    fn from(e: crate::adapters::aws::ssm::CallError) -> LedgerError {
+        LedgerError::Ssm {
+            message: e.to_string(),
+            name: e.name,
+        }
+    }
+}
+
 /// Who holds an environment's lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
@@ -157,7 +166,7 @@ fn pid_namespace() -> String {
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(crate::util::process::hostname)
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into())
@@ -218,7 +227,7 @@ impl Ledger {
         match config.backend {
             LedgerBackend::File => Ledger::File(file::FileStore::new(git_dir)),
             LedgerBackend::Ssm => {
-                let aws = crate::adapters::aws::ssm::aws_config().await;
+                let aws = crate::adapters::aws::config().await;
                 Ledger::Ssm(ssm::SsmStore::new(&aws, &config.prefix))
             }
         }

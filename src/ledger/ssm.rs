@@ -7,49 +7,29 @@
 //! one in the parameter's history, which every contender reads the same. A loser whose value
 //! the parameter holds afterwards writes the winner's value back.
 
-use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_ssm::operation::delete_parameter::DeleteParameterError;
-use aws_sdk_ssm::operation::get_parameter::GetParameterError;
-use aws_sdk_ssm::operation::put_parameter::PutParameterError;
-use aws_sdk_ssm::types::{ParameterTier, ParameterType};
 use std::time::{Duration, Instant};
 
 use super::{Holder, LedgerError};
+use crate::adapters::aws::ssm::Parameters;
 
 /// Values as parameters under a prefix.
 pub struct SsmStore {
-    client: aws_sdk_ssm::Client,
+    params: Parameters,
     prefix: String,
 }
 
 /// A held environment lock.
 pub struct SsmLock {
-    client: aws_sdk_ssm::Client,
+    params: Parameters,
     name: String,
     value: String,
-}
-
-/// Standard parameters hold 4 KB; larger values need the advanced tier.
-const STANDARD_LIMIT: usize = 4096;
-
-fn failed<E>(call: &str, name: &str, e: &SdkError<E>) -> LedgerError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    LedgerError::Ssm {
-        name: name.to_string(),
-        message: format!(
-            "{call}: {}",
-            crate::adapters::aws::error::reason("ssm", call, e)
-        ),
-    }
 }
 
 impl SsmStore {
     /// A store under `prefix` (`/release-agent/app`).
     pub fn new(config: &aws_config::SdkConfig, prefix: &str) -> SsmStore {
         SsmStore {
-            client: aws_sdk_ssm::Client::new(config),
+            params: Parameters::new(config),
             prefix: prefix.trim_end_matches('/').to_string(),
         }
     }
@@ -64,18 +44,7 @@ impl SsmStore {
     }
 
     async fn get_versioned(&self, key: &str) -> Result<Option<(String, i64)>, LedgerError> {
-        let name = self.name(key);
-        match self.client.get_parameter().name(&name).send().await {
-            Ok(out) => Ok(out
-                .parameter()
-                .and_then(|p| Some((p.value()?.to_string(), p.version())))),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), GetParameterError::ParameterNotFound(_)) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(failed("GetParameter", &name, &e)),
-        }
+        Ok(self.params.get(&self.name(key)).await?)
     }
 
     /// The value of `key`.
@@ -90,32 +59,7 @@ impl SsmStore {
         value: &str,
         overwrite: bool,
     ) -> Result<Option<i64>, LedgerError> {
-        let name = self.name(key);
-        let tier = if value.len() > STANDARD_LIMIT {
-            ParameterTier::Advanced
-        } else {
-            ParameterTier::Standard
-        };
-        match self
-            .client
-            .put_parameter()
-            .name(&name)
-            .value(value)
-            .r#type(ParameterType::String)
-            .tier(tier)
-            .overwrite(overwrite)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(Some(out.version())),
-            Err(SdkError::ServiceError(e))
-                if !overwrite
-                    && matches!(e.err(), PutParameterError::ParameterAlreadyExists(_)) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(failed("PutParameter", &name, &e)),
-        }
+        Ok(self.params.put(&self.name(key), value, overwrite).await?)
     }
 
     /// Set `key`.
@@ -125,39 +69,7 @@ impl SsmStore {
 
     /// Every value `key` had, oldest first, with its version.
     async fn versions(&self, key: &str) -> Result<Vec<(i64, String)>, LedgerError> {
-        let name = self.name(key);
-        let mut all = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let result = self
-                .client
-                .get_parameter_history()
-                .name(&name)
-                .max_results(50)
-                .set_next_token(token.take())
-                .send()
-                .await;
-            let out = match result {
-                Ok(out) => out,
-                Err(SdkError::ServiceError(e))
-                    if e.err().meta().code() == Some("ParameterNotFound") =>
-                {
-                    return Ok(Vec::new())
-                }
-                Err(e) => return Err(failed("GetParameterHistory", &name, &e)),
-            };
-            for p in out.parameters() {
-                if let Some(v) = p.value() {
-                    all.push((p.version(), v.to_string()));
-                }
-            }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
-        all.sort_by_key(|(version, _)| *version);
-        Ok(all)
+        Ok(self.params.history(&self.name(key)).await?)
     }
 
     /// Every value `key` had, oldest first.
@@ -207,44 +119,17 @@ impl SsmStore {
         &self,
         prefix: &str,
     ) -> Result<Vec<(String, String)>, LedgerError> {
-        let path = self.name(prefix);
-        let mut values = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = self
-                .client
-                .get_parameters_by_path()
-                .path(&path)
-                .recursive(false)
-                .max_results(10)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| failed("GetParametersByPath", &path, &e))?;
-            values.extend(out.parameters().iter().filter_map(|p| {
-                Some((
-                    format!("SSM parameter {}", p.name()?),
-                    p.value()?.to_string(),
-                ))
-            }));
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
-        Ok(values)
+        Ok(self
+            .params
+            .children(&self.name(prefix))
+            .await?
+            .into_iter()
+            .map(|(name, value)| (format!("SSM parameter {name}"), value))
+            .collect())
     }
 
     async fn delete(&self, name: &str) -> Result<(), LedgerError> {
-        match self.client.delete_parameter().name(name).send().await {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), DeleteParameterError::ParameterNotFound(_)) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(failed("DeleteParameter", name, &e)),
-        }
+        Ok(self.params.delete(name).await?)
     }
 
     /// Lock `env`, waiting up to `wait` while a live holder has it; a stale lock is taken over.
@@ -306,7 +191,7 @@ impl SsmStore {
 
     fn guard(&self, name: String, value: String) -> SsmLock {
         SsmLock {
-            client: self.client.clone(),
+            params: self.params.clone(),
             name,
             value,
         }
@@ -327,16 +212,16 @@ impl SsmStore {
 impl SsmLock {
     /// Delete the lock if it is still ours (someone may have broken it after it expired).
     pub async fn release(self) {
-        let ours = match self.client.get_parameter().name(&self.name).send().await {
-            Ok(out) => out.parameter().and_then(|p| p.value()) == Some(self.value.as_str()),
+        let ours = match self.params.get(&self.name).await {
+            Ok(current) => current.is_some_and(|(v, _)| v == self.value),
             Err(_) => false,
         };
         if ours {
-            if let Err(e) = self.client.delete_parameter().name(&self.name).send().await {
+            if let Err(e) = self.params.delete(&self.name).await {
                 tracing::warn!(
                     "could not release the lock {}: {}; it expires on its own",
                     self.name,
-                    crate::adapters::aws::error::reason("ssm", "DeleteParameter", &e)
+                    e.message
                 );
             }
         }

@@ -1,11 +1,18 @@
 //! Time as release writes it: reproducible (`SOURCE_DATE_EPOCH`), UTC, without a time crate.
 
-/// Seconds since the epoch: `SOURCE_DATE_EPOCH` when set (reproducible output), else now.
+use std::sync::OnceLock;
+
+static SOURCE_DATE_EPOCH: OnceLock<Option<i64>> = OnceLock::new();
+
+/// Fix the time every release writes (the CLI passes `SOURCE_DATE_EPOCH`, for reproducible
+/// output); the first call wins.
+pub fn fix_epoch(seconds: Option<i64>) {
+    let _ = SOURCE_DATE_EPOCH.set(seconds);
+}
+
+/// Seconds since the epoch: the fixed time when there is one ([`fix_epoch`]), else now.
 pub fn now() -> i64 {
-    if let Some(t) = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
+    if let Some(t) = SOURCE_DATE_EPOCH.get().copied().flatten() {
         return t;
     }
     std::time::SystemTime::now()

@@ -14,6 +14,7 @@
 //!
 //! Every secret found is registered for redaction before it is returned.
 
+use crate::config::environ::Environ;
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -140,12 +141,10 @@ pub enum AuthError {
     },
 }
 
-/// The credentials for registry `host` (`host[:port]`), from the process environment and the
-/// auth files; `None` when there are none (anonymous access).
-pub fn lookup(host: &str) -> Result<Option<Credentials>, AuthError> {
-    lookup_in(host, &|name| {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
-    })
+/// The credentials for registry `host` (`host[:port]`), from the environment and the auth
+/// files; `None` when there are none (anonymous access).
+pub fn lookup(host: &str, environ: &Environ) -> Result<Option<Credentials>, AuthError> {
+    lookup_in(host, &|name| environ.lookup(name))
 }
 
 /// [`lookup`] with the environment given as a function (tests pass their own).

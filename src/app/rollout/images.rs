@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::adapters::image_record as record;
-use crate::app::image::{PublishError, Target};
+use crate::app::image::{PublishError, PushTarget};
+use crate::config::environ::Environ;
 use crate::config::image::ImageConfig;
 use crate::config::Config;
 use crate::core::image::{self, ImageError, Repository};
@@ -37,53 +38,39 @@ impl From<PublishError> for ImageSourceError {
     }
 }
 
-/// Where the image of a version comes from, resolved by the caller (registry, record).
-pub trait ImageSource {
-    /// Put `tag` on `digest` (moving tags only).
-    fn tag(&self, digest: &str, tag: &str) -> Result<(), ImageSourceError>;
-    /// `(repository@digest, digest)` recorded by `release image push` in this clone, if any.
-    fn recorded(&self, _version: &str) -> Option<(String, String)> {
-        None
-    }
-    /// `(repository@digest, digest)` of the registry's tag `version` now, if there is one.
-    fn tagged(&self, version: &str) -> Result<Option<(String, String)>, ImageSourceError>;
-    /// `repository@digest` of `digest`.
-    fn reference(&self, digest: &str) -> Result<String, ImageSourceError>;
-}
-
 /// The images of released versions for rollouts: the recorded digest, else the registry's
 /// version tag; environment tags put on by digest.
 pub struct RegistryImages<'a> {
-    rt: &'a tokio::runtime::Runtime,
     git_dir: PathBuf,
     image: Option<&'a ImageConfig>,
-    target: std::cell::OnceCell<Target>,
+    environ: &'a Environ,
+    target: std::cell::OnceCell<PushTarget>,
 }
 
 impl<'a> RegistryImages<'a> {
     /// Images of `config`'s `[image]`, records in `git_dir`.
-    pub fn new(rt: &'a tokio::runtime::Runtime, git_dir: &Path, config: &'a Config) -> Self {
+    pub fn new(git_dir: &Path, config: &'a Config, environ: &'a Environ) -> Self {
         RegistryImages {
-            rt,
             git_dir: git_dir.to_path_buf(),
             image: config.image.as_ref(),
+            environ,
             target: std::cell::OnceCell::new(),
         }
     }
 
-    fn target(&self) -> Result<(&Target, Repository), ImageSourceError> {
+    async fn target(&self) -> Result<(&PushTarget, Repository), ImageSourceError> {
         let image = self.image.ok_or(ImageSourceError::NoImageSection)?;
         let repository = Repository::parse(&image.repository)?;
         if let Some(t) = self.target.get() {
             return Ok((t, repository));
         }
-        let t = Target::open(self.rt, image, &repository)?;
+        let t = PushTarget::open(image, &repository, self.environ).await?;
         Ok((self.target.get_or_init(|| t), repository))
     }
 }
 
-impl ImageSource for RegistryImages<'_> {
-    fn recorded(&self, version: &str) -> Option<(String, String)> {
+impl RegistryImages<'_> {
+    pub fn recorded(&self, version: &str) -> Option<(String, String)> {
         let repository = Repository::parse(&self.image?.repository).ok()?;
         match record::load(&self.git_dir, version) {
             Ok(Some(r)) if r.repository == repository.full() => Some((r.reference, r.digest)),
@@ -98,23 +85,27 @@ impl ImageSource for RegistryImages<'_> {
         }
     }
 
-    fn tagged(&self, version: &str) -> Result<Option<(String, String)>, ImageSourceError> {
-        let (target, repository) = self.target()?;
+    pub async fn tagged(
+        &self,
+        version: &str,
+    ) -> Result<Option<(String, String)>, ImageSourceError> {
+        let (target, repository) = self.target().await?;
         // `+` is not allowed in a tag: the version's image was pushed under its tag form.
         Ok(target
-            .digest(self.rt, &image::version_tag_of(version))?
+            .digest(&image::version_tag_of(version))
+            .await?
             .map(|digest| (format!("{}@{digest}", repository.full()), digest)))
     }
 
-    fn reference(&self, digest: &str) -> Result<String, ImageSourceError> {
+    pub fn reference(&self, digest: &str) -> Result<String, ImageSourceError> {
         let image = self.image.ok_or(ImageSourceError::NoImageSection)?;
         let repository = Repository::parse(&image.repository)?;
         Ok(format!("{}@{digest}", repository.full()))
     }
 
-    fn tag(&self, digest: &str, tag: &str) -> Result<(), ImageSourceError> {
-        let (target, _) = self.target()?;
-        target.promote(self.rt, digest, tag)?;
+    pub async fn tag(&self, digest: &str, tag: &str) -> Result<(), ImageSourceError> {
+        let (target, _) = self.target().await?;
+        target.promote(digest, tag).await?;
         Ok(())
     }
 }

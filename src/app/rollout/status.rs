@@ -1,0 +1,105 @@
+//! What runs where, what waits, and the ledger's history and locks.
+
+use super::*;
+
+/// One environment in `release status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvStatus {
+    /// The name.
+    pub env: String,
+    /// What runs or is being deployed.
+    pub current: Option<Record>,
+    /// Versions that completed in the required environment and wait here, newest first.
+    pub waiting: Vec<Waiting>,
+    /// Where ECS differs from the ledger (a service changed by hand, a deploy under way);
+    /// empty when they agree.
+    pub drift: Vec<String>,
+}
+
+/// A version waiting for an environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Waiting {
+    /// The version.
+    pub version: String,
+    /// Who approved it.
+    pub approved_by: Vec<String>,
+    /// Approvals needed.
+    pub approvals_needed: u32,
+    /// What still blocks it (empty: ready to promote).
+    pub blockers: Vec<String>,
+}
+
+impl<'a> Rollout<'a> {
+    /// Every environment: what runs, what waits.
+    pub async fn status(&self) -> Result<Vec<EnvStatus>, DeployError> {
+        let mut all = Vec::new();
+        for (name, env) in &self.config.environments {
+            let current = self.ledger.current(name).await?;
+            let mut waiting = Vec::new();
+            if let Some(required) = &env.requires {
+                let history = self.ledger.history(required).await?;
+                let here = self.ledger.history(name).await?;
+                let running = current.as_ref().and_then(|c| c.version.as_deref());
+                for version in deployment::waiting_versions(&history, &here, running) {
+                    let digest =
+                        deployment::completed_in(&history, &version).and_then(|r| r.digest.clone());
+                    // One version whose records cannot be read blocks itself, not the status.
+                    let (blockers, approved_by) = match self
+                        .tally(name, env, &version, digest.as_deref())
+                        .await
+                    {
+                        Ok((tally, _)) => (
+                            deployment::promotion_blockers(name, env, &version, &history, &tally),
+                            tally.approved_by,
+                        ),
+                        Err(e) => (vec![e.to_string()], Vec::new()),
+                    };
+                    waiting.push(Waiting {
+                        blockers,
+                        approved_by,
+                        approvals_needed: env.approvals,
+                        version,
+                    });
+                }
+            }
+            let drift = match &current {
+                Some(c) => {
+                    match self
+                        .ecs
+                        .describe_services(&env.cluster, &env.services)
+                        .await
+                    {
+                        Ok(views) => {
+                            let mut drift = deployment::drift(&views, c);
+                            drift.extend(deployment::reconcile(&views, c));
+                            drift
+                        }
+                        Err(e) => vec![format!("cannot read ECS: {e}")],
+                    }
+                }
+                None => Vec::new(),
+            };
+            all.push(EnvStatus {
+                env: name.clone(),
+                current,
+                waiting,
+                drift,
+            });
+        }
+        Ok(all)
+    }
+
+    /// The history of `env`, newest first.
+    pub async fn history(&self, env_name: &str) -> Result<Vec<Record>, DeployError> {
+        self.env(env_name)?;
+        let mut h = self.ledger.history(env_name).await?;
+        h.reverse();
+        Ok(h)
+    }
+
+    /// Remove `env`'s lock.
+    pub async fn unlock(&self, env_name: &str) -> Result<Option<Holder>, DeployError> {
+        self.env(env_name)?;
+        Ok(self.ledger.unlock(env_name).await?)
+    }
+}
