@@ -7,7 +7,7 @@
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-use crate::adapters::git::{self, GitError};
+use crate::adapters::git::{self, history, GitError};
 use crate::adapters::hooks::{self, HookError};
 use crate::adapters::templates::{TemplateError, Templates};
 use crate::adapters::version_files::{self, Kind, VersionFileError};
@@ -43,6 +43,9 @@ pub enum BumpError {
     /// Git refused or failed.
     #[error(transparent)]
     Git(#[from] GitError),
+    /// The history cannot be read.
+    #[error(transparent)]
+    History(#[from] history::HistoryError),
     /// A template failed.
     #[error(transparent)]
     Changelog(#[from] TemplateError),
@@ -224,7 +227,7 @@ pub fn prepare(
     let existing = read(path, "changelog.path")?;
     // Merged into the committed file first: a run that stopped after writing it left exactly
     // that, which must count as done, not get a second section.
-    let from_head = committed_text(repo, path)
+    let from_head = git::committed_text(repo, path)
         .and_then(|text| changelog::merge(Some(&text), &section))
         .filter(|merged| existing.as_deref() == Some(merged.as_str()));
     let content = match from_head {
@@ -271,14 +274,6 @@ fn read_text(root: &Path, rel: &str, key: &str) -> Result<Option<String>, BumpEr
     }
 }
 
-/// The committed text of `rel` at HEAD, if it is a UTF-8 file there.
-fn committed_text(repo: &git2::Repository, rel: &str) -> Option<String> {
-    let tree = repo.head().ok()?.peel_to_tree().ok()?;
-    let entry = tree.get_path(Path::new(rel)).ok()?;
-    let blob = repo.find_blob(entry.id()).ok()?;
-    String::from_utf8(blob.content().to_vec()).ok()
-}
-
 /// A release commit since the last release tag whose tag does not exist. HEAD when it is this
 /// very release (an earlier run stopped before tagging: tagging it finishes the release);
 /// any other one is refused with the command that tags it, since releasing on top of it would
@@ -294,43 +289,32 @@ fn unfinished_release(
         return Ok(None);
     };
     let prefix = tag.strip_suffix(version).unwrap_or(&config.tag_prefix);
-    let head = repo
-        .head()
-        .and_then(|h| h.peel_to_commit())
-        .map_err(GitError::from)?
-        .id();
-    let mut walk = repo.revwalk().map_err(GitError::from)?;
-    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
-        .map_err(GitError::from)?;
-    walk.push(head).map_err(GitError::from)?;
-    if let Some(current) = &plan.current_tag {
-        if let Some(at) = git::tag_target(repo, current)? {
-            walk.hide(at).map_err(GitError::from)?;
-        }
-    }
+    let head = history::head_commit(repo)?;
+    let since = match &plan.current_tag {
+        Some(current) => git::tag_target(repo, current)?,
+        None => None,
+    };
     let mut after = 0usize;
     // Ids named by the reverts seen so far (newer than the commit at hand): a reverted release
     // commit was abandoned, not left unfinished.
     let mut reverted: Vec<String> = Vec::new();
-    for id in walk {
-        let id = id.map_err(GitError::from)?;
-        let commit = repo.find_commit(id).map_err(GitError::from)?;
-        let message = String::from_utf8_lossy(commit.message_bytes());
-        if let Some(target) = crate::core::commit::reverted_commit(&message) {
+    for commit in history::commits_since(repo, head, since)? {
+        let id = history::oid(commit.id);
+        let message = commit.message.as_str();
+        if let Some(target) = crate::core::commit::reverted_commit(message) {
             reverted.push(target.to_ascii_lowercase());
         }
         let header = message.lines().next().unwrap_or_default().trim_end();
         let full_id = id.to_string();
-        let found = if commit.parent_count() > 1
-            || reverted.iter().any(|r| full_id.starts_with(r.as_str()))
-        {
-            None
-        } else {
-            pattern
-                .captures(header)
-                .and_then(|c| c.get(1))
-                .map(|m| m.as_str().to_string())
-        };
+        let found =
+            if commit.parents > 1 || reverted.iter().any(|r| full_id.starts_with(r.as_str())) {
+                None
+            } else {
+                pattern
+                    .captures(header)
+                    .and_then(|c| c.get(1))
+                    .map(|m| m.as_str().to_string())
+            };
         let Some(released) = found else {
             after += 1;
             continue;
@@ -444,12 +428,7 @@ impl BumpRun<'_> {
     }
 
     fn head(&self) -> Result<git2::Oid, BumpError> {
-        Ok(self
-            .repo
-            .head()
-            .and_then(|h| h.peel_to_commit())
-            .map_err(GitError::from)?
-            .id())
+        Ok(history::head_commit(self.repo)?)
     }
 }
 
@@ -705,11 +684,7 @@ pub fn finish_pending_post_bump(
     let Some(pending) = pending_post_bump(repo) else {
         return Ok(None);
     };
-    let head = repo
-        .head()
-        .and_then(|h| h.peel_to_commit())
-        .map_err(GitError::from)?
-        .id();
+    let head = history::head_commit(repo)?;
     match git::tag_target(repo, &pending.tag)? {
         Some(at) if at == head => {}
         Some(_) => {

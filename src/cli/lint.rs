@@ -49,30 +49,24 @@ pub fn run(dir: &Path, config_path: Option<&Path>, args: &LintArgs) -> Result<Ex
 }
 
 fn lint_range(ws: &Workspace, range: &str) -> Result<ExitCode> {
-    let mut walk = ws.repo.revwalk()?;
-    if range.contains("..") {
-        walk.push_range(range)
-            .with_context(|| format!("cannot resolve the range `{range}`"))?;
+    let what = if range.contains("..") {
+        "the range "
     } else {
-        let id = ws
-            .repo
-            .revparse_single(range)
-            .with_context(|| format!("cannot resolve `{range}`"))?
-            .id();
-        walk.push(id)?;
-    }
+        ""
+    };
+    let commits = crate::adapters::git::history::commits_in(&ws.repo, range)
+        .with_context(|| format!("cannot resolve {what}`{range}`"))?;
     let (mut checked, mut failed) = (0usize, 0usize);
-    for id in walk {
-        let commit = ws.repo.find_commit(id?)?;
-        if commit.parent_count() > 1 {
+    for commit in commits {
+        if commit.parents > 1 {
             continue;
         }
         checked += 1;
-        let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
+        let message = commit.message;
         let diagnostics = lint::check(&message, &ws.config.lint);
         if !diagnostics.is_empty() {
             failed += 1;
-            let short = &commit.id().to_string()[..7];
+            let short = &commit.id.to_string()[..7];
             eprint!(
                 "{}",
                 shown(&lint::render(

@@ -306,9 +306,8 @@ impl Workspace {
 
     /// The GitHub repository of `origin`, for links.
     pub fn github(&self) -> Option<crate::core::remote::GithubRepo> {
-        let remote = self.repo.find_remote("origin").ok()?;
-        let server = std::env::var("GITHUB_SERVER_URL").ok();
-        crate::core::remote::parse_github(remote.url().ok()?, server.as_deref())
+        let url = crate::adapters::git::remote_url(&self.repo, "origin").ok()?;
+        crate::core::remote::parse_github(&url, self.environ.get("GITHUB_SERVER_URL"))
     }
 }
 

@@ -94,7 +94,7 @@ pub async fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Re
     let rollout = open(ws, None).await?;
     let version = version_arg(ws, &args.version)?;
     let tag = format!("{}{version}", ws.config.tag_prefix);
-    if ws.repo.find_reference(&format!("refs/tags/{tag}")).is_err() {
+    if crate::adapters::git::tag_target(&ws.repo, &tag)?.is_none() {
         bail!("there is no release {version} (no tag {tag} here): fetch the tags (`git fetch --tags`) or check the version");
     }
     let note = args.note.clone().filter(|n| !n.trim().is_empty());

@@ -52,6 +52,57 @@ pub fn commit_id(oid: Oid) -> CommitId {
     CommitId(bytes)
 }
 
+/// The git object id of a core commit id.
+pub fn oid(id: CommitId) -> Oid {
+    Oid::from_bytes(&id.0).unwrap_or(Oid::ZERO_SHA1)
+}
+
+/// The commits of a range (`A..B`) or reachable from one revision, newest first.
+pub fn commits_in(repo: &Repository, range: &str) -> Result<Vec<RawCommit>, HistoryError> {
+    let mut walk = repo.revwalk()?;
+    if range.contains("..") {
+        walk.push_range(range)?;
+    } else {
+        walk.push(repo.revparse_single(range)?.id())?;
+    }
+    let mut out = Vec::new();
+    for id in walk {
+        out.push(read_commit(repo, id?)?);
+    }
+    Ok(out)
+}
+
+/// The commit time of `id` (seconds since the epoch), 0 when it cannot be read.
+pub fn commit_time(repo: &Repository, id: Oid) -> i64 {
+    repo.find_commit(id).map_or(0, |c| c.time().seconds())
+}
+
+/// The first release tag that contains HEAD (but is not on it) and that the remote branch
+/// `remote/branch` has: HEAD was released by another run, from another clone.
+pub fn released_upstream(
+    repo: &Repository,
+    prefix: &str,
+    remote: &str,
+    branch: &str,
+) -> Result<Option<ReleaseTag>, HistoryError> {
+    let head = head_commit(repo)?;
+    let upstream = repo.refname_to_id(&format!("refs/remotes/{remote}/{branch}"))?;
+    let contains = |a: Oid, b: Oid| -> Result<bool, git2::Error> {
+        Ok(a == b || repo.graph_descendant_of(a, b)?)
+    };
+    let mut found: Option<ReleaseTag> = None;
+    for tag in version_tags(repo, prefix)? {
+        if tag.commit != head
+            && contains(tag.commit, head)?
+            && contains(upstream, tag.commit)?
+            && found.as_ref().is_none_or(|f| tag.version < f.version)
+        {
+            found = Some(tag);
+        }
+    }
+    Ok(found)
+}
+
 /// Open the repository containing `dir`.
 pub fn open(dir: &Path) -> Result<Repository, HistoryError> {
     tune_libgit2();

@@ -366,6 +366,38 @@ pub fn git_cli(root: &Path, args: &[&str]) -> Result<String, CliError> {
     })
 }
 
+/// The committed text of `rel` at HEAD, if it is a UTF-8 file there.
+pub fn committed_text(repo: &Repository, rel: &str) -> Option<String> {
+    let tree = repo.head().ok()?.peel_to_tree().ok()?;
+    let entry = tree.get_path(Path::new(rel)).ok()?;
+    let blob = repo.find_blob(entry.id()).ok()?;
+    String::from_utf8(blob.content().to_vec()).ok()
+}
+
+/// The tagger (email and name) of the annotated tag `name`; empty for none.
+pub fn tagger(repo: &Repository, name: &str) -> Vec<String> {
+    let Ok(reference) = repo.find_reference(&format!("refs/tags/{name}")) else {
+        return Vec::new();
+    };
+    let Ok(tag) = reference.peel_to_tag() else {
+        return Vec::new();
+    };
+    tag.tagger()
+        .map(|t| {
+            [t.email(), t.name()]
+                .into_iter()
+                .flatten()
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// git's `user.email`, when configured.
+pub fn user_email(repo: &Repository) -> Option<String> {
+    repo.config().ok()?.get_string("user.email").ok()
+}
+
 /// The URL of `remote`, with its credentials registered for redaction.
 pub fn remote_url(repo: &Repository, remote: &str) -> Result<String, GitError> {
     let r = repo.find_remote(remote)?;

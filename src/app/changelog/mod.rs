@@ -126,7 +126,7 @@ pub fn whole_history(
             tag: release.tag.as_ref().map(|t| t.name.clone()),
             previous_tag,
             time: match &release.tag {
-                Some(t) => repo.find_commit(t.commit).map_or(0, |c| c.time().seconds()),
+                Some(t) => history::commit_time(repo, t.commit),
                 None => source.now,
             },
             github: source.github,

@@ -27,6 +27,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use crate::adapters::aws::ecs::{Ecs, EcsError};
+use crate::adapters::git;
 use crate::adapters::health::Probe;
 use crate::config::environ::Environ;
 use crate::config::environments::EnvironmentConfig;
@@ -342,7 +343,7 @@ impl<'a> Rollout<'a> {
             who: tokio::sync::OnceCell::new(),
             repo,
             aws,
-            tagger: Box::new(move |version| tag_identities(repo, &prefix, version)),
+            tagger: Box::new(move |version| git::tagger(repo, &format!("{prefix}{version}"))),
             images: RegistryImages::new(repo.path(), config, environ),
             environ,
             lock_wait: Duration::ZERO,
@@ -370,32 +371,8 @@ pub async fn who(
         env: &env,
         aws_caller: ssm.then_some(&caller as &dyn Fn() -> Result<String, String>),
         github_login: &crate::adapters::github::github_login,
-        git_email: repo
-            .config()
-            .ok()
-            .and_then(|c| c.get_string("user.email").ok()),
+        git_email: git::user_email(repo),
     })
 }
-
-/// The tagger (email and name) of `version`'s annotated release tag.
-fn tag_identities(repo: &git2::Repository, prefix: &str, version: &str) -> Vec<String> {
-    let Ok(reference) = repo.find_reference(&format!("refs/tags/{prefix}{version}")) else {
-        return Vec::new();
-    };
-    let Ok(tag) = reference.peel_to_tag() else {
-        return Vec::new();
-    };
-    tag.tagger()
-        .map(|t| {
-            [t.email(), t.name()]
-                .into_iter()
-                .flatten()
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-impl Rollout<'_> {}
 
 impl Rollout<'_> {}
