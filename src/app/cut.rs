@@ -100,9 +100,88 @@ impl CutReport {
 /// A run that cannot go on.
 #[derive(Debug, thiserror::Error)]
 pub enum CutError {
-    /// A guard rail refused.
-    #[error("{0}")]
-    Refused(String),
+    /// The branch is not a release branch.
+    #[error("releases are cut from {} (the `branches` setting), not from `{branch}`", .allowed.join(", "))]
+    NotAReleaseBranch {
+        /// The current branch.
+        branch: String,
+        /// The release branches.
+        allowed: Vec<String>,
+    },
+    /// `--remote` was given a URL.
+    #[error("`--remote` takes the name of a remote, not a URL ({0}): add it with `git remote add <name> <url>`")]
+    RemoteIsUrl(String),
+    /// No such remote.
+    #[error("no remote `{0}` to push to: add one with `git remote add {0} <url>`")]
+    NoRemote(String),
+    /// The branch lags behind the remote's.
+    #[error("`{branch}` is {behind} commit(s) behind {remote}/{branch}: pull first (`git pull --ff-only`)")]
+    Behind {
+        /// The branch.
+        branch: String,
+        /// The remote.
+        remote: String,
+        /// How many commits.
+        behind: usize,
+    },
+    /// The branch and the remote's have diverged.
+    #[error("`{branch}` and {remote}/{branch} have diverged ({ahead} local and {behind} remote commit(s)): reconcile them first")]
+    Diverged {
+        /// The branch.
+        branch: String,
+        /// The remote.
+        remote: String,
+        /// Local commits the remote lacks.
+        ahead: usize,
+        /// Remote commits the branch lacks.
+        behind: usize,
+    },
+    /// The version's tag is on the remote only.
+    #[error("tag {tag} already exists on {remote} (at {at}) but not here: fetch it (`git fetch --tags`) and run again")]
+    TagOnlyOnRemote {
+        /// The tag.
+        tag: String,
+        /// The remote.
+        remote: String,
+        /// The short commit it points at.
+        at: String,
+    },
+    /// The dry-run push was refused.
+    #[error("cannot push to {remote}: {why}")]
+    CannotPush {
+        /// The remote.
+        remote: String,
+        /// What git said.
+        why: String,
+    },
+    /// The GitHub token lacks `contents: write`.
+    #[error("the GitHub token cannot push to {0}: it needs contents: write")]
+    TokenCannotPush(String),
+    /// Uncommitted changes the release would not make.
+    #[error("the worktree has uncommitted changes ({0}): commit or stash them first")]
+    Dirty(String),
+    /// The version's tag on the remote is at another commit.
+    #[error("tag {tag} on {remote} points at {at}, not at {wanted}: tags are never moved")]
+    TagElsewhere {
+        /// The tag.
+        tag: String,
+        /// The remote.
+        remote: String,
+        /// The short commit it points at.
+        at: String,
+        /// The short release commit.
+        wanted: String,
+    },
+    /// The atomic push was refused.
+    #[error("the push of {branch} and {tag} was refused, so nothing was published (run again after fixing the cause): {why}")]
+    PushRefused {
+        /// The branch.
+        branch: String,
+        /// The tag.
+        tag: String,
+        /// What git said.
+        why: String,
+    },
     /// Reading history or planning failed.
     #[error(transparent)]
     Plan(#[from] crate::app::plan::GatherError),
@@ -167,107 +246,18 @@ pub async fn cut(
     crate::util::redact::register_url_credentials(&options.remote);
     let _lock = Lock::acquire(repo)?;
     // Guard rails, all before anything is written.
-    let branch = git::current_branch(repo)?;
-    if !config.branches.iter().any(|b| b == &branch) {
-        return Err(CutError::Refused(format!(
-            "releases are cut from {} (the `branches` setting), not from `{branch}`",
-            config.branches.join(", ")
-        )));
-    }
-    let remote_url = git::remote_url(repo, &options.remote).map_err(|_| {
-        if options.remote.contains("://") {
-            CutError::Refused(format!(
-                "`--remote` takes the name of a remote, not a URL ({}): add it with `git remote add <name> <url>`",
-                remote::redact_url(&options.remote)
-            ))
-        } else {
-            CutError::Refused(format!(
-                "no remote `{}` to push to: add one with `git remote add {} <url>`",
-                options.remote, options.remote
-            ))
-        }
-    })?;
-    git::fetch(root, &options.remote, &branch)?;
-    match git::tracking(repo, &options.remote, &branch)? {
-        Tracking::Behind(n) => {
-            // Another run released HEAD meanwhile (the same merge, built twice): not an error.
-            if let Some(tag) = released_upstream(repo, config, &options.remote, &branch)? {
-                let mut report = CutReport::new(
-                    CutOutcome::ReleasedByAnotherRun,
-                    format!(
-                        "another run already released HEAD as {} ({}/{branch} is {n} commit(s) ahead with it); nothing to do here",
-                        tag.name, options.remote
-                    ),
-                );
-                report.prerelease = !tag.version.pre.is_empty();
-                report.version = Some(tag.version.to_string());
-                report.tag = Some(tag.name);
-                return Ok(report);
-            }
-            return Err(CutError::Refused(format!(
-                "`{branch}` is {n} commit(s) behind {}/{branch}: pull first (`git pull --ff-only`)",
-                options.remote
-            )))
-        }
-        Tracking::Diverged(a, b) => {
-            return Err(CutError::Refused(format!(
-                "`{branch}` and {}/{branch} have diverged ({a} local and {b} remote commit(s)): reconcile them first",
-                options.remote
-            )))
-        }
-        Tracking::Equal | Tracking::Ahead(_) | Tracking::NoRemote => {}
-    }
-    // octocrab's client spawns its request buffer onto the current runtime when it is built:
-    // this runs inside the CLI's runtime, so it has one.
-    let mut github = if options.no_github || !config.github.release {
-        None
-    } else {
-        github_target(&remote_url, &options.environ)
+    let (branch, remote_url) = match guard_rails(repo, root, config, options)? {
+        Guarded::Go { branch, remote_url } => (branch, remote_url),
+        Guarded::ReleasedUpstream(report) => return Ok(report),
     };
-    if let Some(target) = &mut github {
-        if target.token.is_none() {
-            if let Some(name) = &config.github.token_ssm_parameter {
-                let aws = crate::adapters::aws::config().await;
-                let token = crate::adapters::aws::ssm::secret(&aws, name).await?;
-                target.token = Some(token);
-            }
-        }
-        if target.token.is_none() {
-            return Err(github::GithubError::NoToken.into());
-        }
-    }
-
+    let client = github_client(config, options, &remote_url).await?;
     let head = history::head_commit(repo)?;
     let plan = crate::app::plan::gather(repo, config, &options.plan)?;
-    let client = match &github {
-        Some(t) => Some(Github::new(
-            &t.api,
-            t.token.as_deref().unwrap_or_default(),
-            t.repo.clone(),
-            github::Retry::from_environ(&options.environ),
-        )?),
-        None => None,
-    };
-
-    // What to release: a new version, or the version HEAD already carries (finish it).
-    let tags = history::version_tags(repo, &config.tag_prefix)?;
-    let release = match (&plan.next_version, &plan.next_tag) {
-        (Some(v), Some(t)) => Releasing::New {
-            version: v.clone(),
-            tag: t.clone(),
-        },
-        _ => match tags.iter().find(|t| t.commit == head) {
-            Some(t) => Releasing::Existing {
-                version: t.version.to_string(),
-                tag: t.name.clone(),
-            },
-            None => {
-                return Ok(CutReport::new(
-                    CutOutcome::NothingToRelease,
-                    plan.reason.clone(),
-                ))
-            }
-        },
+    let Some(release) = which_release(repo, config, &plan, head)? else {
+        return Ok(CutReport::new(
+            CutOutcome::NothingToRelease,
+            plan.reason.clone(),
+        ));
     };
     let (version, tag) = release.names();
     let mut report = CutReport::new(CutOutcome::Released, String::new());
@@ -278,26 +268,14 @@ pub async fn cut(
     // The tag on the remote decides between "ours to push" and "someone else's".
     let remote_tag = git::remote_tag(root, &options.remote, &tag)?;
     if let (Releasing::New { .. }, Some(at)) = (&release, remote_tag) {
-        return Err(CutError::Refused(format!(
-            "tag {tag} already exists on {} (at {}) but not here: fetch it (`git fetch --tags`) and run again",
-            options.remote,
-            &at.to_string()[..7]
-        )));
+        return Err(CutError::TagOnlyOnRemote {
+            tag,
+            remote: options.remote.clone(),
+            at: at.to_string()[..7].to_string(),
+        });
     }
-
-    // Permission to push, checked before the first write.
     let refspecs = vec![format!("refs/heads/{branch}:refs/heads/{branch}")];
-    git::push_atomic(root, &options.remote, &refspecs, true).map_err(|e| {
-        CutError::Refused(format!("cannot push to {}: {}", options.remote, e.message))
-    })?;
-    if let Some(client) = &client {
-        if !client.can_push().await? {
-            return Err(CutError::Refused(format!(
-                "the GitHub token cannot push to {}: it needs contents: write",
-                client.repo()
-            )));
-        }
-    }
+    check_push_permission(root, options, &refspecs, client.as_ref()).await?;
 
     // Prepare the local release (pure computation, nothing written yet).
     let prepared = match &release {
@@ -314,16 +292,6 @@ pub async fn cut(
     }
 
     // The one list of steps that both the dry run and the run go through.
-    let deploy_envs: Vec<String> = if options.no_deploy || config.image.is_none() {
-        Vec::new()
-    } else {
-        config
-            .environments
-            .iter()
-            .filter(|(_, e)| e.deploys_on_cut())
-            .map(|(n, _)| n.clone())
-            .collect()
-    };
     let pending = match &release {
         Releasing::Existing { tag, .. } => {
             bump::pending_post_bump(repo).is_some_and(|p| &p.tag == tag)
@@ -334,7 +302,12 @@ pub async fn cut(
         dry_run: options.dry_run,
         ..BumpOptions::default()
     };
-    let steps = cut_steps(prepared.as_ref(), pending, config, &deploy_envs);
+    let steps = cut_steps(
+        prepared.as_ref(),
+        pending,
+        config,
+        &deploy_environments(config, options),
+    );
     if let Some(prepared) = &prepared {
         bump::preflight(repo, prepared, &bump_options)?;
     }
@@ -350,7 +323,7 @@ pub async fn cut(
             "github release (no GitHub repository)".to_string()
         },
         branch,
-        version: version.clone(),
+        version,
         tag: tag.clone(),
         before: head,
         remote_tag,
@@ -392,13 +365,183 @@ pub async fn cut(
     }
     // From the first write on, SIGINT/SIGTERM stop the run between steps, not in one.
     catch_signals();
-    let steps_done = step::run(
+    let done = step::run(
         &steps,
         &mut run,
         RunOptions::default(),
         CutRun::mark_pending,
     )
     .await?;
+    Ok(finish(run, done, &release, &plan))
+}
+
+/// What the guard rails found: go on, or HEAD was released by another run already.
+enum Guarded {
+    /// A release branch, level with (or ahead of) the remote's.
+    Go {
+        /// The branch.
+        branch: String,
+        /// The remote's URL.
+        remote_url: String,
+    },
+    /// Another run released HEAD meanwhile (the same merge, built twice): not an error.
+    ReleasedUpstream(CutReport),
+}
+
+/// The checks before anything is written: a release branch, a remote to push to, and a branch
+/// neither behind nor diverged from the remote's (fetched first).
+fn guard_rails(
+    repo: &git2::Repository,
+    root: &Path,
+    config: &Config,
+    options: &CutOptions,
+) -> Result<Guarded, CutError> {
+    let branch = git::current_branch(repo)?;
+    if !config.branches.iter().any(|b| b == &branch) {
+        return Err(CutError::NotAReleaseBranch {
+            branch,
+            allowed: config.branches.clone(),
+        });
+    }
+    let remote_url = git::remote_url(repo, &options.remote).map_err(|_| {
+        if options.remote.contains("://") {
+            CutError::RemoteIsUrl(remote::redact_url(&options.remote))
+        } else {
+            CutError::NoRemote(options.remote.clone())
+        }
+    })?;
+    git::fetch(root, &options.remote, &branch)?;
+    match git::tracking(repo, &options.remote, &branch)? {
+        Tracking::Behind(n) => {
+            let Some(tag) =
+                history::released_upstream(repo, &config.tag_prefix, &options.remote, &branch)?
+            else {
+                return Err(CutError::Behind {
+                    branch,
+                    remote: options.remote.clone(),
+                    behind: n,
+                });
+            };
+            let mut report = CutReport::new(
+                CutOutcome::ReleasedByAnotherRun,
+                format!(
+                    "another run already released HEAD as {} ({}/{branch} is {n} commit(s) ahead with it); nothing to do here",
+                    tag.name, options.remote
+                ),
+            );
+            report.prerelease = !tag.version.pre.is_empty();
+            report.version = Some(tag.version.to_string());
+            report.tag = Some(tag.name);
+            Ok(Guarded::ReleasedUpstream(report))
+        }
+        Tracking::Diverged(a, b) => Err(CutError::Diverged {
+            branch,
+            remote: options.remote.clone(),
+            ahead: a,
+            behind: b,
+        }),
+        Tracking::Equal | Tracking::Ahead(_) | Tracking::NoRemote => {
+            Ok(Guarded::Go { branch, remote_url })
+        }
+    }
+}
+
+/// The GitHub client releases go through, when there is a GitHub repository and releases are
+/// wanted; a wanted one without a token is an error. octocrab spawns its request buffer onto
+/// the current runtime when it is built: this runs inside the CLI's runtime.
+async fn github_client(
+    config: &Config,
+    options: &CutOptions,
+    remote_url: &str,
+) -> Result<Option<Github>, CutError> {
+    if options.no_github || !config.github.release {
+        return Ok(None);
+    }
+    let Some(mut target) = github_target(remote_url, &options.environ) else {
+        return Ok(None);
+    };
+    if target.token.is_none() {
+        if let Some(name) = &config.github.token_ssm_parameter {
+            let aws = crate::adapters::aws::config().await;
+            target.token = Some(crate::adapters::aws::ssm::secret(&aws, name).await?);
+        }
+    }
+    let Some(token) = &target.token else {
+        return Err(github::GithubError::NoToken.into());
+    };
+    Ok(Some(Github::new(
+        &target.api,
+        token,
+        target.repo,
+        github::Retry::from_environ(&options.environ),
+    )?))
+}
+
+/// What to release: a new version, or the version HEAD already carries (to finish it);
+/// `None` when there is nothing to release.
+fn which_release(
+    repo: &git2::Repository,
+    config: &Config,
+    plan: &ReleasePlan,
+    head: git2::Oid,
+) -> Result<Option<Releasing>, CutError> {
+    if let (Some(version), Some(tag)) = (&plan.next_version, &plan.next_tag) {
+        return Ok(Some(Releasing::New {
+            version: version.clone(),
+            tag: tag.clone(),
+        }));
+    }
+    let tags = history::version_tags(repo, &config.tag_prefix)?;
+    Ok(tags
+        .iter()
+        .find(|t| t.commit == head)
+        .map(|t| Releasing::Existing {
+            version: t.version.to_string(),
+            tag: t.name.clone(),
+        }))
+}
+
+/// Permission to push, checked before the first write: a dry-run push of the branch, and the
+/// GitHub token's `contents: write`.
+async fn check_push_permission(
+    root: &Path,
+    options: &CutOptions,
+    refspecs: &[String],
+    client: Option<&Github>,
+) -> Result<(), CutError> {
+    git::push_atomic(root, &options.remote, refspecs, true).map_err(|e| CutError::CannotPush {
+        remote: options.remote.clone(),
+        why: e.message,
+    })?;
+    if let Some(client) = client {
+        if !client.can_push().await? {
+            return Err(CutError::TokenCannotPush(client.repo().to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// The environments a cut deploys to: those that deploy on cut, when there is an image.
+fn deploy_environments(config: &Config, options: &CutOptions) -> Vec<String> {
+    if options.no_deploy || config.image.is_none() {
+        return Vec::new();
+    }
+    config
+        .environments
+        .iter()
+        .filter(|(_, e)| e.deploys_on_cut())
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
+/// The report of a run that went through its steps.
+fn finish(
+    run: CutRun<'_>,
+    steps: Vec<StepReport>,
+    release: &Releasing,
+    plan: &ReleasePlan,
+) -> CutReport {
+    let tag = run.tag;
     let mut report = run.report;
     if run.lost_race {
         let mut lost = CutReport::new(
@@ -407,21 +550,21 @@ pub async fn cut(
         );
         lost.version = report.version;
         lost.tag = report.tag;
-        return Ok(lost);
+        return lost;
     }
-    report.steps = steps_done;
+    report.steps = steps;
     let applied = report.steps.iter().any(|s| s.state == StepState::Applied);
     report.outcome = if applied {
         CutOutcome::Released
     } else {
         CutOutcome::AlreadyReleased
     };
-    report.reason = match (&release, applied) {
+    report.reason = match (release, applied) {
         (_, false) => format!("HEAD is already released as {tag}; every step was already done"),
         (Releasing::Existing { .. }, true) => format!("completed the release of {tag}"),
         (Releasing::New { .. }, true) => format!("released {tag}: {}", plan.reason),
     };
-    Ok(report)
+    report
 }
 
 /// Whether `tag` is (or, within about two seconds, becomes) visible on `remote`. A push that
@@ -439,44 +582,13 @@ fn tag_appears(root: &Path, remote: &str, tag: &str) -> bool {
     false
 }
 
-/// The first release tag that contains HEAD (but is not on it) and that the remote branch has:
-/// HEAD was released by another run, from another clone.
-fn released_upstream(
-    repo: &git2::Repository,
-    config: &Config,
-    remote: &str,
-    branch: &str,
-) -> Result<Option<history::ReleaseTag>, CutError> {
-    let head = history::head_commit(repo)?;
-    let upstream = repo
-        .refname_to_id(&format!("refs/remotes/{remote}/{branch}"))
-        .map_err(git::GitError::from)?;
-    let contains = |a: git2::Oid, b: git2::Oid| -> Result<bool, git::GitError> {
-        Ok(a == b || repo.graph_descendant_of(a, b)?)
-    };
-    let mut found: Option<history::ReleaseTag> = None;
-    for tag in history::version_tags(repo, &config.tag_prefix)? {
-        if tag.commit != head
-            && contains(tag.commit, head)?
-            && contains(upstream, tag.commit)?
-            && found.as_ref().is_none_or(|f| tag.version < f.version)
-        {
-            found = Some(tag);
-        }
-    }
-    Ok(found)
-}
-
 /// Refuse uncommitted changes that the release would not make itself.
 fn ensure_clean(repo: &git2::Repository, prepared: &bump::Prepared) -> Result<(), CutError> {
     let dirty = bump::unexpected_changes(repo, prepared)?;
     if dirty.is_empty() {
         return Ok(());
     }
-    Err(CutError::Refused(format!(
-        "the worktree has uncommitted changes ({}): commit or stash them first",
-        git::summarize_paths(&dirty)
-    )))
+    Err(CutError::Dirty(git::summarize_paths(&dirty)))
 }
 
 /// Which release this run makes: a new one, or the one HEAD already carries (to finish).
@@ -607,11 +719,12 @@ impl CutRun<'_> {
                 git::push_atomic(root, remote, &self.refspecs, false)?;
                 Ok(StepState::Done.into())
             }
-            Some(at) => Err(CutError::Refused(format!(
-                "tag {tag} on {remote} points at {}, not at {}: tags are never moved",
-                &at.to_string()[..7],
-                &release_commit.to_string()[..7]
-            ))),
+            Some(at) => Err(CutError::TagElsewhere {
+                tag: tag.to_string(),
+                remote: remote.to_string(),
+                at: at.to_string()[..7].to_string(),
+                wanted: release_commit.to_string()[..7].to_string(),
+            }),
             None => {
                 let specs = [
                     self.refspecs[0].clone(),
@@ -622,10 +735,11 @@ impl CutRun<'_> {
                     if tag_appears(root, remote, tag) {
                         return self.lose_race();
                     }
-                    return Err(CutError::Refused(format!(
-                        "the push of {} and {tag} was refused, so nothing was published (run again after fixing the cause): {}",
-                        self.branch, e.message
-                    )));
+                    return Err(CutError::PushRefused {
+                        branch: self.branch.clone(),
+                        tag: tag.to_string(),
+                        why: e.message,
+                    });
                 }
                 Ok(StepState::Applied.into())
             }

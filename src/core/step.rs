@@ -162,6 +162,8 @@ mod tests {
         name: &'static str,
         boundary: &'static str,
         done: bool,
+        /// Applying it says the rest is not this run's to do.
+        stops: bool,
     }
 
     #[derive(Debug, PartialEq)]
@@ -189,7 +191,10 @@ mod tests {
         }
         async fn apply(&self, log: &mut Log) -> Result<Applied, Stopped> {
             log.applied.push(self.name);
-            Ok(StepState::Applied.into())
+            Ok(Applied {
+                stop: self.stops,
+                ..StepState::Applied.into()
+            })
         }
     }
 
@@ -210,16 +215,19 @@ mod tests {
                 name: "write a",
                 boundary: "write-files",
                 done: true,
+                stops: false,
             },
             Fake {
                 name: "write b",
                 boundary: "write-files",
                 done: false,
+                stops: false,
             },
             Fake {
                 name: "commit",
                 boundary: "commit",
                 done: false,
+                stops: false,
             },
         ]
     }
@@ -266,5 +274,19 @@ mod tests {
         assert_eq!(log.before_write, 1);
         assert_eq!(reports[0].state, StepState::Done);
         assert_eq!(reports[2].state, StepState::Applied);
+    }
+
+    #[test]
+    fn a_step_that_stops_the_run_ends_the_list() {
+        let mut list = steps();
+        list[1].stops = true;
+        let mut log = Log::default();
+        let reports = block(run(&list, &mut log, RunOptions::default(), |_| Ok(()))).unwrap();
+        assert_eq!(
+            log.applied,
+            ["write b"],
+            "the commit is not this run's to do"
+        );
+        assert_eq!(reports.len(), 2);
     }
 }
