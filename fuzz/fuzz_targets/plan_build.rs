@@ -10,9 +10,8 @@
 use std::collections::HashSet;
 
 use arbitrary::Arbitrary;
-use git2::Oid;
 use libfuzzer_sys::fuzz_target;
-use release_agent::adapters::git::history::RawCommit;
+use release_agent::core::commit::{CommitId, RawCommit};
 use release_agent::core::plan::{self, Forced, Input, PlanOptions};
 use release_agent::core::version::{Bump, BumpRules};
 use semver::{BuildMetadata, Prerelease, Version};
@@ -215,7 +214,7 @@ fn build_input(case: &Case) -> Input {
         .iter()
         .filter(|c| seen.insert(c.id)) // git ids are unique
         .map(|c| RawCommit {
-            id: Oid::from_bytes(&c.id).expect("20 bytes"),
+            id: CommitId(c.id),
             message: c.message.text(),
             lossy: c.lossy,
             author: c.author.clone(),
