@@ -2,13 +2,11 @@
 //! GitHub, `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY` as temporary files, and two runs racing
 //! for the same release.
 
-mod support;
-
+use crate::support::github::FakeGithub;
+use crate::support::{stderr, stdout, Published, Repo};
 use assert_cmd::assert::Assert;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use support::github::FakeGithub;
-use support::{stderr, stdout, Published, Repo};
 
 /// The files a job hands to `release ci`.
 struct JobFiles {

@@ -2,9 +2,7 @@
 //! changelog merged keeping every byte, the release commit holding only those files, and a
 //! release commit left without its tag finished or refused, never repeated.
 
-mod support;
-
-use support::{clean_failure, stderr, stdout, Published, Repo};
+use crate::support::{clean_failure, stderr, stdout, Published, Repo};
 
 /// A fake CI token, kept in a file outside the worktree.
 const TOKEN: &str = "ghp_FAKEfakeFAKEfake0123456789abcdefABCD";

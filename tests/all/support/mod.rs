@@ -20,6 +20,24 @@ use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
+/// `insta::assert_snapshot!(name, value)` against `tests/snapshots/<module>__<name>.snap`, the
+/// file the snapshot had when every module of this binary was a test binary of its own. Left to
+/// itself, insta would now prefix the binary's name (`all__bump__...`) and look in
+/// `tests/all/snapshots`.
+macro_rules! assert_snapshot {
+    ($name:expr, $value:expr $(,)?) => {{
+        let module = module_path!()
+            .split_once("::")
+            .map_or("", |(_, module)| module)
+            .replace("::", "__");
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots"));
+        settings.set_prepend_module_to_snapshot(false);
+        settings.bind(|| insta::assert_snapshot!(format!("{module}__{}", $name), $value));
+    }};
+}
+pub(crate) use assert_snapshot;
+
 /// The fake clock starts here (2023-11-14T22:13:20Z).
 pub const EPOCH: i64 = 1_700_000_000;
 /// Each git or release invocation moves the fake clock by a day, so release dates differ.

@@ -4,17 +4,15 @@
 //! two runs in one clone never interleave.
 //!
 //! The random kill loops print their seed; replay one with `KILL_SEED=<seed> cargo test --test
-//! kill` (the kill delays are fractions of a run's time measured on the machine, so a replay on
-//! a machine of another speed kills at other moments).
+//! all kill::` (the kill delays are fractions of a run's time measured on the machine, so a
+//! replay on a machine of another speed kills at other moments).
 
 #![cfg(unix)]
 
-mod support;
-
+use crate::support::{self, clean_failure, stderr, stdout, Published, Repo};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-use support::{clean_failure, stderr, stdout, Published, Repo};
 
 /// A released v1.0.0 with a `feat` and a `fix` after it, and a changelog.
 fn project() -> Repo {

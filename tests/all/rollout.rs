@@ -2,13 +2,11 @@
 //! ECS deployments): each ends by checking the ledger (`status`/`history --json`, or SSM) and
 //! the task definitions the services run.
 
-mod support;
-
 use std::collections::HashMap;
 
-use support::fleet::{reference, Fleet};
-use support::health::Health;
-use support::{clean_failure, stderr, stdout, Repo};
+use crate::support::fleet::{reference, Fleet};
+use crate::support::health::Health;
+use crate::support::{self, clean_failure, stderr, stdout, Repo};
 
 const CUTTER: &str = "carol@example.com"; // the tagger of the test repository's tags
 

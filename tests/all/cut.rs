@@ -4,12 +4,10 @@
 //! The binary runs as a separate process (blocking, on the test's thread); the fake GitHub
 //! serves from its own thread, so it answers while the test waits.
 
-mod support;
-
+use crate::support::github::{Answer, FakeGithub, TOKEN};
+use crate::support::{self, clean_failure, code, stderr, stdout, Published, Repo, RELEASE_DATE};
 use assert_cmd::assert::Assert;
 use serde_json::Value;
-use support::github::{Answer, FakeGithub, TOKEN};
-use support::{clean_failure, code, stderr, stdout, Published, Repo, RELEASE_DATE};
 
 /// `release cut --yes [args]` in `repo`, against the fake GitHub.
 fn cut(repo: &Repo, gh: &FakeGithub, args: &[&str]) -> Assert {
