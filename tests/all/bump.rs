@@ -31,21 +31,15 @@ fn project() -> Repo {
 
 /// [`project`] with more configuration appended to `release.toml`.
 fn project_with(extra_config: &str) -> Repo {
-    let repo = Repo::new();
-    repo.write("Cargo.toml", CARGO_TOML);
-    repo.write("Cargo.lock", CARGO_LOCK);
-    repo.write("web/package.json", PACKAGE_JSON);
-    repo.write("deploy/chart.yaml", CHART);
-    repo.write("release.toml", &format!("{CONFIG}{extra_config}"));
-    repo.write("CHANGELOG.md", OLD_CHANGELOG);
-    repo.write("version.txt", "1.0.0\n");
-    repo.write("src.txt", "code\n");
-    repo.git(&["add", "-A"]);
-    repo.commit_staged("feat: first release");
-    repo.annotated_tag("v1.0.0");
-    repo.commit_file("src.txt", "code 2\n", "feat(api): add an endpoint");
-    repo.commit_file("src.txt", "code 3\n", "fix: handle empty input");
-    repo
+    Repo::released(&[
+        ("Cargo.toml", CARGO_TOML),
+        ("Cargo.lock", CARGO_LOCK),
+        ("web/package.json", PACKAGE_JSON),
+        ("deploy/chart.yaml", CHART),
+        ("release.toml", &format!("{CONFIG}{extra_config}")),
+        ("CHANGELOG.md", OLD_CHANGELOG),
+        ("version.txt", "1.0.0\n"),
+    ])
 }
 
 #[test]

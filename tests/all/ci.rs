@@ -69,14 +69,6 @@ fn ci_json(repo: &Repo, gh: &FakeGithub, job: &JobFiles) -> Value {
     serde_json::from_str(&stdout(&out)).expect("ci --json prints JSON")
 }
 
-async fn post_count(gh: &FakeGithub) -> usize {
-    gh.request_lines()
-        .await
-        .iter()
-        .filter(|l| l.starts_with("POST "))
-        .count()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn ci_releases_and_writes_outputs_and_summary() {
     let p = Published::new(None);
@@ -141,7 +133,7 @@ async fn ci_on_the_agents_own_release_commit_does_nothing() {
     let job = JobFiles::new();
     ci(&p.work, &gh, &job, &[]).success();
     let refs = p.remote_refs();
-    let posts = post_count(&gh).await;
+    let posts = gh.post_count().await;
     assert_eq!(posts, 1);
 
     let checkout = p.clone_remote();
@@ -154,7 +146,7 @@ async fn ci_on_the_agents_own_release_commit_does_nothing() {
         "HEAD is already released as v1.1.0; every step was already done"
     );
     assert_eq!(p.remote_refs(), refs, "no new tag, nothing pushed");
-    assert_eq!(post_count(&gh).await, posts, "no new release");
+    assert_eq!(gh.post_count().await, posts, "no new release");
     assert_eq!(gh.releases().len(), 1);
     assert_eq!(checkout.status(), "");
     assert_eq!(checkout.head(), p.remote_main());
@@ -177,7 +169,7 @@ async fn ci_on_the_agents_own_release_commit_does_nothing() {
         stdout(&out)
     );
     assert_eq!(p.remote_refs(), refs);
-    assert_eq!(post_count(&gh).await, posts);
+    assert_eq!(gh.post_count().await, posts);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -202,7 +194,7 @@ async fn ci_on_a_head_released_by_hand_does_nothing() {
     assert_eq!(report["outcome"], "already_released", "{report:#}");
     assert_eq!(report["tag"], "v1.1.0");
     assert_eq!(p.remote_refs(), refs);
-    assert_eq!(post_count(&gh).await, 0);
+    assert_eq!(gh.post_count().await, 0);
     assert!(job
         .outputs()
         .starts_with("released=false\noutcome=already_released\n"));
@@ -224,7 +216,7 @@ async fn ci_dry_run_changes_nothing() {
     assert_eq!(p.remote_refs(), refs);
     assert_eq!(p.work.head(), head);
     assert_eq!(p.work.status(), "");
-    assert_eq!(post_count(&gh).await, 0);
+    assert_eq!(gh.post_count().await, 0);
     assert!(job
         .outputs()
         .starts_with("released=false\noutcome=dry_run\n"));
@@ -337,7 +329,7 @@ async fn one_race() {
     // GitHub: one release; any second creation was refused as already existing.
     assert_eq!(gh.releases().len(), 1);
     assert_eq!(gh.releases()[0]["tag_name"], "v1.1.0");
-    assert!(post_count(&gh).await <= 2);
+    assert!(gh.post_count().await <= 2);
 
     // The loser keeps no release of its own: no tag elsewhere than the remote's, no release
     // commit, a clean worktree.
@@ -396,7 +388,7 @@ async fn a_run_after_another_released_the_same_merge_says_so() {
     assert_eq!(report["tag"], "v1.1.0");
     assert_eq!(p.remote_refs(), refs);
     assert_eq!(gh.releases().len(), 1);
-    assert_eq!(post_count(&gh).await, 1);
+    assert_eq!(gh.post_count().await, 1);
     assert_eq!(late.head(), merged);
     assert_eq!(late.status(), "");
     assert!(job.outputs().starts_with("released=false\n"));
