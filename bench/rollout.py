@@ -2,7 +2,7 @@
 """Rollback latency: from a deployment turning FAILED (or the health gate failing) to the
 rollback's UpdateService, against the emulator.
 
-Starts the test launcher (tests/support/moto_launcher.py: moto with ECS deployments that
+Starts the test launcher (tests/all/support/moto_launcher.py: moto with ECS deployments that
 settle after --deploy-seconds and FAIL when their image matches the fail file) with its
 event log on, creates the ECR repository `app`, the cluster `staging` with services `web`
 and `worker`, and a git repository whose release.toml polls every --poll. It deploys 1.0.1
@@ -51,7 +51,7 @@ except ImportError:
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE_BIN = os.path.abspath(os.environ.get("RELEASE_BIN") or os.path.join(ROOT, "target", "release", "release"))
-LAUNCHER = os.path.join(ROOT, "tests", "support", "moto_launcher.py")
+LAUNCHER = os.path.join(ROOT, "tests", "all", "support", "moto_launcher.py")
 REGION = "eu-north-1"
 REPOSITORY = "123456789012.dkr.ecr.eu-north-1.amazonaws.com/app"
 CLUSTER = "staging"

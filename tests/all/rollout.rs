@@ -2,13 +2,12 @@
 //! ECS deployments): each ends by checking the ledger (`status`/`history --json`, or SSM) and
 //! the task definitions the services run.
 
-mod support;
-
 use std::collections::HashMap;
 
-use support::fleet::{reference, Fleet};
-use support::health::Health;
-use support::{clean_failure, stderr, stdout, Repo};
+use crate::support::fleet::{reference, Fleet};
+use crate::support::health::Health;
+use crate::support::rng::{kill_seed, Rng};
+use crate::support::{self, clean_failure, stderr, stdout, Repo};
 
 const CUTTER: &str = "carol@example.com"; // the tagger of the test repository's tags
 
@@ -1163,18 +1162,6 @@ fn a_throttled_ecs_is_one_line_with_the_call_the_resource_and_what_to_do() {
     assert!(w.history("staging").is_empty());
 }
 
-/// A small deterministic generator (xorshift64*) for the kill-loop: the seed reproduces a run.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
-    }
-}
-
 /// The ECS calls on `cluster` from log line `from` on (UpdateService, DescribeServices, ...).
 fn ecs_calls_since(w: &World, cluster: &str, from: usize) -> Vec<serde_json::Value> {
     w.fleet
@@ -1195,22 +1182,13 @@ fn ecs_calls_since(w: &World, cluster: &str, from: usize) -> Vec<serde_json::Val
 /// backend.
 #[test]
 fn a_deploy_killed_anywhere_is_finished_by_one_plain_rerun() {
-    let seed = std::env::var("KILL_SEED")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        })
-        .max(1);
+    let seed = kill_seed();
     let iterations: usize = std::env::var("KILL_ITERATIONS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(4);
-    eprintln!("kill-loop: KILL_SEED={seed} KILL_ITERATIONS={iterations}");
-    let mut rng = Rng(seed);
+    eprintln!("kill-loop: KILL_ITERATIONS={iterations}");
+    let mut rng = Rng::new(seed);
     for ledger in ["file", "ssm"] {
         let w = world_with(ledger, 0.3, "30s", "");
         w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"])

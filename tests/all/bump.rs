@@ -1,10 +1,8 @@
 //! `release bump` end to end: files, commit, tag, refusals, hooks, resumability.
 
-mod support;
-
-use support::{
-    clean_failure, stderr, stdout, Repo, AUTHOR_EMAIL, AUTHOR_NAME, COMMITTER_EMAIL,
-    COMMITTER_NAME, RELEASE_DATE,
+use crate::support::{
+    assert_snapshot, clean_failure, stderr, stdout, Repo, AUTHOR_EMAIL, AUTHOR_NAME,
+    COMMITTER_EMAIL, COMMITTER_NAME, RELEASE_DATE,
 };
 
 const CARGO_TOML: &str = "[package]\nname = \"app\"   # keep this comment\nversion = \"1.0.0\"\nedition = \"2021\"\n\n[dependencies]\nserde = { version = \"1.0.0\" }\n";
@@ -33,21 +31,15 @@ fn project() -> Repo {
 
 /// [`project`] with more configuration appended to `release.toml`.
 fn project_with(extra_config: &str) -> Repo {
-    let repo = Repo::new();
-    repo.write("Cargo.toml", CARGO_TOML);
-    repo.write("Cargo.lock", CARGO_LOCK);
-    repo.write("web/package.json", PACKAGE_JSON);
-    repo.write("deploy/chart.yaml", CHART);
-    repo.write("release.toml", &format!("{CONFIG}{extra_config}"));
-    repo.write("CHANGELOG.md", OLD_CHANGELOG);
-    repo.write("version.txt", "1.0.0\n");
-    repo.write("src.txt", "code\n");
-    repo.git(&["add", "-A"]);
-    repo.commit_staged("feat: first release");
-    repo.annotated_tag("v1.0.0");
-    repo.commit_file("src.txt", "code 2\n", "feat(api): add an endpoint");
-    repo.commit_file("src.txt", "code 3\n", "fix: handle empty input");
-    repo
+    Repo::released(&[
+        ("Cargo.toml", CARGO_TOML),
+        ("Cargo.lock", CARGO_LOCK),
+        ("web/package.json", PACKAGE_JSON),
+        ("deploy/chart.yaml", CHART),
+        ("release.toml", &format!("{CONFIG}{extra_config}")),
+        ("CHANGELOG.md", OLD_CHANGELOG),
+        ("version.txt", "1.0.0\n"),
+    ])
 }
 
 #[test]
@@ -112,14 +104,14 @@ fn bump_writes_every_file_commits_exactly_them_and_tags() {
         "{changelog:?}"
     );
     let section = &changelog[intro.len()..changelog.len() - (OLD_CHANGELOG.len() - intro.len())];
-    insta::assert_snapshot!("bump_changelog_section", section);
+    assert_snapshot!("bump_changelog_section", section);
     assert!(section.starts_with(&format!("## [1.1.0] - {RELEASE_DATE}\n")));
 
     // An annotated tag on the release commit whose message is the release notes.
     assert_eq!(repo.tags(), ["v1.0.0", "v1.1.0"]);
     assert_eq!(repo.tag_type("v1.1.0"), "tag");
     assert_eq!(repo.git(&["rev-parse", "v1.1.0^{commit}"]), repo.head());
-    insta::assert_snapshot!("bump_tag_message", repo.tag_message("v1.1.0"));
+    assert_snapshot!("bump_tag_message", repo.tag_message("v1.1.0"));
 }
 
 #[test]
@@ -266,7 +258,7 @@ fn dry_run_changes_nothing() {
     let before = repo.state();
     let out = repo.run(&["bump", "--dry-run"]).success();
     assert_eq!(repo.state(), before);
-    insta::assert_snapshot!("bump_dry_run", stdout(&out));
+    assert_snapshot!("bump_dry_run", stdout(&out));
     let json = repo.run(&["bump", "-n", "--json"]).success();
     assert_eq!(repo.state(), before);
     let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();

@@ -2,25 +2,14 @@
 //! changelog merged keeping every byte, the release commit holding only those files, and a
 //! release commit left without its tag finished or refused, never repeated.
 
-mod support;
-
-use support::{clean_failure, stderr, stdout, Published, Repo};
+use crate::support::{clean_failure, stderr, stdout, Published, Repo};
 
 /// A fake CI token, kept in a file outside the worktree.
 const TOKEN: &str = "ghp_FAKEfakeFAKEfake0123456789abcdefABCD";
 
 /// Released as v1.0.0 with a changelog, then a `feat` and a `fix`.
 fn project(changelog: &str) -> Repo {
-    let repo = Repo::new();
-    repo.write("version.txt", "1.0.0\n");
-    repo.write("CHANGELOG.md", changelog);
-    repo.write("src.txt", "code\n");
-    repo.git(&["add", "-A"]);
-    repo.commit_staged("feat: first release");
-    repo.annotated_tag("v1.0.0");
-    repo.commit_file("src.txt", "code 2\n", "feat(api): add an endpoint");
-    repo.commit_file("src.txt", "code 3\n", "fix: handle empty input");
-    repo
+    Repo::released(&[("version.txt", "1.0.0\n"), ("CHANGELOG.md", changelog)])
 }
 
 const OLD: &str = "# Changelog\n\n## [1.0.0] - 2020-01-01\n\n- first release\n";

@@ -10,12 +10,10 @@
 //!   appended after a `--- stderr ---` line, and a non-zero exit adds `--- exit code N ---`.
 //!
 //! A missing expected file is written from the actual output and the test fails, asking for a
-//! review; `UPDATE_FIXTURES=1 cargo test --test fixtures` rewrites every expected file.
+//! review; `UPDATE_FIXTURES=1 cargo test --test all fixtures::` rewrites every expected file.
 
-mod support;
-
+use crate::support::{self, Repo};
 use std::path::{Path, PathBuf};
-use support::Repo;
 
 /// Sourced before `commits.sh`.
 const PRELUDE: &str = r#"

@@ -320,6 +320,15 @@ impl FakeGithub {
             .collect()
     }
 
+    /// How many `POST` requests were received.
+    pub async fn post_count(&self) -> usize {
+        self.request_lines()
+            .await
+            .iter()
+            .filter(|l| l.starts_with("POST "))
+            .count()
+    }
+
     /// The JSON bodies of the `POST .../releases` requests received, in order.
     pub async fn posts(&self) -> Vec<Value> {
         self.requests()

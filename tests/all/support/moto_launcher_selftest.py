@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Self-test of moto_launcher.py: starts it on a free loopback port and drives it with boto3.
 
-    .venv/bin/python tests/support/moto_launcher_selftest.py [-v]
+    .venv/bin/python tests/all/support/moto_launcher_selftest.py [-v]
 
 -v prints example DescribeServices responses (after a success and after a failure).
 Exits 0 when every check passed. Uses MOTO_ECS_DEPLOY_SECONDS' default (1.0 s) unless the

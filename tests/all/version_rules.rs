@@ -1,9 +1,7 @@
 //! Version rules end to end: real repositories, `release plan`.
 
-mod support;
-
+use crate::support::{clean_failure, plan_headers, stdout, Repo};
 use serde_json::Value;
-use support::{clean_failure, plan_headers, stdout, Repo};
 
 fn s(v: &Value) -> Option<&str> {
     v.as_str()

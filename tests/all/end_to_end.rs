@@ -4,13 +4,11 @@
 //! launcher); `release approve` and `release promote` take the same digest to production; then
 //! a bad commit's release fails staging's health gate and is rolled back automatically.
 
-mod support;
-
-use support::fleet::Fleet;
-use support::github::FakeGithub;
-use support::health::Health;
-use support::registry::Registry;
-use support::{clean_failure, stderr, stdout, Published, Repo};
+use crate::support::fleet::Fleet;
+use crate::support::github::FakeGithub;
+use crate::support::health::Health;
+use crate::support::registry::Registry;
+use crate::support::{self, clean_failure, stderr, stdout, Published, Repo};
 
 const NAME: &str = "acme/app";
 const CUTTER: &str = "carol@example.com";

@@ -2,11 +2,9 @@
 //! chroot isolation) builds a small image `FROM scratch`, a real `docker-registry` on a
 //! loopback port receives it, and everything is checked through the registry's HTTP API.
 
-mod support;
-
+use crate::support::registry::Registry;
+use crate::support::{self, clean_failure, stderr, stdout, Repo};
 use base64::Engine as _;
-use support::registry::Registry;
-use support::{clean_failure, stderr, stdout, Repo};
 
 const NAME: &str = "acme/app";
 

@@ -3,10 +3,8 @@
 //! version tag at another digest is an error naming both, a missing repository is a clear error
 //! unless `create_repository = true`.
 
-mod support;
-
-use support::moto::Moto;
-use support::{clean_failure, stdout, Repo};
+use crate::support::moto::Moto;
+use crate::support::{self, clean_failure, stdout, Repo};
 
 const ACCOUNT: &str = "123456789012";
 const MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";

@@ -2,13 +2,11 @@
 //! GitHub, `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY` as temporary files, and two runs racing
 //! for the same release.
 
-mod support;
-
+use crate::support::github::FakeGithub;
+use crate::support::{stderr, stdout, Published, Repo};
 use assert_cmd::assert::Assert;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use support::github::FakeGithub;
-use support::{stderr, stdout, Published, Repo};
 
 /// The files a job hands to `release ci`.
 struct JobFiles {
@@ -69,14 +67,6 @@ fn ci(repo: &Repo, gh: &FakeGithub, job: &JobFiles, args: &[&str]) -> Assert {
 fn ci_json(repo: &Repo, gh: &FakeGithub, job: &JobFiles) -> Value {
     let out = ci(repo, gh, job, &["--json"]).success();
     serde_json::from_str(&stdout(&out)).expect("ci --json prints JSON")
-}
-
-async fn post_count(gh: &FakeGithub) -> usize {
-    gh.request_lines()
-        .await
-        .iter()
-        .filter(|l| l.starts_with("POST "))
-        .count()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -143,7 +133,7 @@ async fn ci_on_the_agents_own_release_commit_does_nothing() {
     let job = JobFiles::new();
     ci(&p.work, &gh, &job, &[]).success();
     let refs = p.remote_refs();
-    let posts = post_count(&gh).await;
+    let posts = gh.post_count().await;
     assert_eq!(posts, 1);
 
     let checkout = p.clone_remote();
@@ -156,7 +146,7 @@ async fn ci_on_the_agents_own_release_commit_does_nothing() {
         "HEAD is already released as v1.1.0; every step was already done"
     );
     assert_eq!(p.remote_refs(), refs, "no new tag, nothing pushed");
-    assert_eq!(post_count(&gh).await, posts, "no new release");
+    assert_eq!(gh.post_count().await, posts, "no new release");
     assert_eq!(gh.releases().len(), 1);
     assert_eq!(checkout.status(), "");
     assert_eq!(checkout.head(), p.remote_main());
@@ -179,7 +169,7 @@ async fn ci_on_the_agents_own_release_commit_does_nothing() {
         stdout(&out)
     );
     assert_eq!(p.remote_refs(), refs);
-    assert_eq!(post_count(&gh).await, posts);
+    assert_eq!(gh.post_count().await, posts);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -204,7 +194,7 @@ async fn ci_on_a_head_released_by_hand_does_nothing() {
     assert_eq!(report["outcome"], "already_released", "{report:#}");
     assert_eq!(report["tag"], "v1.1.0");
     assert_eq!(p.remote_refs(), refs);
-    assert_eq!(post_count(&gh).await, 0);
+    assert_eq!(gh.post_count().await, 0);
     assert!(job
         .outputs()
         .starts_with("released=false\noutcome=already_released\n"));
@@ -226,7 +216,7 @@ async fn ci_dry_run_changes_nothing() {
     assert_eq!(p.remote_refs(), refs);
     assert_eq!(p.work.head(), head);
     assert_eq!(p.work.status(), "");
-    assert_eq!(post_count(&gh).await, 0);
+    assert_eq!(gh.post_count().await, 0);
     assert!(job
         .outputs()
         .starts_with("released=false\noutcome=dry_run\n"));
@@ -339,7 +329,7 @@ async fn one_race() {
     // GitHub: one release; any second creation was refused as already existing.
     assert_eq!(gh.releases().len(), 1);
     assert_eq!(gh.releases()[0]["tag_name"], "v1.1.0");
-    assert!(post_count(&gh).await <= 2);
+    assert!(gh.post_count().await <= 2);
 
     // The loser keeps no release of its own: no tag elsewhere than the remote's, no release
     // commit, a clean worktree.
@@ -398,7 +388,7 @@ async fn a_run_after_another_released_the_same_merge_says_so() {
     assert_eq!(report["tag"], "v1.1.0");
     assert_eq!(p.remote_refs(), refs);
     assert_eq!(gh.releases().len(), 1);
-    assert_eq!(post_count(&gh).await, 1);
+    assert_eq!(gh.post_count().await, 1);
     assert_eq!(late.head(), merged);
     assert_eq!(late.status(), "");
     assert!(job.outputs().starts_with("released=false\n"));

@@ -1,13 +1,11 @@
 //! The SSM ledger's lock against a real moto: a lock is created only if absent, and when a
 //! stale one is broken by several runs at once, exactly one of them gets it.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::moto::Moto;
 use release_agent::ledger::ssm::SsmStore;
 use release_agent::ledger::Holder;
-use support::moto::Moto;
 
 async fn store(moto: &Moto) -> SsmStore {
     SsmStore::new(&moto.sdk_config().await, "/release-agent/test")

@@ -2,11 +2,9 @@
 //! whichever way it leaks towards them (GitHub echoing it, a remote URL carrying it, plain or
 //! percent-encoded), and commit text reaches GitHub only as JSON data, never through a shell.
 
-mod support;
-
+use crate::support::github::{Answer, FakeGithub, TOKEN};
+use crate::support::{clean_failure, stderr, stdout, Published, Repo};
 use assert_cmd::assert::Assert;
-use support::github::{Answer, FakeGithub, TOKEN};
-use support::{clean_failure, stderr, stdout, Published, Repo};
 
 /// Every form a secret may take in output: as is, percent-encoded (upper and lower case hex,
 /// as it sits in a URL), and with its URL-special characters decoded.

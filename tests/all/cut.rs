@@ -4,12 +4,10 @@
 //! The binary runs as a separate process (blocking, on the test's thread); the fake GitHub
 //! serves from its own thread, so it answers while the test waits.
 
-mod support;
-
+use crate::support::github::{Answer, FakeGithub, TOKEN};
+use crate::support::{self, clean_failure, code, stderr, stdout, Published, Repo, RELEASE_DATE};
 use assert_cmd::assert::Assert;
 use serde_json::Value;
-use support::github::{Answer, FakeGithub, TOKEN};
-use support::{clean_failure, code, stderr, stdout, Published, Repo, RELEASE_DATE};
 
 /// `release cut --yes [args]` in `repo`, against the fake GitHub.
 fn cut(repo: &Repo, gh: &FakeGithub, args: &[&str]) -> Assert {
@@ -47,15 +45,6 @@ fn snapshot(p: &Published) -> (String, String) {
     (work, p.remote_refs())
 }
 
-/// The `POST` requests the fake received.
-async fn post_count(gh: &FakeGithub) -> usize {
-    gh.request_lines()
-        .await
-        .iter()
-        .filter(|l| l.starts_with("POST "))
-        .count()
-}
-
 /// A refusal: non-zero exit with a clear message containing `expected`, and nothing written,
 /// locally or on the remote, and no release created.
 async fn assert_refused(
@@ -68,7 +57,7 @@ async fn assert_refused(
     let err = clean_failure(out);
     assert!(err.contains(expected), "expected {expected:?} in:\n{err}");
     assert_eq!(snapshot(p), before, "a refused run changed something");
-    assert_eq!(post_count(gh).await, 0);
+    assert_eq!(gh.post_count().await, 0);
     assert!(gh.releases().is_empty());
 }
 
@@ -169,7 +158,7 @@ async fn cut_pushes_branch_and_annotated_tag_and_creates_one_github_release() {
     );
     assert_eq!(p.remote_refs(), refs);
     assert_eq!(p.work.head(), release);
-    assert_eq!(post_count(&gh).await, 1);
+    assert_eq!(gh.post_count().await, 1);
     assert_eq!(gh.releases().len(), 1);
 }
 
@@ -253,7 +242,7 @@ async fn dry_run_changes_nothing_anywhere() {
          \x20 [would run   ] github release v1.1.0\n"
     );
     assert_eq!(snapshot(&p), before);
-    assert_eq!(post_count(&gh).await, 0);
+    assert_eq!(gh.post_count().await, 0);
     assert!(gh.releases().is_empty());
     // Only reads reached GitHub.
     assert!(gh
@@ -482,7 +471,7 @@ async fn refuses_a_version_whose_tag_is_on_the_remote_elsewhere() {
         .map(|l| format!("{l}\n"))
         .collect();
     assert_eq!(without_tag, before.0);
-    assert_eq!(post_count(&gh).await, 0);
+    assert_eq!(gh.post_count().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -508,7 +497,7 @@ async fn never_moves_a_remote_tag_that_differs_from_the_local_one() {
     assert_eq!(p.remote_refs(), before.1);
     assert_eq!(p.remote.rev("refs/tags/v1.1.0").unwrap(), theirs);
     assert_eq!(p.work.rev("refs/tags/v1.1.0").unwrap(), ours);
-    assert_eq!(post_count(&gh).await, 0);
+    assert_eq!(gh.post_count().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -548,7 +537,7 @@ async fn a_push_the_remote_rejects_publishes_nothing_and_a_later_run_finishes() 
     );
     assert!(err.contains("pre-receive hook declined"), "{err}");
     assert_eq!(p.remote_refs(), remote_before);
-    assert_eq!(post_count(&gh).await, 0);
+    assert_eq!(gh.post_count().await, 0);
 
     // The cause is fixed: the next run pushes the release made locally and creates it.
     std::fs::remove_file(&hook).unwrap();
@@ -738,7 +727,7 @@ async fn resume_after(step: &str) {
         "tag" => assert_eq!(p.work.rev("refs/tags/v1.1.0^{commit}"), Some(p.work.head())),
         _ => {}
     }
-    let posts_after_fault = post_count(&gh).await;
+    let posts_after_fault = gh.post_count().await;
     assert_eq!(posts_after_fault, usize::from(step == "github-release"));
 
     // The next run completes the release.
@@ -761,7 +750,7 @@ async fn resume_after(step: &str) {
     // And a third run finds everything done.
     let again = cut_json(&p.work, &gh, &[]);
     assert_eq!(again["outcome"], "already_released", "{again:#}");
-    assert_eq!(post_count(&gh).await, 1);
+    assert_eq!(gh.post_count().await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -812,7 +801,7 @@ async fn server_errors_on_create_are_retried() {
         "{}",
         stdout(&out)
     );
-    assert_eq!(post_count(&gh).await, 3);
+    assert_eq!(gh.post_count().await, 3);
     assert_eq!(gh.releases().len(), 1);
     // Every attempt carried the same request.
     let posts = gh.posts().await;
@@ -843,7 +832,7 @@ async fn rate_limits_are_retried() {
         "{}",
         stdout(&out)
     );
-    assert_eq!(post_count(&gh).await, 3);
+    assert_eq!(gh.post_count().await, 3);
     assert_eq!(gh.releases().len(), 1);
 }
 
@@ -858,7 +847,7 @@ async fn a_github_outage_fails_the_run_and_the_next_run_completes_it() {
         err.contains("error: GitHub POST /repos/acme/app/releases answered 500: Server Error"),
         "{err}"
     );
-    let attempts = post_count(&gh).await;
+    let attempts = gh.post_count().await;
     assert!(attempts > 1, "5xx is retried ({attempts} attempt(s))");
     assert!(gh.releases().is_empty());
     // Branch and tag were pushed before GitHub failed.
@@ -871,7 +860,7 @@ async fn a_github_outage_fails_the_run_and_the_next_run_completes_it() {
     assert_eq!(report["outcome"], "released", "{report:#}");
     assert_eq!(report["reason"], "completed the release of v1.1.0");
     assert_eq!(gh.releases().len(), 1);
-    assert_eq!(post_count(&gh).await, attempts + 1);
+    assert_eq!(gh.post_count().await, attempts + 1);
     assert_eq!(
         p.remote.rev("refs/tags/v1.1.0").unwrap(),
         tag,
@@ -891,7 +880,7 @@ async fn client_errors_are_not_retried() {
         err.contains("error: GitHub POST /repos/acme/app/releases answered 403: Resource not accessible by integration (the token lacks permission: it needs contents: write)"),
         "{err}"
     );
-    assert_eq!(post_count(&gh).await, 1, "a 403 is not retried");
+    assert_eq!(gh.post_count().await, 1, "a 403 is not retried");
     assert!(gh.releases().is_empty());
 }
 
@@ -921,7 +910,7 @@ async fn a_release_created_meanwhile_is_not_created_again() {
         "https://github.com/acme/app/releases/tag/v1.1.0-by-another-run"
     );
     assert_eq!(gh.releases().len(), 1, "no second release");
-    assert_eq!(post_count(&gh).await, 1, "a 422 is not retried");
+    assert_eq!(gh.post_count().await, 1, "a 422 is not retried");
     assert_eq!(
         gh.request_lines().await,
         [

@@ -20,10 +20,10 @@ request parsing and response serialization.
 
 How to run
 ==========
-    .venv/bin/python tests/support/moto_launcher.py -H 127.0.0.1 -p 5000
+    .venv/bin/python tests/all/support/moto_launcher.py -H 127.0.0.1 -p 5000
 
 All flags are moto_server's (``-H/--host``, ``-p/--port``, ``-r``, ``-s``, ``-c``, ``-k``).
-Self-test: ``.venv/bin/python tests/support/moto_launcher_selftest.py``.
+Self-test: ``.venv/bin/python tests/all/support/moto_launcher_selftest.py``.
 
 Environment (read once, at launch, except the *content* of the fail and faults files)
 =====================================================================================

@@ -13,12 +13,31 @@ pub mod github;
 pub mod health;
 pub mod moto;
 pub mod registry;
+pub mod rng;
 
 use assert_cmd::assert::Assert;
 use assert_cmd::Command;
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
+
+/// `insta::assert_snapshot!(name, value)` against `tests/snapshots/<module>__<name>.snap`, the
+/// file the snapshot had when every module of this binary was a test binary of its own. Left to
+/// itself, insta would now prefix the binary's name (`all__bump__...`) and look in
+/// `tests/all/snapshots`.
+macro_rules! assert_snapshot {
+    ($name:expr, $value:expr $(,)?) => {{
+        let module = module_path!()
+            .split_once("::")
+            .map_or("", |(_, module)| module)
+            .replace("::", "__");
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots"));
+        settings.set_prepend_module_to_snapshot(false);
+        settings.bind(|| insta::assert_snapshot!(format!("{module}__{}", $name), $value));
+    }};
+}
+pub(crate) use assert_snapshot;
 
 /// The fake clock starts here (2023-11-14T22:13:20Z).
 pub const EPOCH: i64 = 1_700_000_000;
@@ -106,6 +125,28 @@ impl Repo {
         std::fs::create_dir_all(&repo.path).unwrap();
         repo.git(&["init", "-q", "-b", "main"]);
         repo
+    }
+
+    /// A fresh repository with the history most release tests start from: `files` and
+    /// `src.txt` committed as `feat: first release`, tagged `v1.0.0` (annotated), then `src.txt`
+    /// changed by a `feat(api)` and a `fix` commit, so the next release is 1.1.0.
+    pub fn released(files: &[(&str, &str)]) -> Repo {
+        let repo = Repo::new();
+        repo.release_v1_then_feat_and_fix(files);
+        repo
+    }
+
+    /// Make the history of [`Repo::released`] in this repository, on its current branch.
+    pub fn release_v1_then_feat_and_fix(&self, files: &[(&str, &str)]) {
+        for (path, content) in files {
+            self.write(path, content);
+        }
+        self.write("src.txt", "code\n");
+        self.git(&["add", "-A"]);
+        self.commit_staged("feat: first release");
+        self.annotated_tag("v1.0.0");
+        self.commit_file("src.txt", "code 2\n", "feat(api): add an endpoint");
+        self.commit_file("src.txt", "code 3\n", "fix: handle empty input");
     }
 
     /// The sandbox without `git init`: `path()` is an empty directory, not a repository.
@@ -575,17 +616,12 @@ impl Published {
         let remote = Repo::bare_remote();
         let work = Repo::clone_of(&remote, &[]);
         work.git(&["symbolic-ref", "HEAD", "refs/heads/main"]);
-        work.write("version.txt", "1.0.0\n");
-        work.write("CHANGELOG.md", PUBLISHED_CHANGELOG);
-        work.write("src.txt", "code\n");
-        if let Some(config) = config {
-            work.write("release.toml", config);
-        }
-        work.git(&["add", "-A"]);
-        work.commit_staged("feat: first release");
-        work.annotated_tag("v1.0.0");
-        work.commit_file("src.txt", "code 2\n", "feat(api): add an endpoint");
-        work.commit_file("src.txt", "code 3\n", "fix: handle empty input");
+        let mut files = vec![
+            ("version.txt", "1.0.0\n"),
+            ("CHANGELOG.md", PUBLISHED_CHANGELOG),
+        ];
+        files.extend(config.map(|config| ("release.toml", config)));
+        work.release_v1_then_feat_and_fix(&files);
         work.git(&["push", "-q", "origin", "main", "v1.0.0"]);
         Published { remote, work }
     }

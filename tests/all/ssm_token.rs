@@ -1,10 +1,8 @@
 //! The GitHub token read from an SSM SecureString parameter, served by a real moto server.
 
-mod support;
-
-use support::github::FakeGithub;
-use support::moto::Moto;
-use support::{clean_failure, stdout, Published};
+use crate::support::github::FakeGithub;
+use crate::support::moto::Moto;
+use crate::support::{clean_failure, stdout, Published};
 
 const PARAMETER: &str = "/release-agent/github-token";
 const SSM_TOKEN: &str = "ghs_fromSsmParameterStore0123456789";

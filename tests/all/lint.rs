@@ -1,10 +1,8 @@
 //! `release lint` and `release hooks install`, with real files, real commits and a real
 //! `git commit` going through the installed hook.
 
-mod support;
-
+use crate::support::{assert_snapshot, clean_failure, code, release_bin, stderr, stdout, Repo};
 use std::ffi::OsString;
-use support::{clean_failure, code, release_bin, stderr, stdout, Repo};
 
 /// `release lint --edit FILE` on `message`; the finished command.
 fn lint_file(repo: &Repo, message: &str) -> assert_cmd::assert::Assert {
@@ -40,7 +38,7 @@ fn bad_messages_fail_with_a_located_friendly_error() {
     let out = lint_file(&repo, "Added stuff\nmore stuff\n").failure();
     assert_eq!(code(&out), 1);
     let err = stderr(&out).replace(repo.root().to_str().unwrap(), "[TMP]");
-    insta::assert_snapshot!("lint_edit_two_problems", err);
+    assert_snapshot!("lint_edit_two_problems", err);
     assert!(err.contains("COMMIT_EDITMSG, line 1"), "{err}");
     assert!(err.contains("COMMIT_EDITMSG, line 2"), "{err}");
     assert!(err.contains("e.g. `feat(parser): "), "{err}");
@@ -195,7 +193,7 @@ fn range_snapshot() {
     repo.commit("Added stuff\nno blank line");
     repo.commit("feat:x");
     let err = stderr(&repo.run(&["lint", "--range", "HEAD~2..HEAD"]).failure());
-    insta::assert_snapshot!("lint_range", err);
+    assert_snapshot!("lint_range", err);
 }
 
 #[cfg(unix)]

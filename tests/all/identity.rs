@@ -1,10 +1,8 @@
 //! Who approves: an identity from a credential (the AWS caller with the SSM ledger, a GitHub
 //! token's login, the Actions actor in Actions), never a name anyone can set.
 
-mod support;
-
-use support::moto::Moto;
-use support::{clean_failure, stdout, Repo};
+use crate::support::moto::Moto;
+use crate::support::{clean_failure, stdout, Repo};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

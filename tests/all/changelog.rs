@@ -1,8 +1,6 @@
 //! `release changelog` and the changelog / release-notes templates.
 
-mod support;
-
-use support::{clean_failure, stdout, Repo, RELEASE_DATE};
+use crate::support::{assert_snapshot, clean_failure, stdout, Repo, RELEASE_DATE};
 
 /// v1.0.0 and v1.1.0 released, then unreleased work by two people of every kind.
 fn history() -> Repo {
@@ -42,7 +40,7 @@ fn headings(text: &str) -> Vec<&str> {
 fn unreleased_changes_by_section_breaking_first() {
     let repo = history();
     let text = stdout(&repo.run(&["changelog"]).success());
-    insta::assert_snapshot!("changelog_unreleased", text);
+    assert_snapshot!("changelog_unreleased", text);
     assert_eq!(
         headings(&text),
         [
@@ -83,7 +81,7 @@ fn all_renders_one_section_per_release() {
     // A pre-release tag is folded into the stable release that follows it.
     repo.git(&["tag", "v1.1.0-rc.1", "v1.1.0~1"]);
     let text = stdout(&repo.run(&["changelog", "--all"]).success());
-    insta::assert_snapshot!("changelog_all", text);
+    assert_snapshot!("changelog_all", text);
     assert!(text.starts_with("# Changelog\n"), "{text}");
     let releases: Vec<&str> = text.lines().filter(|l| l.starts_with("## ")).collect();
     let date_of = |tag: &str| {
@@ -131,7 +129,7 @@ fn github_origin_links_commits_and_compares() {
     );
     // The first release has nothing to compare with.
     assert!(text.contains("## [1.0.0] - "), "{text}");
-    insta::assert_snapshot!("changelog_github", text);
+    assert_snapshot!("changelog_github", text);
 
     // Other hosts are not linked.
     let gitlab = history();
@@ -203,7 +201,7 @@ fn commit_text_cannot_break_the_document() {
     );
     repo.commit("fix: <img src=x onerror=alert(1)> in {{ summary }}");
     let text = stdout(&repo.run(&["changelog"]).success());
-    insta::assert_snapshot!("changelog_hostile_text", text);
+    assert_snapshot!("changelog_hostile_text", text);
     // No heading comes from commit text.
     assert_eq!(
         headings(&text),
@@ -312,7 +310,7 @@ fn a_broken_template_is_a_clear_error_naming_the_file() {
         err.starts_with(&format!("error: template {}: ", path.display())),
         "{err}"
     );
-    insta::assert_snapshot!("changelog_broken_template", repo.redact(&err));
+    assert_snapshot!("changelog_broken_template", repo.redact(&err));
 
     // A template that compiles but uses an unknown variable fails when rendering.
     repo.write(

@@ -1,6 +1,6 @@
 //! A real moto server (from PyPI) on a loopback port, for the AWS adapters.
 //!
-//! It runs through `tests/support/moto_launcher.py`, which extends moto's ECS so deployments
+//! It runs through `tests/all/support/moto_launcher.py`, which extends moto's ECS so deployments
 //! complete (or fail, for images listed in [`Moto::fail_image`]) after `deploy_seconds`; every
 //! other service is plain moto. The Python is the one next to `$MOTO_SERVER`, else
 //! `.venv/bin/python` in this checkout (made by `make test` and `.ci/run`). It is killed when
@@ -60,7 +60,7 @@ impl Moto {
         let faults_file = dir.path().join("faults");
         let binary = python();
         let launcher =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_launcher.py");
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/all/support/moto_launcher.py");
         let child = Command::new(&binary)
             .arg(&launcher)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])

@@ -4,17 +4,16 @@
 //! two runs in one clone never interleave.
 //!
 //! The random kill loops print their seed; replay one with `KILL_SEED=<seed> cargo test --test
-//! kill` (the kill delays are fractions of a run's time measured on the machine, so a replay on
-//! a machine of another speed kills at other moments).
+//! all kill::` (the kill delays are fractions of a run's time measured on the machine, so a
+//! replay on a machine of another speed kills at other moments).
 
 #![cfg(unix)]
 
-mod support;
-
+use crate::support::rng::{kill_seed, Rng};
+use crate::support::{self, clean_failure, stderr, stdout, Published, Repo};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-use support::{clean_failure, stderr, stdout, Published, Repo};
 
 /// A released v1.0.0 with a `feat` and a `fix` after it, and a changelog.
 fn project() -> Repo {
@@ -22,22 +21,12 @@ fn project() -> Repo {
 }
 
 fn project_with(config: &str) -> Repo {
-    let repo = Repo::new();
-    repo.write("version.txt", "1.0.0\n");
-    repo.write(
-        "CHANGELOG.md",
-        "# Changelog\n\n## [1.0.0] - 2020-01-01\n\n- first\n",
-    );
-    repo.write("src.txt", "code\n");
+    let changelog = "# Changelog\n\n## [1.0.0] - 2020-01-01\n\n- first\n";
+    let mut files = vec![("version.txt", "1.0.0\n"), ("CHANGELOG.md", changelog)];
     if !config.is_empty() {
-        repo.write("release.toml", config);
+        files.push(("release.toml", config));
     }
-    repo.git(&["add", "-A"]);
-    repo.commit_staged("feat: first release");
-    repo.annotated_tag("v1.0.0");
-    repo.commit_file("src.txt", "code 2\n", "feat(api): add an endpoint");
-    repo.commit_file("src.txt", "code 3\n", "fix: handle empty input");
-    repo
+    Repo::released(&files)
 }
 
 /// The one end state of a finished release of v1.1.0 in `repo`: exactly one release commit on
@@ -478,36 +467,6 @@ fn kill_and_drain(mut child: Child, dirs: &[&Path]) -> ExitStatus {
     status
 }
 
-/// A small deterministic generator: the seed replays a run.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x9e37_79b9_7f4a_7c15 | 1)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
-
-fn seed() -> u64 {
-    let seed = std::env::var("KILL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    eprintln!("KILL_SEED={seed}");
-    seed
-}
-
 /// How long one uninterrupted run takes here, in microseconds.
 fn typical_run(repo: &Repo, args: &[&str]) -> u64 {
     let start = Instant::now();
@@ -522,7 +481,7 @@ fn typical_run(repo: &Repo, args: &[&str]) -> u64 {
 
 #[test]
 fn bump_killed_at_a_random_moment_is_finished_by_one_plain_run() {
-    let seed = seed();
+    let seed = kill_seed();
     let mut rng = Rng::new(seed);
     let typical = typical_run(&project(), &["bump"]);
     for i in 0..25 {
@@ -544,7 +503,7 @@ fn bump_killed_at_a_random_moment_is_finished_by_one_plain_run() {
 
 #[test]
 fn cut_killed_at_a_random_moment_is_finished_by_one_plain_run() {
-    let seed = seed();
+    let seed = kill_seed();
     let mut rng = Rng::new(seed.wrapping_add(1));
     let args = ["cut", "--yes", "--no-github"];
     let typical = typical_run(&Published::new(None).work, &args);

@@ -1,9 +1,7 @@
 //! Bad input: each case a clear message and a non-zero exit, never a panic; odd but valid
 //! input simply works.
 
-mod support;
-
-use support::{clean_failure, stdout, Repo};
+use crate::support::{self, assert_snapshot, clean_failure, stdout, Repo};
 
 #[test]
 fn not_a_git_repository() {
@@ -22,7 +20,7 @@ fn not_a_git_repository() {
         );
         assert!(err.contains("git init"), "{err}");
     }
-    insta::assert_snapshot!(
+    assert_snapshot!(
         "not_a_repository",
         dir.redact(&clean_failure(dir.run(&["plan"])))
     );
@@ -76,7 +74,7 @@ fn shallow_clone_without_tags_asks_to_fetch_them() {
         assert!(err.contains("shallow clone"), "{args:?}: {err}");
         assert!(err.contains("git fetch --tags --unshallow"), "{err}");
     }
-    insta::assert_snapshot!("shallow_clone", clean_failure(clone.run(&["plan"])));
+    assert_snapshot!("shallow_clone", clean_failure(clone.run(&["plan"])));
     // Following the advice fixes it.
     clone.git(&["fetch", "-q", "--tags", "--unshallow"]);
     let plan = clone.plan_json(&[]);
@@ -235,11 +233,11 @@ fn invalid_release_toml_names_file_line_and_key() {
         );
         assert!(err.contains(&format!("key `{key}`")), "{name}: {err}");
     }
-    insta::assert_snapshot!(
+    assert_snapshot!(
         "config_unknown_key",
         config_error("[changelog]\ncontributor = true\n")
     );
-    insta::assert_snapshot!(
+    assert_snapshot!(
         "config_wrong_type",
         config_error("[bump]\nbreaking_always_bump_major = \"yes\"\n")
     );
@@ -252,7 +250,7 @@ fn release_toml_syntax_error_names_the_line() {
         err.starts_with("error: [TMP]/repo/release.toml:3:"),
         "{err}"
     );
-    insta::assert_snapshot!("config_syntax_error", err);
+    assert_snapshot!("config_syntax_error", err);
     let err = config_error("tag_prefix = \"v\"\ntag_prefix = \"w\"\n");
     assert!(
         err.starts_with("error: [TMP]/repo/release.toml:2:"),

@@ -1,9 +1,7 @@
 //! What `release plan` prints: the JSON contract and the human text.
 
-mod support;
-
+use crate::support::{assert_snapshot, stdout, Repo};
 use serde_json::Value;
-use support::{stdout, Repo};
 
 /// v1.0.0, then a representative mix: a merged branch, a breaking change, a revert pair,
 /// non-conventional commits.
@@ -88,7 +86,7 @@ fn json_has_the_documented_fields_and_types() {
 #[test]
 fn json_snapshot() {
     let repo = repo();
-    insta::assert_snapshot!(
+    assert_snapshot!(
         "plan_json",
         stdout(&repo.run(&["plan", "--json"]).success())
     );
@@ -97,7 +95,7 @@ fn json_snapshot() {
 #[test]
 fn human_snapshot() {
     let repo = repo();
-    insta::assert_snapshot!("plan_human", stdout(&repo.run(&["plan"]).success()));
+    assert_snapshot!("plan_human", stdout(&repo.run(&["plan"]).success()));
 }
 
 #[test]
@@ -137,7 +135,7 @@ fn human_output_for_the_special_cases() {
     );
     assert_eq!(ignored.matches("not conventional").count(), 20);
 
-    insta::assert_snapshot!(
+    assert_snapshot!(
         "plan_human_special_cases",
         format!(
             "--- first release\n{first}--- nothing to release\n{nothing}--- 0.x lowered\n{lowered}--- forced\n{forced}"

@@ -1,0 +1,27 @@
+//! Every integration test, in one test binary: one module per area, sharing `support`. Each test
+//! binary links the whole AWS SDK, so one binary instead of one per file saves most of the link
+//! time and disk space of a build. Run one area with `cargo test --test all bump::`, one test
+//! with its path, e.g. `cargo test --test all kill::two_racing_bumps`.
+
+mod support;
+
+mod architecture;
+mod bad_input;
+mod bump;
+mod changelog;
+mod ci;
+mod cut;
+mod end_to_end;
+mod fixtures;
+mod identity;
+mod image;
+mod image_ecr;
+mod kill;
+mod ledger_ssm;
+mod lint;
+mod plan_output;
+mod release_files;
+mod rollout;
+mod security;
+mod ssm_token;
+mod version_rules;
