@@ -78,8 +78,13 @@ $(VENV)/bin/moto_server:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)'
 
+# Most integration tests wait (on moto's ECS deployments, on child processes), not compute: more
+# test threads than cores halves the run on 2 cores. TEST_THREADS=1 runs them one at a time.
+TEST_THREADS ?= 8
+
 test: $(VENV)/bin/moto_server
-	MOTO_SERVER=$(abspath $(VENV)/bin/moto_server) $(CARGO) test --all-targets
+	MOTO_SERVER=$(abspath $(VENV)/bin/moto_server) RUST_TEST_THREADS=$(TEST_THREADS) \
+		$(CARGO) test --all-targets
 
 fmt:
 	$(CARGO) fmt --all

@@ -50,10 +50,6 @@ impl Moto {
 
     /// Start a server whose ECS deployments settle after `deploy_seconds`.
     pub fn start_with(deploy_seconds: f64) -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free loopback port");
         let dir = tempfile::tempdir().expect("a temp dir");
         let fail_file = dir.path().join("fail-images");
         let log = dir.path().join("ecs-log.jsonl");
@@ -61,39 +57,57 @@ impl Moto {
         let binary = python();
         let launcher =
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/all/support/moto_launcher.py");
-        let child = Command::new(&binary)
-            .arg(&launcher)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_ECS_DEPLOY_SECONDS", deploy_seconds.to_string())
-            .env("MOTO_ECS_FAIL_FILE", &fail_file)
-            .env("MOTO_ECS_LOG", &log)
-            .env("MOTO_ECS_FAULTS_FILE", &faults_file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start {} ({e}): run `make test` (it installs moto into .venv) or set MOTO_SERVER to the venv's moto_server",
-                    binary.display()
-                )
-            });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        // The free port is found by binding it and letting it go, so another test's server can
+        // take it before moto does: then moto exits, and the next port is tried. Only moto's
+        // own answer counts as started (another server on the port answers too).
+        for _attempt in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("a free loopback port");
+            let mut child = Command::new(&binary)
+                .arg(&launcher)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env("MOTO_ECS_DEPLOY_SECONDS", deploy_seconds.to_string())
+                .env("MOTO_ECS_FAIL_FILE", &fail_file)
+                .env("MOTO_ECS_LOG", &log)
+                .env("MOTO_ECS_FAULTS_FILE", &faults_file)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot start {} ({e}): run `make test` (it installs moto into .venv) or set MOTO_SERVER to the venv's moto_server",
+                        binary.display()
+                    )
+                });
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let started = loop {
+                if answers_as_moto(port) {
+                    break true;
+                }
+                if child.try_wait().ok().flatten().is_some() {
+                    break false; // the port was taken: try another
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "moto did not start on port {port}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            if started {
+                return Moto {
+                    child,
+                    endpoint: format!("http://127.0.0.1:{port}"),
+                    fail_file,
+                    faults_file,
+                    _dir: dir,
+                    log,
+                };
+            }
         }
-        Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-            fail_file,
-            faults_file,
-            _dir: dir,
-            log,
-        }
+        panic!("moto could not get a free loopback port in 5 attempts");
     }
 
     /// From now on, deployments of images containing `pattern` (a digest) fail.
@@ -178,4 +192,24 @@ fn regex_escape(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Whether the server on `port` is moto: its `/moto-api/data.json` answers with the state of
+/// its models (served as `application/javascript` by moto 5).
+fn answers_as_moto(port: u16) -> bool {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = "GET /moto-api/data.json HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 1024];
+    let n = stream.read(&mut head).unwrap_or(0);
+    let head = String::from_utf8_lossy(&head[..n]).to_ascii_lowercase();
+    head.starts_with("http/1")
+        && head.contains(" 200 ")
+        && (head.contains("application/javascript") || head.contains("application/json"))
 }

@@ -35,6 +35,18 @@ impl Registry {
     }
 
     fn start_with(login: Option<(&str, &str)>) -> Registry {
+        // The free port is found by binding it and letting it go, so another test's server can
+        // take it first: then the registry exits and the next port is tried.
+        for _attempt in 0..5 {
+            if let Some(registry) = Registry::try_start(login) {
+                return registry;
+            }
+        }
+        panic!("docker-registry could not get a free loopback port in 5 attempts");
+    }
+
+    /// One start on a new port; `None` when the registry exited (its port was taken).
+    fn try_start(login: Option<(&str, &str)>) -> Option<Registry> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -84,7 +96,7 @@ impl Registry {
             .http_status_as_error(false)
             .build()
             .new_agent();
-        let registry = Registry {
+        let mut registry = Registry {
             child,
             dir,
             host: format!("127.0.0.1:{port}"),
@@ -93,12 +105,18 @@ impl Registry {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
+            // Only a registry's answer counts: another server on the port answers too.
             let ok = registry
                 .with_auth(registry.agent.get(format!("http://{}/v2/", registry.host)))
                 .call()
-                .is_ok_and(|r| r.status() == 200);
+                .is_ok_and(|r| {
+                    r.status() == 200 && r.headers().contains_key("docker-distribution-api-version")
+                });
             if ok {
                 break;
+            }
+            if registry.child.try_wait().ok().flatten().is_some() {
+                return None;
             }
             assert!(
                 Instant::now() < deadline,
@@ -107,7 +125,7 @@ impl Registry {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        registry
+        Some(registry)
     }
 
     /// `request` with the test's credentials, when the registry wants them.
