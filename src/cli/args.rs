@@ -40,11 +40,15 @@ pub enum Command {
     Changelog(ChangelogArgs),
     /// Check commit messages against Conventional Commits.
     Lint(LintArgs),
-    /// Print the configuration in effect as TOML (`--default`: the built-in defaults).
+    /// Print the configuration in effect as TOML (`--default`: the built-in defaults;
+    /// `--schema`: the JSON Schema of release.toml).
     Config {
         /// Print the defaults instead of the loaded configuration.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "schema")]
         default: bool,
+        /// Print the JSON Schema of release.toml, for editors (taplo, Even Better TOML).
+        #[arg(long)]
+        schema: bool,
     },
     /// Build, push and promote the container image (`[image]` in release.toml).
     Image {
@@ -83,6 +87,13 @@ pub enum Command {
         #[command(subcommand)]
         action: HooksAction,
     },
+    /// Print the shell completion script (e.g. `release completions bash > /etc/bash_completion.d/release`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `release man > release.1`.
+    Man,
 }
 
 /// Arguments shared by `plan` and `bump` that decide the version.

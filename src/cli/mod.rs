@@ -25,6 +25,7 @@ mod plan;
 mod rollout;
 
 use anyhow::{Context as _, Result};
+use clap::CommandFactory as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -187,7 +188,11 @@ fn dispatch(cli: Cli, dir: &Path, rt: &tokio::runtime::Runtime) -> Result<ExitCo
             changelog::run(&Workspace::open(&dir, cli.config.as_deref())?, &args)
         }
         Command::Lint(args) => lint::run(&dir, cli.config.as_deref(), &args),
-        Command::Config { default } => {
+        Command::Config { default, schema } => {
+            if schema {
+                print_json(&schemars::schema_for!(Config))?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let config = if default {
                 // An explicit file that is not there is a mistake even when it is not read.
                 if let Some(p) = cli.config.as_deref() {
@@ -198,6 +203,20 @@ fn dispatch(cli: Cli, dir: &Path, rt: &tokio::runtime::Runtime) -> Result<ExitCo
                 Workspace::open(&dir, cli.config.as_deref())?.config
             };
             print(&config.to_toml()?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "release", &mut out);
+            print(&String::from_utf8_lossy(&out))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .context("cannot render the man page")?;
+            print(&String::from_utf8_lossy(&out))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Image { action } => rt.block_on(image::run(

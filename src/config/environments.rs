@@ -7,7 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 /// `[ledger]`: where deployments, approvals and locks are kept.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LedgerConfig {
     /// `file` (under `.git/`, no AWS needed) or `ssm` (Parameter Store, shared by CI and
@@ -30,7 +30,9 @@ impl Default for LedgerConfig {
 }
 
 /// The ledger backends.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LedgerBackend {
     /// JSON files under `.git/release-agent/ledger/`.
@@ -41,7 +43,7 @@ pub enum LedgerBackend {
 }
 
 /// `[environments.<name>]`: one ECS deployment target.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentConfig {
     /// The ECS cluster.
@@ -356,6 +358,23 @@ impl fmt::Display for Span {
             }
         }
         Ok(())
+    }
+}
+
+/// Seconds as a number, or text like `"90s"`, `"10m"`, `"1h30m"` (what [`Span::parse`] reads).
+impl schemars::JsonSchema for Span {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Span".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A duration: seconds as a number, or text like \"90s\", \"10m\", \"1h30m\", \"250ms\".",
+            "oneOf": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "pattern": "^\\s*([0-9]+(ms|s|m|h))+\\s*$" }
+            ]
+        })
     }
 }
 

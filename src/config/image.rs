@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// `[image]` in `release.toml`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImageConfig {
     /// `host[:port]/path`, e.g. `123456789012.dkr.ecr.eu-north-1.amazonaws.com/app`.
@@ -42,7 +42,9 @@ fn default_dockerfile() -> String {
 }
 
 /// The tool that builds and pushes images.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BuilderKind {
     /// `docker build` / `docker push` (needs a Docker engine).

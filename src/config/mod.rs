@@ -43,7 +43,7 @@ pub enum ConfigError {
 }
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Prefix of release tags (`v` in `v1.2.3`).
@@ -100,7 +100,19 @@ impl Default for Config {
 }
 
 /// How much a release moves the version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    Hash,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Bump {
     /// Nothing to release.
@@ -139,7 +151,7 @@ pub fn default_type_levels() -> BTreeMap<String, Bump> {
 }
 
 /// `[bump]`
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct BumpConfig {
     /// In 0.x, a breaking change bumps major (`false`: minor).
@@ -162,7 +174,7 @@ impl Default for BumpConfig {
 }
 
 /// `[changelog]`
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChangelogConfig {
     /// The changelog file, relative to the repository root.
@@ -199,7 +211,7 @@ impl Default for ChangelogConfig {
 }
 
 /// One changelog section.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Section {
     /// Commit types shown in this section.
@@ -209,7 +221,7 @@ pub struct Section {
 }
 
 /// `[commit]`
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CommitConfig {
     /// The release commit message; `{version}` is replaced.
@@ -225,7 +237,7 @@ impl Default for CommitConfig {
 }
 
 /// `[[version_files]]`: a file whose version is rewritten on bump.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VersionFile {
     /// Path relative to the repository root.
@@ -236,7 +248,7 @@ pub struct VersionFile {
 }
 
 /// `[hooks]`: commands as argument lists, run without a shell.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct HooksConfig {
     /// Run before anything is written; a failure aborts the bump.
@@ -246,7 +258,7 @@ pub struct HooksConfig {
 }
 
 /// `[github]`
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct GithubConfig {
     /// Create a GitHub release in `release cut` and `release ci`.
@@ -267,7 +279,7 @@ impl Default for GithubConfig {
 }
 
 /// `[lint]`
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LintConfig {
     /// Allowed commit types.

@@ -23,5 +23,6 @@ mod plan_output;
 mod release_files;
 mod rollout;
 mod security;
+mod shell;
 mod ssm_token;
 mod version_rules;
