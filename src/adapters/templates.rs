@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tera::{Context, Tera};
 
-use crate::core::changelog::{escape_markdown, tidy, Release};
+use crate::core::changelog::{escape_markdown, link_references, tidy, Release};
 
 /// The built-in changelog template.
 pub const CHANGELOG_TEMPLATE: &str = include_str!("../../templates/changelog.md.tera");
@@ -74,6 +74,7 @@ impl Templates {
         let mut tera = Tera::default();
         tera.autoescape_on(vec![]);
         tera.register_filter("md", md_filter);
+        tera.register_filter("refs", refs_filter);
         // Templates come from the repository, which is untrusted input in CI: they see the
         // release and nothing else of the machine that renders them.
         for (function, why) in DISABLED_FUNCTIONS {
@@ -203,6 +204,25 @@ fn chain(e: &tera::Error) -> String {
     parts.join(": ")
 }
 
+/// `{{ text | md | refs(url=release.issues_url) }}`: `#123` linked to the repository's issues;
+/// without a URL (no GitHub remote), the text as it is.
+fn refs_filter(
+    value: &tera::Value,
+    args: &HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let text = match value {
+        tera::Value::String(s) => s.clone(),
+        tera::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    Ok(tera::Value::String(
+        match args.get("url").and_then(|v| v.as_str()) {
+            Some(url) if !url.is_empty() => link_references(&text, url),
+            _ => text,
+        },
+    ))
+}
+
 fn md_filter(
     value: &tera::Value,
     args: &HashMap<String, tera::Value>,
@@ -241,6 +261,7 @@ mod tests {
             previous_tag: None,
             date: "2020-01-01".into(),
             compare_url: None,
+            issues_url: None,
             breaking: vec![commit(body)],
             sections: vec![SectionEntry {
                 title: "Features".into(),
@@ -262,6 +283,7 @@ mod tests {
             previous_tag: None,
             date: "2020-01-01".into(),
             compare_url: None,
+            issues_url: None,
             breaking: vec![],
             sections: vec![],
             contributors: vec![],

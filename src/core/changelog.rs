@@ -60,11 +60,14 @@ pub struct Release {
     pub date: String,
     /// GitHub compare link from the previous tag, when known.
     pub compare_url: Option<String>,
+    /// `https://github.com/OWNER/REPO/issues` when the remote is on GitHub: the `refs` filter
+    /// links `#123` there (GitHub sends pull requests on to their own page).
+    pub issues_url: Option<String>,
     /// Breaking changes, listed first.
     pub breaking: Vec<CommitEntry>,
     /// Sections in configured order, empty ones left out.
     pub sections: Vec<SectionEntry>,
-    /// Distinct authors, sorted.
+    /// Distinct authors, sorted; bots (`name[bot]`, Renovate, Dependabot) left out.
     pub contributors: Vec<String>,
 }
 
@@ -132,6 +135,7 @@ pub fn release_model(
         commits
             .iter()
             .map(|c| c.author.clone())
+            .filter(|name| !is_bot(name))
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect()
@@ -148,6 +152,7 @@ pub fn release_model(
         previous_tag: info.previous_tag.clone(),
         date: crate::util::time::date_of(info.time),
         compare_url,
+        issues_url: info.github.map(|gh| format!("{}/issues", gh.url())),
         breaking: commits
             .iter()
             .filter(|c| c.message.breaking)
@@ -213,6 +218,47 @@ pub fn escape_markdown(text: &str, indent: &str) -> String {
                 _ => out.push(ch),
             }
         }
+    }
+    out
+}
+
+/// Whether an author is a bot, which the contributors list leaves out: GitHub Apps commit as
+/// `name[bot]`, and Renovate and Dependabot also commit under their plain names.
+pub fn is_bot(author: &str) -> bool {
+    let name = author.trim().to_ascii_lowercase();
+    name.ends_with("[bot]") || matches!(name.as_str(), "renovate" | "dependabot" | "github-actions")
+}
+
+/// `#123` references in already-escaped Markdown `text`, linked to `issues_url/123`. A `#`
+/// inside a word, a path, a link or an HTML entity (`&#60;`) is not a reference.
+pub fn link_references(text: &str, issues_url: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let starts_ref = bytes[i] == b'#'
+            && (i == 0
+                || !matches!(bytes[i - 1], b'&' | b'/' | b'[' | b'\\')
+                    && !bytes[i - 1].is_ascii_alphanumeric());
+        if starts_ref {
+            let digits = bytes[i + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            let end = i + 1 + digits;
+            let word_ends = bytes
+                .get(end)
+                .is_none_or(|b| !b.is_ascii_alphanumeric() && *b != b'_');
+            if digits > 0 && word_ends {
+                let number = &text[i + 1..end];
+                out.push_str(&format!("[#{number}]({issues_url}/{number})"));
+                i = end;
+                continue;
+            }
+        }
+        let ch = text[i..].chars().next().unwrap_or_default();
+        out.push(ch);
+        i += ch.len_utf8().max(1);
     }
     out
 }
@@ -399,6 +445,45 @@ mod tests {
 
     const NEW: &str =
         "## [1.1.0] - 2020-02-02\n\n### Features\n\n- new (abc1234)\n\n### Contributors\n\n- Ann\n";
+
+    #[test]
+    fn references_become_links_and_nothing_else_does() {
+        let url = "https://github.com/o/r/issues";
+        assert_eq!(
+            link_references("fix crash (#12), see #3.", url),
+            "fix crash ([#12](https://github.com/o/r/issues/12)), see [#3](https://github.com/o/r/issues/3)."
+        );
+        for inert in [
+            "C#1 and a#2",
+            "&#60;tag&#62;",
+            "path/#4",
+            "[#5](x)",
+            "#x1",
+            "#12abc",
+            "#",
+        ] {
+            assert_eq!(link_references(inert, url), inert, "{inert}");
+        }
+        assert_eq!(
+            link_references("ünï #7", url),
+            "ünï [#7](https://github.com/o/r/issues/7)"
+        );
+    }
+
+    #[test]
+    fn bots_are_not_contributors() {
+        for bot in [
+            "dependabot[bot]",
+            "renovate[bot]",
+            "Renovate",
+            "github-actions[bot]",
+        ] {
+            assert!(is_bot(bot), "{bot}");
+        }
+        for person in ["Ann", "Bot Builder", "robot"] {
+            assert!(!is_bot(person), "{person}");
+        }
+    }
 
     #[test]
     fn escaping() {

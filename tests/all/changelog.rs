@@ -111,6 +111,37 @@ fn all_renders_one_section_per_release() {
 }
 
 #[test]
+fn github_references_are_linked_and_bots_are_no_contributors() {
+    let repo = history();
+    repo.remote("git@github.com:acme/app.git");
+    repo.commit("fix: crash on C# input, see #12 (#13)");
+    repo.git(&[
+        "-c",
+        "user.name=dependabot[bot]",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "fix(deps): bump x (#14)",
+    ]);
+    let text = stdout(&repo.run(&["changelog"]).success());
+    assert!(
+        text.contains("crash on C# input, see [#12](https://github.com/acme/app/issues/12) ([#13](https://github.com/acme/app/issues/13))"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bump x ([#14](https://github.com/acme/app/issues/14))"),
+        "{text}"
+    );
+    assert!(!text.contains("dependabot"), "{text}");
+    // Without a GitHub remote the references stay text.
+    let plain = history();
+    plain.commit("fix: see #12");
+    let text = stdout(&plain.run(&["changelog"]).success());
+    assert!(text.contains("see #12 ("), "{text}");
+}
+
+#[test]
 fn github_origin_links_commits_and_compares() {
     let repo = history();
     repo.remote("git@github.com:acme/app.git");
