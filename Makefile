@@ -6,6 +6,7 @@
 #   make bump ARGS=--dry-run  pass extra flags to `release bump`
 #   make changelog            unreleased changes, to stdout
 #   make test                 the test suite (what CI runs, after fmt and clippy)
+#   make test-action          the GitHub Action's installer (bash, python3, curl, tar, sha256sum)
 #   make bench                the benchmarks: history, image promotion, rollback latency
 #   make bench-selftest       check bench/synth-history, the benchmark's history generator
 #   make fuzz                 run every fuzz target for FUZZ_SECONDS each
@@ -26,11 +27,11 @@ LINT_BASE    ?= origin/main
 
 .DEFAULT_GOAL := help
 
-.PHONY: help plan bump bump-patch bump-minor bump-major changelog test build release-build \
+.PHONY: help plan bump bump-patch bump-minor bump-major changelog test test-action build release-build \
         bench bench-selftest install fuzz fuzz-build lint-commits fmt fmt-check clippy check
 
 help:
-	@sed -n '3,14s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '3,15s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 ## Releasing ---------------------------------------------------------------
 
@@ -85,6 +86,12 @@ TEST_THREADS ?= 8
 test: $(VENV)/bin/moto_server
 	MOTO_SERVER=$(abspath $(VENV)/bin/moto_server) RUST_TEST_THREADS=$(TEST_THREADS) \
 		$(CARGO) test --all-targets
+	$(MAKE) test-action
+
+# The composite action's installer (action/install.sh) against a fake release served on a
+# loopback port: no Rust, no network.
+test-action:
+	bash tests/action/test_install.sh
 
 fmt:
 	$(CARGO) fmt --all
