@@ -48,7 +48,12 @@ pub fn run(dir: &Path, config: Option<&Path>, args: &InitArgs) -> Result<ExitCod
             "found: {} release tag(s), the newest {latest} (tag_prefix = \"{prefix}\")",
             d.release_tags
         )?,
-        _ => outln!("found: no release tag yet")?,
+        _ => outln!(
+            "found: no release tag yet: the first release will be {} (initial_version)",
+            d.initial_version
+                .clone()
+                .unwrap_or_else(|| crate::config::Config::default().initial_version)
+        )?,
     }
     for m in &d.manifests {
         outln!("found: {} at version {}", m.path, m.version)?;

@@ -20,7 +20,10 @@ fn config_in_effect(repo: &Repo) -> String {
 fn an_empty_repository_gets_comments_only() {
     let repo = Repo::new();
     let out = stdout(&repo.run(&["init"]).success());
-    assert!(out.contains("found: no release tag yet"), "{out}");
+    assert!(
+        out.contains("found: no release tag yet: the first release will be 0.1.0"),
+        "{out}"
+    );
     assert!(out.contains("wrote release.toml"), "{out}");
     let text = repo.read("release.toml");
     assert!(
@@ -121,6 +124,10 @@ fn a_python_project_with_a_dockerfile_on_github() {
     repo.commit_staged("feat: first");
     repo.remote("git@github.com:acme/pyapp.git");
     let out = stdout(&repo.run(&["init"]).success());
+    assert!(
+        out.contains("no release tag yet: the first release will be 0.4.0"),
+        "{out}"
+    );
     assert!(
         out.contains("found: pyproject.toml at version 0.4.0"),
         "{out}"
