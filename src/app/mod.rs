@@ -4,5 +4,6 @@ pub mod bump;
 pub mod changelog;
 pub mod cut;
 pub mod image;
+pub mod init;
 pub mod plan;
 pub mod rollout;

@@ -81,6 +81,9 @@ pub enum Command {
         #[arg(long)]
         env: String,
     },
+    /// Write a release.toml holding what this repository does differently from the defaults
+    /// (tag prefix, version files, image), and optionally a GitHub Actions workflow.
+    Init(crate::cli::init::InitArgs),
     /// Manage git hooks.
     Hooks {
         /// What to do.

@@ -20,6 +20,7 @@ mod changelog;
 mod cut;
 mod hooks;
 mod image;
+mod init;
 mod lint;
 mod plan;
 mod rollout;
@@ -257,6 +258,7 @@ fn dispatch(cli: Cli, dir: &Path, rt: &tokio::runtime::Runtime) -> Result<ExitCo
             &Workspace::open(&dir, cli.config.as_deref())?,
             &env,
         )),
+        Command::Init(args) => init::run(&dir, cli.config.as_deref(), &args),
         Command::Hooks {
             action: HooksAction::Install { force },
         } => hooks::install(&Workspace::open(&dir, cli.config.as_deref())?, force),

@@ -6,6 +6,7 @@ pub mod commit;
 pub mod deployment;
 pub mod identity;
 pub mod image;
+pub mod init;
 pub mod lint;
 pub mod plan;
 pub mod record;

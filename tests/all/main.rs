@@ -16,6 +16,7 @@ mod fixtures;
 mod identity;
 mod image;
 mod image_ecr;
+mod init;
 mod kill;
 mod ledger_ssm;
 mod lint;

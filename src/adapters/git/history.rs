@@ -151,6 +151,31 @@ pub fn tag_version(name: &str, prefix: &str) -> Option<Version> {
     Version::parse(rest).ok()
 }
 
+/// Every tag name, without `refs/tags/`.
+pub fn tag_names(repo: &Repository) -> Result<Vec<String>, HistoryError> {
+    let mut names = Vec::new();
+    repo.tag_foreach(|_, name| {
+        if let Some(n) = std::str::from_utf8(name)
+            .ok()
+            .and_then(|n| n.strip_prefix("refs/tags/"))
+        {
+            names.push(n.to_string());
+        }
+        true
+    })?;
+    names.sort();
+    Ok(names)
+}
+
+/// The branch HEAD is on, also before its first commit; `None` when HEAD is detached.
+pub fn head_branch(repo: &Repository) -> Option<String> {
+    let head = repo.find_reference("HEAD").ok()?;
+    head.symbolic_target()
+        .ok()??
+        .strip_prefix("refs/heads/")
+        .map(str::to_string)
+}
+
 /// All version tags: those with `prefix`, or — when none has it — bare `X.Y.Z` tags.
 pub fn version_tags(repo: &Repository, prefix: &str) -> Result<Vec<ReleaseTag>, HistoryError> {
     let mut names = Vec::new();
