@@ -83,8 +83,10 @@ pub fn detect(inputs: &Inputs) -> Detected {
     // The prefix most release tags share; on a tie, the one with the newest version.
     let mut by_prefix: BTreeMap<&str, Vec<(Version, &str)>> = BTreeMap::new();
     for tag in &inputs.tags {
-        if let Some(prefix) = tag_prefix_of(tag) {
-            let version = Version::parse(&tag[prefix.len()..]).expect("checked by tag_prefix_of");
+        let Some(prefix) = tag_prefix_of(tag) else {
+            continue;
+        };
+        if let Ok(version) = Version::parse(&tag[prefix.len()..]) {
             by_prefix.entry(prefix).or_default().push((version, tag));
         }
     }
