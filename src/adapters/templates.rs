@@ -204,17 +204,22 @@ fn chain(e: &tera::Error) -> String {
     parts.join(": ")
 }
 
+/// A filter's input as text (`null` is empty).
+fn text_of(value: &tera::Value) -> String {
+    match value {
+        tera::Value::String(s) => s.clone(),
+        tera::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
 /// `{{ text | md | refs(url=release.issues_url) }}`: `#123` linked to the repository's issues;
 /// without a URL (no GitHub remote), the text as it is.
 fn refs_filter(
     value: &tera::Value,
     args: &HashMap<String, tera::Value>,
 ) -> tera::Result<tera::Value> {
-    let text = match value {
-        tera::Value::String(s) => s.clone(),
-        tera::Value::Null => String::new(),
-        other => other.to_string(),
-    };
+    let text = text_of(value);
     Ok(tera::Value::String(
         match args.get("url").and_then(|v| v.as_str()) {
             Some(url) if !url.is_empty() => link_references(&text, url),
@@ -227,11 +232,7 @@ fn md_filter(
     value: &tera::Value,
     args: &HashMap<String, tera::Value>,
 ) -> tera::Result<tera::Value> {
-    let text = match value {
-        tera::Value::String(s) => s.clone(),
-        tera::Value::Null => String::new(),
-        other => other.to_string(),
-    };
+    let text = text_of(value);
     let indent = args.get("indent").and_then(|v| v.as_str()).unwrap_or("  ");
     Ok(tera::Value::String(escape_markdown(&text, indent)))
 }
