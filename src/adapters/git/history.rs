@@ -65,6 +65,11 @@ pub fn commits_in(repo: &Repository, range: &str) -> Result<Vec<RawCommit>, Hist
     } else {
         walk.push(repo.revparse_single(range)?.id())?;
     }
+    read_walk(repo, walk)
+}
+
+/// Every commit of `walk`, read.
+fn read_walk(repo: &Repository, walk: git2::Revwalk<'_>) -> Result<Vec<RawCommit>, HistoryError> {
     let mut out = Vec::new();
     for id in walk {
         out.push(read_commit(repo, id?)?);
@@ -178,16 +183,7 @@ pub fn head_branch(repo: &Repository) -> Option<String> {
 
 /// All version tags: those with `prefix`, or — when none has it — bare `X.Y.Z` tags.
 pub fn version_tags(repo: &Repository, prefix: &str) -> Result<Vec<ReleaseTag>, HistoryError> {
-    let mut names = Vec::new();
-    repo.tag_foreach(|_, name| {
-        if let Some(n) = std::str::from_utf8(name)
-            .ok()
-            .and_then(|n| n.strip_prefix("refs/tags/"))
-        {
-            names.push(n.to_string());
-        }
-        true
-    })?;
+    let names = tag_names(repo)?;
     let pick = |prefix: &str| -> Vec<(String, Version)> {
         names
             .iter()
@@ -352,11 +348,7 @@ pub fn commits_since(
     if let Some(since) = since {
         walk.hide(since)?;
     }
-    let mut out = Vec::new();
-    for id in walk {
-        out.push(read_commit(repo, id?)?);
-    }
-    Ok(out)
+    read_walk(repo, walk)
 }
 
 /// The history reachable from one commit, split by release (see [`split`]), with what its
