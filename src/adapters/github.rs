@@ -100,6 +100,34 @@ pub struct GithubRelease {
     /// Pre-release flag.
     #[serde(default)]
     pub prerelease: bool,
+    /// Where its assets are uploaded (a URI template ending in `{?name,label}`).
+    #[serde(default)]
+    pub upload_url: String,
+}
+
+/// A file attached to a release (the fields we use).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ReleaseAsset {
+    /// Asset id.
+    pub id: u64,
+    /// File name.
+    pub name: String,
+    /// `uploaded` when complete; an upload that was cut off leaves another state.
+    #[serde(default)]
+    pub state: String,
+    /// Size in bytes.
+    #[serde(default)]
+    pub size: u64,
+    /// `sha256:<hex>`, which GitHub computes on upload (absent on assets from before 2025).
+    #[serde(default)]
+    pub digest: Option<String>,
+}
+
+impl ReleaseAsset {
+    /// Whether the upload completed.
+    pub fn complete(&self) -> bool {
+        self.state == "uploaded"
+    }
 }
 
 /// What `POST /repos/{owner}/{repo}/releases` receives.
@@ -157,20 +185,62 @@ pub struct Github {
     client: Octocrab,
     repo: RepoId,
     retry: Retry,
+    /// The hosts the token may go to: the API's, and GitHub.com's upload host.
+    token_hosts: Vec<String>,
 }
 
 struct Answer {
     status: StatusCode,
     headers: http::HeaderMap,
     body: String,
+    /// The raw body, for downloads.
+    bytes: bytes::Bytes,
+}
+
+/// A request's method and body.
+#[derive(Clone, Copy)]
+enum Call<'a> {
+    Get,
+    /// A download: `Accept: application/octet-stream`.
+    Download,
+    Json(&'a serde_json::Value),
+    Upload(&'a bytes::Bytes),
+    Delete,
+}
+
+impl Call<'_> {
+    fn method(&self) -> &'static str {
+        match self {
+            Call::Get | Call::Download => "GET",
+            Call::Json(_) | Call::Upload(_) => "POST",
+            Call::Delete => "DELETE",
+        }
+    }
 }
 
 impl Github {
     /// A client for `repo` at `api` (e.g. `https://api.github.com` or a GHE `/api/v3`).
     pub fn new(api: &str, token: &str, repo: RepoId, retry: Retry) -> Result<Github, GithubError> {
         redact::register(token);
+        let host = |url: &str| {
+            url.parse::<http::Uri>()
+                .ok()
+                .and_then(|u| u.authority().map(|a| a.to_string()))
+        };
+        let api_host = host(api).unwrap_or_default();
+        // GitHub.com takes uploads on another host; GHE and tests on the API's own.
+        let upload = if api_host == "api.github.com" {
+            "https://uploads.github.com".to_string()
+        } else {
+            api.to_string()
+        };
+        let token_hosts = [Some(api_host), host(&upload)]
+            .into_iter()
+            .flatten()
+            .collect();
         let client = Octocrab::builder()
             .base_uri(api)
+            .and_then(|b| b.upload_uri(upload.as_str()))
             .and_then(|b| {
                 b.personal_token(token.to_string())
                     .set_connect_timeout(Some(Duration::from_secs(10)))
@@ -185,6 +255,7 @@ impl Github {
             client,
             repo,
             retry,
+            token_hosts,
         })
     }
 
@@ -196,7 +267,7 @@ impl Github {
     /// Whether the token may push to the repository (`GET /repos/{owner}/{repo}`).
     pub async fn can_push(&self) -> Result<bool, GithubError> {
         let path = format!("/repos/{}", self.repo);
-        let answer = self.send("GET", &path, None).await?;
+        let answer = self.send(&path, Call::Get).await?;
         if !answer.status.is_success() {
             return Err(self.status_error("GET", &path, &answer));
         }
@@ -217,7 +288,7 @@ impl Github {
             self.repo,
             redact::percent_encode(tag)
         );
-        let answer = self.send("GET", &path, None).await?;
+        let answer = self.send(&path, Call::Get).await?;
         match answer.status {
             StatusCode::NOT_FOUND => Ok(None),
             s if s.is_success() => self.parse("GET", &path, &answer).map(Some),
@@ -230,7 +301,7 @@ impl Github {
     pub async fn create_release(&self, release: &NewRelease) -> Result<GithubRelease, GithubError> {
         let path = format!("/repos/{}/releases", self.repo);
         let body = serde_json::to_value(release).unwrap_or_default();
-        let answer = self.send("POST", &path, Some(&body)).await?;
+        let answer = self.send(&path, Call::Json(&body)).await?;
         if answer.status.is_success() {
             return self.parse("POST", &path, &answer);
         }
@@ -244,12 +315,111 @@ impl Github {
         Err(self.status_error("POST", &path, &answer))
     }
 
-    fn parse(
+    /// Every asset of `release` (`GET .../releases/{id}/assets`, all pages).
+    pub async fn assets(&self, release: &GithubRelease) -> Result<Vec<ReleaseAsset>, GithubError> {
+        let mut all = Vec::new();
+        for page in 1.. {
+            let path = format!(
+                "/repos/{}/releases/{}/assets?per_page=100&page={page}",
+                self.repo, release.id
+            );
+            let answer = self.send(&path, Call::Get).await?;
+            if !answer.status.is_success() {
+                return Err(self.status_error("GET", &path, &answer));
+            }
+            let batch: Vec<ReleaseAsset> = self.parse("GET", &path, &answer)?;
+            let last = batch.len() < 100;
+            all.extend(batch);
+            if last {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// Upload `data` as asset `name` of `release`, to the release's `upload_url`. `None`: an
+    /// asset of that name exists (`422 already_exists`).
+    pub async fn upload_asset(
+        &self,
+        release: &GithubRelease,
+        name: &str,
+        data: bytes::Bytes,
+    ) -> Result<Option<ReleaseAsset>, GithubError> {
+        let base = release
+            .upload_url
+            .split_once('{')
+            .map_or(release.upload_url.as_str(), |(b, _)| b);
+        let host = base
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|u| u.authority().map(|a| a.to_string()));
+        // The token goes only where octocrab sends it; an upload URL elsewhere would fail
+        // unauthenticated, or worse, so it is refused with the reason.
+        if !host.is_some_and(|h| self.token_hosts.contains(&h)) {
+            return Err(GithubError::Transport {
+                method: "POST",
+                path: redact::redact(base).into_owned(),
+                message: format!(
+                    "the release's upload_url is not on {}; refusing to send the token there",
+                    self.token_hosts.join(" or ")
+                ),
+            });
+        }
+        let url = format!("{base}?name={}", redact::percent_encode(name));
+        let answer = self.send(&url, Call::Upload(&data)).await?;
+        if answer.status == StatusCode::UNPROCESSABLE_ENTITY
+            && answer.body.contains("already_exists")
+        {
+            return Ok(None);
+        }
+        if !answer.status.is_success() {
+            return Err(self.status_error("POST", base, &answer));
+        }
+        self.parse("POST", base, &answer).map(Some)
+    }
+
+    /// Delete an asset (an upload that was cut off).
+    pub async fn delete_asset(&self, asset: &ReleaseAsset) -> Result<(), GithubError> {
+        let path = format!("/repos/{}/releases/assets/{}", self.repo, asset.id);
+        let answer = self.send(&path, Call::Delete).await?;
+        if answer.status.is_success() || answer.status == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        Err(self.status_error("DELETE", &path, &answer))
+    }
+
+    /// The asset's `sha256:<hex>`: GitHub's own, or (for assets from before GitHub kept
+    /// digests) the digest of its content, downloaded.
+    pub async fn asset_digest(&self, asset: &ReleaseAsset) -> Result<String, GithubError> {
+        if let Some(d) = asset.digest.as_deref().filter(|d| d.starts_with("sha256:")) {
+            return Ok(d.to_string());
+        }
+        let path = format!("/repos/{}/releases/assets/{}", self.repo, asset.id);
+        let mut answer = self.send(&path, Call::Download).await?;
+        // GitHub redirects to its storage, where the token must not go (octocrab sends it only
+        // to the API and upload hosts).
+        if answer.status.is_redirection() {
+            if let Some(location) = answer
+                .headers
+                .get(http::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_string)
+            {
+                answer = self.send(&location, Call::Download).await?;
+            }
+        }
+        if !answer.status.is_success() {
+            return Err(self.status_error("GET", &path, &answer));
+        }
+        Ok(crate::util::sha256::digest(&answer.bytes))
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(
         &self,
         method: &'static str,
         path: &str,
         answer: &Answer,
-    ) -> Result<GithubRelease, GithubError> {
+    ) -> Result<T, GithubError> {
         serde_json::from_str(&answer.body).map_err(|e| GithubError::Transport {
             method,
             path: path.to_string(),
@@ -282,32 +452,55 @@ impl Github {
     }
 
     /// One request with the retry policy.
-    async fn send(
-        &self,
-        method: &'static str,
-        path: &str,
-        body: Option<&serde_json::Value>,
-    ) -> Result<Answer, GithubError> {
+    async fn send(&self, path: &str, call: Call<'_>) -> Result<Answer, GithubError> {
+        let method = call.method();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = match body {
-                Some(b) => self.client._post(path, Some(b)).await,
-                None => self.client._get(path).await,
+            let result = match call {
+                Call::Get => self.client._get(path).await,
+                Call::Json(b) => self.client._post(path, Some(b)).await,
+                Call::Delete => self.client._delete(path, None::<&()>).await,
+                Call::Download => {
+                    let mut headers = http::HeaderMap::new();
+                    headers.insert(
+                        http::header::ACCEPT,
+                        http::HeaderValue::from_static("application/octet-stream"),
+                    );
+                    self.client._get_with_headers(path, Some(headers)).await
+                }
+                Call::Upload(data) => {
+                    match http::Request::builder()
+                        .method(http::Method::POST)
+                        .uri(path)
+                        .header(http::header::CONTENT_TYPE, "application/octet-stream")
+                        .header(http::header::CONTENT_LENGTH, data.len())
+                        .body(data.clone())
+                    {
+                        Ok(request) => self.client.execute(request).await,
+                        Err(e) => {
+                            return Err(GithubError::Transport {
+                                method,
+                                path: path.to_string(),
+                                message: e.to_string(),
+                            })
+                        }
+                    }
+                }
             };
             let answer = match result {
                 Ok(response) => {
                     let status = response.status();
                     let headers = response.headers().clone();
-                    let body = self
-                        .client
-                        .body_to_string(response)
+                    let bytes = http_body_util::BodyExt::collect(response.into_body())
                         .await
+                        .map(|c| c.to_bytes())
                         .unwrap_or_default();
                     Ok(Answer {
                         status,
                         headers,
-                        body,
+                        body: String::from_utf8_lossy(&bytes).into_owned(),
+                        bytes,
                     })
                 }
                 Err(e) => Err(redact::redact(&e.to_string()).into_owned()),
@@ -436,6 +629,7 @@ mod tests {
             status: StatusCode::from_u16(status).unwrap(),
             headers: h,
             body: body.into(),
+            bytes: bytes::Bytes::new(),
         }
     }
 

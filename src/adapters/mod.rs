@@ -8,5 +8,6 @@ pub mod health;
 pub mod hooks;
 pub mod image_record;
 pub mod registry;
+pub mod release_assets;
 pub mod templates;
 pub mod version_files;

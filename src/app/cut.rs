@@ -11,7 +11,8 @@ use std::path::Path;
 use crate::adapters::git::history;
 use crate::adapters::git::lock::{Lock, LockError};
 use crate::adapters::git::{self, Tracking};
-use crate::adapters::github::{self, Github, NewRelease, RepoId};
+use crate::adapters::github::{self, Github, GithubRelease, NewRelease, RepoId};
+use crate::adapters::release_assets::{self, AssetError, LocalAsset};
 use crate::adapters::templates::Templates;
 use crate::app::bump::{self, BumpOptions, BumpRun, BumpStep};
 use crate::config::environ::Environ;
@@ -200,6 +201,23 @@ pub enum CutError {
     /// Reading the token from SSM failed.
     #[error(transparent)]
     Ssm(#[from] crate::adapters::aws::ssm::SsmError),
+    /// The `[github] assets` cannot be uploaded.
+    #[error(transparent)]
+    Assets(#[from] AssetError),
+    /// The release has an asset of that name with other content.
+    #[error("the GitHub release {tag} already has an asset `{name}` with {remote}, but {path} is {local}: release assets are never replaced; delete the asset on GitHub if the new file is the right one, or restore the file that was published")]
+    AssetDiffers {
+        /// The release tag.
+        tag: String,
+        /// The asset name.
+        name: String,
+        /// The digest on GitHub.
+        remote: String,
+        /// The local file.
+        path: String,
+        /// Its digest.
+        local: String,
+    },
     /// Templates failed.
     #[error(transparent)]
     Changelog(#[from] crate::adapters::templates::TemplateError),
@@ -251,6 +269,13 @@ pub async fn cut(
         Guarded::ReleasedUpstream(report) => return Ok(report),
     };
     let client = github_client(config, options, &remote_url).await?;
+    // Found and hashed before the first write: a missing or unsafe asset stops the run here.
+    let assets = match &client {
+        Some(_) if !config.github.assets.is_empty() => {
+            release_assets::resolve(root, &config.github.assets)?
+        }
+        _ => Vec::new(),
+    };
     let head = history::head_commit(repo)?;
     let plan = crate::app::plan::gather(repo, config, &options.plan)?;
     let Some(release) = which_release(repo, config, &plan, head)? else {
@@ -306,6 +331,8 @@ pub async fn cut(
         prepared.as_ref(),
         pending,
         config,
+        !assets.is_empty(),
+        major_tag(repo, config, &version)?,
         &deploy_environments(config, options),
     );
     if let Some(prepared) = &prepared {
@@ -329,6 +356,8 @@ pub async fn cut(
         remote_tag,
         refspecs,
         client,
+        published: None,
+        assets,
         bump: prepared.as_ref().map(|prepared| BumpRun {
             repo,
             root: root.to_path_buf(),
@@ -373,6 +402,29 @@ pub async fn cut(
     )
     .await?;
     Ok(finish(run, done, &release, &plan))
+}
+
+/// The moving major tag this release moves, with `[github] major_tag`.
+fn major_tag(
+    repo: &git2::Repository,
+    config: &Config,
+    version: &str,
+) -> Result<Option<String>, CutError> {
+    if !config.github.major_tag {
+        return Ok(None);
+    }
+    let Ok(version) = semver::Version::parse(version) else {
+        return Ok(None);
+    };
+    let released: Vec<semver::Version> = history::version_tags(repo, &config.tag_prefix)?
+        .into_iter()
+        .map(|t| t.version)
+        .collect();
+    Ok(crate::core::version::major_tag(
+        &config.tag_prefix,
+        &version,
+        &released,
+    ))
 }
 
 /// What the guard rails found: go on, or HEAD was released by another run already.
@@ -631,6 +683,11 @@ enum CutStep {
     Push,
     /// The GitHub release.
     GithubRelease,
+    /// The `[github] assets` and their `SHA256SUMS`, uploaded to the GitHub release.
+    GithubAssets,
+    /// `[github] major_tag`: the moving tag (`v1`) moved to this release, after its assets
+    /// are up, since `@v1` users download them at once.
+    MajorTag(String),
     /// The container image (`[image]`).
     Image,
     /// The deploy to one environment that deploys on cut.
@@ -641,6 +698,8 @@ fn cut_steps(
     prepared: Option<&bump::Prepared>,
     pending: bool,
     config: &Config,
+    assets: bool,
+    major_tag: Option<String>,
     deploys: &[String],
 ) -> Vec<CutStep> {
     let mut steps: Vec<CutStep> = prepared
@@ -654,6 +713,10 @@ fn cut_steps(
     }
     steps.push(CutStep::Push);
     steps.push(CutStep::GithubRelease);
+    if assets {
+        steps.push(CutStep::GithubAssets);
+    }
+    steps.extend(major_tag.map(CutStep::MajorTag));
     if config.image.is_some() {
         steps.push(CutStep::Image);
     }
@@ -677,6 +740,10 @@ struct CutRun<'a> {
     /// The branch's refspec.
     refspecs: Vec<String>,
     client: Option<Github>,
+    /// The GitHub release, once the step made or found it.
+    published: Option<GithubRelease>,
+    /// The `[github] assets`, hashed.
+    assets: Vec<LocalAsset>,
     /// The local release, when this run makes a new one.
     bump: Option<BumpRun<'a>>,
     /// Opened at the first deploy.
@@ -746,6 +813,35 @@ impl CutRun<'_> {
         }
     }
 
+    /// Point the major tag at the release commit, unless it is there already or at a newer
+    /// release (a run of an older version finishing late).
+    fn move_major_tag(&mut self, name: &str) -> Result<Applied, CutError> {
+        let (root, remote) = (self.root, self.options.remote.as_str());
+        let release_commit = self.release_commit()?;
+        let on_remote = git::remote_tag(root, remote, name)?;
+        if on_remote == Some(release_commit) {
+            return Ok(StepState::Done.into());
+        }
+        if let Some(at) = on_remote {
+            if self
+                .repo
+                .graph_descendant_of(at, release_commit)
+                .unwrap_or(false)
+            {
+                return Ok(Applied {
+                    state: StepState::Skipped,
+                    detail: Some(format!(
+                        "{name} stays on {}: it is at a newer release",
+                        &at.to_string()[..7]
+                    )),
+                    stop: false,
+                });
+            }
+        }
+        git::move_tag(self.repo, root, remote, name, release_commit, on_remote)?;
+        Ok(StepState::Applied.into())
+    }
+
     /// Undo the local release of a version another run published first, and stop.
     fn lose_race(&mut self) -> Result<Applied, CutError> {
         if self.bump.is_some() {
@@ -790,8 +886,94 @@ impl CutRun<'_> {
                 (StepState::Applied, client.create_release(&new).await?)
             }
         };
-        self.report.release_url = Some(release.html_url);
+        self.report.release_url = Some(release.html_url.clone());
+        self.published = Some(release);
         Ok(state.into())
+    }
+
+    /// Upload every asset the release lacks, then `SHA256SUMS`. An asset already there with
+    /// the same digest is skipped; with another digest it is an error; one whose upload was
+    /// cut off (a kill, a dropped connection) is deleted and uploaded again.
+    async fn upload_assets(&mut self) -> Result<Applied, CutError> {
+        let (Some(client), Some(release)) = (&self.client, &self.published) else {
+            return Ok(StepState::Skipped.into());
+        };
+        let sums = release_assets::checksums(&self.assets);
+        let mut files: Vec<(&str, &str, String)> = self
+            .assets
+            .iter()
+            .map(|a| (a.name.as_str(), a.rel.as_str(), a.digest.clone()))
+            .collect();
+        let sums_digest = crate::util::sha256::digest(&sums);
+        files.push((
+            crate::config::assets::CHECKSUMS,
+            "SHA256SUMS (written by release)",
+            sums_digest,
+        ));
+        let mut on_github = client.assets(release).await?;
+        let mut uploaded = 0;
+        for (i, (name, path, digest)) in files.iter().enumerate() {
+            let mut retried = false;
+            loop {
+                if let Some(there) = on_github.iter().find(|a| a.name == *name) {
+                    if there.complete() {
+                        let remote = client.asset_digest(there).await?;
+                        if &remote == digest {
+                            break;
+                        }
+                        return Err(CutError::AssetDiffers {
+                            tag: self.tag.clone(),
+                            name: name.to_string(),
+                            remote,
+                            path: path.to_string(),
+                            local: digest.clone(),
+                        });
+                    }
+                    tracing::warn!(
+                        "asset {name}: an earlier upload was cut off; uploading it again"
+                    );
+                    client.delete_asset(there).await?;
+                }
+                let data = match self.assets.get(i) {
+                    Some(asset) => release_assets::read(asset)?,
+                    None => sums.clone(),
+                };
+                match client.upload_asset(release, name, data.into()).await? {
+                    Some(_) => {
+                        uploaded += 1;
+                        crate::util::fault::point("github-asset");
+                        break;
+                    }
+                    // Another run uploaded it meanwhile: judge what is there now, once.
+                    None if !retried => {
+                        retried = true;
+                        on_github = client.assets(release).await?;
+                    }
+                    None => {
+                        return Err(github::GithubError::Transport {
+                            method: "POST",
+                            path: format!("asset {name}"),
+                            message: "GitHub keeps answering already_exists for an asset it does not list as uploaded; run again".into(),
+                        }
+                        .into())
+                    }
+                }
+            }
+        }
+        let total = files.len();
+        Ok(Applied {
+            state: if uploaded > 0 {
+                StepState::Applied
+            } else {
+                StepState::Done
+            },
+            detail: Some(format!(
+                "upload assets to the github release {}: {uploaded} of {total} uploaded, {} already there",
+                self.tag,
+                total - uploaded
+            )),
+            stop: false,
+        })
     }
 }
 
@@ -809,6 +991,18 @@ impl<'a> Step<CutRun<'a>> for CutStep {
             }
             CutStep::Push => run.push_name.clone(),
             CutStep::GithubRelease => run.github_name.clone(),
+            CutStep::GithubAssets => format!(
+                "upload {} and SHA256SUMS to the github release {} (those not there yet)",
+                run.assets
+                    .iter()
+                    .map(|a| a.rel.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                run.tag
+            ),
+            CutStep::MajorTag(name) => {
+                format!("move {name} to {} on {}", run.tag, run.options.remote)
+            }
             CutStep::Image => {
                 let repository = run
                     .config
@@ -832,6 +1026,8 @@ impl<'a> Step<CutRun<'a>> for CutStep {
             CutStep::PendingPostBump => "post-bump-hooks",
             CutStep::Push => "push",
             CutStep::GithubRelease => "github-release",
+            CutStep::GithubAssets => "github-assets",
+            CutStep::MajorTag(_) => "major-tag",
             CutStep::Image => "image",
             CutStep::Deploy(_) => "deploy",
         }
@@ -869,6 +1065,8 @@ impl<'a> Step<CutRun<'a>> for CutStep {
             CutStep::PendingPostBump
             | CutStep::Push
             | CutStep::GithubRelease
+            | CutStep::GithubAssets
+            | CutStep::MajorTag(_)
             | CutStep::Image
             | CutStep::Deploy(_) => None,
         })
@@ -893,6 +1091,8 @@ impl<'a> Step<CutRun<'a>> for CutStep {
             ),
             CutStep::Push => run.push().await,
             CutStep::GithubRelease => run.github_release().await,
+            CutStep::GithubAssets => run.upload_assets().await,
+            CutStep::MajorTag(name) => run.move_major_tag(name),
             // Built and pushed once; a re-run finds the version at the recorded digest.
             CutStep::Image => {
                 let Some(version) = run.version() else {

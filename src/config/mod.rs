@@ -3,6 +3,7 @@
 //! Every key is optional; an absent file means all defaults. Unknown keys are errors, so a typo
 //! never silently falls back to a default.
 
+pub mod assets;
 pub mod environ;
 pub mod environments;
 pub mod image;
@@ -267,6 +268,14 @@ pub struct GithubConfig {
     /// `GITHUB_TOKEN` nor `GH_TOKEN` is set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_ssm_parameter: Option<String>,
+    /// Files uploaded to the GitHub release, as globs relative to the repository
+    /// (`["dist/*.tar.gz"]`), together with a `SHA256SUMS` of them. A pattern that matches
+    /// nothing is an error.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub assets: Vec<String>,
+    /// Move the major tag (`v1`) to each new stable release of that major, as GitHub Actions
+    /// users expect of `uses: owner/repo@v1`.
+    pub major_tag: bool,
 }
 
 impl Default for GithubConfig {
@@ -274,6 +283,8 @@ impl Default for GithubConfig {
         GithubConfig {
             release: true,
             token_ssm_parameter: None,
+            assets: Vec::new(),
+            major_tag: false,
         }
     }
 }
@@ -419,6 +430,9 @@ impl Config {
                 "message",
                 "the release commit header must contain `{version}`".into(),
             ));
+        }
+        for pattern in &self.github.assets {
+            assets::check_pattern(pattern).map_err(|message| err("assets", message))?;
         }
         crate::config::environments::validate(&self.ledger, &self.environments)
             .map_err(|(key, message)| err(&key, message))?;

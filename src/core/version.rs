@@ -126,8 +126,41 @@ pub fn valid_channel(channel: &str) -> bool {
         && Prerelease::new(channel).is_ok()
 }
 
+/// The moving major tag (`v1`) that `version` should carry, given every released version: none
+/// for a pre-release, a 0.x version (no stable API to follow), or a release older than the
+/// newest of its major (a fix to an older line leaves `v1` where it is).
+pub fn major_tag(prefix: &str, version: &Version, released: &[Version]) -> Option<String> {
+    if !version.pre.is_empty() || version.major == 0 {
+        return None;
+    }
+    let newer = released
+        .iter()
+        .any(|r| r.major == version.major && r.pre.is_empty() && r > version);
+    (!newer).then(|| format!("{prefix}{}", version.major))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn major_tags_follow_the_newest_stable_release_of_their_major() {
+        let released = [v("1.0.0"), v("1.4.0"), v("1.5.0-rc.1"), v("2.0.0")];
+        assert_eq!(
+            major_tag("v", &v("1.4.1"), &released).as_deref(),
+            Some("v1")
+        );
+        assert_eq!(
+            major_tag("v", &v("1.4.0"), &released).as_deref(),
+            Some("v1")
+        );
+        assert_eq!(major_tag("v", &v("1.3.9"), &released), None);
+        assert_eq!(major_tag("v", &v("2.1.0-rc.1"), &released), None);
+        assert_eq!(major_tag("v", &v("0.9.0"), &[]), None);
+        assert_eq!(
+            major_tag("api-v", &v("3.0.0"), &released).as_deref(),
+            Some("api-v3")
+        );
+    }
+
     use super::*;
 
     fn c(kind: &str, breaking: bool) -> Conventional {

@@ -921,3 +921,52 @@ async fn a_release_created_meanwhile_is_not_created_again() {
         ]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The moving major tag
+
+#[tokio::test(flavor = "multi_thread")]
+async fn major_tag_follows_each_stable_release_and_never_a_pre_release() {
+    let p = Published::new(Some("[github]\nmajor_tag = true\n"));
+    let gh = FakeGithub::start().await;
+    cut(&p.work, &gh, &["--pre", "rc"]).success();
+    assert_eq!(p.remote_tag("v1.1.0-rc.1"), Some(p.remote_main()));
+    assert_eq!(p.remote_tag("v1"), None, "a pre-release leaves v1 alone");
+
+    p.work.commit("fix: one more fix");
+    let report = cut_json(&p.work, &gh, &[]);
+    assert_eq!(report["version"], "1.1.0", "{report:#}");
+    assert_eq!(p.remote_tag("v1"), Some(p.remote_main()));
+    assert_eq!(
+        p.work.rev("refs/tags/v1"),
+        Some(p.remote_main()),
+        "and locally"
+    );
+    let moved = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "move v1 to v1.1.0 on origin")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(moved["state"], "applied", "{report:#}");
+
+    p.work.commit("fix: and another");
+    cut(&p.work, &gh, &[]).success();
+    let main = p.remote_main();
+    assert_eq!(p.remote_tag("v1.1.1"), Some(main.clone()));
+    assert_eq!(p.remote_tag("v1"), Some(main.clone()), "moved to 1.1.1");
+
+    // Done is done: a re-run leaves it.
+    let again = cut_json(&p.work, &gh, &[]);
+    assert_eq!(again["outcome"], "already_released", "{again:#}");
+    assert_eq!(p.remote_tag("v1"), Some(main));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_major_tag_no_tag_moves() {
+    let p = Published::new(None);
+    let gh = FakeGithub::start().await;
+    cut(&p.work, &gh, &[]).success();
+    assert_eq!(p.remote_tags(), ["v1.0.0", "v1.1.0"]);
+}

@@ -6,6 +6,7 @@
 mod support;
 
 mod architecture;
+mod assets;
 mod bad_input;
 mod bump;
 mod changelog;

@@ -461,6 +461,36 @@ pub fn push_atomic(
     git_cli(root, &args).map(|_| ())
 }
 
+/// Point tag `tag` on `remote` at `to`, provided it is still at `expected` there (absent when
+/// `None`), and the local tag too. Only the moving major tag (`v1`) is ever moved: the lease
+/// keeps an older release finishing late from moving it back over a newer one.
+pub fn move_tag(
+    repo: &Repository,
+    root: &Path,
+    remote: &str,
+    tag: &str,
+    to: Oid,
+    expected: Option<Oid>,
+) -> Result<(), CliError> {
+    let lease = format!(
+        "--force-with-lease=refs/tags/{tag}:{}",
+        expected.map(|o| o.to_string()).unwrap_or_default()
+    );
+    let spec = format!("{to}:refs/tags/{tag}");
+    git_cli(root, &["push", "--porcelain", &lease, remote, &spec])?;
+    // The local tag follows; the remote's is the one that matters, so a failure here is only
+    // worth a warning.
+    if let Err(e) = repo.reference(
+        &format!("refs/tags/{tag}"),
+        to,
+        true,
+        "release: move the major tag",
+    ) {
+        tracing::warn!("the local tag {tag} was not moved: {}", e.message());
+    }
+    Ok(())
+}
+
 /// How a local branch relates to its remote-tracking branch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tracking {

@@ -4,6 +4,11 @@
 //! a `POST /repos/{o}/{r}/releases` created the release, a second creation of the same tag
 //! answers `422 already_exists`, and failures can be scripted (so many 5xx, a persistent
 //! status, a repository without push permission). Bodies follow GitHub's documented shapes.
+//!
+//! Release assets too: uploads to the release's `upload_url` (on this server) are kept with the
+//! `sha256:` digest GitHub computes, listed, deleted and downloaded (through a redirect, as
+//! GitHub does); an upload can be scripted to be cut off, which leaves the asset in the
+//! `starter` state GitHub leaves it in, and then answers `422 already_exists` to new uploads.
 
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -76,6 +81,15 @@ pub struct State {
     /// A release another run creates just before the next POST arrives (which then gets
     /// `422 already_exists`).
     pub appears_on_post: Option<Value>,
+    /// Release assets: (release id, asset object).
+    pub assets: Vec<(u64, Value)>,
+    /// Asset contents by asset id.
+    pub blobs: std::collections::HashMap<u64, Vec<u8>>,
+    /// The upload of this asset name is cut off once: the asset stays `starter` and the
+    /// request gets a 502.
+    pub cut_off_upload: Option<String>,
+    /// This server's base URL (for `upload_url` and download redirects).
+    base: String,
     next_id: u64,
 }
 
@@ -172,6 +186,9 @@ impl Respond for Responder {
                 };
             }
         }
+        if let Some(template) = assets(&mut state, method, &path, request) {
+            return template;
+        }
         if method == "POST" && path == format!("{repo_path}/releases") {
             if let Some(release) = state.appears_on_post.take() {
                 state.releases.push(release);
@@ -212,7 +229,7 @@ impl Respond for Responder {
                 "url": format!("https://api.github.com/repos/{REPOSITORY}/releases/{id}"),
                 "html_url": format!("https://github.com/{REPOSITORY}/releases/tag/{tag}"),
                 "assets_url": format!("https://api.github.com/repos/{REPOSITORY}/releases/{id}/assets"),
-                "upload_url": format!("https://uploads.github.com/repos/{REPOSITORY}/releases/{id}/assets{{?name,label}}"),
+                "upload_url": format!("{}/repos/{REPOSITORY}/releases/{id}/assets{{?name,label}}", state.base),
                 "tarball_url": format!("https://api.github.com/repos/{REPOSITORY}/tarball/{tag}"),
                 "zipball_url": format!("https://api.github.com/repos/{REPOSITORY}/zipball/{tag}"),
                 "id": id,
@@ -239,6 +256,114 @@ impl Respond for Responder {
         }
         reply(&not_found("https://docs.github.com/rest"))
     }
+}
+
+/// The asset endpoints, or `None` for another request.
+fn assets(
+    state: &mut State,
+    method: &str,
+    path: &str,
+    request: &Request,
+) -> Option<ResponseTemplate> {
+    let repo_path = format!("/repos/{REPOSITORY}/releases/");
+    if let Some(id) = path.strip_prefix("/download/") {
+        let id: u64 = id.parse().ok()?;
+        let blob = state.blobs.get(&id)?.clone();
+        return Some(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/octet-stream")
+                .set_body_bytes(blob),
+        );
+    }
+    let rest = path.strip_prefix(&repo_path)?;
+    if let Some(asset_id) = rest.strip_prefix("assets/") {
+        let asset_id: u64 = asset_id.parse().ok()?;
+        let at = state.assets.iter().position(|(_, a)| a["id"] == asset_id);
+        return Some(match (method, at) {
+            ("DELETE", Some(i)) => {
+                state.assets.remove(i);
+                state.blobs.remove(&asset_id);
+                ResponseTemplate::new(204)
+            }
+            ("GET", Some(_)) => ResponseTemplate::new(302)
+                .insert_header("location", format!("{}/download/{asset_id}", state.base)),
+            _ => reply(&not_found(
+                "https://docs.github.com/rest/releases/assets#get-a-release-asset",
+            )),
+        });
+    }
+    let release_id: u64 = rest.strip_suffix("/assets")?.parse().ok()?;
+    if !state.releases.iter().any(|r| r["id"] == release_id) {
+        return Some(reply(&not_found(
+            "https://docs.github.com/rest/releases/assets",
+        )));
+    }
+    match method {
+        "GET" => {
+            let list: Vec<Value> = state
+                .assets
+                .iter()
+                .filter(|(r, _)| *r == release_id)
+                .map(|(_, a)| a.clone())
+                .collect();
+            Some(reply(&Answer::json(200, Value::Array(list))))
+        }
+        "POST" => {
+            let name = request
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == "name")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            if state
+                .assets
+                .iter()
+                .any(|(r, a)| *r == release_id && a["name"] == name.as_str())
+            {
+                return Some(reply(&Answer::json(
+                    422,
+                    json!({
+                        "message": "Validation Failed",
+                        "errors": [{"resource": "ReleaseAsset", "code": "already_exists", "field": "name"}],
+                        "documentation_url": "https://docs.github.com/rest/releases/assets#upload-a-release-asset",
+                        "status": "422",
+                    }),
+                )));
+            }
+            state.next_id += 1;
+            let id = state.next_id;
+            let cut_off = state.cut_off_upload.as_deref() == Some(name.as_str());
+            let asset = json!({
+                "url": format!("{}/repos/{REPOSITORY}/releases/assets/{id}", state.base),
+                "browser_download_url": format!("https://github.com/{REPOSITORY}/releases/download/v/{name}"),
+                "id": id,
+                "node_id": format!("RA_kwDOAAAAA{id}"),
+                "name": name,
+                "label": "",
+                "state": if cut_off { "starter" } else { "uploaded" },
+                "content_type": "application/octet-stream",
+                "size": request.body.len(),
+                "digest": if cut_off { Value::Null } else { json!(sha256(&request.body)) },
+                "download_count": 0,
+                "created_at": "2025-06-15T00:00:00Z",
+                "updated_at": "2025-06-15T00:00:00Z",
+            });
+            state.assets.push((release_id, asset.clone()));
+            if cut_off {
+                state.cut_off_upload = None;
+                return Some(reply(&Answer::error(502, "Bad Gateway")));
+            }
+            state.blobs.insert(id, request.body.clone());
+            Some(reply(&Answer::json(201, asset)))
+        }
+        _ => None,
+    }
+}
+
+/// `sha256:<hex>`, as GitHub writes asset digests.
+pub fn sha256(data: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{:x}", sha2::Sha256::digest(data))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -271,6 +396,10 @@ impl FakeGithub {
             post_always: None,
             all_requests: None,
             appears_on_post: None,
+            assets: Vec::new(),
+            blobs: std::collections::HashMap::new(),
+            cut_off_upload: None,
+            base: server.uri(),
             next_id: 0,
         }));
         Mock::given(any())
@@ -320,32 +449,65 @@ impl FakeGithub {
             .collect()
     }
 
-    /// How many `POST` requests were received.
+    /// How many `POST .../releases` requests (release creations) were received.
     pub async fn post_count(&self) -> usize {
-        self.request_lines()
+        self.release_posts().await.len()
+    }
+
+    async fn release_posts(&self) -> Vec<Request> {
+        self.requests()
             .await
-            .iter()
-            .filter(|l| l.starts_with("POST "))
-            .count()
+            .into_iter()
+            .filter(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/releases"))
+            .collect()
     }
 
     /// The JSON bodies of the `POST .../releases` requests received, in order.
     pub async fn posts(&self) -> Vec<Value> {
-        self.requests()
+        self.release_posts()
             .await
             .iter()
-            .filter(|r| r.method.as_str() == "POST")
             .map(|r| serde_json::from_slice(&r.body).expect("POST bodies are JSON"))
             .collect()
     }
 
-    /// The raw bodies of the POST requests, as text.
+    /// The raw bodies of the `POST .../releases` requests, as text.
     pub async fn raw_posts(&self) -> Vec<String> {
+        self.release_posts()
+            .await
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .collect()
+    }
+
+    /// The asset names of the upload requests received, in order.
+    pub async fn uploads(&self) -> Vec<String> {
         self.requests()
             .await
             .iter()
-            .filter(|r| r.method.as_str() == "POST")
-            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .filter(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/assets"))
+            .filter_map(|r| {
+                r.url
+                    .query_pairs()
+                    .find(|(k, _)| k == "name")
+                    .map(|(_, v)| v.into_owned())
+            })
+            .collect()
+    }
+
+    /// The assets GitHub holds: (name, state, content).
+    pub fn assets(&self) -> Vec<(String, String, Vec<u8>)> {
+        let s = self.state();
+        s.assets
+            .iter()
+            .map(|(_, a)| {
+                let id = a["id"].as_u64().unwrap_or_default();
+                (
+                    a["name"].as_str().unwrap_or_default().to_string(),
+                    a["state"].as_str().unwrap_or_default().to_string(),
+                    s.blobs.get(&id).cloned().unwrap_or_default(),
+                )
+            })
             .collect()
     }
 }
