@@ -5,7 +5,8 @@
 #   make bump-minor           force a level (also bump-patch, bump-major)
 #   make bump ARGS=--dry-run  pass extra flags to `release bump`
 #   make changelog            unreleased changes, to stdout
-#   make test                 the test suite (what CI runs, after fmt and clippy)
+#   make test                 the test suite (what CI runs, after fmt and clippy); installs
+#                             the system packages it needs first (make deps)
 #   make test-action          the GitHub Action's installer (bash, python3, curl, tar, sha256sum)
 #   make bench                the benchmarks: history, image promotion, rollback latency
 #   make bench-selftest       check bench/synth-history, the benchmark's history generator
@@ -27,7 +28,7 @@ LINT_BASE    ?= origin/main
 
 .DEFAULT_GOAL := help
 
-.PHONY: help plan bump bump-patch bump-minor bump-major changelog test test-action build release-build \
+.PHONY: help plan bump bump-patch bump-minor bump-major changelog deps test test-action build release-build \
         bench bench-selftest install fuzz fuzz-build lint-commits fmt fmt-check clippy check
 
 help:
@@ -83,7 +84,12 @@ $(VENV)/bin/moto_server:
 # test threads than cores halves the run on 2 cores. TEST_THREADS=1 runs them one at a time.
 TEST_THREADS ?= 8
 
-test: $(VENV)/bin/moto_server
+# The system packages the tests need (buildah, docker-registry, strace, ...): checked, and
+# installed with apt-get when missing (root or password-less sudo; otherwise it says what to run).
+deps:
+	bash tests/deps.sh
+
+test: deps $(VENV)/bin/moto_server
 	MOTO_SERVER=$(abspath $(VENV)/bin/moto_server) RUST_TEST_THREADS=$(TEST_THREADS) \
 		$(CARGO) test --all-targets
 	$(MAKE) test-action
