@@ -25,6 +25,8 @@ NEEDS=(
     "python3    python3         moto (the AWS emulator) and the fake release server"
     "buildah    buildah         release image builds with buildah (no Docker engine)"
     "docker-registry docker-registry the image tests push to a local registry"
+    "ssh-keygen openssh-client  tests/all/signing.rs signs releases with an SSH key"
+    "gpg        gnupg           tests/all/signing.rs and with a throwaway GPG key"
 )
 
 missing_pkgs=()

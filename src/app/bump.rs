@@ -7,6 +7,7 @@
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
+use crate::adapters::git::sign::Signing;
 use crate::adapters::git::{self, history, GitError};
 use crate::adapters::hooks::{self, HookError};
 use crate::adapters::templates::{TemplateError, Templates};
@@ -405,6 +406,8 @@ pub struct BumpRun<'a> {
     pub options: &'a BumpOptions,
     /// The hooks' environment.
     pub env: Vec<(&'static str, String)>,
+    /// Whether the commit and the tag are signed.
+    pub signing: Signing,
 }
 
 impl BumpRun<'_> {
@@ -445,7 +448,17 @@ impl Step<BumpRun<'_>> for BumpStep {
                 Some(f) => format!("write {}", f.path),
                 None => "write".into(),
             },
+            BumpStep::Commit if run.signing.commit => format!(
+                "commit \"{}\" (signed, {})",
+                prepared.commit_message,
+                Signing::format(&run.root)
+            ),
             BumpStep::Commit => format!("commit \"{}\"", prepared.commit_message),
+            BumpStep::Tag if run.signing.tag => format!(
+                "tag {} (annotated, signed, {})",
+                prepared.tag,
+                Signing::format(&run.root)
+            ),
             BumpStep::Tag => format!("tag {} (annotated)", prepared.tag),
             BumpStep::PostBumpHooks => {
                 format!("run post_bump hooks ({})", config.hooks.post_bump.len())
@@ -536,6 +549,7 @@ impl Step<BumpRun<'_>> for BumpStep {
                     run.repo,
                     &managed_paths(run.prepared),
                     &run.prepared.commit_message,
+                    run.signing.commit,
                 )? {
                     Some(_) => StepState::Applied,
                     None => StepState::Done,
@@ -543,7 +557,13 @@ impl Step<BumpRun<'_>> for BumpStep {
             }
             BumpStep::Tag => {
                 let head = run.head()?;
-                git::create_tag(run.repo, &run.prepared.tag, head, &run.prepared.notes)?;
+                git::create_tag(
+                    run.repo,
+                    &run.prepared.tag,
+                    head,
+                    &run.prepared.notes,
+                    run.signing.tag,
+                )?;
                 StepState::Applied
             }
             BumpStep::PostBumpHooks => {
@@ -587,9 +607,11 @@ pub async fn apply(
     options: &BumpOptions,
 ) -> Result<Vec<StepReport>, BumpError> {
     preflight(repo, prepared, options)?;
+    let root = git::workdir(repo)?;
     let mut run = BumpRun {
         repo,
-        root: git::workdir(repo)?,
+        signing: Signing::of(&root, config.git.sign),
+        root,
         config,
         prepared,
         options,

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use crate::adapters::git::history;
 use crate::adapters::git::lock::{Lock, LockError};
+use crate::adapters::git::sign::Signing;
 use crate::adapters::git::{self, Tracking};
 use crate::adapters::github::{self, Github, GithubRelease, NewRelease, RepoId};
 use crate::adapters::release_assets::{self, AssetError, LocalAsset};
@@ -360,6 +361,7 @@ pub async fn cut(
         assets,
         bump: prepared.as_ref().map(|prepared| BumpRun {
             repo,
+            signing: Signing::of(root, config.git.sign),
             root: root.to_path_buf(),
             config,
             prepared,

@@ -65,6 +65,8 @@ pub struct Config {
     pub version_files: Vec<VersionFile>,
     /// Lifecycle hooks.
     pub hooks: HooksConfig,
+    /// Git: signing.
+    pub git: GitConfig,
     /// GitHub releases.
     pub github: GithubConfig,
     /// Commit lint rules.
@@ -91,6 +93,7 @@ impl Default for Config {
             commit: CommitConfig::default(),
             version_files: Vec::new(),
             hooks: HooksConfig::default(),
+            git: GitConfig::default(),
             github: GithubConfig::default(),
             lint: LintConfig::default(),
             image: None,
@@ -256,6 +259,15 @@ pub struct HooksConfig {
     pub pre_bump: Vec<Vec<String>>,
     /// Run after the commit and tag.
     pub post_bump: Vec<Vec<String>>,
+}
+
+/// `[git]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct GitConfig {
+    /// Sign the release commit and tag even where git's `commit.gpgSign` / `tag.gpgSign` do
+    /// not ask for it (git's own `gpg.format`, `user.signingKey` and programs do the signing).
+    pub sign: bool,
 }
 
 /// `[github]`

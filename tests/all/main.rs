@@ -26,5 +26,6 @@ mod release_files;
 mod rollout;
 mod security;
 mod shell;
+mod signing;
 mod ssm_token;
 mod version_rules;

@@ -2,6 +2,7 @@
 
 pub mod history;
 pub mod lock;
+pub mod sign;
 
 use git2::{ErrorCode, Oid, Repository, Signature, Status, StatusOptions};
 use std::path::{Path, PathBuf};
@@ -43,6 +44,9 @@ pub enum GitError {
         /// The lock file.
         path: PathBuf,
     },
+    /// A signature git could not make.
+    #[error(transparent)]
+    Sign(#[from] sign::SignError),
     /// Any other libgit2 failure.
     #[error("git: {0}")]
     Git(git2::Error),
@@ -235,6 +239,7 @@ pub fn commit_paths(
     repo: &Repository,
     paths: &[String],
     message: &str,
+    signed: bool,
 ) -> Result<Option<Oid>, GitError> {
     let in_index = |e| index_error(repo, e);
     let root = workdir(repo)?;
@@ -271,6 +276,15 @@ pub fn commit_paths(
     let tree = repo.find_tree(tree_id)?;
     let author = author_signature(repo)?;
     let committer = signature(repo)?;
+    if signed {
+        let id = sign::commit(&root, tree_id, parent.id(), &author, &committer, message)?;
+        // HEAD moves only from the commit the release was built on.
+        let head = repo.head()?;
+        let branch = head.name()?;
+        let log = format!("commit (release): {}", message.lines().next().unwrap_or(""));
+        repo.reference_matching(branch, id, true, parent.id(), &log)?;
+        return Ok(Some(id));
+    }
     let id = repo.commit(
         Some("HEAD"),
         &author,
@@ -298,6 +312,7 @@ pub fn create_tag(
     name: &str,
     target: Oid,
     message: &str,
+    signed: bool,
 ) -> Result<bool, GitError> {
     if let Some(existing) = tag_target(repo, name)? {
         if existing == target {
@@ -309,8 +324,12 @@ pub fn create_tag(
             wanted: target.to_string(),
         });
     }
-    let object = repo.find_object(target, None)?;
     let sig = signature(repo)?;
+    if signed {
+        sign::tag(repo, &workdir(repo)?, name, target, &sig, message)?;
+        return Ok(true);
+    }
+    let object = repo.find_object(target, None)?;
     repo.tag(name, &object, &sig, message, false)?;
     Ok(true)
 }
@@ -329,23 +348,47 @@ pub struct CliError {
 /// honours the user's credential helpers, SSH config and the credentials actions/checkout
 /// leaves behind. Arguments are passed as a list, never through a shell, and git never prompts.
 pub fn git_cli(root: &Path, args: &[&str]) -> Result<String, CliError> {
+    git_run(root, args, None, &[])
+}
+
+/// [`git_cli`] with `stdin` fed to git (else none) and more environment variables.
+pub(crate) fn git_run(
+    root: &Path,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    env: &[(&str, &str)],
+) -> Result<String, CliError> {
     let mut command = std::process::Command::new("git");
     command
         .args(args)
         .current_dir(root)
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("LC_ALL", "C")
-        .stdin(std::process::Stdio::null());
+        .envs(env.iter().copied())
+        .stdin(if stdin.is_some() {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        })
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     // Once a run stops at step boundaries on Ctrl-C, git must not get the terminal's SIGINT
     // itself: a push in flight finishes, then the run stops.
     #[cfg(unix)]
     if crate::util::signals::catching_signals() {
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
     }
-    let output = command.output().map_err(|e| CliError {
+    let cannot = |e: std::io::Error| CliError {
         command: args.join(" "),
         message: format!("cannot run git: {e}"),
-    })?;
+    };
+    let mut child = command.spawn().map_err(cannot)?;
+    if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        // git reads all of a message before it writes much: no deadlock on the pipes. A git
+        // that exits early closes the pipe; its exit status then tells what went wrong.
+        let _ = std::io::Write::write_all(&mut pipe, data);
+    }
+    let output = child.wait_with_output().map_err(cannot)?;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     if output.status.success() {
         return Ok(stdout);

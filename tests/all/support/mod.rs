@@ -80,6 +80,10 @@ const CLEARED: &[&str] = &[
     "RUST_BACKTRACE",
     "GITHUB_SERVER_URL",
     "SOURCE_DATE_EPOCH",
+    // Signing: the keys and agents of the machine running the tests stay out of them.
+    "GNUPGHOME",
+    "GPG_AGENT_INFO",
+    "SSH_AUTH_SOCK",
 ];
 
 /// Variables of CI machines and of GitHub Actions that `release cut` and `release ci` read:
