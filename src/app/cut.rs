@@ -19,6 +19,7 @@ use crate::app::bump::{self, BumpOptions, BumpRun, BumpStep};
 use crate::config::environ::Environ;
 use crate::config::Config;
 use crate::core::plan::{PlanOptions, ReleasePlan};
+use crate::core::release_gate;
 use crate::core::remote;
 use crate::core::step::{self, Applied, RunOptions, Step, StepReport, StepState};
 use crate::util::signals::{catch_signals, Interrupted};
@@ -38,6 +39,9 @@ pub struct CutOptions {
     pub no_github: bool,
     /// Skip the deploys to the environments that deploy on cut.
     pub no_deploy: bool,
+    /// Hold a major release until it is approved (`release ci` with
+    /// `[bump] major_requires_approval`).
+    pub hold_majors: bool,
     /// The environment: GitHub's variables and token, builder and registry settings.
     pub environ: Environ,
 }
@@ -58,6 +62,8 @@ pub enum CutOutcome {
     DryRun,
     /// The user answered no at the prompt.
     Declined,
+    /// A major release waits for approval (`[bump] major_requires_approval`).
+    PendingApproval,
 }
 
 /// What `cut` and `ci` report (`--json`, `$GITHUB_OUTPUT`).
@@ -81,6 +87,9 @@ pub struct CutReport {
     pub steps: Vec<StepReport>,
     /// The environments the version runs in after this run's deploy steps.
     pub deployed: Vec<String>,
+    /// The major release held for approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending: Option<String>,
 }
 
 impl CutReport {
@@ -95,6 +104,7 @@ impl CutReport {
             notes: None,
             steps: Vec::new(),
             deployed: Vec::new(),
+            pending: None,
         }
     }
 }
@@ -228,6 +238,9 @@ pub enum CutError {
     /// Building or pushing the image failed.
     #[error("image: {0}")]
     Image(#[from] crate::app::image::PublishError),
+    /// The approvals of a major release could not be read or its hold recorded.
+    #[error("the major release gate: {0}")]
+    Gate(Box<crate::app::rollout::DeployError>),
     /// A deploy step failed; the release itself is published.
     #[error("the release is published, but a deploy failed: {0}")]
     Deploy(Box<crate::app::rollout::DeployError>),
@@ -290,6 +303,14 @@ pub async fn cut(
     report.version = Some(version.clone());
     report.tag = Some(tag.clone());
     report.prerelease = semver::Version::parse(&version).is_ok_and(|v| !v.pre.is_empty());
+    if let (Releasing::New { .. }, true) = (&release, options.hold_majors) {
+        if let Some(held) = hold_major(repo, config, options, &plan, head, &version).await? {
+            report.outcome = CutOutcome::PendingApproval;
+            report.reason = held;
+            report.pending = Some(version);
+            return Ok(report);
+        }
+    }
 
     // The tag on the remote decides between "ours to push" and "someone else's".
     let remote_tag = git::remote_tag(root, &options.remote, &tag)?;
@@ -427,6 +448,48 @@ fn major_tag(
         &version,
         &released,
     ))
+}
+
+/// Why major release `version` is held (`None`: it is not a major release, or it is approved),
+/// recording the hold in the ledger unless this is a dry run.
+async fn hold_major(
+    repo: &git2::Repository,
+    config: &Config,
+    options: &CutOptions,
+    plan: &ReleasePlan,
+    head: git2::Oid,
+    version: &str,
+) -> Result<Option<String>, CutError> {
+    let current = plan
+        .current_version
+        .as_deref()
+        .and_then(|v| semver::Version::parse(v).ok());
+    let Ok(next) = semver::Version::parse(version) else {
+        return Ok(None);
+    };
+    if !release_gate::is_major(current.as_ref(), &next) {
+        return Ok(None);
+    }
+    let gate = |e| CutError::Gate(Box::new(e));
+    let rollout = crate::app::rollout::Rollout::open(repo, config, &options.environ).await;
+    let blockers = rollout.release_blockers(version).await.map_err(gate)?;
+    if blockers.is_empty() {
+        return Ok(None);
+    }
+    if !options.dry_run {
+        rollout
+            .hold_release(
+                version,
+                &head.to_string(),
+                release_gate::authors(&plan.commits),
+            )
+            .await
+            .map_err(gate)?;
+    }
+    Ok(Some(format!(
+        "major release {version} is held for approval ([bump] major_requires_approval), nothing was changed: {}; then run release ci again, or publish it with `release cut`",
+        blockers.join("; ")
+    )))
 }
 
 /// What the guard rails found: go on, or HEAD was released by another run already.

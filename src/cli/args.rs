@@ -312,8 +312,12 @@ pub struct DecideArgs {
     #[arg(value_name = "X.Y.Z")]
     pub version: String,
     /// The environment.
+    #[arg(long, required_unless_present = "release", conflicts_with = "release")]
+    pub env: Option<String>,
+    /// Decide on a major release held by `release ci` (`[bump] major_requires_approval`)
+    /// instead of an environment.
     #[arg(long)]
-    pub env: String,
+    pub release: bool,
     /// Why.
     #[arg(long)]
     pub note: Option<String>,

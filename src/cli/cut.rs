@@ -18,6 +18,7 @@ pub async fn cut(ws: &Workspace, args: &CutArgs) -> Result<ExitCode> {
         plan: plan_options(&args.version)?,
         no_github: args.publish.no_github,
         no_deploy: args.publish.no_deploy,
+        hold_majors: false,
         environ: ws.environ.clone(),
     };
     let report = run(ws, &options).await?;
@@ -35,6 +36,7 @@ pub async fn ci(ws: &Workspace, args: &CiArgs) -> Result<ExitCode> {
         })?,
         no_github: args.publish.no_github,
         no_deploy: args.publish.no_deploy,
+        hold_majors: ws.config.bump.major_requires_approval,
         environ: ws.environ.clone(),
     };
     let report = run(ws, &options).await?;
@@ -94,11 +96,15 @@ fn github_outputs(report: &CutReport) -> Result<()> {
             ));
         }
         text.push_str(&format!("deployed={}\n", report.deployed.join(",")));
+        if let Some(pending) = &report.pending {
+            text.push_str(&format!("pending={pending}\n"));
+        }
         append(&path, &text)?;
     }
     if let Ok(path) = std::env::var("GITHUB_STEP_SUMMARY") {
-        let mut text = match (&report.tag, released) {
-            (Some(tag), true) => format!("## Released {tag}\n\n"),
+        let mut text = match (&report.tag, released, &report.pending) {
+            (Some(tag), true, _) => format!("## Released {tag}\n\n"),
+            (_, _, Some(pending)) => format!("## Major release {pending} waits for approval\n\n"),
             _ => "## No release\n\n".to_string(),
         };
         text.push_str(&format!("{}\n\n", report.reason));

@@ -91,14 +91,19 @@ pub async fn promote(ws: &Workspace, args: &PromoteArgs) -> Result<ExitCode> {
 }
 
 pub async fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Result<ExitCode> {
-    let rollout = open(ws, None).await?;
     let version = version_arg(ws, &args.version)?;
+    let Some(env) = args.env.as_deref() else {
+        // A held major release needs the ledger, not an environment.
+        let rollout = Rollout::open(&ws.repo, &ws.config, &ws.environ).await;
+        return decide_release(&rollout, args, &version, decision).await;
+    };
+    let rollout = open(ws, None).await?;
     let tag = format!("{}{version}", ws.config.tag_prefix);
     if crate::adapters::git::tag_target(&ws.repo, &tag)?.is_none() {
         bail!("there is no release {version} (no tag {tag} here): fetch the tags (`git fetch --tags`) or check the version");
     }
     let note = args.note.clone().filter(|n| !n.trim().is_empty());
-    let approval = rollout.decide(&args.env, &version, decision, note).await?;
+    let approval = rollout.decide(env, &version, decision, note).await?;
     if args.json {
         print_json(&approval)?;
     } else {
@@ -111,28 +116,57 @@ pub async fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Re
             .as_deref()
             .map(|d| format!(" ({d})"))
             .unwrap_or_default();
-        outln!("{} {verb} {version}{digest} for {}", approval.by, args.env)?;
+        outln!("{} {verb} {version}{digest} for {env}", approval.by)?;
         // The decision is recorded: what is still missing is advice, and failing to read it
         // must not turn a recorded decision into a failed command.
-        let missing = match rollout.blockers(&args.env, &version).await {
+        let missing = match rollout.blockers(env, &version).await {
             Ok(m) => m,
             Err(e) => {
-                tracing::warn!(
-                    "cannot tell what {version} still needs for {}: {e}",
-                    args.env
-                );
+                tracing::warn!("cannot tell what {version} still needs for {env}: {e}");
                 return Ok(ExitCode::SUCCESS);
             }
         };
         if decision == Decision::Approved {
             if missing.is_empty() {
-                outln!("ready: `release promote {version} --to {}`", args.env)?;
+                outln!("ready: `release promote {version} --to {env}`")?;
             } else {
                 for m in missing {
                     outln!("  still missing: {m}")?;
                 }
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `release approve|reject X.0.0 --release`: a decision on a held major release.
+async fn decide_release(
+    rollout: &Rollout<'_>,
+    args: &DecideArgs,
+    version: &str,
+    decision: Decision,
+) -> Result<ExitCode> {
+    let note = args.note.clone().filter(|n| !n.trim().is_empty());
+    let approval = rollout.decide_release(version, decision, note).await?;
+    if args.json {
+        print_json(&approval)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let verb = match decision {
+        Decision::Approved => "approved",
+        Decision::Rejected => "rejected",
+    };
+    outln!("{} {verb} the major release {version}", approval.by)?;
+    match rollout.release_blockers(version).await {
+        Ok(missing) if missing.is_empty() && decision == Decision::Approved => {
+            outln!("ready: the next `release ci` publishes {version}")?
+        }
+        Ok(missing) => {
+            for m in missing {
+                outln!("  still missing: {m}")?;
+            }
+        }
+        Err(e) => tracing::warn!("cannot tell what {version} still needs: {e}"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -104,7 +104,39 @@ fn default_poll_interval() -> Span {
     Span(Duration::from_secs(2))
 }
 
+/// Who may approve, and how many must: an environment's rules, or those of major releases
+/// (`[bump]`).
+#[derive(Debug, Clone, Copy)]
+pub struct ApprovalRules<'a> {
+    /// Approvals needed.
+    pub approvals: u32,
+    /// Who may approve (empty: anyone).
+    pub approvers: &'a [String],
+    /// Whether the people a release is theirs (who cut it, who wrote it) may approve it.
+    pub self_approval: bool,
+}
+
+impl ApprovalRules<'_> {
+    /// Whether `approvals` more than there are `approvers` can never be reached (an SSO
+    /// role stands for all its users, so it may give more than one).
+    pub fn unreachable(&self) -> bool {
+        self.approvals > 0
+            && !self.approvers.is_empty()
+            && !self.approvers.iter().any(|a| is_group(a))
+            && (self.approvers.len() as u32) < self.approvals
+    }
+}
+
 impl EnvironmentConfig {
+    /// The approval rules of this environment.
+    pub fn rules(&self) -> ApprovalRules<'_> {
+        ApprovalRules {
+            approvals: self.approvals,
+            approvers: &self.approvers,
+            self_approval: self.self_approval,
+        }
+    }
+
     /// Whether `release cut` deploys here.
     pub fn deploys_on_cut(&self) -> bool {
         self.on_cut
@@ -231,12 +263,7 @@ pub fn validate(
                 "timeout must be longer than poll_interval".to_string(),
             ));
         }
-        // An SSO role stands for all its users, so it may give more than one approval.
-        if env.approvals > 0
-            && !env.approvers.is_empty()
-            && !env.approvers.iter().any(|a| is_group(a))
-            && (env.approvers.len() as u32) < env.approvals
-        {
+        if env.rules().unreachable() {
             return Err((
                 "approvals".into(),
                 format!(

@@ -165,6 +165,15 @@ pub struct BumpConfig {
     /// Level per commit type, merged over the defaults (`feat = "minor"`, `fix`, `perf`,
     /// `revert` = `"patch"`); `"none"` removes a default.
     pub types: BTreeMap<String, Bump>,
+    /// `release ci` holds a major release until it is approved (`release approve X.0.0
+    /// --release`); `release cut` by a maintainer still publishes it directly.
+    pub major_requires_approval: bool,
+    /// Approvals a major release needs.
+    pub major_approvals: u32,
+    /// Who may approve a major release (GitHub logins, AWS principals); empty: anyone but the
+    /// authors of its breaking commits.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub major_approvers: Vec<String>,
 }
 
 impl Default for BumpConfig {
@@ -173,6 +182,20 @@ impl Default for BumpConfig {
             breaking_always_bump_major: true,
             features_always_bump_minor: true,
             types: BTreeMap::new(),
+            major_requires_approval: false,
+            major_approvals: 1,
+            major_approvers: Vec::new(),
+        }
+    }
+}
+
+impl BumpConfig {
+    /// The approval rules of major releases: never approved by their own authors.
+    pub fn major_rules(&self) -> crate::config::environments::ApprovalRules<'_> {
+        crate::config::environments::ApprovalRules {
+            approvals: self.major_approvals,
+            approvers: &self.major_approvers,
+            self_approval: false,
         }
     }
 }
@@ -441,6 +464,22 @@ impl Config {
             return Err(err(
                 "message",
                 "the release commit header must contain `{version}`".into(),
+            ));
+        }
+        if self.bump.major_requires_approval && self.bump.major_approvals == 0 {
+            return Err(err(
+                "major_approvals",
+                "major_requires_approval needs at least one approval".into(),
+            ));
+        }
+        if self.bump.major_rules().unreachable() {
+            return Err(err(
+                "major_approvals",
+                format!(
+                    "{} approvals needed but only {} major_approvers listed",
+                    self.bump.major_approvals,
+                    self.bump.major_approvers.len()
+                ),
             ));
         }
         for pattern in &self.github.assets {

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use crate::config::environments::EnvironmentConfig;
+use crate::config::environments::{ApprovalRules, EnvironmentConfig};
 use crate::core::identity::Identity;
 use crate::core::record::{Action, Approval, Decision, Record, ServiceState, Snapshot, Status};
 use crate::core::service::{DeploymentStatus, RolloutState, ServiceView};
@@ -160,7 +160,7 @@ impl Gate {
 /// `Err` says why not.
 pub fn may_approve(
     env_name: &str,
-    env: &EnvironmentConfig,
+    env: &ApprovalRules<'_>,
     who: &Identity,
     cutters: &[String],
 ) -> Result<(), String> {
@@ -171,7 +171,7 @@ pub fn may_approve(
             who.source.describe()
         ));
     }
-    if !(env.approvers.is_empty() || who.is_named_by(&env.approvers)) {
+    if !(env.approvers.is_empty() || who.is_named_by(env.approvers)) {
         return Err(format!(
             "{by} is not an approver of {env_name} (approvers: {})",
             env.approvers.join(", ")
@@ -240,7 +240,7 @@ pub fn bound_to_digest(
 /// stops a rollout); an approval only from who may approve.
 pub fn tally(
     env_name: &str,
-    env: &EnvironmentConfig,
+    env: &ApprovalRules<'_>,
     approvals: &[Approval],
     cutters: &[String],
 ) -> ApprovalTally {
@@ -481,7 +481,7 @@ pub fn may_approve_now(
     let required_done = env.requires.is_none() || completed_in(required_history, version).is_some();
     env.approvals > 0
         && required_done
-        && may_approve(env_name, env, who, cutters).is_ok()
+        && may_approve(env_name, &env.rules(), who, cutters).is_ok()
         && tally.rejected_by.is_empty()
         && (tally.approved_by.len() as u64) < u64::from(env.approvals)
         && !who.is_among(&tally.approved_by)
@@ -675,32 +675,36 @@ mod tests {
     fn approvers_and_self_approval() {
         let e = env();
         let cutters = vec!["alice".to_string()];
-        assert!(may_approve("production", &e, &actions("bob"), &cutters).is_ok());
-        assert!(may_approve("production", &e, &actions("Alice"), &cutters)
-            .unwrap_err()
-            .contains("self-approval"));
-        assert!(may_approve("production", &e, &actions("mallory"), &cutters)
-            .unwrap_err()
-            .contains("not an approver"));
+        assert!(may_approve("production", &e.rules(), &actions("bob"), &cutters).is_ok());
+        assert!(
+            may_approve("production", &e.rules(), &actions("Alice"), &cutters)
+                .unwrap_err()
+                .contains("self-approval")
+        );
+        assert!(
+            may_approve("production", &e.rules(), &actions("mallory"), &cutters)
+                .unwrap_err()
+                .contains("not an approver")
+        );
         let mut open = e.clone();
         open.approvers.clear();
         open.self_approval = true;
-        assert!(may_approve("production", &open, &actions("alice"), &cutters).is_ok());
+        assert!(may_approve("production", &open.rules(), &actions("alice"), &cutters).is_ok());
     }
 
     #[test]
     fn unverified_identities_approve_only_where_nobody_is_listed() {
         let e = env();
         let git = Identity::unverified("bob");
-        let err = may_approve("production", &e, &git, &[]).unwrap_err();
+        let err = may_approve("production", &e.rules(), &git, &[]).unwrap_err();
         assert!(err.contains("bob is not a verified identity"), "{err}");
         let mut open = e.clone();
         open.approvers.clear();
-        assert!(may_approve("production", &open, &git, &[]).is_ok());
+        assert!(may_approve("production", &open.rules(), &git, &[]).is_ok());
         // An approval recorded without an identity (before they were recorded) is unverified.
         let mut old = approval("bob", Decision::Approved, "1");
         old.identity = None;
-        let t = tally("production", &e, &[old], &[]);
+        let t = tally("production", &e.rules(), &[old], &[]);
         assert!(t.approved_by.is_empty());
         assert!(t.ignored[0].contains("not a verified identity"), "{t:?}");
     }
@@ -722,7 +726,7 @@ mod tests {
         };
         let t = tally(
             "production",
-            &e,
+            &e.rules(),
             &[by_session("alice", "1"), by_session("bob", "2")],
             &[],
         );
@@ -735,7 +739,7 @@ mod tests {
         let cutters = vec!["carol".to_string()];
         let t = tally(
             "production",
-            &e,
+            &e.rules(),
             &[
                 approval("bob", Decision::Rejected, "1"),
                 approval("bob", Decision::Approved, "2"),
@@ -748,7 +752,7 @@ mod tests {
         assert_eq!(t.ignored.len(), 1);
         let t = tally(
             "production",
-            &e,
+            &e.rules(),
             &[
                 approval("bob", Decision::Approved, "1"),
                 approval("alice", Decision::Rejected, "2"),

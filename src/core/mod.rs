@@ -10,6 +10,7 @@ pub mod init;
 pub mod lint;
 pub mod plan;
 pub mod record;
+pub mod release_gate;
 pub mod remote;
 pub mod service;
 pub mod step;

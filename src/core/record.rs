@@ -145,6 +145,21 @@ pub enum Decision {
     Rejected,
 }
 
+/// A major release `release ci` holds until it is approved (`[bump] major_requires_approval`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRelease {
+    /// The version.
+    pub version: String,
+    /// The commit it was planned at.
+    pub commit: String,
+    /// Who ran the `release ci` that held it.
+    pub by: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// The authors of its breaking commits, who may not approve it.
+    pub authors: Vec<String>,
+}
+
 /// Facts about a released version that outlive one clone: who cut it and its image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseRecord {

@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use crate::config::environments::{LedgerBackend, LedgerConfig};
 pub use crate::core::record::{
-    without_deployments, Action, Approval, Approvals, Decision, ImageDigest, Record, ReleaseRecord,
-    ServiceState, Snapshot, Status,
+    without_deployments, Action, Approval, Approvals, Decision, ImageDigest, PendingRelease,
+    Record, ReleaseRecord, ServiceState, Snapshot, Status,
 };
 
 /// A ledger operation that failed.
@@ -366,6 +366,28 @@ impl Ledger {
             key_part(&approval.identity().person())
         );
         self.put_json(&key, approval).await
+    }
+
+    /// The major release held for approval, if `version` is one.
+    pub async fn pending_release(
+        &self,
+        version: &str,
+    ) -> Result<Option<PendingRelease>, LedgerError> {
+        let key = format!("pending/{}", key_part(version));
+        self.get(&key)
+            .await?
+            .map(|v| parse(&self.origin(&key), &v))
+            .transpose()
+    }
+
+    /// Hold a major release for approval (kept if already held: the first hold names the
+    /// authors approvals are judged against).
+    pub async fn put_pending_release(&self, pending: &PendingRelease) -> Result<(), LedgerError> {
+        if self.pending_release(&pending.version).await?.is_some() {
+            return Ok(());
+        }
+        let key = format!("pending/{}", key_part(&pending.version));
+        self.put_json(&key, pending).await
     }
 
     /// What is known of a released version.

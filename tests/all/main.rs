@@ -21,6 +21,7 @@ mod init;
 mod kill;
 mod ledger_ssm;
 mod lint;
+mod major_approval;
 mod plan_output;
 mod release_files;
 mod rollout;

@@ -109,7 +109,7 @@ impl<'a> Rollout<'a> {
         let (counted, ignored) =
             deployment::bound_to_digest(version, &entries.approvals, digest, fixed.as_deref());
         let cutters = self.cutters(version).await?;
-        let mut tally = deployment::tally(env_name, env, &counted, &cutters);
+        let mut tally = deployment::tally(env_name, &env.rules(), &counted, &cutters);
         tally.ignored.extend(ignored);
         tally.unreadable = entries.unreadable;
         Ok((tally, cutters))
@@ -185,7 +185,8 @@ impl<'a> Rollout<'a> {
                 self.who().await.advice()
             )));
         }
-        deployment::may_approve(env_name, env, who, &cutters).map_err(DeployError::NotAllowed)?;
+        deployment::may_approve(env_name, &env.rules(), who, &cutters)
+            .map_err(DeployError::NotAllowed)?;
         let approval = Approval {
             version: version.to_string(),
             env: env_name.to_string(),
@@ -257,5 +258,83 @@ impl<'a> Rollout<'a> {
             &gates.cutters,
             &self.who().await.identity,
         ))
+    }
+}
+
+/// Major releases held for approval (`[bump] major_requires_approval`).
+impl Rollout<'_> {
+    /// What still holds major release `version` (empty: it may be published), judged against
+    /// the authors its hold recorded.
+    pub async fn release_blockers(&self, version: &str) -> Result<Vec<String>, DeployError> {
+        let rules = self.config.bump.major_rules();
+        let authors = self
+            .ledger
+            .pending_release(version)
+            .await?
+            .map(|p| p.authors)
+            .unwrap_or_default();
+        let entries = self
+            .ledger
+            .approval_entries(release_gate::GATE, version)
+            .await?;
+        let mut tally = deployment::tally("the release", &rules, &entries.approvals, &authors);
+        tally.unreadable = entries.unreadable;
+        Ok(release_gate::blockers(version, &rules, &tally))
+    }
+
+    /// Hold major release `version`, planned at `commit`, for approval.
+    pub async fn hold_release(
+        &self,
+        version: &str,
+        commit: &str,
+        authors: Vec<String>,
+    ) -> Result<(), DeployError> {
+        let pending = ledger::PendingRelease {
+            version: version.to_string(),
+            commit: commit.to_string(),
+            by: self.by().await,
+            at: ledger::timestamp(),
+            authors,
+        };
+        Ok(self.ledger.put_pending_release(&pending).await?)
+    }
+
+    /// Approve or reject held major release `version` as the current actor, by the rules of
+    /// `[bump]`: an approver, verified when approvers are listed, and not one of its authors.
+    pub async fn decide_release(
+        &self,
+        version: &str,
+        decision: Decision,
+        note: Option<String>,
+    ) -> Result<Approval, DeployError> {
+        let Some(pending) = self.ledger.pending_release(version).await? else {
+            return Err(DeployError::NotAllowed(format!(
+                "no major release {version} is waiting for approval: `release ci` holds one when it meets it (with [bump] major_requires_approval), and `release status` lists them"
+            )));
+        };
+        let rules = self.config.bump.major_rules();
+        let who = &self.who().await.identity;
+        if !who.is_verified() && !rules.approvers.is_empty() {
+            return Err(DeployError::NotAllowed(format!(
+                "{} is not a verified identity ({}), and [bump] lists major_approvers: {}",
+                who.by(),
+                who.source.describe(),
+                self.who().await.advice()
+            )));
+        }
+        deployment::may_approve("major releases", &rules, who, &pending.authors)
+            .map_err(DeployError::NotAllowed)?;
+        let approval = Approval {
+            version: version.to_string(),
+            env: release_gate::GATE.to_string(),
+            by: self.by().await,
+            identity: Some(who.clone()),
+            at: ledger::timestamp(),
+            decision,
+            note,
+            digest: None,
+        };
+        self.ledger.add_approval(&approval).await?;
+        Ok(approval)
     }
 }

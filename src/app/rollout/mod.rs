@@ -34,6 +34,7 @@ use crate::config::environments::EnvironmentConfig;
 use crate::config::Config;
 use crate::core::deployment::{self, Gate, GateState, Progress};
 use crate::core::identity::{Identity, Resolution};
+use crate::core::release_gate;
 use crate::core::service::{RolloutState, ServiceStatus, ServiceView};
 use crate::core::step::StepState;
 use crate::ledger::{
