@@ -283,6 +283,7 @@ fuzz_target!(|case: Case| {
             Force::Version(v) => Forced::Version(v.get()),
         }),
         pre: case.pre.as_ref().map(|c| c.name().to_string()),
+        branch: None,
     };
     if let Ok(plan) = plan::build(&input, &rules, &options) {
         // What the plan says it will release must be a version and a tag.

@@ -229,11 +229,11 @@ pub fn prepare(
     // Merged into the committed file first: a run that stopped after writing it left exactly
     // that, which must count as done, not get a second section.
     let from_head = git::committed_text(repo, path)
-        .and_then(|text| changelog::merge(Some(&text), &section))
+        .and_then(|text| changelog::merge_release(Some(&text), &section, &version))
         .filter(|merged| existing.as_deref() == Some(merged.as_str()));
     let content = match from_head {
         Some(merged) => merged,
-        None => changelog::merge(existing.as_deref(), &section)
+        None => changelog::merge_release(existing.as_deref(), &section, &version)
             .unwrap_or_else(|| existing.clone().unwrap_or_default()),
     };
     push(path.clone(), content, existing.as_deref());

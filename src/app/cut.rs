@@ -514,10 +514,10 @@ fn guard_rails(
     options: &CutOptions,
 ) -> Result<Guarded, CutError> {
     let branch = git::current_branch(repo)?;
-    if !config.branches.iter().any(|b| b == &branch) {
+    if config.branch(&branch).is_none() {
         return Err(CutError::NotAReleaseBranch {
             branch,
-            allowed: config.branches.clone(),
+            allowed: config.branch_names(),
         });
     }
     let remote_url = git::remote_url(repo, &options.remote).map_err(|_| {

@@ -1,6 +1,7 @@
 //! The plan of the repository as it is: history read through the git adapter, decided by the core.
 
 use crate::adapters::git::history::{self, HistoryError};
+use crate::config::branches::BranchEntry;
 use crate::config::Config;
 use crate::core::plan::{self, PlanError, PlanOptions, ReleasePlan};
 
@@ -21,6 +22,14 @@ pub fn gather(
     config: &Config,
     options: &PlanOptions,
 ) -> Result<ReleasePlan, GatherError> {
+    // The branch's rule, when `branches` gives it one (plain names change nothing).
+    let mut options = options.clone();
+    if options.branch.is_none() {
+        options.branch = history::head_branch(repo)
+            .and_then(|b| config.branch(&b))
+            .filter(|e| matches!(e, BranchEntry::Rule(_)))
+            .cloned();
+    }
     let head = history::head_commit(repo)?;
     let tags = history::version_tags(repo, &config.tag_prefix)?;
     let current = history::latest_reachable(repo, head, &tags, true)?;
@@ -50,6 +59,6 @@ pub fn gather(
     Ok(plan::build(
         &input,
         &crate::core::version::BumpRules::from_config(&config.bump),
-        options,
+        &options,
     )?)
 }

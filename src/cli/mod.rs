@@ -375,6 +375,7 @@ pub fn plan_options(args: &VersionArgs) -> Result<PlanOptions> {
     Ok(PlanOptions {
         forced,
         pre: args.pre.clone(),
+        branch: None,
     })
 }
 

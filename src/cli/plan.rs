@@ -35,6 +35,9 @@ pub fn human(plan: &ReleasePlan) -> String {
         }
     }
     let _ = writeln!(out, "why:     {}", plan.reason);
+    if let Some(branch) = &plan.branch {
+        let _ = writeln!(out, "branch:  {branch}");
+    }
     if !plan.commits.is_empty() {
         let _ = writeln!(out, "\ncommits ({}):", plan.commits.len());
         for c in &plan.commits {

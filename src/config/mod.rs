@@ -4,6 +4,7 @@
 //! never silently falls back to a default.
 
 pub mod assets;
+pub mod branches;
 pub mod environ;
 pub mod environments;
 pub mod image;
@@ -54,7 +55,7 @@ pub struct Config {
     /// The plain-text file holding the current version.
     pub version_file: String,
     /// Branches releases may be cut from.
-    pub branches: Vec<String>,
+    pub branches: Vec<branches::BranchEntry>,
     /// Bump rules.
     pub bump: BumpConfig,
     /// Changelog and release-notes rendering.
@@ -81,13 +82,28 @@ pub struct Config {
     pub environments: BTreeMap<String, crate::config::environments::EnvironmentConfig>,
 }
 
+impl Config {
+    /// The release branches' names.
+    pub fn branch_names(&self) -> Vec<String> {
+        self.branches.iter().map(|b| b.name().to_string()).collect()
+    }
+
+    /// The `branches` entry of `name`, if it is a release branch.
+    pub fn branch(&self, name: &str) -> Option<&branches::BranchEntry> {
+        self.branches.iter().find(|b| b.name() == name)
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
             tag_prefix: "v".into(),
             initial_version: Version::new(0, 1, 0),
             version_file: "version.txt".into(),
-            branches: vec!["main".into(), "master".into()],
+            branches: vec![
+                branches::BranchEntry::Name("main".into()),
+                branches::BranchEntry::Name("master".into()),
+            ],
             bump: BumpConfig::default(),
             changelog: ChangelogConfig::default(),
             commit: CommitConfig::default(),
@@ -482,6 +498,7 @@ impl Config {
                 ),
             ));
         }
+        branches::validate(&self.branches).map_err(|(key, message)| err(&key, message))?;
         for pattern in &self.github.assets {
             assets::check_pattern(pattern).map_err(|message| err("assets", message))?;
         }

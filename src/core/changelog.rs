@@ -2,7 +2,7 @@
 //! into an existing changelog. Rendering with tera is [`crate::adapters::templates`]'s.
 
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::config::ChangelogConfig;
 use crate::core::plan::PlannedCommit;
@@ -384,6 +384,59 @@ fn contains_block(text: &str, block: &str) -> bool {
 }
 
 /// Start and end (after its line break) of every `## ` heading outside fenced code blocks.
+/// [`merge`] for the release of `version`: a stable release first folds away the sections of
+/// its own pre-releases (`## [2.0.0-rc.1]`, `-next.2`) whose every line its `section` holds,
+/// since their notes are in it; one with a line of its own (written by hand) stays.
+pub fn merge_release(existing: Option<&str>, section: &str, version: &str) -> Option<String> {
+    let stable = semver::Version::parse(version)
+        .ok()
+        .filter(|v| v.pre.is_empty());
+    let Some((existing, stable)) = existing.zip(stable) else {
+        return merge(existing, section);
+    };
+    let folded = fold_prereleases(existing, section, &stable);
+    match merge(Some(&folded), section) {
+        None if folded != existing => Some(folded),
+        merged => merged,
+    }
+}
+
+/// `text` without the sections of `stable`'s pre-releases that `section` covers.
+fn fold_prereleases(text: &str, section: &str, stable: &semver::Version) -> String {
+    let covered: HashSet<&str> = section.lines().map(str::trim).collect();
+    let headings = level2_headings(text);
+    let mut out = String::with_capacity(text.len());
+    let mut kept_until = 0;
+    for (i, &(start, heading_end)) in headings.iter().enumerate() {
+        let end = headings.get(i + 1).map_or(text.len(), |&(next, _)| next);
+        let is_ours = heading_version(&text[start..heading_end]).is_some_and(|v| {
+            !v.pre.is_empty()
+                && (v.major, v.minor, v.patch) == (stable.major, stable.minor, stable.patch)
+        });
+        let all_covered = text[heading_end..end]
+            .lines()
+            .map(str::trim)
+            .all(|l| l.is_empty() || covered.contains(l));
+        if is_ours && all_covered {
+            out.push_str(&text[kept_until..start]);
+            kept_until = end;
+        }
+    }
+    out.push_str(&text[kept_until..]);
+    out
+}
+
+/// The version a `## [1.2.3-rc.1] - date` heading names (brackets, a link and a `v` optional).
+fn heading_version(heading: &str) -> Option<semver::Version> {
+    let title = heading.trim_start_matches("## ").trim_start();
+    let title = title.strip_prefix('[').unwrap_or(title);
+    let word = title
+        .split(|c: char| c == ']' || c.is_whitespace())
+        .next()?;
+    let word = word.strip_prefix('v').unwrap_or(word);
+    semver::Version::parse(word).ok()
+}
+
 fn level2_headings(text: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut fence: Option<&str> = None;
@@ -524,6 +577,27 @@ mod tests {
         assert_eq!(
             merge(Some("# Log\nno newline"), "## [0.1.0]\n").unwrap(),
             "# Log\nno newline\n\n## [0.1.0]\n"
+        );
+    }
+
+    #[test]
+    fn a_stable_release_folds_its_pre_releases_it_covers() {
+        let existing = "# Changelog\n\n## [2.0.0-rc.2] - 2020-01-02\n\n- fix b\n- feat a\n\n## [2.0.0-rc.1] - 2020-01-01\n\n- feat a\n- Hand-written: read the migration guide\n\n## [1.9.0-rc.1]\n\n- feat a\n\n## [1.8.0] - 2019-01-01\n\n- old\n";
+        let section = "## [2.0.0] - 2020-01-03\n\n- feat a\n- fix b\n";
+        let out = merge_release(Some(existing), section, "2.0.0").unwrap();
+        assert_eq!(
+            out,
+            "# Changelog\n\n## [2.0.0] - 2020-01-03\n\n- feat a\n- fix b\n\n## [2.0.0-rc.1] - 2020-01-01\n\n- feat a\n- Hand-written: read the migration guide\n\n## [1.9.0-rc.1]\n\n- feat a\n\n## [1.8.0] - 2019-01-01\n\n- old\n"
+        );
+        // Done is done.
+        assert_eq!(merge_release(Some(&out), section, "2.0.0"), None);
+        // A pre-release folds nothing.
+        let rc3 = "## [2.0.0-rc.3]\n\n- feat a\n";
+        let out = merge_release(Some(existing), rc3, "2.0.0-rc.3").unwrap();
+        assert!(out.contains("## [2.0.0-rc.2]"), "{out}");
+        assert_eq!(
+            heading_version("## [v2.0.0-next.1](https://x) - d\n"),
+            semver::Version::parse("2.0.0-next.1").ok()
         );
     }
 

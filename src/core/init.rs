@@ -160,12 +160,12 @@ pub fn detect(inputs: &Inputs) -> Detected {
         (None, Some(url)) => Some(remote::redact_url(url)),
         _ => None,
     };
-    let defaults = Config::default().branches;
+    let defaults = Config::default().branch_names();
     let branch = inputs
         .branch
         .clone()
         .filter(|b| defaults.contains(b))
-        .unwrap_or_else(|| defaults[0].clone());
+        .unwrap_or_else(|| defaults.first().cloned().unwrap_or_else(|| "main".into()));
     Detected {
         tag_prefix,
         release_tags,

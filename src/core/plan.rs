@@ -7,6 +7,7 @@ use semver::Version;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
+use crate::config::branches::{BranchEntry, BranchKind};
 use crate::core::commit::RawCommit;
 use crate::core::commit::{self, Conventional};
 use crate::core::version::{self, Bump, BumpRules};
@@ -27,6 +28,9 @@ pub struct PlanOptions {
     pub forced: Option<Forced>,
     /// Pre-release channel (`rc`, `beta`, ...).
     pub pre: Option<String>,
+    /// The `branches` rule of the branch released from, when it is a rule (a plain name
+    /// changes nothing).
+    pub branch: Option<BranchEntry>,
 }
 
 /// Everything [`build`] needs, read from the repository.
@@ -100,6 +104,9 @@ pub struct ReleasePlan {
     pub ignored_commits: Vec<SkippedCommit>,
     /// Commits cancelled by a revert in the same range (the revert included).
     pub reverted: Vec<SkippedCommit>,
+    /// The branch rule applied (`branches`), when the branch has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
 }
 
 impl ReleasePlan {
@@ -130,6 +137,30 @@ pub enum PlanError {
         "the version after {0} overflows: a component of the current release tag is at its maximum"
     )]
     Overflow(String),
+    /// A maintenance branch's release would leave its range.
+    #[error("{version} is outside {range}, the range of maintenance branch {branch}: the commits ask for a {level} release, which belongs on a later line; release it from there, or revert it here")]
+    OutsideRange {
+        /// The version the commits ask for.
+        version: Version,
+        /// The range.
+        range: String,
+        /// The branch.
+        branch: String,
+        /// The level.
+        level: &'static str,
+    },
+    /// A maintenance branch's release would reach a later line's.
+    #[error("{version} would not be below {later}, already released from a later line: maintenance branch {branch} can only release versions below it (a {level} release is too much here)")]
+    AboveLaterLine {
+        /// The version the commits ask for.
+        version: Version,
+        /// The lowest later release.
+        later: Version,
+        /// The branch.
+        branch: String,
+        /// The level.
+        level: &'static str,
+    },
     /// An unusable pre-release channel.
     #[error(
         "`{0}` cannot be a pre-release channel: use letters, digits and `-`, e.g. `rc` or `beta`"
@@ -270,6 +301,16 @@ pub fn build(
         commits,
         ignored_commits,
         reverted,
+        branch: options.branch.as_ref().map(BranchEntry::describe),
+    };
+    let kind = options
+        .branch
+        .as_ref()
+        .map_or(BranchKind::Stable, BranchEntry::kind);
+    let channel = match (&options.pre, &kind) {
+        (Some(ch), _) => Some(ch.clone()),
+        (None, BranchKind::Prerelease(ch)) => Some(ch.clone()),
+        (None, _) => None,
     };
     let since = plan
         .current_tag
@@ -337,7 +378,33 @@ pub fn build(
         }
     };
 
-    let next = match &options.pre {
+    if let (BranchKind::Maintenance(range), Some(entry)) = (&kind, &options.branch) {
+        let branch = entry.name().to_string();
+        if !range.contains(&stable) {
+            return Err(PlanError::OutsideRange {
+                version: stable,
+                range: range.to_string(),
+                branch,
+                level: bump.as_str(),
+            });
+        }
+        // Every stable release above the branch's own is a later line's (the branch's
+        // latest is the newest reachable one).
+        let later = input
+            .all_versions
+            .iter()
+            .filter(|v| v.pre.is_empty() && current.is_none_or(|c| *v > c))
+            .min();
+        if let Some(later) = later.filter(|l| stable >= **l) {
+            return Err(PlanError::AboveLaterLine {
+                version: stable,
+                later: later.clone(),
+                branch,
+                level: bump.as_str(),
+            });
+        }
+    }
+    let next = match &channel {
         Some(channel) if stable.pre.is_empty() => {
             if let Some(at_head) = input
                 .head_versions
@@ -616,6 +683,7 @@ mod tests {
         let opts = |f| PlanOptions {
             forced: Some(f),
             pre: None,
+            branch: None,
         };
         let i = input(Some("1.2.3"), &["docs: a"]);
         let r = BumpRules::default();
@@ -652,6 +720,7 @@ mod tests {
         let opts = PlanOptions {
             forced: None,
             pre: Some("rc".into()),
+            branch: None,
         };
         let plan = build(&i, &BumpRules::default(), &opts).unwrap();
         assert_eq!(plan.next_version.as_deref(), Some("1.3.0-rc.3"));
@@ -664,6 +733,7 @@ mod tests {
         let bad = PlanOptions {
             forced: None,
             pre: Some("r c".into()),
+            branch: None,
         };
         assert!(matches!(
             build(&i, &BumpRules::default(), &bad),

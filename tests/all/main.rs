@@ -8,6 +8,7 @@ mod support;
 mod architecture;
 mod assets;
 mod bad_input;
+mod branches;
 mod bump;
 mod changelog;
 mod ci;
