@@ -9,5 +9,6 @@ pub mod hooks;
 pub mod image_record;
 pub mod registry;
 pub mod release_assets;
+pub mod scanner;
 pub mod templates;
 pub mod version_files;

@@ -318,6 +318,10 @@ pub struct DecideArgs {
     /// instead of an environment.
     #[arg(long)]
     pub release: bool,
+    /// Accept the risk of an image scan finding (`CVE-...`) that `max_severity` would block;
+    /// recorded with your name. Repeat for several.
+    #[arg(long = "accept-risk", value_name = "ID", conflicts_with = "release")]
+    pub accept_risk: Vec<String>,
     /// Why.
     #[arg(long)]
     pub note: Option<String>,

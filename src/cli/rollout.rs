@@ -82,6 +82,7 @@ pub async fn promote(ws: &Workspace, args: &PromoteArgs) -> Result<ExitCode> {
                     &version,
                     Decision::Approved,
                     Some("at the promote prompt".into()),
+                    Vec::new(),
                 )
                 .await?;
         }
@@ -103,7 +104,9 @@ pub async fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Re
         bail!("there is no release {version} (no tag {tag} here): fetch the tags (`git fetch --tags`) or check the version");
     }
     let note = args.note.clone().filter(|n| !n.trim().is_empty());
-    let approval = rollout.decide(env, &version, decision, note).await?;
+    let approval = rollout
+        .decide(env, &version, decision, note, args.accept_risk.clone())
+        .await?;
     if args.json {
         print_json(&approval)?;
     } else {

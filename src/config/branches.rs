@@ -139,6 +139,16 @@ impl BranchEntry {
     }
 }
 
+/// Whether `channel` can serve as a pre-release identifier (`rc`, `beta-2`; not `1`, `rc.1`).
+pub fn valid_channel(channel: &str) -> bool {
+    !channel.is_empty()
+        && channel
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !channel.bytes().all(|b| b.is_ascii_digit())
+        && semver::Prerelease::new(channel).is_ok()
+}
+
 /// Why `branches` cannot be used: (key, message).
 pub fn validate(branches: &[BranchEntry]) -> Result<(), (String, String)> {
     for (i, b) in branches.iter().enumerate() {
@@ -153,7 +163,7 @@ pub fn validate(branches: &[BranchEntry]) -> Result<(), (String, String)> {
         }
         let BranchEntry::Rule(rule) = b else { continue };
         if let Some(ch) = &rule.prerelease {
-            if !crate::core::version::valid_channel(ch) {
+            if !valid_channel(ch) {
                 return Err((
                     "prerelease".into(),
                     format!("branch `{}`: `{ch}` cannot be a pre-release channel: use letters, digits and `-`", rule.name),

@@ -90,6 +90,15 @@ pub struct EnvironmentConfig {
     /// `release cut` deploys here (default: when nothing is required first and no approval).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_cut: Option<bool>,
+    /// The worst severity an image may have findings of (`"HIGH"`: refuse CRITICAL ones),
+    /// judged by ECR's scan, or by `scan_command`'s report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_severity: Option<Severity>,
+    /// A scanner run against the image (`{image}` becomes `repository@digest`), as an argument
+    /// list without a shell, printing Trivy JSON or SARIF; for registries other than ECR, or to
+    /// use your own scanner on ECR.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scan_command: Vec<String>,
 }
 
 fn default_health_checks() -> u32 {
@@ -149,6 +158,62 @@ impl EnvironmentConfig {
             Some("") => None,
             Some(t) => Some(t),
             None => Some(name),
+        }
+    }
+}
+
+/// A finding's severity, as ECR, Trivy and Inspector name them.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    /// No severity given (ECR's `UNDEFINED`, Inspector's `UNTRIAGED`): never blocks, listed.
+    Undefined,
+    /// Informational.
+    Informational,
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// High.
+    High,
+    /// Critical.
+    Critical,
+}
+
+impl Severity {
+    /// A scanner's name for a severity (any case); unknown names are `Undefined`.
+    pub fn parse(text: &str) -> Severity {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "CRITICAL" => Severity::Critical,
+            "HIGH" => Severity::High,
+            "MEDIUM" | "MODERATE" => Severity::Medium,
+            "LOW" => Severity::Low,
+            "INFORMATIONAL" | "INFO" | "NEGLIGIBLE" => Severity::Informational,
+            _ => Severity::Undefined,
+        }
+    }
+
+    /// The name, upper case.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Undefined => "UNDEFINED",
+            Severity::Informational => "INFORMATIONAL",
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+            Severity::Critical => "CRITICAL",
         }
     }
 }
@@ -261,6 +326,16 @@ pub fn validate(
             return Err((
                 format!("environments.{name}.timeout"),
                 "timeout must be longer than poll_interval".to_string(),
+            ));
+        }
+        if env
+            .scan_command
+            .first()
+            .is_some_and(|p| p.trim().is_empty())
+        {
+            return Err((
+                "scan_command".into(),
+                format!("environments.{name}: scan_command is an argument list whose first item is the program, e.g. [\"trivy\", \"image\", \"--format\", \"json\", \"{{image}}\"]"),
             ));
         }
         if env.rules().unreachable() {
@@ -494,6 +569,8 @@ mod tests {
             self_approval: false,
             tag: None,
             on_cut: None,
+            max_severity: None,
+            scan_command: vec![],
         }
     }
 

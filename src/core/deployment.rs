@@ -635,6 +635,8 @@ mod tests {
             self_approval: false,
             tag: None,
             on_cut: None,
+            max_severity: None,
+            scan_command: vec![],
         }
     }
 
@@ -668,6 +670,7 @@ mod tests {
             decision,
             note: Some("n".into()),
             digest: None,
+            accepted_risks: Vec::new(),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod plan;
 pub mod record;
 pub mod release_gate;
 pub mod remote;
+pub mod scan;
 pub mod service;
 pub mod step;
 pub mod version;

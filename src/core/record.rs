@@ -124,6 +124,9 @@ pub struct Approval {
     /// count only for the version's first recorded digest (`Ledger::digest`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// Scan findings (`CVE-...`) this approver accepts the risk of, for the digest decided on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accepted_risks: Vec<String>,
 }
 
 impl Approval {

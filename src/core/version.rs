@@ -116,15 +116,7 @@ fn prerelease_number(v: &Version, channel: &str) -> Option<u64> {
     rest.parse().ok()
 }
 
-/// Whether `channel` can serve as a pre-release identifier.
-pub fn valid_channel(channel: &str) -> bool {
-    !channel.is_empty()
-        && channel
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && !channel.bytes().all(|b| b.is_ascii_digit())
-        && Prerelease::new(channel).is_ok()
-}
+pub use crate::config::branches::valid_channel;
 
 /// The moving major tag (`v1`) that `version` should carry, given every released version: none
 /// for a pre-release, a 0.x version (no stable API to follow), or a release older than the

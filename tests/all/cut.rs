@@ -528,7 +528,7 @@ async fn a_push_the_remote_rejects_publishes_nothing_and_a_later_run_finishes() 
     let gh = FakeGithub::start().await;
     let hook = p.remote.path().join("hooks/pre-receive");
     std::fs::write(&hook, "#!/bin/sh\necho 'protected branch' >&2\nexit 1\n").unwrap();
-    make_executable(&hook);
+    support::make_executable(&hook);
     let remote_before = p.remote_refs();
     let err = clean_failure(cut(&p.work, &gh, &[]));
     assert!(
@@ -547,12 +547,6 @@ async fn a_push_the_remote_rejects_publishes_nothing_and_a_later_run_finishes() 
     assert_eq!(p.remote_tag("v1.1.0"), Some(p.work.head()));
     assert_eq!(p.remote_main(), p.work.head());
     assert_eq!(gh.releases().len(), 1);
-}
-
-#[cfg(unix)]
-fn make_executable(path: &std::path::Path) {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1647,3 +1647,130 @@ fn a_version_with_build_metadata_deploys_the_image_pushed_under_its_tag() {
         assert_eq!(w.fleet.image_of("staging", service), reference(&digest));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The image scan gate
+
+#[test]
+fn ecr_scan_findings_above_max_severity_refuse_until_an_approver_accepts_the_risk() {
+    let w = world_with("file", 0.4, "30s", "max_severity = \"MEDIUM\"");
+    // moto's scan of every image finds CVE-9999-9999, HIGH, in moto_fake 9.9.9.
+    let err = clean_failure(w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"]));
+    assert!(
+        err.contains("finding(s) above MEDIUM (max_severity)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("CVE-9999-9999 (HIGH, moto_fake 9.9.9)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--accept-risk CVE-9999-9999"),
+        "the way out is named: {err}"
+    );
+    assert_eq!(w.update_calls("staging"), 0, "nothing deployed");
+
+    // The cutter may not accept the risk of their own release; another approver may.
+    let err = clean_failure(w.release(
+        CUTTER,
+        &[
+            "approve",
+            "1.1.0",
+            "--env",
+            "staging",
+            "--accept-risk",
+            "CVE-9999-9999",
+        ],
+    ));
+    assert!(err.contains("self-approval"), "{err}");
+    w.release(
+        "bob",
+        &[
+            "approve",
+            "1.1.0",
+            "--env",
+            "staging",
+            "--accept-risk",
+            "CVE-9999-9999",
+            "--note",
+            "not reachable",
+        ],
+    )
+    .success();
+    let out = w
+        .release(CUTTER, &["deploy", "1.1.0", "--env", "staging"])
+        .success();
+    assert!(
+        stderr(&out).contains("scan: CVE-9999-9999 accepted by bob for 1.1.0 in staging"),
+        "{}",
+        stderr(&out)
+    );
+    w.assert_runs("staging", "1.1.0");
+    // The exception is in the ledger with the person's name.
+    let ledger = std::fs::read_to_string(
+        std::fs::read_dir(
+            w.repo
+                .path()
+                .join(".git/release-agent/ledger/staging/approvals"),
+        )
+        .unwrap()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .next()
+        .unwrap()
+        .path(),
+    )
+    .unwrap();
+    assert!(ledger.contains("\"accepted_risks\""), "{ledger}");
+    assert!(
+        ledger.contains("CVE-9999-9999") && ledger.contains("bob"),
+        "{ledger}"
+    );
+}
+
+#[test]
+fn findings_at_max_severity_pass() {
+    let w = world_with("file", 0.4, "30s", "max_severity = \"HIGH\"");
+    w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"])
+        .success();
+    w.assert_runs("staging", "1.1.0");
+}
+
+#[test]
+fn a_scan_command_judges_the_digest_from_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("scanner");
+    let args = dir.path().join("args");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\ncat <<'EOF'\n{{\"SchemaVersion\": 2, \"Results\": [{{\"Target\": \"img\", \"Vulnerabilities\": [{{\"VulnerabilityID\": \"CVE-2024-0001\", \"PkgName\": \"openssl\", \"InstalledVersion\": \"3.0.1\", \"Severity\": \"CRITICAL\"}}]}}]}}\nEOF\n",
+            args.display()
+        ),
+    )
+    .unwrap();
+    support::make_executable(&script);
+    let w = world_with(
+        "file",
+        0.4,
+        "30s",
+        &format!(
+            "max_severity = \"HIGH\"\nscan_command = [\"{}\", \"image\", \"--format\", \"json\", \"{{image}}\"]",
+            script.display()
+        ),
+    );
+    let err = clean_failure(w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"]));
+    assert!(
+        err.contains("CVE-2024-0001 (CRITICAL, openssl 3.0.1)"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&args).unwrap(),
+        format!(
+            "image\n--format\njson\n{}\n",
+            reference(&w.digests["1.1.0"])
+        ),
+        "the scanner got the digest as one argument"
+    );
+    assert_eq!(w.update_calls("staging"), 0);
+}

@@ -5,15 +5,18 @@
 //! The SDK's standard configuration applies (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL`).
 
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsError;
 use aws_sdk_ecr::operation::describe_repositories::DescribeRepositoriesError;
 use aws_sdk_ecr::operation::put_image::PutImageError;
-use aws_sdk_ecr::types::ImageIdentifier;
+use aws_sdk_ecr::operation::start_image_scan::StartImageScanError;
+use aws_sdk_ecr::types::{ImageIdentifier, ScanStatus};
 use aws_sdk_ecr::Client;
 
 pub use crate::adapters::registry::auth::Credentials;
 use crate::adapters::registry::{Promotion, MANIFEST_TYPES};
 use crate::config::image::is_version_tag;
 use crate::core::image::{self, ImageError, Repository};
+use crate::core::scan::{Finding, Severity};
 
 /// An ECR call that failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +52,17 @@ fn sdk<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug
         action,
         message: crate::adapters::aws::error::reason("ecr", action, &e),
     }
+}
+
+/// Where an image's scan is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scan {
+    /// Done: its findings.
+    Complete(Vec<Finding>),
+    /// Not done yet, with ECR's description.
+    Pending(String),
+    /// It cannot complete (unsupported image, failed): why.
+    Failed(String),
 }
 
 /// An ECR repository with its client.
@@ -165,6 +179,120 @@ impl Ecr {
                 Ok(Some((d, m, media_type)))
             }
             _ => Ok(None),
+        }
+    }
+
+    /// The scan of the image at `digest`: its findings once complete. A scan not started
+    /// yet (basic scanning without scan-on-push) is started.
+    pub async fn scan(&self, digest: &str) -> Result<Scan, EcrError> {
+        let id = ImageIdentifier::builder().image_digest(digest).build();
+        let mut findings = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let answer = self
+                .client
+                .describe_image_scan_findings()
+                .registry_id(&self.registry_id)
+                .repository_name(&self.repository.name)
+                .image_id(id.clone())
+                .set_next_token(token.clone())
+                .max_results(1000)
+                .send()
+                .await;
+            let out = match answer {
+                Ok(out) => out,
+                Err(SdkError::ServiceError(s))
+                    if matches!(
+                        s.err(),
+                        DescribeImageScanFindingsError::ScanNotFoundException(_)
+                    ) =>
+                {
+                    return self.start_scan(id).await;
+                }
+                Err(e) => return Err(sdk("DescribeImageScanFindings")(e)),
+            };
+            let status = out.image_scan_status();
+            let description = status
+                .and_then(|s| s.description())
+                .unwrap_or_default()
+                .to_string();
+            match status.and_then(|s| s.status()) {
+                Some(ScanStatus::Complete) | Some(ScanStatus::Active) | None => {}
+                Some(ScanStatus::InProgress) | Some(ScanStatus::Pending) => {
+                    return Ok(Scan::Pending(description))
+                }
+                Some(other) => {
+                    return Ok(Scan::Failed(format!("{} {description}", other.as_str())))
+                }
+            }
+            if let Some(found) = out.image_scan_findings() {
+                for f in found.findings() {
+                    let attribute = |key: &str| {
+                        f.attributes()
+                            .iter()
+                            .find(|a| a.key() == key)
+                            .and_then(|a| a.value())
+                    };
+                    findings.push(Finding {
+                        id: f.name().unwrap_or("unnamed finding").to_string(),
+                        severity: Severity::parse(
+                            f.severity().map(|s| s.as_str()).unwrap_or_default(),
+                        ),
+                        package: attribute("package_name").map(|n| {
+                            match attribute("package_version") {
+                                Some(v) => format!("{n} {v}"),
+                                None => n.to_string(),
+                            }
+                        }),
+                    });
+                }
+                for f in found.enhanced_findings() {
+                    let details = f.package_vulnerability_details();
+                    let package = details
+                        .and_then(|d| d.vulnerable_packages().first())
+                        .and_then(|p| {
+                            let name = p.name()?;
+                            Some(match p.version() {
+                                Some(v) => format!("{name} {v}"),
+                                None => name.to_string(),
+                            })
+                        });
+                    findings.push(Finding {
+                        id: details
+                            .and_then(|d| d.vulnerability_id())
+                            .or(f.title())
+                            .unwrap_or("unnamed finding")
+                            .to_string(),
+                        severity: Severity::parse(f.severity().unwrap_or_default()),
+                        package,
+                    });
+                }
+            }
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(Scan::Complete(findings));
+            }
+        }
+    }
+
+    async fn start_scan(&self, id: ImageIdentifier) -> Result<Scan, EcrError> {
+        match self
+            .client
+            .start_image_scan()
+            .registry_id(&self.registry_id)
+            .repository_name(&self.repository.name)
+            .image_id(id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Scan::Pending("scan started".into())),
+            // Another run started it first (ECR scans an image once a day).
+            Err(SdkError::ServiceError(s))
+                if matches!(s.err(), StartImageScanError::LimitExceededException(_)) =>
+            {
+                Ok(Scan::Pending("scan started by another run".into()))
+            }
+            Err(e) => Err(sdk("StartImageScan")(e)),
         }
     }
 

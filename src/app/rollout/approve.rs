@@ -166,15 +166,22 @@ impl<'a> Rollout<'a> {
         self.gates_for(env_name, env, version, None).await
     }
 
-    /// Approve or reject `version` for `env` as the current actor.
+    /// Approve or reject `version` for `env` as the current actor, accepting the risk of the
+    /// scan findings `accepted_risks` names (with an approval only).
     pub async fn decide(
         &self,
         env_name: &str,
         version: &str,
         decision: Decision,
         note: Option<String>,
+        accepted_risks: Vec<String>,
     ) -> Result<Approval, DeployError> {
         let env = self.env(env_name)?;
+        if decision == Decision::Rejected && !accepted_risks.is_empty() {
+            return Err(DeployError::NotAllowed(
+                "--accept-risk goes with an approval, not a rejection".into(),
+            ));
+        }
         let cutters = self.cutters(version).await?;
         let who = &self.who().await.identity;
         if !who.is_verified() && !env.approvers.is_empty() {
@@ -196,6 +203,7 @@ impl<'a> Rollout<'a> {
             decision,
             note,
             digest: self.decision_digest(env, version).await?,
+            accepted_risks,
         };
         self.ledger.add_approval(&approval).await?;
         Ok(approval)
@@ -333,6 +341,7 @@ impl Rollout<'_> {
             decision,
             note,
             digest: None,
+            accepted_risks: Vec::new(),
         };
         self.ledger.add_approval(&approval).await?;
         Ok(approval)

@@ -107,8 +107,15 @@ impl<'a> Rollout<'a> {
             _ => None,
         };
         let (tally, _) = self.tally(env_name, env, version, digest).await?;
-        let missing =
+        let mut missing =
             deployment::promotion_blockers(env_name, env, version, &required_history, &tally);
+        // The scan is judged once nothing else blocks: no scan waited on for a refused version.
+        if let (Some(Ok((image, digest))), true) = (&image, missing.is_empty()) {
+            missing.extend(
+                self.scan_blockers(env_name, env, version, image, digest)
+                    .await?,
+            );
+        }
         let (version, env_name) = (version.to_string(), env_name.to_string());
         // A missing image matters only once nothing else blocks: the gates say more.
         let image = match image {

@@ -16,6 +16,7 @@ mod deploy;
 mod gate;
 mod images;
 mod rollback;
+mod scan;
 mod status;
 mod wait;
 
@@ -49,6 +50,9 @@ pub enum DeployError {
     /// No such environment in `release.toml`.
     #[error("no environment `{0}` in release.toml (configured: {1})")]
     UnknownEnvironment(String, String),
+    /// The image scan could not be read.
+    #[error("the image scan gate: {0}")]
+    Scan(String),
     /// The gates of the environment refuse the version.
     #[error("{version} cannot go to {env} yet:\n  - {}", .missing.join("\n  - "))]
     Refused {
@@ -260,6 +264,8 @@ pub struct Rollout<'a> {
     pub images: RegistryImages<'a>,
     /// How long to wait for another run's lock.
     pub lock_wait: Duration,
+    /// Scan findings read in this run, by environment and digest.
+    scans: std::sync::Mutex<std::collections::HashMap<String, Vec<crate::core::scan::Finding>>>,
 }
 
 impl<'a> Rollout<'a> {
@@ -348,6 +354,7 @@ impl<'a> Rollout<'a> {
             images: RegistryImages::new(repo.path(), config, environ),
             environ,
             lock_wait: Duration::ZERO,
+            scans: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 }

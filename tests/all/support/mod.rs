@@ -679,3 +679,10 @@ impl Published {
         self.remote.git(&["show", &format!("{rev}:{path}")])
     }
 }
+
+/// Make a script the test wrote executable.
+#[cfg(unix)]
+pub fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
