@@ -15,6 +15,7 @@ use crate::config::environ::Environ;
 use crate::config::image::{BuilderKind, ImageConfig};
 use crate::config::Config;
 use crate::core::image::{self, ImageError, Repository};
+use crate::core::retention::StoredImage;
 use crate::core::step::{self, Applied, RunOptions, Step, StepState};
 use crate::util::signals::Interrupted;
 
@@ -416,6 +417,37 @@ impl PushTarget {
         match &self.ecr {
             Some(e) => Ok(e.digest(tag).await?),
             None => Ok(self.registry.digest(tag)?),
+        }
+    }
+
+    /// Every image of the repository: on ECR with the time it was pushed; elsewhere the
+    /// tagged ones (the distribution API lists tags, not untagged manifests), age unknown.
+    pub async fn images(&self) -> Result<Vec<StoredImage>> {
+        if let Some(e) = &self.ecr {
+            return Ok(e.images().await?);
+        }
+        let mut by_digest: Vec<StoredImage> = Vec::new();
+        for tag in self.registry.tags()? {
+            let Some(digest) = self.registry.digest(&tag)? else {
+                continue;
+            };
+            match by_digest.iter_mut().find(|i| i.digest == digest) {
+                Some(image) => image.tags.push(tag),
+                None => by_digest.push(StoredImage {
+                    digest,
+                    tags: vec![tag],
+                    pushed_at: None,
+                }),
+            }
+        }
+        Ok(by_digest)
+    }
+
+    /// Delete the image at `digest` with every tag on it.
+    pub async fn delete(&self, digest: &str) -> Result<()> {
+        match &self.ecr {
+            Some(e) => Ok(e.delete(digest).await?),
+            None => Ok(self.registry.delete(digest)?),
         }
     }
 

@@ -6,4 +6,5 @@ pub mod cut;
 pub mod image;
 pub mod init;
 pub mod plan;
+pub mod prune;
 pub mod rollout;

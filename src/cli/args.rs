@@ -248,6 +248,22 @@ pub enum ImageAction {
         #[arg(long)]
         json: bool,
     },
+    /// Delete the images nothing needs: never one that runs, that an environment could roll
+    /// back to, that waits for approval, or that a moving tag names.
+    Prune {
+        /// Keep the newest versions, whatever their age.
+        #[arg(long, default_value_t = 20)]
+        keep: usize,
+        /// Only delete images pushed longer ago than this (`90d`, `12w`, `36h`).
+        #[arg(long, value_name = "AGE", value_parser = crate::core::retention::parse_age)]
+        older_than: Option<i64>,
+        /// Say what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the result as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Put a tag on the digest of a version, moving no layer.
     #[command(disable_version_flag = true)]
     Promote {

@@ -36,6 +36,58 @@ pub async fn run(ws: &Workspace, action: &ImageAction) -> Result<ExitCode> {
                 outln!("already pushed {}", pushed.record.reference)?;
             }
         }
+        ImageAction::Prune {
+            keep,
+            older_than,
+            dry_run,
+            json,
+        } => {
+            let options = crate::app::prune::PruneOptions {
+                keep: *keep,
+                older_than: *older_than,
+                dry_run: *dry_run,
+            };
+            let report =
+                crate::app::prune::prune(&ws.repo, &ws.config, &ws.environ, &options).await?;
+            if *json {
+                super::print_json(&report)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut out = String::new();
+            for i in &report.images {
+                let tags = if i.image.tags.is_empty() {
+                    "untagged".to_string()
+                } else {
+                    i.image.tags.join(", ")
+                };
+                match &i.verdict {
+                    crate::core::retention::Verdict::Keep(why) => {
+                        out.push_str(&format!("keep   {} ({tags}): {why}\n", i.image.digest))
+                    }
+                    crate::core::retention::Verdict::Delete => out.push_str(&format!(
+                        "{} {} ({tags})\n",
+                        if report.dry_run {
+                            "would delete"
+                        } else {
+                            "delete"
+                        },
+                        i.image.digest
+                    )),
+                }
+            }
+            out.push_str(&format!(
+                "{} {} of {} image(s) in {}\n",
+                if report.dry_run {
+                    "would delete"
+                } else {
+                    "deleted"
+                },
+                report.deleted,
+                report.images.len(),
+                report.repository
+            ));
+            outln!("{}", out.trim_end())?;
+        }
         ImageAction::Promote { version, tag, json } => {
             let version = image::resolve_version(&ws.repo, &ws.config, Some(version))?;
             let image = image::image_config(&ws.config)?;

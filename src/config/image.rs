@@ -31,6 +31,14 @@ pub struct ImageConfig {
     /// nor a command line.
     #[serde(default)]
     pub build_args_from_ssm: BTreeMap<String, String>,
+    /// `release image prune` keeps the images of each environment's last this many completed
+    /// deployments (what a rollback can return to).
+    #[serde(default = "default_keep_deployments")]
+    pub keep_deployments: usize,
+}
+
+fn default_keep_deployments() -> usize {
+    10
 }
 
 fn default_context() -> String {

@@ -12,6 +12,7 @@ pub mod plan;
 pub mod record;
 pub mod release_gate;
 pub mod remote;
+pub mod retention;
 pub mod scan;
 pub mod service;
 pub mod step;

@@ -727,3 +727,119 @@ fn a_push_fixes_the_versions_digest_in_the_rollout_ledger() {
     .expect("the digest is in the ledger");
     assert_eq!(json(&fixed)["digest"], digest.as_str(), "{fixed}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// release image prune
+
+/// Store an image made of `content` under `tags` in the registry; its digest.
+fn store(registry: &Registry, content: &str, tags: &[&str]) -> String {
+    let config = format!("{{\"created\":\"2020-01-01T00:00:00Z\",\"content\":\"{content}\"}}");
+    let config_digest = registry.put_blob(NAME, config.as_bytes());
+    let layer_digest = registry.put_blob(NAME, content.as_bytes());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": content.len()}]
+    });
+    let body = serde_json::to_vec(&manifest).unwrap();
+    let mut digest = String::new();
+    for tag in tags {
+        digest = registry.put_manifest(
+            NAME,
+            tag,
+            "application/vnd.oci.image.manifest.v1+json",
+            &body,
+        );
+    }
+    digest
+}
+
+#[test]
+fn prune_deletes_old_versions_and_sha_images_but_never_a_moving_tag() {
+    let registry = Registry::start();
+    let old = store(&registry, "one", &["1.0.0", "sha-aaaaaaa"]);
+    let staged = store(&registry, "two", &["1.1.0", "staging"]);
+    let newer = store(&registry, "three", &["1.2.0"]);
+    let newest = store(&registry, "four", &["1.3.0", "sha-ddddddd"]);
+    let loose = store(&registry, "five", &["sha-eeeeeee"]);
+    let repo = Repo::new();
+    repo.write(
+        "release.toml",
+        &format!("[image]\nrepository = \"{}/{NAME}\"\n", registry.host),
+    );
+
+    // A dry run says what would go and deletes nothing.
+    let dry = stdout(
+        &release(&repo, &["image", "prune", "--keep", "2", "--dry-run"])
+            .assert()
+            .success(),
+    );
+    assert!(
+        dry.contains(&format!("would delete {old} (1.0.0, sha-aaaaaaa)")),
+        "{dry}"
+    );
+    assert!(
+        dry.contains(&format!("would delete {loose} (sha-eeeeeee)")),
+        "{dry}"
+    );
+    assert!(
+        dry.contains(&format!(
+            "keep   {staged} (1.1.0, staging): the moving tag `staging` points at it"
+        )),
+        "{dry}"
+    );
+    assert!(
+        dry.contains(&format!(
+            "keep   {newest} (1.3.0, sha-ddddddd): one of the 2 newest versions (#1)"
+        )),
+        "{dry}"
+    );
+    assert!(
+        dry.contains(&format!(
+            "keep   {newer} (1.2.0): one of the 2 newest versions (#2)"
+        )),
+        "{dry}"
+    );
+    assert!(
+        dry.ends_with(&format!(
+            "would delete 2 of 5 image(s) in {}/{NAME}\n",
+            registry.host
+        )),
+        "{dry}"
+    );
+    assert_eq!(registry.tags(NAME).len(), 8, "nothing deleted");
+
+    let out: serde_json::Value = serde_json::from_str(&stdout(
+        &release(&repo, &["image", "prune", "--keep", "2", "--json"])
+            .assert()
+            .success(),
+    ))
+    .unwrap();
+    assert_eq!(out["deleted"], 2, "{out:#}");
+    let mut tags = registry.tags(NAME);
+    tags.sort();
+    assert_eq!(tags, ["1.1.0", "1.2.0", "1.3.0", "sha-ddddddd", "staging"]);
+
+    // With an age limit, images of unknown age (a registry says none) stay.
+    let out = stdout(
+        &release(
+            &repo,
+            &[
+                "image",
+                "prune",
+                "--keep",
+                "0",
+                "--older-than",
+                "90d",
+                "--dry-run",
+            ],
+        )
+        .assert()
+        .success(),
+    );
+    assert!(out.contains("would delete 0 of 3"), "{out}");
+    assert!(out.contains("its age is unknown"), "{out}");
+    let err = clean_failure(release(&repo, &["image", "prune", "--older-than", "9y"]).assert());
+    assert!(err.contains("the unit is one of s, m, h, d, w"), "{err}");
+}

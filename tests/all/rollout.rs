@@ -1774,3 +1774,57 @@ fn a_scan_command_judges_the_digest_from_its_report() {
     );
     assert_eq!(w.update_calls("staging"), 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// release image prune on ECR, with what runs and what can be rolled back to
+
+#[test]
+fn prune_never_deletes_what_runs_what_can_be_rolled_back_to_or_what_waits() {
+    let w = world("file");
+    let old = w.fleet.push("0.9.0");
+    let loose = w.fleet.push_image("sha-1234567", "a build of no release");
+    for v in ["1.1.0", "1.2.0"] {
+        w.release(CUTTER, &["deploy", v, "--env", "staging"])
+            .success();
+    }
+    // staging runs 1.2.0, can roll back to 1.1.0, which also waits for production; production
+    // runs the baseline 1.0.0 (in ECS; the ledger never deployed it).
+    let report = w.json(&["image", "prune", "--keep", "0", "--json"]);
+    let verdict = |digest: &str| {
+        report["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["digest"] == digest)
+            .cloned()
+            .unwrap_or_else(|| panic!("{digest} in {report:#}"))
+    };
+    assert_eq!(verdict(&old)["verdict"], "delete", "{report:#}");
+    assert_eq!(verdict(&loose)["verdict"], "delete", "{report:#}");
+    let why = |v: &str| {
+        verdict(&w.digests[v])["why"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(why("1.2.0"), "staging runs it (the ledger)");
+    assert!(
+        why("1.1.0").starts_with("staging can roll back to it"),
+        "{}",
+        why("1.1.0")
+    );
+    assert!(
+        why("1.0.0").starts_with("ECS runs it (prod/"),
+        "{}",
+        why("1.0.0")
+    );
+    assert_eq!(report["deleted"], 2);
+
+    // They are gone from ECR; the rest is there.
+    let again = w.json(&["image", "prune", "--keep", "0", "--dry-run", "--json"]);
+    assert_eq!(again["images"].as_array().unwrap().len(), 3, "{again:#}");
+    assert_eq!(again["deleted"], 0);
+    w.release(CUTTER, &["rollback", "--env", "staging"])
+        .success();
+    w.assert_runs("staging", "1.1.0");
+}

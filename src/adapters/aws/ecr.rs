@@ -16,6 +16,7 @@ pub use crate::adapters::registry::auth::Credentials;
 use crate::adapters::registry::{Promotion, MANIFEST_TYPES};
 use crate::config::image::is_version_tag;
 use crate::core::image::{self, ImageError, Repository};
+use crate::core::retention::StoredImage;
 use crate::core::scan::{Finding, Severity};
 
 /// An ECR call that failed.
@@ -293,6 +294,66 @@ impl Ecr {
                 Ok(Scan::Pending("scan started by another run".into()))
             }
             Err(e) => Err(sdk("StartImageScan")(e)),
+        }
+    }
+
+    /// Every image of the repository (`DescribeImages`, all pages).
+    pub async fn images(&self) -> Result<Vec<StoredImage>, EcrError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .describe_images()
+                .registry_id(&self.registry_id)
+                .repository_name(&self.repository.name)
+                .set_next_token(token.clone())
+                .max_results(1000)
+                .send()
+                .await
+                .map_err(sdk("DescribeImages"))?;
+            for d in page.image_details() {
+                let Some(digest) = d.image_digest() else {
+                    continue;
+                };
+                out.push(StoredImage {
+                    digest: digest.to_string(),
+                    tags: d.image_tags().to_vec(),
+                    pushed_at: d.image_pushed_at().map(|t| t.secs()),
+                });
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Delete the image at `digest`, every tag of it (`BatchDeleteImage`); already gone is
+    /// success.
+    pub async fn delete(&self, digest: &str) -> Result<(), EcrError> {
+        let out = self
+            .client
+            .batch_delete_image()
+            .registry_id(&self.registry_id)
+            .repository_name(&self.repository.name)
+            .image_ids(ImageIdentifier::builder().image_digest(digest).build())
+            .send()
+            .await
+            .map_err(sdk("BatchDeleteImage"))?;
+        match out.failures().iter().find(|f| {
+            f.failure_code()
+                .is_none_or(|c| c.as_str() != "ImageNotFound")
+        }) {
+            Some(f) => Err(EcrError::Sdk {
+                action: "BatchDeleteImage",
+                message: format!(
+                    "{digest}: {} {}",
+                    f.failure_code().map(|c| c.as_str()).unwrap_or_default(),
+                    f.failure_reason().unwrap_or_default()
+                ),
+            }),
+            None => Ok(()),
         }
     }
 

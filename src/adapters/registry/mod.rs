@@ -68,6 +68,9 @@ pub enum RegistryError {
         /// Why.
         message: String,
     },
+    /// The registry does not delete manifests (the distribution API's DELETE is off).
+    #[error("registry {0} does not allow deleting images (DELETE answered 405 UNSUPPORTED): enable deletion on it (distribution: `storage.delete.enabled: true`), or prune with its own tools")]
+    DeleteUnsupported(String),
     /// Nothing under that reference.
     #[error("{0} does not exist in the registry")]
     NotFound(String),
@@ -325,6 +328,59 @@ impl Registry {
 
     fn manifest_path(&self, reference: &str) -> String {
         format!("/v2/{}/manifests/{reference}", self.repository.name)
+    }
+
+    /// Every tag of the repository (`GET /v2/<name>/tags/list`, following `Link` pages).
+    pub fn tags(&self) -> Result<Vec<String>, RegistryError> {
+        let mut tags = Vec::new();
+        let mut path = format!("/v2/{}/tags/list?n=1000", self.repository.name);
+        loop {
+            let mut response = self.call("GET", &path, &[], None)?;
+            match response.status().as_u16() {
+                200 => {}
+                404 => return Ok(tags),
+                _ => return Err(self.status("GET", &path, &mut response)),
+            }
+            let next = response
+                .headers()
+                .get("link")
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| l.split_once('<'))
+                .and_then(|(_, rest)| rest.split_once('>'))
+                .map(|(next, _)| next.to_string())
+                .filter(|n| n.starts_with("/v2/"));
+            let text = response
+                .body_mut()
+                .with_config()
+                .limit(16 * 1024 * 1024)
+                .read_to_string()
+                .map_err(|e| self.unreachable(e))?;
+            let page: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            tags.extend(
+                page["tags"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| t.as_str().map(str::to_string)),
+            );
+            match next {
+                Some(n) => path = n,
+                None => return Ok(tags),
+            }
+        }
+    }
+
+    /// Delete the manifest at `digest` (every tag on it); already gone is success.
+    pub fn delete(&self, digest: &str) -> Result<(), RegistryError> {
+        let path = self.manifest_path(digest);
+        let mut response = self.call("DELETE", &path, &[], None)?;
+        match response.status().as_u16() {
+            200 | 202 | 404 => Ok(()),
+            405 => Err(RegistryError::DeleteUnsupported(
+                self.repository.registry.clone(),
+            )),
+            _ => Err(self.status("DELETE", &path, &mut response)),
+        }
     }
 
     /// The manifest under a tag or digest; `None` when there is none.

@@ -15,6 +15,7 @@ mod approve;
 mod deploy;
 mod gate;
 mod images;
+mod keep;
 mod rollback;
 mod scan;
 mod status;
