@@ -4,6 +4,7 @@ pub mod aws;
 pub mod builder;
 pub mod git;
 pub mod github;
+pub mod github_logins;
 pub mod health;
 pub mod hooks;
 pub mod image_record;

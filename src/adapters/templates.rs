@@ -269,6 +269,12 @@ mod tests {
                 commits: vec![commit(body)],
             }],
             contributors: vec!["Ann".into()],
+            contributor_details: vec![crate::core::changelog::Contributor {
+                name: "Ann".into(),
+                login: None,
+                display: "Ann".into(),
+                first_time: false,
+            }],
         };
         let templates = Templates::load(None).unwrap();
         assert!(!templates.changelog_shows_bodies());
@@ -288,6 +294,7 @@ mod tests {
             breaking: vec![],
             sections: vec![],
             contributors: vec![],
+            contributor_details: vec![],
         }
     }
 

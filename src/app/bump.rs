@@ -12,6 +12,7 @@ use crate::adapters::git::{self, history, GitError};
 use crate::adapters::hooks::{self, HookError};
 use crate::adapters::templates::{TemplateError, Templates};
 use crate::adapters::version_files::{self, Kind, VersionFileError};
+use crate::config::environ::Environ;
 use crate::config::Config;
 use crate::core::changelog::{self, Release, ReleaseInfo};
 use crate::core::plan::ReleasePlan;
@@ -126,19 +127,33 @@ pub struct Prepared {
     pub release_commit: Option<String>,
 }
 
-/// The template model of the release a plan describes.
+/// The template model of the release a plan describes. With contributors listed, their GitHub
+/// logins and first contributions are looked up ([`crate::app::authors`]; a failed lookup
+/// leaves names, never an error).
 pub fn release_of(
+    repo: &git2::Repository,
     plan: &ReleasePlan,
     time: i64,
     github: Option<&GithubRepo>,
     config: &Config,
+    environ: &Environ,
 ) -> Release {
+    let authors = config.changelog.contributors.then(|| {
+        crate::app::authors::authors(
+            repo,
+            &plan.commits,
+            plan.current_tag.as_deref(),
+            github,
+            environ,
+        )
+    });
     let info = ReleaseInfo {
         version: plan.next_version.clone(),
         tag: plan.next_tag.clone(),
         previous_tag: plan.current_tag.clone(),
         time,
         github,
+        authors: authors.as_ref(),
     };
     changelog::release_model(&plan.commits, &info, &config.changelog)
 }

@@ -329,7 +329,8 @@ pub async fn cut(
         Releasing::New { .. } => {
             let templates = Templates::load(templates_dir)?;
             let gh = remote::parse_github(&remote_url, options.environ.get("GITHUB_SERVER_URL"));
-            let model = bump::release_of(&plan, crate::util::time::now(), gh.as_ref(), config);
+            let now = crate::util::time::now();
+            let model = bump::release_of(repo, &plan, now, gh.as_ref(), config, &options.environ);
             Some(bump::prepare(repo, config, &plan, &templates, &model)?)
         }
         Releasing::Existing { .. } => None,

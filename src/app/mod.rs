@@ -1,5 +1,6 @@
 //! Orchestration: each command is a list of steps run against the adapters.
 
+pub mod authors;
 pub mod bump;
 pub mod changelog;
 pub mod cut;

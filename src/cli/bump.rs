@@ -65,7 +65,14 @@ pub async fn run(ws: &Workspace, args: &crate::cli::args::BumpArgs) -> Result<Ex
     };
     let templates = Templates::load(ws.templates_dir()?.as_deref())?;
     let github = ws.github();
-    let release = bump::release_of(&plan, now(), github.as_ref(), &ws.config);
+    let release = bump::release_of(
+        &ws.repo,
+        &plan,
+        now(),
+        github.as_ref(),
+        &ws.config,
+        &ws.environ,
+    );
     let prepared = bump::prepare(&ws.repo, &ws.config, &plan, &templates, &release)?;
     if !args.dry_run {
         crate::util::signals::catch_signals();

@@ -19,6 +19,7 @@ pub fn run(ws: &Workspace, args: &ChangelogArgs) -> Result<ExitCode> {
         templates: &templates,
         github: github.as_ref(),
         now: now(),
+        environ: &ws.environ,
     };
     let mut out = Output::new();
     if args.all {

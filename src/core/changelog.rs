@@ -2,7 +2,7 @@
 //! into an existing changelog. Rendering with tera is [`crate::adapters::templates`]'s.
 
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::config::ChangelogConfig;
 use crate::core::plan::PlannedCommit;
@@ -67,8 +67,47 @@ pub struct Release {
     pub breaking: Vec<CommitEntry>,
     /// Sections in configured order, empty ones left out.
     pub sections: Vec<SectionEntry>,
-    /// Distinct authors, sorted; bots (`name[bot]`, Renovate, Dependabot) left out.
+    /// Distinct authors, sorted: `@login` when their GitHub login is known, else their name;
+    /// bots (`name[bot]`, Renovate, Dependabot) left out. Strings, so templates written before
+    /// logins existed keep working.
     pub contributors: Vec<String>,
+    /// The same people in the same order, with what custom templates may want to show.
+    pub contributor_details: Vec<Contributor>,
+}
+
+/// One contributor of a release as templates see it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Contributor {
+    /// The author name of their newest commit in the release.
+    pub name: String,
+    /// Their GitHub login, when known.
+    pub login: Option<String>,
+    /// `@login` when the login is known, else the name: their entry in
+    /// [`Release::contributors`].
+    pub display: String,
+    /// None of their commits comes before this release: this is their first contribution.
+    pub first_time: bool,
+}
+
+/// What is known about the authors of a release beyond their commits, found outside the core
+/// (GitHub, the history before the release). The default knows nothing: names, nobody marked.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Authors {
+    /// GitHub login by author key ([`author_key`]).
+    pub logins: HashMap<String, String>,
+    /// Keys ([`author_key`]) of the authors with no commit before this release.
+    pub first_time: HashSet<String>,
+}
+
+/// Who an author is across commits: the email, lower-cased (GitHub matches emails without
+/// regard to case), or the name for a commit without an email.
+pub fn author_key(name: &str, email: &str) -> String {
+    let email = email.trim();
+    if email.is_empty() {
+        format!("name:{}", name.trim())
+    } else {
+        email.to_lowercase()
+    }
 }
 
 /// Facts about the release being described, besides its commits.
@@ -84,6 +123,8 @@ pub struct ReleaseInfo<'a> {
     pub time: i64,
     /// Where commits live on GitHub, if they do.
     pub github: Option<&'a GithubRepo>,
+    /// Logins and first-time contributors, when they were looked up.
+    pub authors: Option<&'a Authors>,
 }
 
 /// Build the template model of one release. Pure.
@@ -131,17 +172,15 @@ pub fn release_model(
         })
         .filter(|s| !s.commits.is_empty())
         .collect();
-    let contributors = if config.contributors {
-        commits
-            .iter()
-            .map(|c| c.author.clone())
-            .filter(|name| !is_bot(name))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect()
+    let contributor_details = if config.contributors {
+        contributors_of(commits, info.authors)
     } else {
         Vec::new()
     };
+    let contributors = contributor_details
+        .iter()
+        .map(|c| c.display.clone())
+        .collect();
     let compare_url = match (info.github, &info.previous_tag) {
         (Some(gh), Some(prev)) => Some(gh.compare_url(prev, info.tag.as_deref().unwrap_or("HEAD"))),
         _ => None,
@@ -160,7 +199,36 @@ pub fn release_model(
             .collect(),
         sections,
         contributors,
+        contributor_details,
     }
+}
+
+/// The distinct people behind `commits` (newest first), bots left out, sorted by what is shown
+/// of them. Commits shown the same way (two emails of one login, or one name) are one person,
+/// who is new only when each of their author keys is.
+fn contributors_of(commits: &[PlannedCommit], authors: Option<&Authors>) -> Vec<Contributor> {
+    let mut people: BTreeMap<String, Contributor> = BTreeMap::new();
+    for c in commits.iter().filter(|c| !is_bot(&c.author)) {
+        let key = author_key(&c.author, &c.email);
+        let login = authors
+            .and_then(|a| a.logins.get(&key))
+            .filter(|login| !login.is_empty() && !is_bot(login));
+        let first_time = authors.is_some_and(|a| a.first_time.contains(&key));
+        let display = match login {
+            Some(login) => format!("@{login}"),
+            None => c.author.clone(),
+        };
+        people
+            .entry(display.clone())
+            .and_modify(|p| p.first_time &= first_time)
+            .or_insert_with(|| Contributor {
+                name: c.author.clone(),
+                login: login.cloned(),
+                display,
+                first_time,
+            });
+    }
+    people.into_values().collect()
 }
 
 /// Collapse runs of blank lines and end with exactly one newline, so templates can be written
@@ -521,6 +589,55 @@ mod tests {
             link_references("ünï #7", url),
             "ünï [#7](https://github.com/o/r/issues/7)"
         );
+    }
+
+    fn planned(author: &str, email: &str) -> PlannedCommit {
+        PlannedCommit {
+            id: "a".repeat(40),
+            short_id: "aaaaaaa".into(),
+            message: crate::core::commit::classify("fix: x").unwrap(),
+            level: crate::core::version::Bump::Patch,
+            author: author.into(),
+            email: email.into(),
+            time: 0,
+        }
+    }
+
+    #[test]
+    fn contributors_show_logins_and_first_contributions() {
+        let commits = [
+            planned("Ann", "ann@x"),
+            planned("Ann B.", "ANN@x"),
+            planned("Bob", "bob@x"),
+            planned("Bob", "bob@y"),
+            planned("Cy", ""),
+            planned("renovate[bot]", "bot@x"),
+        ];
+        let config = ChangelogConfig::default();
+        let names = release_model(&commits, &ReleaseInfo::default(), &config);
+        assert_eq!(names.contributors, ["Ann", "Ann B.", "Bob", "Cy"]);
+        assert!(names.contributor_details.iter().all(|c| !c.first_time));
+        let authors = Authors {
+            logins: [("ann@x", "ann"), ("bot@x", "renovate[bot]")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into(),
+            first_time: ["bob@x", "name:Cy", "bot@x"].map(String::from).into(),
+        };
+        let info = ReleaseInfo {
+            authors: Some(&authors),
+            ..Default::default()
+        };
+        let model = release_model(&commits, &info, &config);
+        // Both of Ann's emails are one login; Bob is new under one email only: not new.
+        assert_eq!(model.contributors, ["@ann", "Bob", "Cy"]);
+        let ann = &model.contributor_details[0];
+        assert_eq!(
+            (ann.name.as_str(), ann.login.as_deref(), ann.first_time),
+            ("Ann", Some("ann"), false)
+        );
+        assert!(!model.contributor_details[1].first_time);
+        assert!(model.contributor_details[2].first_time);
+        assert_eq!(author_key("X", " A@B.c "), "a@b.c");
     }
 
     #[test]

@@ -31,6 +31,27 @@ impl GithubRepo {
     }
 }
 
+/// The REST API base for `repo`: `configured` (`GITHUB_API_URL`) when given, else
+/// [`DEFAULT_API`] for github.com and `https://HOST/api/v3` for GitHub Enterprise, so a token
+/// meant for an Enterprise server is never sent to github.com.
+pub fn api_base(repo: &GithubRepo, configured: Option<&str>) -> String {
+    match configured {
+        Some(api) => api.trim_end_matches('/').to_string(),
+        None if repo.web == "https://github.com" => DEFAULT_API.to_string(),
+        None => format!("{}/api/v3", repo.web.trim_end_matches('/')),
+    }
+}
+
+/// The GraphQL endpoint beside a REST API base: `https://api.github.com/graphql`, and
+/// `https://HOST/api/graphql` for an Enterprise server's `https://HOST/api/v3`.
+pub fn graphql_url(api: &str) -> String {
+    let api = api.trim_end_matches('/');
+    match api.strip_suffix("/v3") {
+        Some(base) => format!("{base}/graphql"),
+        None => format!("{api}/graphql"),
+    }
+}
+
 /// Parse `url` as a GitHub remote. `server` is an extra web host that counts as GitHub
 /// (GitHub Enterprise, from `GITHUB_SERVER_URL`).
 pub fn parse_github(url: &str, server: Option<&str>) -> Option<GithubRepo> {
@@ -96,6 +117,28 @@ pub fn split_credentials(url: &str) -> Option<(&str, Option<&str>, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn graphql_sits_beside_the_rest_api() {
+        assert_eq!(graphql_url(DEFAULT_API), "https://api.github.com/graphql");
+        assert_eq!(
+            graphql_url("https://ghe.example.com/api/v3/"),
+            "https://ghe.example.com/api/graphql"
+        );
+        assert_eq!(
+            graphql_url("http://127.0.0.1:9"),
+            "http://127.0.0.1:9/graphql"
+        );
+        let dotcom = parse_github("git@github.com:o/r.git", None).unwrap();
+        assert_eq!(api_base(&dotcom, None), DEFAULT_API);
+        let ghe = parse_github(
+            "https://ghe.example.com/o/r.git",
+            Some("https://ghe.example.com"),
+        )
+        .unwrap();
+        assert_eq!(api_base(&ghe, None), "https://ghe.example.com/api/v3");
+        assert_eq!(api_base(&ghe, Some("http://mock/")), "http://mock");
+    }
 
     #[test]
     fn credentials_are_found_in_the_authority_only() {

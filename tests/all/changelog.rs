@@ -72,7 +72,11 @@ fn unreleased_changes_by_section_breaking_first() {
         "{text}"
     );
     assert!(text.contains("- Alice Author\n"), "{text}");
-    assert!(text.contains("- Bob Builder\n"), "{text}");
+    // Bob has no commit before v1.1.0; Alice has.
+    assert!(
+        text.contains("- Bob Builder (first contribution)\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -402,4 +406,312 @@ fn the_preview_is_what_bump_writes() {
     assert!(preview.starts_with("## [Unreleased]\n"), "{preview}");
     let all = stdout(&repo.run(&["changelog", "--all"]).success());
     assert!(!all.contains("Rita Releaser"), "{all}");
+}
+
+/// GitHub logins instead of names, and first contributions, against a mocked GraphQL API.
+mod usernames {
+    use crate::support::{stderr, stdout, Repo, AUTHOR_EMAIL};
+    use std::collections::HashMap;
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+    const TOKEN: &str = "ghp_usernamesTestToken42";
+    const DAN: (&str, &str) = ("Dan Developer", "dan@example.com");
+    const ERIN: (&str, &str) = ("Erin Example", "erin@example.com");
+
+    fn commit_as(repo: &Repo, (name, email): (&str, &str), message: &str) {
+        let status = repo
+            .git_cmd(&["commit", "-q", "--allow-empty", "-m", message])
+            .env("GIT_AUTHOR_NAME", name)
+            .env("GIT_AUTHOR_EMAIL", email)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// v1.0.0 by Alice (the default author), then many commits by Alice (returning), Dan and
+    /// Erin (both new; Erin's email belongs to no GitHub account) and Dependabot, on GitHub.
+    fn project() -> Repo {
+        let repo = Repo::released(&[("version.txt", "1.0.0\n")]);
+        repo.remote("git@github.com:acme/app.git");
+        for i in 0..4 {
+            repo.commit(&format!("fix: alice's fix {i}"));
+            commit_as(&repo, DAN, &format!("feat: dan's feature {i}"));
+            commit_as(&repo, ERIN, &format!("fix: erin's fix {i}"));
+        }
+        commit_as(
+            &repo,
+            (
+                "dependabot[bot]",
+                "49699333+dependabot[bot]@users.noreply.github.com",
+            ),
+            "fix(deps): bump x",
+        );
+        repo
+    }
+
+    /// GitHub's GraphQL API for one repository: each aliased `object(oid:)` of a commit it has
+    /// answers `{"author": {"user": {"login": ...}}}` (`"user": null` for an email of no
+    /// account), and `null` for a commit it does not have, as documented for `Commit.author`
+    /// (a `GitActor`, whose `user` is nullable) and `Repository.object`.
+    struct Graphql {
+        /// Login (or none) by commit id.
+        by_commit: HashMap<String, Option<String>>,
+    }
+
+    impl Respond for Graphql {
+        fn respond(&self, request: &Request) -> ResponseTemplate {
+            let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+            assert_eq!(body["variables"]["owner"], "acme");
+            assert_eq!(body["variables"]["name"], "app");
+            let mut repository = serde_json::Map::new();
+            for (alias, id) in aliases(body["query"].as_str().unwrap()) {
+                let answer = match self.by_commit.get(&id) {
+                    Some(login) => serde_json::json!({"author": {"user":
+                        login.as_ref().map(|l| serde_json::json!({"login": l}))}}),
+                    None => serde_json::Value::Null,
+                };
+                repository.insert(alias, answer);
+            }
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"data": {"repository": repository}}))
+        }
+    }
+
+    /// `(alias, commit id)` of each `alias: object(oid: "id")` in a query.
+    fn aliases(query: &str) -> Vec<(String, String)> {
+        let marker = ": object(oid: \"";
+        let mut out = Vec::new();
+        let mut rest = query;
+        while let Some(at) = rest.find(marker) {
+            let alias = rest[..at].rsplit([' ', '{']).next().unwrap().to_string();
+            let after = &rest[at + marker.len()..];
+            let end = after.find('"').unwrap();
+            out.push((alias, after[..end].to_string()));
+            rest = &after[end..];
+        }
+        out
+    }
+
+    /// The login each email has on the mocked GitHub.
+    fn login_of(email: &str) -> Option<String> {
+        match email {
+            AUTHOR_EMAIL => Some("alice".into()),
+            "dan@example.com" => Some("dan".into()),
+            "finn@example.com" => Some("finn-gh".into()),
+            _ => None,
+        }
+    }
+
+    /// A GitHub that knows every commit of `repo` now.
+    async fn github_for(repo: &Repo) -> MockServer {
+        let server = MockServer::start().await;
+        let by_commit = repo
+            .git(&["log", "--all", "--format=%H %ae"])
+            .lines()
+            .map(|l| {
+                let (id, email) = l.split_once(' ').unwrap();
+                (id.to_string(), login_of(&email.to_lowercase()))
+            })
+            .collect();
+        Mock::given(method("POST"))
+            .and(path("/graphql"))
+            .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+            .respond_with(Graphql { by_commit })
+            .mount(&server)
+            .await;
+        server
+    }
+
+    fn release(
+        repo: &Repo,
+        server: &MockServer,
+        token: bool,
+        args: &[&str],
+    ) -> assert_cmd::assert::Assert {
+        let mut cmd = repo.release_hermetic();
+        cmd.env("GITHUB_API_URL", server.uri());
+        if token {
+            cmd.env("GITHUB_TOKEN", TOKEN);
+        }
+        cmd.args(args).assert()
+    }
+
+    async fn graphql_requests(server: &MockServer) -> Vec<serde_json::Value> {
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|r| serde_json::from_slice(&r.body).unwrap())
+            .collect()
+    }
+
+    fn cache(repo: &Repo) -> Option<serde_json::Value> {
+        let text =
+            std::fs::read_to_string(repo.path().join(".git/release-agent/logins.json")).ok()?;
+        Some(serde_json::from_str(&text).unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn logins_replace_names_in_one_query_and_the_cache_answers_next_time() {
+        let repo = project();
+        let gh = github_for(&repo).await;
+
+        let text = stdout(&release(&repo, &gh, true, &["changelog"]).success());
+        let contributors = &text[text.find("### Contributors").unwrap()..];
+        assert_eq!(
+            contributors.trim_end(),
+            "### Contributors\n\n- @alice\n- @dan (first contribution)\n- Erin Example (first contribution)",
+            "{text}"
+        );
+        let requests = graphql_requests(&gh).await;
+        assert_eq!(requests.len(), 1, "one query for 13 commits by 4 authors");
+        // One commit per person asked about, the bot not at all.
+        let asked = aliases(requests[0]["query"].as_str().unwrap());
+        assert_eq!(asked.len(), 3, "{asked:?}");
+        assert_eq!(
+            cache(&repo).unwrap(),
+            serde_json::json!({"alice@example.com": "alice", "dan@example.com": "dan",
+                "erin@example.com": null})
+        );
+        // The whole history lists the same people the same way, from the cache alone: a
+        // changelog written by `--all` has the [Unreleased] section `bump` replaces.
+        let all = stdout(&release(&repo, &gh, true, &["changelog", "--all"]).success());
+        assert!(all.contains(contributors.trim_end()), "{all}");
+        assert_eq!(graphql_requests(&gh).await.len(), 1);
+
+        // The release itself asks nothing more: every email is in the cache.
+        let out = release(&repo, &gh, true, &["bump"]).success();
+        assert_eq!(stderr(&out), "");
+        assert_eq!(graphql_requests(&gh).await.len(), 1);
+        let changelog = repo.read("CHANGELOG.md");
+        assert!(
+            changelog.contains("- @alice\n- @dan (first contribution)\n"),
+            "{changelog}"
+        );
+        let notes = repo.tag_message("v1.1.0");
+        assert!(notes.contains("@alice, @dan, Erin Example"), "{notes}");
+        assert!(
+            notes.contains("- @dan made their first contribution\n"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("- Erin Example made their first contribution"),
+            "{notes}"
+        );
+        assert!(!notes.contains("@alice made"), "{notes}");
+
+        // Next release: Dan returns, Finn is new; only Finn's email is asked about.
+        commit_as(&repo, DAN, "fix: dan again");
+        commit_as(&repo, ("Finn", "Finn@Example.com"), "feat: finn's first");
+        let finn = repo.head();
+        let gh = github_for(&repo).await;
+        release(&repo, &gh, true, &["bump"]).success();
+        let requests = graphql_requests(&gh).await;
+        assert_eq!(requests.len(), 1);
+        let asked = aliases(requests[0]["query"].as_str().unwrap());
+        assert_eq!(asked, [("c0".to_string(), finn)]);
+        let notes = repo.tag_message("v1.2.0");
+        assert!(notes.contains("@dan, @finn-gh\n"), "{notes}");
+        assert!(
+            notes.contains("- @finn-gh made their first contribution"),
+            "{notes}"
+        );
+        assert!(!notes.contains("@dan made"), "{notes}");
+        assert_eq!(cache(&repo).unwrap()["finn@example.com"], "finn-gh");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn without_a_token_names_and_no_request() {
+        let repo = project();
+        let gh = github_for(&repo).await;
+        let out = release(&repo, &gh, false, &["bump"]).success();
+        assert_eq!(stderr(&out), "");
+        let changelog = repo.read("CHANGELOG.md");
+        assert!(
+            changelog.contains("### Contributors\n\n- Alice Author\n- Dan Developer (first contribution)\n- Erin Example (first contribution)\n"),
+            "{changelog}"
+        );
+        assert!(!changelog.contains('@'), "{changelog}");
+        assert!(graphql_requests(&gh).await.is_empty());
+        assert_eq!(cache(&repo), None);
+
+        // With a token but `contributors = false`: nothing listed, nothing asked.
+        let repo = project();
+        repo.write("release.toml", "[changelog]\ncontributors = false\n");
+        repo.git(&["add", "release.toml"]);
+        repo.commit_staged("chore: no contributors");
+        release(&repo, &gh, true, &["bump"]).success();
+        assert!(!repo.read("CHANGELOG.md").contains("Contributors"));
+        assert!(graphql_requests(&gh).await.is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_failing_lookup_leaves_names_and_the_release_goes_on() {
+        let answers = [
+            ResponseTemplate::new(502).set_body_string(format!("<html>Bad gateway {TOKEN}</html>")),
+            ResponseTemplate::new(500)
+                .set_body_json(serde_json::json!({"message": format!("boom for {TOKEN}")})),
+            ResponseTemplate::new(200).set_body_string("garbage {"),
+            // How GitHub answers for a repository the token cannot see.
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "data": {"repository": null},
+                "errors": [{"type": "NOT_FOUND", "path": ["repository"],
+                    "locations": [{"line": 1, "column": 42}],
+                    "message": format!("Could not resolve to a Repository with the name 'acme/app'. {TOKEN}")}]
+            })),
+        ];
+        for answer in answers {
+            let gh = MockServer::start().await;
+            Mock::given(method("POST"))
+                .and(path("/graphql"))
+                .respond_with(answer)
+                .mount(&gh)
+                .await;
+            let repo = project();
+            let out = release(&repo, &gh, true, &["bump"]).success();
+            let (out, err) = (stdout(&out), stderr(&out));
+            assert!(out.starts_with("released v1.1.0"), "{out}");
+            assert!(
+                err.contains("cannot look up the GitHub logins of the contributors"),
+                "{err}"
+            );
+            assert!(!out.contains(TOKEN) && !err.contains(TOKEN), "{out}{err}");
+            let changelog = repo.read("CHANGELOG.md");
+            assert!(
+                changelog.contains("- Alice Author\n- Dan Developer (first contribution)\n"),
+                "{changelog}"
+            );
+            assert_eq!(graphql_requests(&gh).await.len(), 1);
+            assert_eq!(cache(&repo), None, "nothing learned, nothing cached");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_corrupt_cache_is_ignored_and_rewritten() {
+        let repo = project();
+        let gh = github_for(&repo).await;
+        std::fs::create_dir_all(repo.path().join(".git/release-agent")).unwrap();
+        std::fs::write(
+            repo.path().join(".git/release-agent/logins.json"),
+            "{\"a\": 3,",
+        )
+        .unwrap();
+        let out = release(&repo, &gh, true, &["changelog"]).success();
+        assert!(stdout(&out).contains("- @alice\n"), "{}", stdout(&out));
+        assert!(stderr(&out).contains("ignoring"), "{}", stderr(&out));
+        assert_eq!(cache(&repo).unwrap()["dan@example.com"], "dan");
+        assert_eq!(graphql_requests(&gh).await.len(), 1);
+    }
+
+    #[test]
+    fn the_first_release_marks_nobody() {
+        let repo = Repo::new();
+        repo.commit("feat: start");
+        commit_as(&repo, DAN, "fix: help");
+        let text = stdout(&repo.release_hermetic().arg("changelog").assert().success());
+        assert!(text.contains("- Alice Author\n- Dan Developer\n"), "{text}");
+        assert!(!text.contains("first contribution"), "{text}");
+    }
 }

@@ -351,6 +351,28 @@ pub fn commits_since(
     read_walk(repo, walk)
 }
 
+/// The author (name, email) of each commit reachable from `from`, newest first, shown to `f`
+/// until it returns `false`. Only commit headers are read, not messages; names and emails are
+/// made inert as [`CommitView`]'s are, so they compare equal to those.
+pub fn each_author(
+    repo: &Repository,
+    from: Oid,
+    mut f: impl FnMut(&str, &str) -> bool,
+) -> Result<(), HistoryError> {
+    let mut walk = repo.revwalk()?;
+    walk.push(from)?;
+    for id in walk {
+        let commit = repo.find_commit(id?)?;
+        let author = commit.author();
+        let name = inert_line(String::from_utf8_lossy(author.name_bytes()));
+        let email = inert_line(String::from_utf8_lossy(author.email_bytes()));
+        if !f(&name, &email) {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// The history reachable from one commit, split by release (see [`split`]), with what its
 /// caller kept of each commit.
 #[derive(Debug)]

@@ -31,7 +31,7 @@ pub struct CompactCommit {
     /// Its type, an index into the interned types; [`NOT_COUNTED`] when the message is not a
     /// Conventional Commit.
     kind: u32,
-    /// Its author, an index into the interned names.
+    /// Its author, an index into the interned `name\0email` pairs.
     author: u32,
 }
 
@@ -58,6 +58,8 @@ pub struct CompactCommits {
     shown: HashSet<String>,
     /// Whether bodies are kept (the template may show them).
     keep_body: bool,
+    /// Room to join an author's name and email without an allocation per commit.
+    scratch: String,
 }
 
 impl CompactCommits {
@@ -75,6 +77,7 @@ impl CompactCommits {
                 .flat_map(|s| s.types.iter().cloned())
                 .collect(),
             keep_body,
+            scratch: String::new(),
         }
     }
 
@@ -83,11 +86,18 @@ impl CompactCommits {
         if let Some(target) = commit::reverted_commit(c.message) {
             self.reverts.insert(c.id, target.into());
         }
+        // Every commit's author, counted or not: whether someone contributed before a release
+        // depends on all their commits. Names and emails hold no NUL (made inert on reading).
+        self.scratch.clear();
+        self.scratch.push_str(c.author);
+        self.scratch.push('\0');
+        self.scratch.push_str(c.email);
+        let author = self.authors.intern(&self.scratch);
         let Ok(message) = commit::classify(c.message) else {
             return CompactCommit {
                 text: NO_TEXT,
                 kind: NOT_COUNTED,
-                author: 0,
+                author,
             };
         };
         let text = if message.breaking || self.shown.contains(&message.kind) {
@@ -98,7 +108,7 @@ impl CompactCommits {
         CompactCommit {
             text,
             kind: self.kinds.intern(&message.kind),
-            author: self.authors.intern(c.author),
+            author,
         }
     }
 
@@ -187,7 +197,7 @@ impl CompactCommits {
 
     /// The commits of one release that count, as [`plan::classify_commits`] returns them from
     /// the full commits, with what [`release_model`](crate::core::changelog::release_model) reads
-    /// filled in (`email` is empty, `time` 0). `commits` index `ids` and `digests`, newest
+    /// filled in (`time` is 0). `commits` index `ids` and `digests`, newest
     /// first.
     pub fn planned(
         &self,
@@ -219,12 +229,29 @@ impl CompactCommits {
                 id,
                 level: rules.level_of(&message),
                 message,
-                author: self.authors.get(d.author).to_string(),
-                email: String::new(),
+                author: self.author(d.author).0.to_string(),
+                email: self.author(d.author).1.to_string(),
                 time: 0,
             });
         }
         out
+    }
+}
+
+impl CompactCommits {
+    /// The number of distinct authors (name and email) read so far.
+    pub fn author_count(&self) -> usize {
+        self.authors.strings.len()
+    }
+
+    /// Name and email of the author numbered `n` (below [`CompactCommits::author_count`]).
+    pub fn author(&self, n: u32) -> (&str, &str) {
+        self.authors.get(n).split_once('\0').unwrap_or(("", ""))
+    }
+
+    /// The number of a commit's author, for [`CompactCommits::author`].
+    pub fn author_of(d: CompactCommit) -> u32 {
+        d.author
     }
 }
 

@@ -3,14 +3,15 @@
 
 pub mod compact;
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use crate::adapters::git::history::{self, HistoryError};
 use crate::adapters::templates::{TemplateError, Templates};
+use crate::config::environ::Environ;
 use crate::config::Config;
-use crate::core::changelog::{self, ReleaseInfo};
-use crate::core::commit::RawCommit;
+use crate::core::changelog::{self, Authors, ReleaseInfo};
 use crate::core::plan;
 use crate::core::remote::GithubRepo;
 use compact::CompactCommits;
@@ -44,6 +45,8 @@ pub struct Source<'a> {
     pub github: Option<&'a GithubRepo>,
     /// The date of what is not released yet.
     pub now: i64,
+    /// The environment: the GitHub token and API for contributors' logins.
+    pub environ: &'a Environ,
 }
 
 /// The changes since the last release, as `bump` would write them.
@@ -61,14 +64,31 @@ pub fn unreleased(source: &Source<'_>) -> Result<String, ChangelogError> {
         history::commits_since(repo, head, current.map(|t| t.commit))?,
         &config.commit.message,
     );
+    let (counted, _, _) = plan::classify_commits(
+        &commits,
+        &crate::core::version::BumpRules::from_config(&config.bump),
+    );
+    let previous_tag = current.map(|t| t.name.clone());
+    // The same lookup as `bump`'s, so the preview lists contributors as the release will.
+    let authors = config.changelog.contributors.then(|| {
+        crate::app::authors::authors(
+            repo,
+            &counted,
+            previous_tag.as_deref(),
+            source.github,
+            source.environ,
+        )
+    });
     let info = ReleaseInfo {
         version: None,
         tag: None,
-        previous_tag: current.map(|t| t.name.clone()),
+        previous_tag,
         time: source.now,
         github: source.github,
+        authors: authors.as_ref(),
     };
-    render(config, source.templates, &commits, &info)
+    let release = changelog::release_model(&counted, &info, &config.changelog);
+    Ok(source.templates.changelog(std::slice::from_ref(&release))?)
 }
 
 /// Every stable release of the whole history, newest first, each handed to `emit` in order
@@ -117,11 +137,17 @@ pub fn whole_history(
         .map(|r| r.tag.as_ref().map(|t| t.name.clone()))
         .chain(std::iter::once(None))
         .collect();
+    let authors = if config.changelog.contributors {
+        history_authors(source, &split, &digests)
+    } else {
+        Vec::new()
+    };
     let infos: Vec<ReleaseInfo<'_>> = split
         .releases
         .iter()
         .zip(previous)
-        .map(|(release, previous_tag)| ReleaseInfo {
+        .enumerate()
+        .map(|(i, (release, previous_tag))| ReleaseInfo {
             version: release.tag.as_ref().map(|t| t.version.to_string()),
             tag: release.tag.as_ref().map(|t| t.name.clone()),
             previous_tag,
@@ -130,6 +156,7 @@ pub fn whole_history(
                 None => source.now,
             },
             github: source.github,
+            authors: authors.get(i),
         })
         .collect();
     let rules = crate::core::version::BumpRules::from_config(&config.bump);
@@ -145,6 +172,68 @@ pub fn whole_history(
         out("\n")
     })?;
     Ok(())
+}
+
+/// What is known of the authors of each release of `split` (in its order): their GitHub logins
+/// (one lookup for the whole history, see [`crate::app::authors::logins_of`]) and who is new in
+/// each release: an author none of whose commits is in an older release. Nobody is new in the
+/// oldest release, as `bump` marks nobody in a first release.
+fn history_authors(
+    source: &Source<'_>,
+    split: &history::Split<compact::CompactCommit>,
+    digests: &CompactCommits,
+) -> Vec<Authors> {
+    // Authors are numbered by name and email; the key (the email, any case) numbers people.
+    let mut key_numbers: HashMap<String, u32> = HashMap::new();
+    let mut keys: Vec<String> = Vec::new();
+    let mut person_of: Vec<u32> = Vec::with_capacity(digests.author_count());
+    for n in 0..digests.author_count() {
+        let (name, email) = digests.author(n as u32);
+        let key = changelog::author_key(name, email);
+        let number = *key_numbers.entry(key.clone()).or_insert_with(|| {
+            keys.push(key);
+            (keys.len() - 1) as u32
+        });
+        person_of.push(number);
+    }
+    let person =
+        |commit: u32| person_of[CompactCommits::author_of(split.commits[commit as usize]) as usize];
+    let logins = match source.github {
+        Some(gh) => {
+            // One commit per email: the oldest read (the walk goes from new to old).
+            let mut samples = BTreeMap::new();
+            for (i, d) in split.commits.iter().enumerate() {
+                let (name, email) = digests.author(CompactCommits::author_of(*d));
+                if !email.trim().is_empty() && !changelog::is_bot(name) {
+                    samples.insert(changelog::author_key(name, email), split.ids[i].to_string());
+                }
+            }
+            crate::app::authors::logins_of(source.repo, samples, gh, source.environ)
+        }
+        None => HashMap::new(),
+    };
+    let mut seen = vec![false; keys.len()];
+    let mut out: Vec<Authors> = Vec::with_capacity(split.releases.len());
+    for (n, release) in split.releases.iter().enumerate().rev() {
+        let people: BTreeSet<u32> = release.commits.iter().map(|&c| person(c)).collect();
+        let oldest = n + 1 == split.releases.len();
+        let mut authors = Authors::default();
+        for &p in &people {
+            let key = &keys[p as usize];
+            if !oldest && !seen[p as usize] {
+                authors.first_time.insert(key.clone());
+            }
+            if let Some(login) = logins.get(key) {
+                authors.logins.insert(key.clone(), login.clone());
+            }
+        }
+        for p in people {
+            seen[p as usize] = true;
+        }
+        out.push(authors);
+    }
+    out.reverse();
+    out
 }
 
 /// Render `count` releases, spread over up to four threads, and hand each text to `emit` in
@@ -198,19 +287,4 @@ fn render_in_order(
         start = end;
     }
     Ok(())
-}
-
-/// Render one release's section.
-fn render(
-    config: &Config,
-    templates: &Templates,
-    commits: &[RawCommit],
-    info: &ReleaseInfo<'_>,
-) -> Result<String, ChangelogError> {
-    let (counted, _, _) = plan::classify_commits(
-        commits,
-        &crate::core::version::BumpRules::from_config(&config.bump),
-    );
-    let release = changelog::release_model(&counted, info, &config.changelog);
-    Ok(templates.changelog(std::slice::from_ref(&release))?)
 }

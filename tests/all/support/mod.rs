@@ -80,6 +80,11 @@ const CLEARED: &[&str] = &[
     "RUST_BACKTRACE",
     "GITHUB_SERVER_URL",
     "SOURCE_DATE_EPOCH",
+    // A token of the machine running the tests (GitHub Actions') must not reach GitHub from a
+    // test: a test that wants one sets it.
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "GITHUB_API_URL",
     // Signing: the keys and agents of the machine running the tests stay out of them.
     "GNUPGHOME",
     "GPG_AGENT_INFO",
