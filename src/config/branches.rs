@@ -17,13 +17,40 @@ use semver::Version;
 use serde::{Deserialize, Serialize};
 
 /// One entry of `branches`: a name, or a rule.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum BranchEntry {
     /// A stable release branch.
     Name(String),
     /// A branch with a rule.
     Rule(BranchRule),
+}
+
+/// A string is a name, a table a rule; a table's own errors (an unknown key, a wrong type)
+/// come through with their place, which an untagged enum would lose.
+impl<'de> Deserialize<'de> for BranchEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entry;
+        impl<'de> serde::de::Visitor<'de> for Entry {
+            type Value = BranchEntry;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a branch name, or a table with `name` and optionally `prerelease` or `range`",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<BranchEntry, E> {
+                Ok(BranchEntry::Name(v.to_string()))
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                map: M,
+            ) -> Result<BranchEntry, M::Error> {
+                BranchRule::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(BranchEntry::Rule)
+            }
+        }
+        deserializer.deserialize_any(Entry)
+    }
 }
 
 /// `[[branches]]`

@@ -163,3 +163,15 @@ fn a_rule_that_cannot_work_is_a_config_error_with_its_line() {
     assert!(err.contains("release.toml:6:"), "{err}");
     assert!(err.contains("both prerelease and range"), "{err}");
 }
+
+#[test]
+fn a_misspelled_key_in_a_rule_is_named_with_its_line() {
+    let repo =
+        project("[[branches]]\nname = \"main\"\n[[branches]]\nname = \"1.x\"\nrang = \"1.x\"\n");
+    let err = clean_failure(repo.run(&["plan"]));
+    assert!(err.contains("release.toml:5:"), "{err}");
+    assert!(err.contains("unknown field `rang`"), "{err}");
+    let repo = project("branches = [1]\n");
+    let err = clean_failure(repo.run(&["plan"]));
+    assert!(err.contains("expected a branch name, or a table"), "{err}");
+}
