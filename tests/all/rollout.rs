@@ -1828,3 +1828,63 @@ fn prune_never_deletes_what_runs_what_can_be_rolled_back_to_or_what_waits() {
         .success();
     w.assert_runs("staging", "1.1.0");
 }
+
+/// Give moto's ECR this answer for the scan of `digest` (moto's API for scan results).
+fn scan_result(w: &World, digest: &str, status: &str, enhanced: serde_json::Value) {
+    let answer = serde_json::json!({
+        "results": [{
+            "registryId": "123456789012",
+            "repositoryName": "app",
+            "imageId": {"imageDigest": digest},
+            "imageScanStatus": {"status": status, "description": format!("scan {status}")},
+            "imageScanFindings": {"enhancedFindings": enhanced, "findingSeverityCounts": {}}
+        }],
+        "region": "eu-north-1"
+    });
+    let response = ureq::post(format!(
+        "{}/moto-api/static/ecr/scan-finding-results",
+        w.fleet.moto.endpoint
+    ))
+    .header("Content-Type", "application/json")
+    .send(answer.to_string())
+    .expect("moto takes the scan result");
+    assert_eq!(response.status(), 201, "moto's API answered");
+}
+
+#[test]
+fn enhanced_findings_block_and_a_scan_that_never_completes_blocks_too() {
+    let w = world_with("file", 0.4, "3s", "max_severity = \"HIGH\"");
+    scan_result(
+        &w,
+        &w.digests["1.1.0"],
+        "COMPLETE",
+        serde_json::json!([{
+            "severity": "CRITICAL",
+            "title": "CVE-2024-0002 - libssl",
+            "packageVulnerabilityDetails": {
+                "vulnerabilityId": "CVE-2024-0002",
+                "vulnerablePackages": [{"name": "libssl3", "version": "3.0.2"}]
+            }
+        }]),
+    );
+    let err = clean_failure(w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"]));
+    assert!(
+        err.contains("CVE-2024-0002 (CRITICAL, libssl3 3.0.2)"),
+        "{err}"
+    );
+
+    scan_result(
+        &w,
+        &w.digests["1.2.0"],
+        "IN_PROGRESS",
+        serde_json::json!([]),
+    );
+    let out = w.release(CUTTER, &["deploy", "1.2.0", "--env", "staging"]);
+    let err = clean_failure(out);
+    assert!(
+        err.contains("the ECR scan is still not complete after 3 s"),
+        "{err}"
+    );
+    assert!(err.contains("waiting for ECR's scan"), "{err}");
+    assert_eq!(w.update_calls("staging"), 0);
+}
