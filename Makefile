@@ -76,9 +76,17 @@ release-build:
 MOTO_VERSION ?= 5.2.5
 VENV         ?= .venv
 
-$(VENV)/bin/moto_server:
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)'
+# cbor2: CloudWatch's SDKs speak Smithy RPC v2 CBOR, which moto does not; the test launcher
+# (tests/all/support/moto_launcher.py) translates it to the JSON protocol moto serves.
+CBOR2_VERSION ?= 6.3.0
+VENV_STAMP   := $(VENV)/.installed-moto-$(MOTO_VERSION)-cbor2-$(CBOR2_VERSION)
+
+$(VENV_STAMP):
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' 'cbor2==$(CBOR2_VERSION)'
+	touch $@
+
+$(VENV)/bin/moto_server: $(VENV_STAMP)
 
 # Most integration tests wait (on moto's ECS deployments, on child processes), not compute: more
 # test threads than cores halves the run on 2 cores. TEST_THREADS=1 runs them one at a time.
@@ -89,7 +97,7 @@ TEST_THREADS ?= 8
 deps:
 	bash tests/deps.sh
 
-test: deps $(VENV)/bin/moto_server
+test: deps $(VENV_STAMP)
 	MOTO_SERVER=$(abspath $(VENV)/bin/moto_server) RUST_TEST_THREADS=$(TEST_THREADS) \
 		$(CARGO) test --all-targets
 	$(MAKE) test-action
@@ -114,7 +122,7 @@ install:
 	$(CARGO) install --path . --locked
 
 # bench/run.py writes its repository with bench/synth-history (SYNTH_HISTORY overrides it).
-bench: release-build $(VENV)/bin/moto_server
+bench: release-build $(VENV_STAMP)
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 	$(PYTHON) bench/image.py
 	$(VENV)/bin/python bench/rollout.py $(ROLLOUT_ARGS)

@@ -316,6 +316,10 @@ pub struct RunArgs {
     /// Wait up to this long (`10m`) for another run that holds the environment.
     #[arg(long, value_name = "DURATION", default_value = "0s")]
     pub wait: String,
+    /// Deploy even though one of the environment's alarms is already in ALARM (recorded in
+    /// the ledger; that alarm is not watched during this deploy).
+    #[arg(long)]
+    pub force: bool,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,

@@ -22,6 +22,7 @@ async fn open<'a>(ws: &'a Workspace, run: Option<&RunArgs>) -> Result<Rollout<'a
         rollout.lock_wait = Span::parse(&run.wait)
             .map_err(|e| anyhow::anyhow!("--wait: {e}"))?
             .0;
+        rollout.force_alarms = run.force;
     }
     Ok(rollout)
 }

@@ -99,6 +99,15 @@ pub struct EnvironmentConfig {
     /// use your own scanner on ECR.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scan_command: Vec<String>,
+    /// CloudWatch alarms (metric or composite) that judge a deploy: one in ALARM before it
+    /// starts refuses it (unless `--force`), one going to ALARM from the update until the
+    /// bake ends fails it and rolls it back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<String>,
+    /// How long after the health gate the alarms are still watched before the deploy counts
+    /// as completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bake: Option<Span>,
 }
 
 fn default_health_checks() -> u32 {
@@ -571,6 +580,8 @@ mod tests {
             on_cut: None,
             max_severity: None,
             scan_command: vec![],
+            alarms: vec![],
+            bake: None,
         }
     }
 

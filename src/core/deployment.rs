@@ -637,6 +637,8 @@ mod tests {
             on_cut: None,
             max_severity: None,
             scan_command: vec![],
+            alarms: vec![],
+            bake: None,
         }
     }
 
@@ -804,6 +806,7 @@ mod tests {
             at: "t".into(),
             reason: Some("circuit breaker".into()),
             last_completed: None,
+            forced_alarms: Vec::new(),
         }
     }
 

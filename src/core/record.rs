@@ -86,6 +86,9 @@ pub struct Record {
     pub reason: Option<String>,
     /// The latest deployment that completed here (this one, once it completes).
     pub last_completed: Option<Snapshot>,
+    /// Alarms in ALARM when the deploy started, overridden with `--force` (not watched).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forced_alarms: Vec<String>,
 }
 
 impl Record {

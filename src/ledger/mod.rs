@@ -522,6 +522,7 @@ mod tests {
             at: "t".into(),
             reason: None,
             last_completed: None,
+            forced_alarms: Vec::new(),
         }
     }
 

@@ -1888,3 +1888,88 @@ fn enhanced_findings_block_and_a_scan_that_never_completes_blocks_too() {
     assert!(err.contains("waiting for ECR's scan"), "{err}");
     assert_eq!(w.update_calls("staging"), 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// CloudWatch alarms and bake
+
+#[test]
+fn an_alarm_already_firing_refuses_the_deploy_unless_forced_and_recorded() {
+    let w = world_with("file", 0.4, "30s", "alarms = [\"staging-5xx\"]");
+    let err = clean_failure(w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"]));
+    assert!(
+        err.contains("CloudWatch has no alarm named staging-5xx"),
+        "a missing alarm is a configuration error: {err}"
+    );
+    w.fleet.create_alarm("staging-5xx");
+    w.fleet
+        .set_alarm("staging-5xx", "ALARM", "Threshold Crossed: 12 errors");
+    let err = clean_failure(w.release(CUTTER, &["deploy", "1.1.0", "--env", "staging"]));
+    assert!(
+        err.contains("alarm staging-5xx is already in ALARM (Threshold Crossed: 12 errors)"),
+        "{err}"
+    );
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(w.update_calls("staging"), 0);
+
+    let out = w
+        .release(CUTTER, &["deploy", "1.1.0", "--env", "staging", "--force"])
+        .success();
+    assert!(
+        stderr(&out)
+            .contains("--force: deploying to staging although alarm staging-5xx is in ALARM"),
+        "{}",
+        stderr(&out)
+    );
+    w.assert_runs("staging", "1.1.0");
+    let history = w.history("staging");
+    assert_eq!(
+        history[0]["forced_alarms"],
+        serde_json::json!(["staging-5xx"]),
+        "{history:#?}"
+    );
+}
+
+#[test]
+fn an_alarm_firing_during_the_bake_rolls_the_deploy_back_naming_it() {
+    let w = world_with(
+        "file",
+        0.4,
+        "30s",
+        "alarms = [\"staging-5xx\"]\nbake = \"20s\"",
+    );
+    w.fleet.create_alarm("staging-5xx");
+    let child = w
+        .repo
+        .release_process()
+        .envs(w.fleet.env())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_ACTOR", CUTTER)
+        .args(["deploy", "1.1.0", "--env", "staging"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the deploy bakes, the alarm fires.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(25);
+    while w.fleet.image_of("staging", "web") != reference(&w.digests["1.1.0"]) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deploy never got going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    w.fleet
+        .set_alarm("staging-5xx", "ALARM", "Threshold Crossed: 40 errors");
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("baking for 20s"), "{err}");
+    assert!(
+        err.contains("alarm staging-5xx went to ALARM: Threshold Crossed: 40 errors"),
+        "{err}"
+    );
+    w.assert_runs("staging", "1.0.0");
+    let history = w.history("staging");
+    assert_eq!(history[0]["action"], "rollback", "{history:#?}");
+}

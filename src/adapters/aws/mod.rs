@@ -1,5 +1,6 @@
 //! AWS: one place for the SDK configuration and for turning SDK errors into redacted text.
 
+pub mod cloudwatch;
 pub mod ecr;
 pub mod ecs;
 pub mod error;

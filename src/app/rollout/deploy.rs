@@ -116,6 +116,9 @@ impl<'a> Rollout<'a> {
                     .await?,
             );
         }
+        if missing.is_empty() {
+            missing.extend(self.alarm_blockers(env).await?);
+        }
         let (version, env_name) = (version.to_string(), env_name.to_string());
         // A missing image matters only once nothing else blocks: the gates say more.
         let image = match image {
@@ -263,6 +266,7 @@ impl<'a> Rollout<'a> {
                 at: ledger::timestamp(),
                 reason: None,
                 last_completed: baseline.clone(),
+                forced_alarms: self.forced_alarms(env_name, env).await?,
             },
         };
 
@@ -355,6 +359,7 @@ impl<'a> Rollout<'a> {
             at: ledger::timestamp(),
             reason: Some("running before release-agent's first deploy".into()),
             last_completed: None,
+            forced_alarms: Vec::new(),
         };
         record.last_completed = Some(record.snapshot());
         self.ledger.write(&record).await?;
@@ -559,11 +564,12 @@ pub(super) fn preflight(
 
 /// The steps of one deploy, in order. A signal does not stop a deploy half-way: ECS goes on
 /// either way, so the run follows it to the end (a killed run is resumed by the next one).
-const DEPLOY_STEPS: [DeployStep; 4] = [
+const DEPLOY_STEPS: [DeployStep; 5] = [
     DeployStep::Register,
     DeployStep::Update,
     DeployStep::Wait,
     DeployStep::HealthGate,
+    DeployStep::Bake,
 ];
 
 const UNINTERRUPTED: RunOptions = RunOptions {
@@ -582,6 +588,8 @@ enum DeployStep {
     Wait,
     /// The health URL answers, when there is one.
     HealthGate,
+    /// The alarms stay quiet for `bake`, when there is one.
+    Bake,
 }
 
 /// What the steps of one deploy work on.
@@ -618,6 +626,7 @@ impl Step<DeployRun<'_, '_>> for DeployStep {
             DeployStep::Update => format!("update {}", run.env.services.join(", ")),
             DeployStep::Wait => "wait for ECS".into(),
             DeployStep::HealthGate => "health gate".into(),
+            DeployStep::Bake => "bake".into(),
         }
     }
 
@@ -627,6 +636,7 @@ impl Step<DeployRun<'_, '_>> for DeployStep {
             DeployStep::Update => "update-services",
             DeployStep::Wait => "wait",
             DeployStep::HealthGate => "health-gate",
+            DeployStep::Bake => "bake",
         }
     }
 
@@ -645,7 +655,10 @@ impl Step<DeployRun<'_, '_>> for DeployStep {
                 (run.record.services.len() == run.env.services.len()).then_some(StepState::Done)
             }
             DeployStep::HealthGate if run.env.health_url.is_none() => Some(StepState::Skipped),
-            DeployStep::Update | DeployStep::Wait | DeployStep::HealthGate => None,
+            DeployStep::Bake if run.env.bake.is_none() => Some(StepState::Skipped),
+            DeployStep::Update | DeployStep::Wait | DeployStep::HealthGate | DeployStep::Bake => {
+                None
+            }
         })
     }
 
@@ -666,14 +679,26 @@ impl Step<DeployRun<'_, '_>> for DeployStep {
             DeployStep::Wait => {
                 let deadline = run.deadline();
                 rollout
-                    .wait(run.env, run.record, run.views, deadline)
+                    .wait(
+                        run.env,
+                        run.record,
+                        run.views,
+                        deadline,
+                        Some(&run.record.forced_alarms),
+                    )
                     .await
                     .map_err(DeployError::Unhealthy)?;
             }
             DeployStep::HealthGate => {
                 let deadline = run.deadline();
                 rollout
-                    .gate(run.env, run.version, deadline)
+                    .gate(run.env, run.version, deadline, &run.record.forced_alarms)
+                    .await
+                    .map_err(DeployError::Unhealthy)?;
+            }
+            DeployStep::Bake => {
+                rollout
+                    .bake(run.env, &run.record.forced_alarms)
                     .await
                     .map_err(DeployError::Unhealthy)?;
             }

@@ -4,12 +4,13 @@ use super::*;
 
 impl<'a> Rollout<'a> {
     /// The health gate: `health_checks` good answers in a row pass, `health_failures` bad ones
-    /// in a row (or the timeout) fail.
+    /// in a row (or the timeout, or an alarm going to ALARM) fail.
     pub(super) async fn gate(
         &self,
         env: &EnvironmentConfig,
         version: &str,
         deadline: Instant,
+        ignored_alarms: &[String],
     ) -> Result<(), String> {
         let Some(url) = &env.health_url else {
             return Ok(());
@@ -22,6 +23,7 @@ impl<'a> Rollout<'a> {
         let mut gate = Gate::new(env);
         self.say(&format!("  health gate: {}", probe.url()));
         loop {
+            self.watch_alarms(env, ignored_alarms).await?;
             let answer = probe.check();
             let state = gate.observe(answer.is_ok());
             if let Err(why) = &answer {

@@ -11,6 +11,7 @@
 //! where, and [`images`] finds a version's digest. The decisions are the core's
 //! ([`crate::core::deployment`]).
 
+mod alarms;
 mod approve;
 mod deploy;
 mod gate;
@@ -51,6 +52,9 @@ pub enum DeployError {
     /// No such environment in `release.toml`.
     #[error("no environment `{0}` in release.toml (configured: {1})")]
     UnknownEnvironment(String, String),
+    /// The alarms could not be read, or one does not exist.
+    #[error("alarms: {0}")]
+    Alarms(String),
     /// The image scan could not be read.
     #[error("the image scan gate: {0}")]
     Scan(String),
@@ -265,6 +269,8 @@ pub struct Rollout<'a> {
     pub images: RegistryImages<'a>,
     /// How long to wait for another run's lock.
     pub lock_wait: Duration,
+    /// Deploy although an alarm of the environment is in ALARM (`--force`).
+    pub force_alarms: bool,
     /// Scan findings read in this run, by environment and digest.
     scans: std::sync::Mutex<std::collections::HashMap<String, Vec<crate::core::scan::Finding>>>,
 }
@@ -355,6 +361,7 @@ impl<'a> Rollout<'a> {
             images: RegistryImages::new(repo.path(), config, environ),
             environ,
             lock_wait: Duration::ZERO,
+            force_alarms: false,
             scans: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }

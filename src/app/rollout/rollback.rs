@@ -71,6 +71,7 @@ impl<'a> Rollout<'a> {
             at: ledger::timestamp(),
             reason: Some(reason.to_string()),
             last_completed: Some(target.clone()),
+            forced_alarms: Vec::new(),
         }
     }
 
@@ -137,7 +138,7 @@ impl<'a> Rollout<'a> {
         let waited = if pending.services.is_empty() {
             Ok(())
         } else {
-            self.wait(env, &pending, views, Instant::now() + env.timeout.0)
+            self.wait(env, &pending, views, Instant::now() + env.timeout.0, None)
                 .await
         };
         if refused.is_empty() && waited.is_ok() {

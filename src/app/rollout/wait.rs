@@ -3,7 +3,8 @@
 use super::*;
 
 impl<'a> Rollout<'a> {
-    /// Poll until every pinned deployment completes; `Err` says why not. One DescribeServices
+    /// Poll until every pinned deployment completes; `Err` says why not. With `alarms` (the
+    /// ones to ignore), an alarm of the environment going to ALARM fails it too. One DescribeServices
     /// per poll for all services. Events already in `before` (the services as they were
     /// before the update) are not shown again; without them, the first poll's are not shown.
     pub(super) async fn wait(
@@ -12,6 +13,7 @@ impl<'a> Rollout<'a> {
         record: &Record,
         before: &[ServiceView],
         deadline: Instant,
+        alarms: Option<&[String]>,
     ) -> Result<(), String> {
         let pinned: Vec<(String, String)> = record
             .services
@@ -64,6 +66,10 @@ impl<'a> Rollout<'a> {
             if line != last_line {
                 self.say(&format!("  {line}"));
                 last_line = line;
+            }
+            // A deploy is judged by its alarms too (not a rollback: it is the way back).
+            if let Some(ignored) = alarms {
+                self.watch_alarms(env, ignored).await?;
             }
             match deployment::assess_all(&views, &pinned) {
                 Progress::Completed => return Ok(()),

@@ -24,6 +24,7 @@ pub struct Fleet {
     ecr: aws_sdk_ecr::Client,
     /// SSM, for tests of the SSM ledger.
     pub ssm: aws_sdk_ssm::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
     /// Credentials of a session of the shared role `release-ci`: (key id, secret, token).
     session: (String, String, String),
 }
@@ -54,6 +55,7 @@ impl Fleet {
             ecs: aws_sdk_ecs::Client::new(&config),
             ecr: aws_sdk_ecr::Client::new(&config),
             ssm: aws_sdk_ssm::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             session: (
                 creds.access_key_id().to_string(),
                 creds.secret_access_key().to_string(),
@@ -85,6 +87,42 @@ impl Fleet {
                 ("AWS_SESSION_TOKEN", token),
             ])
             .collect()
+    }
+
+    /// A CloudWatch metric alarm named `name`, in state OK.
+    pub fn create_alarm(&self, name: &str) {
+        self.rt
+            .block_on(
+                self.cloudwatch
+                    .put_metric_alarm()
+                    .alarm_name(name)
+                    .metric_name("5XXError")
+                    .namespace("AWS/ApplicationELB")
+                    .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+                    .period(60)
+                    .evaluation_periods(1)
+                    .threshold(1.0)
+                    .comparison_operator(
+                        aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold,
+                    )
+                    .send(),
+            )
+            .unwrap();
+        self.set_alarm(name, "OK", "quiet");
+    }
+
+    /// Put alarm `name` in `state` (`OK`, `ALARM`) with `reason`, as CloudWatch would.
+    pub fn set_alarm(&self, name: &str, state: &str, reason: &str) {
+        self.rt
+            .block_on(
+                self.cloudwatch
+                    .set_alarm_state()
+                    .alarm_name(name)
+                    .state_value(aws_sdk_cloudwatch::types::StateValue::from(state))
+                    .state_reason(reason)
+                    .send(),
+            )
+            .unwrap();
     }
 
     /// Store an image tagged `tag` in ECR; its digest.

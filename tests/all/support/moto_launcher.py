@@ -167,6 +167,17 @@ Task definition fixes (small, realistic)
 Known moto gaps left alone: ``requiresAttributes``, ``deregisteredAt``,
 ``enableFaultInjection`` and ``trustedExecutionConfiguration`` are not returned (the last two
 are dropped on register).
+
+CloudWatch over Smithy RPC v2 CBOR
+==================================
+CloudWatch's current SDKs (aws-sdk-cloudwatch for Rust among them) speak Smithy RPC v2 CBOR:
+``POST /service/GraniteServiceVersion20100801/operation/<Op>`` with a CBOR body. Moto 5.2.5
+serves CloudWatch over the Query and JSON protocols only, and answers those paths 404. The
+launcher translates, and moto does the rest: such a request's CBOR body is decoded (PyPI
+``cbor2``), re-sent to moto as the JSON protocol request (``X-Amz-Target:
+GraniteServiceVersion20100801.<Op>``, timestamps as epoch seconds), and moto's JSON answer is
+encoded back to CBOR (members named ``*Timestamp`` as CBOR epoch timestamps, tag 1) with
+``smithy-protocol: rpc-v2-cbor``. Status codes and error bodies (``__type``) pass through.
 """
 
 from __future__ import annotations
@@ -729,9 +740,92 @@ def install(config: Config | None = None) -> None:
     _INSTALLED = True
 
 
+CBOR_PATH = "/service/GraniteServiceVersion20100801/operation/"
+
+
+def _from_cbor(value: Any) -> Any:
+    """A decoded CBOR value as JSON: timestamps to epoch seconds, bytes to base64."""
+    if isinstance(value, dict):
+        return {k: _from_cbor(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_cbor(v) for v in value]
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    if isinstance(value, (bytes, bytearray)):
+        import base64
+
+        return base64.b64encode(value).decode()
+    return value
+
+
+def _to_cbor(value: Any, key: str = "") -> Any:
+    """Moto's JSON answer for CBOR: `*Timestamp` members as datetimes (tag 1 when encoded)."""
+    if isinstance(value, dict):
+        return {k: _to_cbor(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_cbor(v, key) for v in value]
+    if key.endswith("Timestamp") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.datetime.fromtimestamp(value, tz=datetime.timezone.utc)
+    return value
+
+
+def install_cbor() -> None:
+    """Serve CloudWatch's RPC v2 CBOR requests through moto's JSON protocol (see above)."""
+    import io
+
+    import cbor2
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication as App
+
+    orig_call = App.__call__
+
+    def call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(CBOR_PATH):
+            return orig_call(self, environ, start_response)
+        operation = path[len(CBOR_PATH):]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        request = _from_cbor(cbor2.loads(raw)) if raw else {}
+        data = json.dumps(request).encode()
+        environ = dict(environ)
+        environ.update(
+            {
+                "PATH_INFO": "/",
+                "CONTENT_TYPE": "application/x-amz-json-1.0",
+                "HTTP_X_AMZ_TARGET": f"GraniteServiceVersion20100801.{operation}",
+                "CONTENT_LENGTH": str(len(data)),
+                "wsgi.input": io.BytesIO(data),
+            }
+        )
+        answer: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answer["status"], answer["headers"] = status, headers
+            return lambda chunk: None
+
+        body = b"".join(orig_call(self, environ, capture))
+        payload = json.loads(body) if body.strip() else {}
+        encoded = cbor2.dumps(_to_cbor(payload), datetime_as_timestamp=True, timezone=datetime.timezone.utc)
+        headers = [
+            (k, v)
+            for k, v in answer.get("headers", [])
+            if k.lower() not in ("content-type", "content-length")
+        ]
+        headers += [
+            ("Content-Type", "application/cbor"),
+            ("Content-Length", str(len(encoded))),
+            ("smithy-protocol", "rpc-v2-cbor"),
+        ]
+        start_response(answer.get("status", "500 INTERNAL SERVER ERROR"), headers)
+        return [encoded]
+
+    App.__call__ = call
+
+
 def main(argv: list[str] | None = None) -> None:
     config = Config.from_env()
     install(config)
+    install_cbor()
     print(
         f"moto_launcher: ECS rollouts enabled ({ENV_DEPLOY_SECONDS}={config.deploy_seconds}, "
         f"{ENV_FAIL_IMAGE}={config.fail_image.pattern if config.fail_image else None!r}, "
