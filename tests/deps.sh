@@ -6,8 +6,9 @@
 #   bash tests/deps.sh --check   check only: list what is missing, exit 1 if anything is
 #
 # A command is checked rather than its package, so a tool from elsewhere (a git in /usr/local)
-# counts. Without root and without a password-less sudo it prints the one apt-get command to
-# run and exits 1: it never prompts.
+# counts; only a file on PATH does (`type -P`): bash's builtin `kill` is not the one tests run.
+# Without root and without a password-less sudo it prints the one apt-get command to run and
+# exits 1: it never prompts.
 set -euo pipefail
 
 CHECK_ONLY=0
@@ -20,6 +21,9 @@ NEEDS=(
     "cc         gcc             libgit2 (vendored by git2) and aws-lc are built with cc"
     "script     bsdutils        tests run release in a pseudo-terminal"
     "strace     strace          tests/all/kill.rs kills release bump at each rename"
+    "kill       procps          tests/all/kill.rs and rollout.rs signal release with /usr/bin/kill"
+    "ssh-keygen openssh-client  tests/all/signing.rs signs with a throwaway SSH key"
+    "gpg-agent  gnupg           tests/all/signing.rs signs with a throwaway GPG key"
     "curl       curl            tests/action: the action's installer downloads with curl"
     "sha256sum  coreutils       tests/action and the release assets: SHA256SUMS"
     "python3    python3         moto (the AWS emulator) and the fake release server"
@@ -32,7 +36,7 @@ NEEDS=(
 missing_pkgs=()
 for line in "${NEEDS[@]}"; do
     read -r cmd pkg why <<<"$line"
-    if ! command -v "$cmd" >/dev/null 2>&1; then
+    if ! type -P "$cmd" >/dev/null 2>&1; then
         echo "missing: $cmd (Debian package $pkg): $why" >&2
         missing_pkgs+=("$pkg")
     fi
@@ -83,6 +87,6 @@ echo "tests/deps.sh: apt-get install ${missing_pkgs[*]}"
 "${as_root[@]}" "${install[@]}" </dev/null
 for line in "${NEEDS[@]}"; do
     read -r cmd pkg _ <<<"$line"
-    command -v "$cmd" >/dev/null 2>&1 || { echo "tests/deps.sh: $cmd still missing after installing $pkg" >&2; exit 1; }
+    type -P "$cmd" >/dev/null 2>&1 || { echo "tests/deps.sh: $cmd still missing after installing $pkg" >&2; exit 1; }
 done
 echo "tests/deps.sh: installed ${missing_pkgs[*]}"
