@@ -23,14 +23,13 @@ NEEDS=(
     "strace     strace          tests/all/kill.rs kills release bump at each rename"
     "kill       procps          tests/all/kill.rs and rollout.rs signal release with /usr/bin/kill"
     "ssh-keygen openssh-client  tests/all/signing.rs signs with a throwaway SSH key"
-    "gpg-agent  gnupg           tests/all/signing.rs signs with a throwaway GPG key"
+    "gpg        gnupg           tests/all/signing.rs signs with a throwaway GPG key"
+    "gpg-agent  gpg-agent       gpg's agent, which gpg starts to sign"
     "curl       curl            tests/action: the action's installer downloads with curl"
     "sha256sum  coreutils       tests/action and the release assets: SHA256SUMS"
     "python3    python3         moto (the AWS emulator) and the fake release server"
     "buildah    buildah         release image builds with buildah (no Docker engine)"
     "docker-registry docker-registry the image tests push to a local registry"
-    "ssh-keygen openssh-client  tests/all/signing.rs signs releases with an SSH key"
-    "gpg        gnupg           tests/all/signing.rs and with a throwaway GPG key"
 )
 
 missing_pkgs=()
