@@ -317,25 +317,45 @@ pub fn promotion_blockers(
             ));
         }
     }
+    missing.extend(approval_blockers(
+        &format!("{version} for {env_name}"),
+        env.approvals,
+        tally,
+        |needed, have| {
+            format!(
+                "{env_name} needs {needed} approval(s) of {version}, it has {have}: run `release approve {version} --env {env_name}` as an approver"
+            )
+        },
+    ));
+    missing
+}
+
+/// What the decisions in `tally` still lack for `subject` (`1.2.0 for production`, `release
+/// 2.0.0`): an unreadable entry (it may be a rejection), each rejection, and approvals short of
+/// `needed`, said by `short(needed, have)` with what was not counted.
+pub fn approval_blockers(
+    subject: &str,
+    needed: u32,
+    tally: &ApprovalTally,
+    short: impl Fn(u32, u32) -> String,
+) -> Vec<String> {
+    let mut missing = Vec::new();
     for entry in &tally.unreadable {
         missing.push(format!(
-            "an approval entry of {version} for {env_name} is unreadable and may be a rejection: {entry}; fix or delete it"
+            "an approval entry of {subject} is unreadable and may be a rejection: {entry}; fix or delete it"
         ));
     }
     for (who, note) in &tally.rejected_by {
         missing.push(format!(
-            "{who} rejected {version} for {env_name}{}",
+            "{who} rejected {subject}{}",
             note.as_deref()
                 .map(|n| format!(" ({n})"))
                 .unwrap_or_default()
         ));
     }
     let have = u32::try_from(tally.approved_by.len()).unwrap_or(u32::MAX);
-    if have < env.approvals {
-        let mut line = format!(
-            "{env_name} needs {} approval(s) of {version}, it has {have}: run `release approve {version} --env {env_name}` as an approver",
-            env.approvals
-        );
+    if have < needed {
+        let mut line = short(needed, have);
         if !tally.ignored.is_empty() {
             line.push_str(&format!(" (not counted: {})", tally.ignored.join("; ")));
         }

@@ -7,7 +7,7 @@
 use semver::Version;
 
 use crate::config::environments::ApprovalRules;
-use crate::core::deployment::ApprovalTally;
+use crate::core::deployment::{approval_blockers, ApprovalTally};
 use crate::core::plan::PlannedCommit;
 
 /// The ledger name release approvals are kept under.
@@ -50,32 +50,16 @@ fn noreply_login(email: &str) -> Option<&str> {
 
 /// What still holds major release `version` (empty: it may be published).
 pub fn blockers(version: &str, rules: &ApprovalRules<'_>, tally: &ApprovalTally) -> Vec<String> {
-    let mut missing = Vec::new();
-    for entry in &tally.unreadable {
-        missing.push(format!(
-            "an approval entry of release {version} is unreadable and may be a rejection: {entry}; fix or delete it"
-        ));
-    }
-    for (who, note) in &tally.rejected_by {
-        missing.push(format!(
-            "{who} rejected release {version}{}",
-            note.as_deref()
-                .map(|n| format!(" ({n})"))
-                .unwrap_or_default()
-        ));
-    }
-    let have = u32::try_from(tally.approved_by.len()).unwrap_or(u32::MAX);
-    if have < rules.approvals {
-        let mut line = format!(
-            "{version} is a major release and needs {} approval(s), it has {have}: run `release approve {version} --release` as an approver",
-            rules.approvals
-        );
-        if !tally.ignored.is_empty() {
-            line.push_str(&format!(" (not counted: {})", tally.ignored.join("; ")));
-        }
-        missing.push(line);
-    }
-    missing
+    approval_blockers(
+        &format!("release {version}"),
+        rules.approvals,
+        tally,
+        |needed, have| {
+            format!(
+                "{version} is a major release and needs {needed} approval(s), it has {have}: run `release approve {version} --release` as an approver"
+            )
+        },
+    )
 }
 
 #[cfg(test)]
