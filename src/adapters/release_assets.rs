@@ -93,12 +93,13 @@ pub fn resolve(root: &Path, patterns: &[String]) -> Result<Vec<LocalAsset>, Asse
             let Ok(rel) = entry.path().strip_prefix(root) else {
                 continue;
             };
-            let Some(rel) = rel.to_str().map(|r| r.replace('\\', "/")) else {
-                continue;
-            };
-            if !glob.is_match(&rel) {
+            if !glob.is_match(rel) {
                 continue;
             }
+            // A matching name that is not UTF-8 cannot be an asset name: refused, not skipped.
+            let Some(rel) = rel.to_str().map(|r| r.replace('\\', "/")) else {
+                return Err(AssetError::BadName(rel.to_string_lossy().into_owned()));
+            };
             found = true;
             let path = safe_path::check(root, &rel, "[github] assets")?;
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -271,6 +272,20 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), dir.path().join("out")).unwrap();
         let err = resolve(dir.path(), &["out/*".into()]).unwrap_err();
         assert!(err.to_string().contains("symbolic link"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_name_that_is_not_utf8_is_refused_not_skipped() {
+        use std::os::unix::ffi::OsStrExt as _;
+        let dir = tree(&[("dist/ok.zip", "1")]);
+        let odd = std::ffi::OsStr::from_bytes(b"dist/caf\xe9.txt");
+        std::fs::write(dir.path().join(odd), "2").unwrap();
+        let err = resolve(dir.path(), &["dist/*".into()]).unwrap_err();
+        assert!(matches!(err, AssetError::BadName(_)), "{err}");
+        // Beside the pattern it is no one's business.
+        let found = resolve(dir.path(), &["dist/*.zip".into()]).unwrap();
+        assert_eq!(names(&found), ["ok.zip"]);
     }
 
     #[test]
