@@ -465,14 +465,12 @@ impl Step<BumpRun<'_>> for BumpStep {
             },
             BumpStep::Commit if run.signing.commit => format!(
                 "commit \"{}\" (signed, {})",
-                prepared.commit_message,
-                Signing::format(&run.root)
+                prepared.commit_message, run.signing.format
             ),
             BumpStep::Commit => format!("commit \"{}\"", prepared.commit_message),
             BumpStep::Tag if run.signing.tag => format!(
                 "tag {} (annotated, signed, {})",
-                prepared.tag,
-                Signing::format(&run.root)
+                prepared.tag, run.signing.format
             ),
             BumpStep::Tag => format!("tag {} (annotated)", prepared.tag),
             BumpStep::PostBumpHooks => {

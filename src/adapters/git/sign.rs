@@ -13,12 +13,15 @@ use std::path::Path;
 use super::{git_run, CliError};
 
 /// What gets signed: git's `commit.gpgSign` and `tag.gpgSign`, or both with `[git] sign`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Signing {
     /// Sign the release commit.
     pub commit: bool,
     /// Sign the release tag.
     pub tag: bool,
+    /// The signature format git will use (`gpg.format`, default `openpgp`), for step names;
+    /// read only when something is signed.
+    pub format: String,
 }
 
 impl Signing {
@@ -29,19 +32,24 @@ impl Signing {
                 .map(|v| v.trim() == "true")
                 .unwrap_or(false)
         };
+        let (commit, tag) = (
+            force || flag("commit.gpgSign"),
+            force || flag("tag.gpgSign"),
+        );
+        let format = if commit || tag {
+            git_run(root, &["config", "--get", "gpg.format"], None, &[])
+                .map(|v| v.trim().to_string())
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "openpgp".into())
+        } else {
+            String::new()
+        };
         Signing {
-            commit: force || flag("commit.gpgSign"),
-            tag: force || flag("tag.gpgSign"),
+            commit,
+            tag,
+            format,
         }
-    }
-
-    /// The signature format git will use (`gpg.format`), for step names.
-    pub fn format(root: &Path) -> String {
-        git_run(root, &["config", "--get", "gpg.format"], None, &[])
-            .map(|v| v.trim().to_string())
-            .ok()
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| "openpgp".into())
     }
 }
 
