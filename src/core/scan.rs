@@ -16,6 +16,14 @@ pub struct Finding {
     pub package: Option<String>,
 }
 
+/// How a finding names its package: `name version`, or the name alone.
+pub fn package(name: &str, version: Option<&str>) -> String {
+    match version {
+        Some(v) => format!("{name} {v}"),
+        None => name.to_string(),
+    }
+}
+
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({}", self.id, self.severity.as_str())?;
@@ -74,10 +82,7 @@ fn trivy(report: &serde_json::Value) -> Vec<Finding> {
             let Some(id) = text(v, "VulnerabilityID") else {
                 continue;
             };
-            let package = text(v, "PkgName").map(|name| match text(v, "InstalledVersion") {
-                Some(version) => format!("{name} {version}"),
-                None => name.to_string(),
-            });
+            let package = text(v, "PkgName").map(|name| package(name, text(v, "InstalledVersion")));
             out.push(Finding {
                 id: id.to_string(),
                 severity: Severity::parse(text(v, "Severity").unwrap_or_default()),

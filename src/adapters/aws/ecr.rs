@@ -17,7 +17,7 @@ use crate::adapters::registry::{Promotion, MANIFEST_TYPES};
 use crate::config::image::is_version_tag;
 use crate::core::image::{self, ImageError, Repository};
 use crate::core::retention::StoredImage;
-use crate::core::scan::{Finding, Severity};
+use crate::core::scan::{self, Finding, Severity};
 
 /// An ECR call that failed.
 #[derive(Debug, thiserror::Error)]
@@ -239,25 +239,15 @@ impl Ecr {
                         severity: Severity::parse(
                             f.severity().map(|s| s.as_str()).unwrap_or_default(),
                         ),
-                        package: attribute("package_name").map(|n| {
-                            match attribute("package_version") {
-                                Some(v) => format!("{n} {v}"),
-                                None => n.to_string(),
-                            }
-                        }),
+                        package: attribute("package_name")
+                            .map(|n| scan::package(n, attribute("package_version"))),
                     });
                 }
                 for f in found.enhanced_findings() {
                     let details = f.package_vulnerability_details();
                     let package = details
                         .and_then(|d| d.vulnerable_packages().first())
-                        .and_then(|p| {
-                            let name = p.name()?;
-                            Some(match p.version() {
-                                Some(v) => format!("{name} {v}"),
-                                None => name.to_string(),
-                            })
-                        });
+                        .and_then(|p| Some(scan::package(p.name()?, p.version())));
                     findings.push(Finding {
                         id: details
                             .and_then(|d| d.vulnerability_id())
