@@ -310,12 +310,6 @@ pub fn validate(
                 ));
             }
         }
-        if env.services.len() > 10 {
-            return Err((
-                format!("environments.{name}.services"),
-                "at most 10 services are deployed together".to_string(),
-            ));
-        }
         if env.health_checks == 0 || env.health_failures == 0 {
             return Err((
                 format!("environments.{name}.health_checks"),

@@ -24,6 +24,7 @@ mod ledger_ssm;
 mod lint;
 mod major_approval;
 mod plan_output;
+mod progressive;
 mod release_files;
 mod rollout;
 mod security;

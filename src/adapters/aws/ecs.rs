@@ -7,6 +7,7 @@ use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::types::{
     ContainerDefinition, DeploymentRolloutState, Service, TaskDefinition, TaskDefinitionField,
 };
+use futures_util::future::join_all;
 
 use crate::adapters::aws::error as aws_error;
 use crate::core::service::{
@@ -156,6 +157,9 @@ pub struct Ecs {
     client: aws_sdk_ecs::Client,
 }
 
+/// The most services one `DescribeServices` takes.
+pub const DESCRIBE_SERVICES_MAX: usize = 10;
+
 fn nonempty<T: Clone>(items: &[T]) -> Option<Vec<T>> {
     (!items.is_empty()).then(|| items.to_vec())
 }
@@ -168,8 +172,25 @@ impl Ecs {
         }
     }
 
-    /// `DescribeServices`: the named services of `cluster` (at most 10), in the given order.
+    /// `DescribeServices`: the named services of `cluster`, in the given order, in one call
+    /// per 10 services (the API's limit), the calls made together.
     pub async fn describe_services(
+        &self,
+        cluster: &str,
+        services: &[String],
+    ) -> Result<Vec<ServiceView>, EcsError> {
+        let calls = services
+            .chunks(DESCRIBE_SERVICES_MAX)
+            .map(|chunk| self.describe_some_services(cluster, chunk));
+        let mut views = Vec::with_capacity(services.len());
+        for answer in join_all(calls).await {
+            views.extend(answer?);
+        }
+        Ok(views)
+    }
+
+    /// One `DescribeServices` of at most [`DESCRIBE_SERVICES_MAX`] services.
+    async fn describe_some_services(
         &self,
         cluster: &str,
         services: &[String],
