@@ -9,12 +9,33 @@ pub mod sts;
 
 /// The SDK configuration, loaded from the environment once per process and shared by every
 /// client: `AWS_REGION`, credentials from the environment, a profile or the instance, and
-/// `AWS_ENDPOINT_URL` (tests point it at a moto server).
+/// `AWS_ENDPOINT_URL` (tests point it at a moto server). Throttled and passing errors are
+/// retried with exponential backoff and full jitter (the SDK's standard mode), up to
+/// [`MAX_ATTEMPTS`] tries unless `AWS_MAX_ATTEMPTS`/`AWS_RETRY_MODE` say otherwise.
 pub async fn config() -> aws_config::SdkConfig {
     static CONFIG: tokio::sync::OnceCell<aws_config::SdkConfig> =
         tokio::sync::OnceCell::const_new();
     CONFIG
-        .get_or_init(|| aws_config::defaults(aws_config::BehaviorVersion::latest()).load())
+        .get_or_init(|| {
+            let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+            let user_set = ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"]
+                .iter()
+                .any(|v| std::env::var_os(v).is_some());
+            if user_set {
+                loader.load()
+            } else {
+                loader
+                    .retry_config(
+                        aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS),
+                    )
+                    .load()
+            }
+        })
         .await
         .clone()
 }
+
+/// Tries per AWS call: a rollout polls ECS and CloudWatch for minutes across many services,
+/// where ECS's API rate limits bite first; the SDK's default of 3 gives up within a second or
+/// two of throttling.
+pub const MAX_ATTEMPTS: u32 = 5;
