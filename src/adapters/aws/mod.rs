@@ -11,25 +11,29 @@ pub mod sts;
 /// client: `AWS_REGION`, credentials from the environment, a profile or the instance, and
 /// `AWS_ENDPOINT_URL` (tests point it at a moto server). Throttled and passing errors are
 /// retried with exponential backoff and full jitter (the SDK's standard mode), up to
-/// [`MAX_ATTEMPTS`] tries unless `AWS_MAX_ATTEMPTS`/`AWS_RETRY_MODE` say otherwise.
+/// [`MAX_ATTEMPTS`] tries unless `AWS_MAX_ATTEMPTS`/`AWS_RETRY_MODE` (or the profile) ask for
+/// something other than the SDK's default.
 pub async fn config() -> aws_config::SdkConfig {
     static CONFIG: tokio::sync::OnceCell<aws_config::SdkConfig> =
         tokio::sync::OnceCell::const_new();
     CONFIG
-        .get_or_init(|| {
-            let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-            let user_set = ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"]
-                .iter()
-                .any(|v| std::env::var_os(v).is_some());
-            if user_set {
-                loader.load()
+        .get_or_init(|| async {
+            // What AWS_MAX_ATTEMPTS, AWS_RETRY_MODE or the profile ask for, read by the SDK.
+            let asked = aws_config::default_provider::retry_config::default_provider()
+                .retry_config()
+                .await;
+            let standard = aws_config::retry::RetryConfig::standard();
+            let retry = if asked.mode() == standard.mode()
+                && asked.max_attempts() == standard.max_attempts()
+            {
+                standard.with_max_attempts(MAX_ATTEMPTS)
             } else {
-                loader
-                    .retry_config(
-                        aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS),
-                    )
-                    .load()
-            }
+                asked
+            };
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .retry_config(retry)
+                .load()
+                .await
         })
         .await
         .clone()
