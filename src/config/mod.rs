@@ -530,7 +530,7 @@ fn key_on_line(text: &str, line: usize) -> Option<String> {
 
 /// Where the dotted `path` (`environments.staging.services`) is assigned: its last part after
 /// the header of the table that holds it, or the header itself; a plain key as [`find_key`]
-/// finds it.
+/// finds it, else the line of the inline table that holds it.
 fn find_path(text: &str, path: &str) -> (usize, usize) {
     let Some((table, key)) = path.rsplit_once('.') else {
         return find_key(text, path);
@@ -559,7 +559,11 @@ fn find_path(text: &str, path: &str) -> (usize, usize) {
     if let Some(start) = header(path) {
         return (start + 1, 1);
     }
-    find_key(text, key)
+    match find_key(text, key) {
+        // A key of an inline table (`canary = { percent = 0 }`): the line that assigns it.
+        (1, 1) if table.contains('.') => find_path(text, table),
+        found => found,
+    }
 }
 
 fn assigns(line: &str, key: &str) -> bool {
