@@ -72,6 +72,9 @@ impl Moto {
                 .env("MOTO_ECS_FAIL_FILE", &fail_file)
                 .env("MOTO_ECS_LOG", &log)
                 .env("MOTO_ECS_FAULTS_FILE", &faults_file)
+                // Staged deployments: a stage lasts 0.2 s, and ECS's "minutes" are seconds.
+                .env("MOTO_ECS_STAGE_SECONDS", "0.2")
+                .env("MOTO_ECS_MINUTE_SECONDS", "1")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

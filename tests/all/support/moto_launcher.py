@@ -158,6 +158,14 @@ client, then fails. A refused request still gets its ``call`` line in the event 
 ``"fault": ErrorCode`` added. Nothing of this reaches any real AWS endpoint: it only answers
 requests made to this local server.
 
+Service deployments and ECS's own strategies
+============================================
+``moto_service_deployments.py`` (next to this file; its docstring documents the model and its
+``MOTO_ECS_STAGE_SECONDS``/``MOTO_ECS_MINUTE_SECONDS``) adds ``ListServiceDeployments``,
+``DescribeServiceDeployments``, ``DescribeServiceRevisions``, ``StopServiceDeployment`` and
+``ContinueServiceDeployment``, and decides blue/green, canary and linear deployments itself
+(stages, traffic weights, pause hooks, alarms, rollback) instead of the timer above.
+
 Task definition fixes (small, realistic)
 ========================================
 * ``registeredAt`` (time of registration) and ``registeredBy``
@@ -303,6 +311,7 @@ _INSTALLED = False
 _ROLLOUTS = "_moto_launcher_rollouts"  # attribute on moto's Service objects
 _LOG_LOCK = threading.Lock()  # serializes event-log lines (a leaf lock: nothing nests inside)
 _ARRIVED = "_moto_launcher_arrived"  # attribute on moto's per-request ECS response objects
+_SD: Any = None  # the service-deployment model (moto_service_deployments.py), once installed
 
 
 def _log(record: dict[str, Any]) -> None:
@@ -459,7 +468,7 @@ def _evaluate(backend: Any, service: Any, now: float) -> None:
     if primary is None or primary.get("rolloutState") != "IN_PROGRESS":
         return
     rollout = rollouts.get(primary["id"])
-    if rollout is None:
+    if rollout is None or (_SD is not None and _SD.drives(service, primary["id"])):
         return
     due = rollout.created + _CONFIG.deploy_seconds
     if now < due:
@@ -483,34 +492,7 @@ def _evaluate(backend: Any, service: Any, now: float) -> None:
             [f"(service {name}) (deployment {dep_id}) deployment failed: tasks failed to start."],
         )
     else:
-        primary.update(
-            rolloutState="COMPLETED",
-            rolloutStateReason=f"ECS deployment {dep_id} completed.",
-            runningCount=desired,
-            pendingCount=0,
-        )
-        rollout.task_ids = _new_task_ids(desired)
-        stopped: list[str] = []
-        for d in service.deployments:
-            if d is not primary:
-                old = rollouts.pop(d["id"], None)
-                if old is not None and int(d.get("runningCount") or 0) > 0:
-                    stopped.extend(old.task_ids)
-        service.deployments[:] = [primary]
-        messages = []
-        if rollout.task_ids:
-            messages.append(
-                f"(service {name}) has started {len(rollout.task_ids)} tasks: "
-                f"{_tasks_text(rollout.task_ids)}."
-            )
-        if stopped:
-            messages.append(
-                f"(service {name}) has stopped {len(stopped)} running tasks: "
-                f"{_tasks_text(stopped)}."
-            )
-        messages.append(f"(service {name}) (deployment {dep_id}) deployment completed.")
-        messages.append(f"(service {name}) has reached a steady state.")
-        _add_events(service, due, messages)
+        _complete(backend, service, primary, due)
     _sync_counts(backend, service)
     _log(
         {
@@ -524,6 +506,44 @@ def _evaluate(backend: Any, service: Any, now: float) -> None:
             "decidedAt": now,
         }
     )
+
+
+def _complete(backend: Any, service: Any, primary: dict[str, Any], due: float) -> None:
+    """`primary` completed at `due`: its tasks run, every older deployment is drained."""
+    rollouts: dict[str, _Rollout] = getattr(service, _ROLLOUTS)
+    rollout = rollouts.get(primary["id"]) or _Rollout(due, ())
+    name, dep_id = service.name, primary["id"]
+    desired = int(primary.get("desiredCount") or 0)
+    primary["updatedAt"] = _utc(due)
+    primary.update(
+        rolloutState="COMPLETED",
+        rolloutStateReason=f"ECS deployment {dep_id} completed.",
+        runningCount=desired,
+        pendingCount=0,
+    )
+    rollout.task_ids = _new_task_ids(desired)
+    stopped: list[str] = []
+    for d in service.deployments:
+        if d is not primary:
+            old = rollouts.pop(d["id"], None)
+            if old is not None and int(d.get("runningCount") or 0) > 0:
+                stopped.extend(old.task_ids)
+    service.deployments[:] = [primary]
+    messages = []
+    if rollout.task_ids:
+        messages.append(
+            f"(service {name}) has started {len(rollout.task_ids)} tasks: "
+            f"{_tasks_text(rollout.task_ids)}."
+        )
+    if stopped:
+        messages.append(
+            f"(service {name}) has stopped {len(stopped)} running tasks: "
+            f"{_tasks_text(stopped)}."
+        )
+    messages.append(f"(service {name}) (deployment {dep_id}) deployment completed.")
+    messages.append(f"(service {name}) has reached a steady state.")
+    _add_events(service, due, messages)
+    _sync_counts(backend, service)
 
 
 def _start_deployment(backend: Any, service: Any, now: float) -> dict[str, Any]:
@@ -576,6 +596,25 @@ def install(config: Config | None = None) -> None:
     from moto.utilities.utils import get_partition
 
     Backend = m.EC2ContainerServiceBackend
+    global _SD
+    import types
+
+    import moto_service_deployments
+
+    _SD = moto_service_deployments.install(
+        Backend,
+        Response,
+        types.SimpleNamespace(
+            lock=_LOCK,
+            utc=_utc,
+            random=_random,
+            patterns=lambda: _CONFIG.patterns(),
+            images=_images,
+            complete=_complete,
+            add_events=_add_events,
+            sync_counts=_sync_counts,
+        ),
+    )
     orig_td_init = m.TaskDefinition.__init__
     orig_describe_td = Backend.describe_task_definition
     orig_create = Backend.create_service
@@ -669,6 +708,7 @@ def install(config: Config | None = None) -> None:
             messages.append(f"(service {name}) has reached a steady state.")
             _add_events(service, now, messages)
             _sync_counts(self, service)
+            _SD.on_create(service, now)
             return service
 
     def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
@@ -682,6 +722,7 @@ def install(config: Config | None = None) -> None:
                 return orig_update(self, service_properties)
             now = time.time()
             _evaluate(self, service, now)
+            _SD.evaluate(self, service, now)
             # moto's own forceNewDeployment only re-stamps deployments[0]; we do it properly.
             force = _truthy(props.pop("force_new_deployment", False))
             td_str = props.get("task_definition")
@@ -708,7 +749,9 @@ def install(config: Config | None = None) -> None:
                     primary["pendingCount"] = max(desired - int(primary.get("runningCount") or 0), 0)
                 primary["updatedAt"] = _utc(now)
             if force or (new_td is not None and new_td.arn != previous_td):
-                _start_deployment(self, service, now)
+                previous = _primary(service)
+                started = _start_deployment(self, service, now)
+                _SD.on_deployment(self, service, started, previous, now)
             _sync_counts(self, service)
             return service
 
@@ -718,6 +761,7 @@ def install(config: Config | None = None) -> None:
             now = time.time()
             for service in services:
                 _evaluate(self, service, now)
+                _SD.evaluate(self, service, now)
             return services, failures
 
     def list_services(self: Any, cluster_str: str, *args: Any, **kwargs: Any) -> Any:
@@ -727,6 +771,7 @@ def install(config: Config | None = None) -> None:
             for service in list(self.services.values()):
                 if service.cluster_name == cluster.name:
                     _evaluate(self, service, now)
+                    _SD.evaluate(self, service, now)
             return orig_list(self, cluster_str, *args, **kwargs)
 
     m.TaskDefinition.__init__ = td_init
