@@ -69,6 +69,10 @@ pub enum Command {
     /// Reject a version for an environment: it cannot be promoted there.
     #[command(disable_version_flag = true)]
     Reject(DecideArgs),
+    /// Let a deploy paused before production traffic (`pause_before_shift`) go on: an
+    /// approval by the environment's rules; once enough are in, ECS shifts the traffic.
+    #[command(disable_version_flag = true)]
+    Continue(ContinueArgs),
     /// Return an environment to an earlier completed deployment.
     Rollback(RollbackArgs),
     /// What runs in each environment and what waits for approval.
@@ -342,6 +346,23 @@ pub struct DecideArgs {
     /// recorded with your name. Repeat for several.
     #[arg(long = "accept-risk", value_name = "ID", conflicts_with = "release")]
     pub accept_risk: Vec<String>,
+    /// Why.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `release continue`
+#[derive(Debug, Args)]
+pub struct ContinueArgs {
+    /// The version whose deploy is paused.
+    #[arg(value_name = "X.Y.Z")]
+    pub version: String,
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
     /// Why.
     #[arg(long)]
     pub note: Option<String>,

@@ -242,6 +242,10 @@ fn dispatch(cli: Cli, dir: &Path, rt: &tokio::runtime::Runtime) -> Result<ExitCo
             &args,
             crate::ledger::Decision::Rejected,
         )),
+        Command::Continue(args) => rt.block_on(rollout::continue_deploy(
+            &Workspace::open(&dir, cli.config.as_deref())?,
+            &args,
+        )),
         Command::Rollback(args) => rt.block_on(rollout::rollback(
             &Workspace::open(&dir, cli.config.as_deref())?,
             &args,

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use super::{print_json, Workspace};
 use crate::app::rollout::{DeployReport, Rollout};
 use crate::cli::args::{
-    DecideArgs, DeployArgs, HistoryArgs, PromoteArgs, RollbackArgs, RunArgs, StatusArgs,
+    ContinueArgs, DecideArgs, DeployArgs, HistoryArgs, PromoteArgs, RollbackArgs, RunArgs,
+    StatusArgs,
 };
 use crate::config::environments::Span;
 use crate::ledger::{Decision, Record, Status};
@@ -130,6 +131,19 @@ pub async fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Re
                 return Ok(ExitCode::SUCCESS);
             }
         };
+        // An approval given while a deploy of the version is paused there also lets it go on.
+        if decision == Decision::Approved {
+            match rollout.continue_if_ready(env, &version).await {
+                Ok((continued, _)) if !continued.is_empty() => {
+                    outln!("continued to production traffic: {}", continued.join(", "))?;
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!("cannot continue the paused deploy of {version} in {env}: {e}")
+                }
+            }
+        }
         if decision == Decision::Approved {
             if missing.is_empty() {
                 outln!("ready: `release promote {version} --to {env}`")?;
@@ -139,6 +153,35 @@ pub async fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Re
                 }
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `release continue`: approve a paused deploy to go on; continued once approvals are in.
+pub async fn continue_deploy(ws: &Workspace, args: &ContinueArgs) -> Result<ExitCode> {
+    let version = version_arg(ws, &args.version)?;
+    let rollout = open(ws, None).await?;
+    let note = args.note.clone().filter(|n| !n.trim().is_empty());
+    let (approval, continued, missing) = rollout.continue_deploy(&args.env, &version, note).await?;
+    if args.json {
+        print_json(&serde_json::json!({
+            "approval": approval,
+            "continued": continued,
+            "missing": missing,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!(
+        "{} approved {version} to go on to production traffic in {}",
+        approval.by,
+        args.env
+    )?;
+    if continued.is_empty() {
+        for m in missing {
+            outln!("  still missing: {m}")?;
+        }
+    } else {
+        outln!("continued: {}", continued.join(", "))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -224,6 +267,27 @@ pub async fn status(ws: &Workspace, args: &StatusArgs) -> Result<ExitCode> {
         }
         for d in &s.drift {
             out.push_str(&format!("  drift: {d}\n"));
+        }
+        for d in &s.stages {
+            out.push_str(&format!(
+                "  {}: {} ({})",
+                d.service,
+                d.stage_line(),
+                d.status
+            ));
+            if let Some(hook) = d.awaiting() {
+                let version = s
+                    .current
+                    .as_ref()
+                    .and_then(|c| c.version.as_deref())
+                    .unwrap_or("VERSION");
+                out.push_str(&format!(
+                    ", paused before production traffic until {}: `release continue {version} --env {}`",
+                    hook.expires_at.as_deref().unwrap_or("its timeout"),
+                    s.env
+                ));
+            }
+            out.push('\n');
         }
         for w in &s.waiting {
             if w.blockers.is_empty() {

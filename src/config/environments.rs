@@ -104,10 +104,117 @@ pub struct EnvironmentConfig {
     /// bake ends fails it and rolls it back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alarms: Vec<String>,
-    /// How long after the health gate the alarms are still watched before the deploy counts
-    /// as completed.
+    /// Rolling: how long after the health gate the alarms are still watched before the deploy
+    /// counts as completed. Blue/green, canary, linear: ECS's `bakeTimeInMinutes`, how long the
+    /// old revision stays ready after all traffic moved (the alarms are watched throughout).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bake: Option<Span>,
+    /// How ECS moves traffic: `rolling` (the default), or ECS's own `blue_green`, `canary` or
+    /// `linear` (services behind a load balancer with a second target group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
+    /// With `strategy = "canary"`: the share of production traffic first, and how long it
+    /// runs before the rest follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryConfig>,
+    /// With `strategy = "linear"`: the share moved per step, and the time between steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linear: Option<LinearConfig>,
+    /// Blue/green, canary, linear: stop after test traffic, before production traffic moves,
+    /// until `release continue VERSION --env NAME` (an approval by this environment's rules).
+    #[serde(default)]
+    pub pause_before_shift: bool,
+    /// How long a pause waits before ECS rolls the deploy back (default 1h, at most 24h).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_timeout: Option<Span>,
+}
+
+/// `canary = { percent = 10, bake = "5m" }`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryConfig {
+    /// Percent of production traffic the new version takes first (0.1 to 100).
+    pub percent: f64,
+    /// How long the canary runs before the rest of the traffic moves (whole minutes).
+    pub bake: Span,
+}
+
+/// `linear = { step_percent = 25, interval = "2m" }`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinearConfig {
+    /// Percent of production traffic moved per step (3 to 100).
+    pub step_percent: f64,
+    /// Time between steps (whole minutes).
+    pub interval: Span,
+}
+
+/// A pause waits this long unless `pause_timeout` says otherwise.
+pub const DEFAULT_PAUSE_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// ECS takes minute-valued settings up to a day.
+const MAX_ECS_MINUTES: u64 = 1440;
+
+/// `span` in ECS's whole minutes, rounded up; `Err` past a day.
+pub fn ecs_minutes(span: Span) -> Result<i32, String> {
+    let minutes = span.0.as_secs().div_ceil(60);
+    if minutes > MAX_ECS_MINUTES {
+        return Err(format!(
+            "`{span}` is longer than ECS allows (24h, 1440 minutes)"
+        ));
+    }
+    Ok(minutes as i32)
+}
+
+/// How ECS moves traffic to a new revision: its own deployment strategies.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// ECS's rolling update.
+    #[default]
+    Rolling,
+    /// All at once to a second target group, after test traffic.
+    BlueGreen,
+    /// A share first, then the rest.
+    Canary,
+    /// Equal steps.
+    Linear,
+}
+
+impl Strategy {
+    /// ECS's name for it.
+    pub fn ecs_name(self) -> &'static str {
+        match self {
+            Strategy::Rolling => "ROLLING",
+            Strategy::BlueGreen => "BLUE_GREEN",
+            Strategy::Canary => "CANARY",
+            Strategy::Linear => "LINEAR",
+        }
+    }
+
+    /// The name in `release.toml` and the ledger.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Rolling => "rolling",
+            Strategy::BlueGreen => "blue_green",
+            Strategy::Canary => "canary",
+            Strategy::Linear => "linear",
+        }
+    }
+
+    /// Whether ECS moves the traffic in stages that the service-deployment API reports.
+    pub fn is_staged(self) -> bool {
+        self != Strategy::Rolling
+    }
+}
+
+impl EnvironmentConfig {
+    /// The strategy (`rolling` when unset).
+    pub fn strategy(&self) -> Strategy {
+        self.strategy.unwrap_or_default()
+    }
 }
 
 fn default_health_checks() -> u32 {
@@ -341,6 +448,7 @@ pub fn validate(
                 format!("environments.{name}: scan_command is an argument list whose first item is the program, e.g. [\"trivy\", \"image\", \"--format\", \"json\", \"{{image}}\"]"),
             ));
         }
+        strategy_settings(name, env)?;
         if env.rules().unreachable() {
             return Err((
                 "approvals".into(),
@@ -370,6 +478,74 @@ pub fn validate(
             seen.push(required);
             next = environments[required].requires.as_deref();
         }
+    }
+    Ok(())
+}
+
+/// The settings of `strategy` fit it and ECS's limits.
+fn strategy_settings(name: &str, env: &EnvironmentConfig) -> Result<(), (String, String)> {
+    let key = |k: &str| format!("environments.{name}.{k}");
+    let strategy = env.strategy();
+    let minutes = |k: &str, span: Span| ecs_minutes(span).map(|_| ()).map_err(|e| (key(k), e));
+    if env.canary.is_some() && strategy != Strategy::Canary {
+        return Err((
+            key("canary"),
+            format!("`canary` goes with strategy = \"canary\" (this environment's is `{}`): set the strategy, or remove `canary`", strategy.as_str()),
+        ));
+    }
+    if env.linear.is_some() && strategy != Strategy::Linear {
+        return Err((
+            key("linear"),
+            format!("`linear` goes with strategy = \"linear\" (this environment's is `{}`): set the strategy, or remove `linear`", strategy.as_str()),
+        ));
+    }
+    if let Some(c) = &env.canary {
+        if !(0.1..=100.0).contains(&c.percent) {
+            return Err((
+                key("canary.percent"),
+                format!(
+                    "{} is not a share ECS takes: 0.1 to 100 (percent of production traffic)",
+                    c.percent
+                ),
+            ));
+        }
+        minutes("canary.bake", c.bake)?;
+    }
+    if let Some(l) = &env.linear {
+        if !(3.0..=100.0).contains(&l.step_percent) {
+            return Err((
+                key("linear.step_percent"),
+                format!(
+                    "{} is not a step ECS takes: 3 to 100 (percent of production traffic per step)",
+                    l.step_percent
+                ),
+            ));
+        }
+        minutes("linear.interval", l.interval)?;
+    }
+    if env.pause_before_shift && !strategy.is_staged() {
+        return Err((
+            key("pause_before_shift"),
+            "a rolling update has no test traffic to pause after: set strategy = \"blue_green\", \"canary\" or \"linear\"".into(),
+        ));
+    }
+    if let Some(t) = env.pause_timeout {
+        if !env.pause_before_shift {
+            return Err((
+                key("pause_timeout"),
+                "`pause_timeout` goes with pause_before_shift = true".into(),
+            ));
+        }
+        minutes("pause_timeout", t)?;
+        if t.0 < Duration::from_secs(60) {
+            return Err((
+                key("pause_timeout"),
+                "ECS waits at least a minute: \"1m\" or more".into(),
+            ));
+        }
+    }
+    if let (true, Some(b)) = (strategy.is_staged(), env.bake) {
+        minutes("bake", b)?;
     }
     Ok(())
 }
@@ -576,6 +752,11 @@ mod tests {
             scan_command: vec![],
             alarms: vec![],
             bake: None,
+            strategy: None,
+            canary: None,
+            linear: None,
+            pause_before_shift: false,
+            pause_timeout: None,
         }
     }
 

@@ -532,6 +532,79 @@ pub fn waiting_versions(
         .collect()
 }
 
+/// What a deploy to `env` sets in each service's deployment configuration; `None` when the
+/// environment names no strategy, so whatever the service has is left alone.
+pub fn strategy_plan(env: &EnvironmentConfig) -> Option<crate::core::service::StrategyPlan> {
+    use crate::config::environments::Span;
+    use crate::config::environments::{ecs_minutes, Strategy, DEFAULT_PAUSE_TIMEOUT};
+    let strategy = env.strategy?;
+    // The configuration was validated: a span out of ECS's range cannot reach here.
+    let minutes = |span: Span| ecs_minutes(span).unwrap_or(1440);
+    Some(crate::core::service::StrategyPlan {
+        strategy,
+        bake_minutes: env.bake.filter(|_| strategy.is_staged()).map(minutes),
+        canary: (strategy == Strategy::Canary).then(|| {
+            env.canary
+                .as_ref()
+                .map_or((10.0, 5), |c| (c.percent, minutes(c.bake)))
+        }),
+        linear: (strategy == Strategy::Linear).then(|| {
+            env.linear
+                .as_ref()
+                .map_or((25.0, 2), |l| (l.step_percent, minutes(l.interval)))
+        }),
+        alarms: if strategy.is_staged() {
+            env.alarms.clone()
+        } else {
+            Vec::new()
+        },
+        pause_minutes: env
+            .pause_before_shift
+            .then(|| minutes(env.pause_timeout.unwrap_or(Span(DEFAULT_PAUSE_TIMEOUT)))),
+    })
+}
+
+/// Where pinned service deployments stand together: failed when ECS stopped or rolled back
+/// any, completed when all are successful.
+pub fn assess_service_deployments(
+    views: &[crate::core::service::ServiceDeploymentView],
+    pinned: &[String],
+) -> Progress {
+    use crate::core::service::ServiceDeploymentStatus as S;
+    let mut all_done = true;
+    for arn in pinned {
+        let Some(d) = views.iter().find(|v| &v.arn == arn) else {
+            return Progress::Failed(format!("service deployment {arn} is gone"));
+        };
+        match &d.status {
+            S::Successful => {}
+            S::Pending | S::InProgress => all_done = false,
+            other => {
+                let mut why = format!(
+                    "service {}: ECS ended its deployment {other} at {}",
+                    d.service,
+                    d.stage.as_deref().unwrap_or("its start")
+                );
+                if !d.triggered_alarms.is_empty() {
+                    why.push_str(&format!(
+                        " (alarms {} went to ALARM)",
+                        d.triggered_alarms.join(", ")
+                    ));
+                }
+                if let Some(r) = d.rollback_reason.as_ref().or(d.reason.as_ref()) {
+                    why.push_str(&format!(": {r}"));
+                }
+                return Progress::Failed(why);
+            }
+        }
+    }
+    if all_done {
+        Progress::Completed
+    } else {
+        Progress::InProgress
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -659,6 +732,11 @@ mod tests {
             scan_command: vec![],
             alarms: vec![],
             bake: None,
+            strategy: None,
+            canary: None,
+            linear: None,
+            pause_before_shift: false,
+            pause_timeout: None,
         }
     }
 
@@ -820,6 +898,7 @@ mod tests {
                 service: "web".into(),
                 task_definition: td.into(),
                 deployment_id: None,
+                ..Default::default()
             }],
             by: "ci".into(),
             identity: None,
@@ -827,6 +906,7 @@ mod tests {
             reason: Some("circuit breaker".into()),
             last_completed: None,
             forced_alarms: Vec::new(),
+            strategy: None,
         }
     }
 

@@ -30,7 +30,7 @@ pub enum Status {
 }
 
 /// One service of a deployment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceState {
     /// The ECS service name.
     pub service: String,
@@ -39,6 +39,13 @@ pub struct ServiceState {
     /// The deployment `UpdateService` created, once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_id: Option<String>,
+    /// Its service deployment (ECS's service-deployment API), followed with a staged
+    /// strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_deployment: Option<String>,
+    /// The lifecycle stages it passed, in order, as they were seen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<String>,
 }
 
 /// What completed in an environment: enough to go back to it.
@@ -89,6 +96,9 @@ pub struct Record {
     /// Alarms in ALARM when the deploy started, overridden with `--force` (not watched).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forced_alarms: Vec<String>,
+    /// The strategy ECS deployed with, when the environment names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<crate::config::environments::Strategy>,
 }
 
 impl Record {

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+pub use crate::config::environments::Strategy;
+
 /// Declares an enum of ECS's upper-case state names, with a catch-all for names added later.
 macro_rules! ecs_states {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal,)* }) => {
@@ -153,4 +155,125 @@ impl DeploymentView {
     pub fn rollout_completed(&self) -> bool {
         matches!(self.rollout_state, None | Some(RolloutState::Completed))
     }
+}
+
+ecs_states! {
+    /// Where a service deployment (ECS's service-deployment API) stands.
+    ServiceDeploymentStatus {
+        /// Not started yet.
+        Pending = "PENDING",
+        /// Moving through its lifecycle stages.
+        InProgress = "IN_PROGRESS",
+        /// Every stage passed: the new revision takes all traffic.
+        Successful = "SUCCESSFUL",
+        /// Stopped where it stood (superseded, or stopped without a rollback).
+        Stopped = "STOPPED",
+        /// A stop was asked for.
+        StopRequested = "STOP_REQUESTED",
+        /// A rollback was asked for.
+        RollbackRequested = "ROLLBACK_REQUESTED",
+        /// Going back to the source revision.
+        RollbackInProgress = "ROLLBACK_IN_PROGRESS",
+        /// Back on the source revision.
+        RollbackSuccessful = "ROLLBACK_SUCCESSFUL",
+        /// The way back failed too.
+        RollbackFailed = "ROLLBACK_FAILED",
+    }
+}
+
+/// One lifecycle hook of a service deployment that ECS reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HookView {
+    /// The id `ContinueServiceDeployment` takes.
+    pub id: String,
+    /// `PAUSE` or `AWS_LAMBDA`.
+    pub target_type: String,
+    /// `AWAITING_ACTION`, `IN_PROGRESS`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`.
+    pub status: String,
+    /// When ECS takes the timeout action (RFC 3339), if it said.
+    pub expires_at: Option<String>,
+}
+
+/// A service deployment as the rollout decisions see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceDeploymentView {
+    /// Its ARN.
+    pub arn: String,
+    /// The service's name (the last part of its ARN).
+    pub service: String,
+    /// Where it stands.
+    pub status: ServiceDeploymentStatus,
+    /// Its lifecycle stage (`SCALE_UP`, `PRODUCTION_TRAFFIC_SHIFT`, `BAKE_TIME`, ...).
+    pub stage: Option<String>,
+    /// Why it is in its status (ECS's words).
+    pub reason: Option<String>,
+    /// Why it was rolled back, if it was.
+    pub rollback_reason: Option<String>,
+    /// The share of production traffic the new revision was asked to take, in percent.
+    pub production_weight: Option<f64>,
+    /// The alarms that stopped it.
+    pub triggered_alarms: Vec<String>,
+    /// Its lifecycle hooks now.
+    pub hooks: Vec<HookView>,
+}
+
+impl ServiceDeploymentStatus {
+    /// Still moving (forward or back).
+    pub fn is_active(&self) -> bool {
+        matches!(
+            self,
+            ServiceDeploymentStatus::Pending
+                | ServiceDeploymentStatus::InProgress
+                | ServiceDeploymentStatus::StopRequested
+                | ServiceDeploymentStatus::RollbackRequested
+                | ServiceDeploymentStatus::RollbackInProgress
+        )
+    }
+}
+
+impl ServiceDeploymentView {
+    /// The pause hook it waits at for someone to continue it.
+    pub fn awaiting(&self) -> Option<&HookView> {
+        self.hooks
+            .iter()
+            .find(|h| h.status == "AWAITING_ACTION" && h.target_type == "PAUSE")
+    }
+
+    /// Its stage as people read it: `PRODUCTION_TRAFFIC_SHIFT (10% of production traffic)`.
+    pub fn stage_line(&self) -> String {
+        let stage = self.stage.as_deref().unwrap_or("starting");
+        match self.production_weight {
+            Some(w) if stage == "PRODUCTION_TRAFFIC_SHIFT" => {
+                format!("{stage} ({} of production traffic)", percent(w))
+            }
+            _ => stage.to_string(),
+        }
+    }
+}
+
+/// `10%`, `12.5%`.
+pub fn percent(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.0}%")
+    } else {
+        format!("{value}%")
+    }
+}
+
+/// What a deploy sets in a service's `deploymentConfiguration`; everything else there is
+/// kept as it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StrategyPlan {
+    /// The strategy.
+    pub strategy: Strategy,
+    /// `bakeTimeInMinutes`: how long the old revision stays after all traffic moved.
+    pub bake_minutes: Option<i32>,
+    /// Canary: percent of production traffic first, and minutes before the rest.
+    pub canary: Option<(f64, i32)>,
+    /// Linear: percent per step, and minutes between steps.
+    pub linear: Option<(f64, i32)>,
+    /// CloudWatch alarms ECS watches and rolls back on.
+    pub alarms: Vec<String>,
+    /// A pause hook after test traffic, timing out (and rolling back) after these minutes.
+    pub pause_minutes: Option<i32>,
 }

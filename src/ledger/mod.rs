@@ -523,6 +523,7 @@ mod tests {
             reason: None,
             last_completed: None,
             forced_alarms: Vec::new(),
+            strategy: None,
         }
     }
 

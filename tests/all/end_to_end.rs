@@ -1,8 +1,10 @@
 //! The whole product, end to end, on real parts: commits in a repository with a bare remote;
 //! `release ci` (the run on a merge; a maintainer's `release cut` later) tags, pushes, publishes the GitHub release (the HTTP fake), builds the image
 //! with buildah into a local `docker-registry`, and deploys it to staging (ECS on moto with the
-//! launcher); `release approve` and `release promote` take the same digest to production; then
-//! a bad commit's release fails staging's health gate and is rolled back automatically.
+//! launcher); `release approve` and `release promote` take the same digest to production, as
+//! an ECS canary; then a bad commit's release fails staging's health gate and is rolled back
+//! automatically, and a release that passes staging trips production's alarm during its canary
+//! and is rolled back by ECS.
 
 use crate::support::fleet::Fleet;
 use crate::support::github::FakeGithub;
@@ -42,6 +44,9 @@ health_checks = 2
 requires = "staging"
 approvals = 1
 approvers = ["bob"]
+strategy = "canary"
+canary = {{ percent = 10, bake = "5m" }}
+alarms = ["prod-5xx"]
 "#,
         host = registry.host,
         staging = staging.url,
@@ -80,6 +85,7 @@ fn commits_to_production_and_a_bad_release_rolled_back() {
     let fleet = Fleet::start(0.4);
     let staging_health = Health::start();
     let prod_health = Health::start();
+    fleet.create_alarm("prod-5xx");
     let bootstrap = format!("{}/{NAME}:bootstrap", registry.host);
     fleet.create_environment("staging", &["web", "worker"], &bootstrap);
     fleet.create_environment("prod", &["web", "worker"], &bootstrap);
@@ -246,4 +252,80 @@ fn commits_to_production_and_a_bad_release_rolled_back() {
     assert_eq!(fleet.calls("UpdateService").len(), updates);
     assert_eq!(gh.releases().len(), 2);
     assert!(stderr(&out).is_empty() || !stderr(&out).contains("panicked"));
+
+    // 4. A fix passes staging; in production its canary trips the 5xx alarm: ECS rolls back.
+    staging_health.set(200, "ok");
+    work.write("image/version.txt", "app, fixed\n");
+    work.git(&["add", "-A"]);
+    work.commit_staged("fix: repair /health");
+    release(work, &gh, &fleet, CUTTER, &["cut", "--yes"]).success();
+    release(
+        work,
+        &gh,
+        &fleet,
+        "bob",
+        &["approve", "1.1.2", "--env", "production"],
+    )
+    .success();
+    let mut promote = work
+        .release_process()
+        .envs(gh.env())
+        .envs(fleet.env())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_ACTOR", CUTTER)
+        .args(["promote", "1.1.2", "--to", "production"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = promote.stderr.take().unwrap();
+    let (canary, in_canary) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(lines).lines().map_while(Result::ok) {
+            if line.contains("(10% of production traffic)") {
+                let _ = canary.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    in_canary
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("production reaches its canary");
+    fleet.set_alarm("prod-5xx", "ALARM", "Threshold Crossed: 5xx at 12%");
+    let status = promote.wait().unwrap();
+    let err = reader.join().unwrap();
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("prod-5xx"), "{err}");
+    for service in ["web", "worker"] {
+        assert_eq!(fleet.image_of("prod", service), image, "back on 1.1.0");
+    }
+    let history: serde_json::Value = serde_json::from_str(&stdout(
+        &release(
+            work,
+            &gh,
+            &fleet,
+            CUTTER,
+            &["history", "--env", "production", "--json"],
+        )
+        .success(),
+    ))
+    .unwrap();
+    assert_eq!(history[0]["action"], "rollback", "{history:#}");
+    assert_eq!(history[0]["status"], "completed", "{history:#}");
+    let failed = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["version"] == "1.1.2" && e["status"] == "failed")
+        .expect("the failed canary is recorded");
+    assert_eq!(failed["strategy"], "canary");
+    let stages = failed["services"][0]["stages"].to_string();
+    assert!(
+        stages.contains("PRODUCTION_TRAFFIC_SHIFT (10% of production traffic)"),
+        "{stages}"
+    );
 }

@@ -65,12 +65,61 @@ poll_interval = "1s"
 
 impl Stage {
     fn release(&self, args: &[&str]) -> assert_cmd::assert::Assert {
+        self.release_as(ACTOR, args)
+    }
+
+    /// `release ARGS` as `actor` in GitHub Actions (where `GITHUB_ACTOR` is believed).
+    fn release_as(&self, actor: &str, args: &[&str]) -> assert_cmd::assert::Assert {
         let mut cmd = self.repo.release_hermetic();
         cmd.envs(self.fleet.env())
             .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_ACTOR", ACTOR)
+            .env("GITHUB_ACTOR", actor)
             .args(args);
         cmd.assert()
+    }
+
+    /// `release ARGS` started in the background; each line it writes to stderr is sent on
+    /// the channel as it comes, and the whole of it is the thread's result.
+    fn spawn(&self, args: &[&str]) -> Running {
+        let mut child = self
+            .repo
+            .release_process()
+            .envs(self.fleet.env())
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_ACTOR", ACTOR)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (send, lines) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            let mut all = String::new();
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = send.send(line.clone());
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        });
+        Running {
+            child,
+            lines,
+            reader,
+        }
+    }
+
+    /// The ledger's history of production, newest first.
+    fn history(&self) -> Vec<serde_json::Value> {
+        let out = self
+            .release(&["history", "--env", "production", "--json"])
+            .success();
+        serde_json::from_str(&crate::support::stdout(&out)).expect("JSON history")
     }
 
     fn digest(&self, version: &str) -> &str {
@@ -92,6 +141,181 @@ impl Stage {
             );
         }
     }
+}
+
+/// A `release` running in the background.
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    reader: std::thread::JoinHandle<String>,
+}
+
+impl Running {
+    /// Wait (at most a minute) for a line of stderr containing `text`.
+    fn wait_for(&self, text: &str) {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("no line with {text:?} within a minute");
+    }
+
+    /// Its exit status and all of its stderr.
+    fn finish(mut self) -> (std::process::ExitStatus, String) {
+        let status = self.child.wait().unwrap();
+        (status, self.reader.join().unwrap())
+    }
+}
+
+/// The stages the ledger recorded for `service` in a history entry.
+fn stages(entry: &serde_json::Value, service: &str) -> Vec<String> {
+    entry["services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["service"] == service)
+        .and_then(|s| s["stages"].as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect()
+}
+
+fn web_and_worker() -> Vec<String> {
+    vec!["web".to_string(), "worker".to_string()]
+}
+
+#[test]
+fn a_canary_moves_a_share_of_traffic_first_then_all_and_is_recorded_stage_by_stage() {
+    let s = stage(
+        0.5,
+        &web_and_worker(),
+        "strategy = \"canary\"\ncanary = { percent = 10, bake = \"2m\" }\nbake = \"3m\"",
+    );
+    let out = s
+        .release(&["deploy", "1.1.0", "--env", "production"])
+        .success();
+    let err = stderr(&out);
+    assert!(
+        err.contains("web: PRODUCTION_TRAFFIC_SHIFT (10% of production traffic)"),
+        "{err}"
+    );
+    assert!(err.contains("worker: BAKE_TIME"), "{err}");
+    assert!(err.contains("1.1.0 completed in production"), "{err}");
+    s.assert_runs("1.1.0");
+    let history = s.history();
+    assert_eq!(history[0]["status"], "completed", "{history:#?}");
+    assert_eq!(history[0]["strategy"], "canary");
+    let web = stages(&history[0], "web");
+    let canary = web
+        .iter()
+        .position(|x| x == "PRODUCTION_TRAFFIC_SHIFT (10% of production traffic)")
+        .expect("the canary stage is recorded");
+    let bake = web
+        .iter()
+        .position(|x| x == "BAKE_TIME")
+        .expect("the bake is recorded");
+    assert!(canary < bake, "{web:?}");
+}
+
+#[test]
+fn a_canary_whose_alarm_fires_during_the_bake_is_rolled_back_and_the_stage_recorded() {
+    let s = stage(
+        0.5,
+        &web_and_worker(),
+        "strategy = \"canary\"\ncanary = { percent = 10, bake = \"1m\" }\nbake = \"30m\"\nalarms = [\"prod-5xx\"]",
+    );
+    s.fleet.create_alarm("prod-5xx");
+    let run = s.spawn(&["deploy", "1.1.0", "--env", "production"]);
+    run.wait_for("BAKE_TIME");
+    s.fleet
+        .set_alarm("prod-5xx", "ALARM", "Threshold Crossed: 40 errors");
+    let (status, err) = run.finish();
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("prod-5xx"), "the alarm is named: {err}");
+    s.assert_runs("1.0.0");
+    let history = s.history();
+    let failed = history
+        .iter()
+        .find(|e| e["action"] == "deploy" && e["status"] == "failed")
+        .expect("the failed deploy is recorded");
+    assert_eq!(
+        stages(failed, "web").last().map(String::as_str),
+        Some("BAKE_TIME")
+    );
+    assert!(
+        failed["reason"].as_str().unwrap_or("").contains("prod-5xx"),
+        "{failed:#?}"
+    );
+    assert_eq!(history[0]["action"], "rollback", "{history:#?}");
+    assert_eq!(history[0]["status"], "completed", "{history:#?}");
+    // ECS rolled the services back itself: the only UpdateService calls are the deploy's.
+    assert_eq!(s.fleet.calls("UpdateService").len(), 2);
+}
+
+#[test]
+fn blue_green_waits_at_the_pause_until_an_approver_continues_it() {
+    let s = stage(
+        0.5,
+        &web_and_worker(),
+        "strategy = \"blue_green\"\npause_before_shift = true\napprovals = 1\napprovers = [\"bob\"]",
+    );
+    // Bob's approval to deploy is not an approval to shift production traffic later.
+    s.release_as("bob", &["approve", "1.1.0", "--env", "production"])
+        .success();
+    let run = s.spawn(&["deploy", "1.1.0", "--env", "production"]);
+    run.wait_for("paused before production traffic");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    for service in ["web", "worker"] {
+        assert_eq!(
+            s.fleet.image_of("prod", service),
+            reference(s.digest("1.1.0")),
+            "the new revision is set while it waits"
+        );
+    }
+    let status = crate::support::stdout(&s.release(&["status", "--json"]).success());
+    assert!(status.contains("POST_TEST_TRAFFIC_SHIFT"), "{status}");
+    // Carol cut 1.1.0 and is no approver here.
+    let refused = s
+        .release_as(ACTOR, &["continue", "1.1.0", "--env", "production"])
+        .failure();
+    assert!(stderr(&refused).contains("carol"), "{}", stderr(&refused));
+    s.release_as("bob", &["continue", "1.1.0", "--env", "production"])
+        .success();
+    let (status, err) = run.finish();
+    assert!(status.success(), "{err}");
+    let paused = err
+        .find("web: paused before production traffic")
+        .expect("paused");
+    let done = err
+        .find("1.1.0 completed in production")
+        .expect("completed");
+    assert!(paused < done, "{err}");
+    s.assert_runs("1.1.0");
+    assert_eq!(s.history()[0]["status"], "completed");
+}
+
+#[test]
+fn a_pause_nobody_continues_times_out_and_is_rolled_back() {
+    let s = stage(
+        0.5,
+        &web_and_worker(),
+        "strategy = \"blue_green\"\npause_before_shift = true\npause_timeout = \"2m\"",
+    );
+    let out = s
+        .release(&["deploy", "1.1.0", "--env", "production"])
+        .failure();
+    let err = stderr(&out);
+    assert!(err.contains("paused before production traffic"), "{err}");
+    assert!(err.contains("timed out"), "{err}");
+    s.assert_runs("1.0.0");
+    let history = s.history();
+    assert_eq!(history[0]["action"], "rollback", "{history:#?}");
+    assert_eq!(history[0]["status"], "completed", "{history:#?}");
 }
 
 #[test]
@@ -125,4 +349,54 @@ fn twenty_five_services_deploy_together_with_one_describe_per_ten_services() {
         "read before and while deploying: {describes:#?}"
     );
     assert_eq!(describes.len(), asked / 25 * 3, "{describes:#?}");
+}
+
+#[test]
+fn strategy_settings_that_do_not_fit_name_file_line_and_key() {
+    let base = "[environments.p]\ncluster = \"c\"\nservices = [\"web\"]\ncontainer = \"app\"\n";
+    let cases = [
+        (
+            "canary = { percent = 10, bake = \"5m\" }\n",
+            "release.toml:5:",
+            "environments.p.canary",
+            "goes with strategy = \"canary\"",
+        ),
+        (
+            "strategy = \"canary\"\ncanary = { percent = 0, bake = \"5m\" }\n",
+            "release.toml:6:",
+            "environments.p.canary.percent",
+            "0.1 to 100",
+        ),
+        (
+            "pause_before_shift = true\n",
+            "release.toml:5:",
+            "environments.p.pause_before_shift",
+            "no test traffic to pause after",
+        ),
+        (
+            "strategy = \"blue_green\"\nbake = \"25h\"\n",
+            "release.toml:6:",
+            "environments.p.bake",
+            "longer than ECS allows",
+        ),
+        (
+            "strategy = \"sideways\"\n",
+            "release.toml:5:",
+            "environments.p.strategy",
+            "blue_green",
+        ),
+    ];
+    for (extra, location, key, says) in cases {
+        let repo = Repo::new();
+        repo.commit("feat: a");
+        repo.write("release.toml", &format!("{base}{extra}"));
+        let err = crate::support::clean_failure(repo.run(&["plan"]));
+        let err = repo.redact(&err);
+        assert!(
+            err.starts_with(&format!("error: [TMP]/repo/{location}")),
+            "{extra}: {err}"
+        );
+        assert!(err.contains(&format!("key `{key}`")), "{extra}: {err}");
+        assert!(err.contains(says), "{extra}: {err}");
+    }
 }

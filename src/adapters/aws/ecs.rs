@@ -5,13 +5,18 @@
 
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::types::{
-    ContainerDefinition, DeploymentRolloutState, Service, TaskDefinition, TaskDefinitionField,
+    CanaryConfiguration, ContainerDefinition, DeploymentAlarms, DeploymentConfiguration,
+    DeploymentLifecycleHook, DeploymentLifecycleHookAction, DeploymentLifecycleHookStage,
+    DeploymentLifecycleHookTargetType, DeploymentLifecycleHookTimeoutConfiguration,
+    DeploymentRolloutState, DeploymentStrategy, LinearConfiguration, Service,
+    StopServiceDeploymentStopType, TaskDefinition, TaskDefinitionField,
 };
 use futures_util::future::join_all;
 
 use crate::adapters::aws::error as aws_error;
 use crate::core::service::{
-    DeploymentStatus, DeploymentView, EventView, RolloutState, ServiceStatus, ServiceView,
+    DeploymentStatus, DeploymentView, EventView, HookView, RolloutState, ServiceDeploymentStatus,
+    ServiceDeploymentView, ServiceStatus, ServiceView, StrategyPlan,
 };
 
 /// An ECS call that failed.
@@ -320,15 +325,23 @@ impl Ecs {
     }
 
     /// `UpdateService` to `task_definition`; with `force`, a new deployment starts even when
-    /// the service is already set to it. The service as ECS answered (with the new
-    /// deployment).
+    /// the service is already set to it; with `plan`, the deployment goes out with that
+    /// strategy. The service as ECS answered (with the new deployment).
     pub async fn update_service(
         &self,
         cluster: &str,
         service: &str,
         task_definition: &str,
         force: bool,
+        plan: Option<&StrategyPlan>,
     ) -> Result<ServiceView, EcsError> {
+        let configuration = match plan {
+            Some(plan) => Some(
+                self.deployment_configuration(cluster, service, plan)
+                    .await?,
+            ),
+            None => None,
+        };
         let out = self
             .client
             .update_service()
@@ -336,6 +349,7 @@ impl Ecs {
             .service(service)
             .task_definition(task_definition)
             .force_new_deployment(force)
+            .set_deployment_configuration(configuration)
             .send()
             .await
             .map_err(|e| {
@@ -349,5 +363,240 @@ impl Ecs {
             call: "UpdateService",
             what: "the service",
         })
+    }
+
+    /// The service's deployment configuration with `plan` applied: the strategy and its
+    /// settings, the alarms and the pause hook are set; everything else (percentages, the
+    /// circuit breaker, hooks of your own) stays as it is.
+    async fn deployment_configuration(
+        &self,
+        cluster: &str,
+        service: &str,
+        plan: &StrategyPlan,
+    ) -> Result<DeploymentConfiguration, EcsError> {
+        let out = self
+            .client
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await
+            .map_err(|e| failed("DescribeServices", &format!("cluster {cluster}"), &e))?;
+        let mut c = out
+            .services()
+            .first()
+            .and_then(|s| s.deployment_configuration().cloned())
+            .unwrap_or_else(|| DeploymentConfiguration::builder().build());
+        c.strategy = Some(DeploymentStrategy::from(plan.strategy.ecs_name()));
+        c.bake_time_in_minutes = plan.bake_minutes.or(c.bake_time_in_minutes);
+        c.canary_configuration = plan.canary.map(|(percent, minutes)| {
+            CanaryConfiguration::builder()
+                .canary_percent(percent)
+                .canary_bake_time_in_minutes(minutes)
+                .build()
+        });
+        c.linear_configuration = plan.linear.map(|(percent, minutes)| {
+            LinearConfiguration::builder()
+                .step_percent(percent)
+                .step_bake_time_in_minutes(minutes)
+                .build()
+        });
+        if !plan.alarms.is_empty() {
+            c.alarms = Some(
+                DeploymentAlarms::builder()
+                    .set_alarm_names(Some(plan.alarms.clone()))
+                    .enable(true)
+                    .rollback(true)
+                    .build()
+                    .map_err(|_| EcsError::Incomplete {
+                        call: "UpdateService",
+                        what: "a complete alarm configuration",
+                    })?,
+            );
+        }
+        let mut hooks: Vec<DeploymentLifecycleHook> = c
+            .lifecycle_hooks
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|h| !is_pause_before_shift(h))
+            .collect();
+        if let Some(minutes) = plan.pause_minutes {
+            hooks.push(
+                DeploymentLifecycleHook::builder()
+                    .target_type(DeploymentLifecycleHookTargetType::Pause)
+                    .lifecycle_stages(PAUSE_STAGE)
+                    .timeout_configuration(
+                        DeploymentLifecycleHookTimeoutConfiguration::builder()
+                            .timeout_in_minutes(minutes)
+                            .action(DeploymentLifecycleHookAction::Rollback)
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        c.lifecycle_hooks = Some(hooks);
+        Ok(c)
+    }
+
+    /// The newest service deployment of `service` to `task_definition`: ECS names service
+    /// deployments after service revisions, not task definitions, so the revisions are read.
+    pub async fn service_deployment_for(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
+    ) -> Result<Option<String>, EcsError> {
+        let target = format!("service {service} in cluster {cluster}");
+        let out = self
+            .client
+            .list_service_deployments()
+            .cluster(cluster)
+            .service(service)
+            .send()
+            .await
+            .map_err(|e| failed("ListServiceDeployments", &target, &e))?;
+        let mut briefs: Vec<_> = out.service_deployments().to_vec();
+        briefs.sort_by_key(|b| std::cmp::Reverse(b.created_at().map(|t| t.as_nanos())));
+        briefs.truncate(DESCRIBE_REVISIONS_MAX);
+        let revisions: Vec<String> = briefs
+            .iter()
+            .filter_map(|b| b.target_service_revision_arn().map(str::to_string))
+            .collect();
+        if revisions.is_empty() {
+            return Ok(None);
+        }
+        let described = self
+            .client
+            .describe_service_revisions()
+            .set_service_revision_arns(Some(revisions))
+            .send()
+            .await
+            .map_err(|e| failed("DescribeServiceRevisions", &target, &e))?;
+        let ours: Vec<&str> = described
+            .service_revisions()
+            .iter()
+            .filter(|r| r.task_definition() == Some(task_definition))
+            .filter_map(|r| r.service_revision_arn())
+            .collect();
+        Ok(briefs
+            .iter()
+            .find(|b| {
+                b.target_service_revision_arn()
+                    .is_some_and(|r| ours.contains(&r))
+            })
+            .and_then(|b| b.service_deployment_arn().map(str::to_string)))
+    }
+
+    /// `DescribeServiceDeployments` of `arns`, in calls of 20 (the API's limit), in order.
+    pub async fn describe_service_deployments(
+        &self,
+        arns: &[String],
+    ) -> Result<Vec<ServiceDeploymentView>, EcsError> {
+        let calls = arns.chunks(DESCRIBE_SERVICE_DEPLOYMENTS_MAX).map(|chunk| {
+            self.client
+                .describe_service_deployments()
+                .set_service_deployment_arns(Some(chunk.to_vec()))
+                .send()
+        });
+        let mut views = Vec::with_capacity(arns.len());
+        for answer in join_all(calls).await {
+            let out = answer
+                .map_err(|e| failed("DescribeServiceDeployments", "the deploy's services", &e))?;
+            views.extend(
+                out.service_deployments()
+                    .iter()
+                    .map(service_deployment_view),
+            );
+        }
+        Ok(views)
+    }
+
+    /// `StopServiceDeployment` with a rollback: ECS takes the service back to the revision the
+    /// deployment started from.
+    pub async fn roll_back_service_deployment(&self, arn: &str) -> Result<(), EcsError> {
+        self.client
+            .stop_service_deployment()
+            .service_deployment_arn(arn)
+            .stop_type(StopServiceDeploymentStopType::Rollback)
+            .send()
+            .await
+            .map_err(|e| failed("StopServiceDeployment", arn, &e))?;
+        Ok(())
+    }
+
+    /// `ContinueServiceDeployment`: the deployment paused at hook `hook_id` goes on.
+    pub async fn continue_service_deployment(
+        &self,
+        arn: &str,
+        hook_id: &str,
+    ) -> Result<(), EcsError> {
+        self.client
+            .continue_service_deployment()
+            .service_deployment_arn(arn)
+            .hook_id(hook_id)
+            .action(DeploymentLifecycleHookAction::Continue)
+            .send()
+            .await
+            .map_err(|e| failed("ContinueServiceDeployment", arn, &e))?;
+        Ok(())
+    }
+}
+
+/// The most service revisions one `DescribeServiceRevisions` takes.
+const DESCRIBE_REVISIONS_MAX: usize = 20;
+
+/// The most service deployments one `DescribeServiceDeployments` takes.
+const DESCRIBE_SERVICE_DEPLOYMENTS_MAX: usize = 20;
+
+/// Where `pause_before_shift` pauses: test traffic has moved, production traffic has not.
+const PAUSE_STAGE: DeploymentLifecycleHookStage =
+    DeploymentLifecycleHookStage::PostTestTrafficShift;
+
+/// Whether `hook` is the pause `pause_before_shift` sets (replaced at every deploy).
+fn is_pause_before_shift(hook: &DeploymentLifecycleHook) -> bool {
+    hook.target_type() == Some(&DeploymentLifecycleHookTargetType::Pause)
+        && hook.lifecycle_stages() == [PAUSE_STAGE]
+}
+
+/// The core's view of a service deployment.
+fn service_deployment_view(d: &aws_sdk_ecs::types::ServiceDeployment) -> ServiceDeploymentView {
+    let time = |t: Option<&aws_sdk_ecs::primitives::DateTime>| {
+        t.and_then(|t| {
+            t.fmt(aws_sdk_ecs::primitives::DateTimeFormat::DateTime)
+                .ok()
+        })
+    };
+    ServiceDeploymentView {
+        arn: d.service_deployment_arn().unwrap_or_default().to_string(),
+        service: d
+            .service_arn()
+            .and_then(|a| a.rsplit('/').next())
+            .unwrap_or_default()
+            .to_string(),
+        status: ServiceDeploymentStatus::from(d.status().map_or("PENDING", |s| s.as_str())),
+        stage: d.lifecycle_stage().map(|s| s.as_str().to_string()),
+        reason: d.status_reason().map(str::to_string),
+        rollback_reason: d.rollback().and_then(|r| r.reason()).map(str::to_string),
+        production_weight: d
+            .target_service_revision()
+            .and_then(|r| r.requested_production_traffic_weight()),
+        triggered_alarms: d
+            .alarms()
+            .map(|a| a.triggered_alarm_names().to_vec())
+            .unwrap_or_default(),
+        hooks: d
+            .lifecycle_hook_details()
+            .iter()
+            .map(|h| HookView {
+                id: h.hook_id().unwrap_or_default().to_string(),
+                target_type: h
+                    .target_type()
+                    .map_or("AWS_LAMBDA", |t| t.as_str())
+                    .to_string(),
+                status: h.status().map_or("", |s| s.as_str()).to_string(),
+                expires_at: time(h.expires_at()),
+            })
+            .collect(),
     }
 }

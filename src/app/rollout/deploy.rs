@@ -267,11 +267,13 @@ impl<'a> Rollout<'a> {
                 reason: None,
                 last_completed: baseline.clone(),
                 forced_alarms: self.forced_alarms(env_name, env).await?,
+                strategy: env.strategy,
             },
         };
 
         let mut run = DeployRun {
             rollout: self,
+            env_name,
             env,
             version,
             image,
@@ -302,6 +304,15 @@ impl<'a> Rollout<'a> {
                 Ok(report(DeployOutcome::Deployed, Some(record), None))
             }
             Some(why) => {
+                // ECS's own strategies roll back themselves, faster and without a second
+                // deployment: asked first, the rollback below then finds those services done.
+                if record.strategy.is_some_and(|s| s.is_staged()) {
+                    if let Err(e) = self.stop_service_deployments(env, &record).await {
+                        self.say(&format!(
+                            "  cannot ask ECS to roll back ({e}); rolling back by hand"
+                        ));
+                    }
+                }
                 record.status = Status::Failed;
                 record.reason = Some(why.clone());
                 record.at = ledger::timestamp();
@@ -341,6 +352,7 @@ impl<'a> Rollout<'a> {
                 service: v.name.clone(),
                 task_definition: v.task_definition.clone(),
                 deployment_id: None,
+                ..Default::default()
             })
             .collect();
         if services.len() != env.services.len() {
@@ -360,6 +372,7 @@ impl<'a> Rollout<'a> {
             reason: Some("running before release-agent's first deploy".into()),
             last_completed: None,
             forced_alarms: Vec::new(),
+            strategy: None,
         };
         record.last_completed = Some(record.snapshot());
         self.ledger.write(&record).await?;
@@ -398,6 +411,7 @@ impl<'a> Rollout<'a> {
                 service: view.name.clone(),
                 task_definition: arn,
                 deployment_id: None,
+                ..Default::default()
             });
         }
         Ok(states)
@@ -413,10 +427,11 @@ impl<'a> Rollout<'a> {
         record: &mut Record,
         resumed: bool,
     ) -> Result<(), DeployError> {
+        let plan = deployment::strategy_plan(env);
         for i in 0..record.services.len() {
             let view = views.iter().find(|v| v.name == record.services[i].service);
             if let Some(id) = self
-                .update_one(env, view, &record.services[i], resumed)
+                .update_one(env, view, &record.services[i], resumed, plan.as_ref())
                 .await?
             {
                 self.pin(record, i, id).await?;
@@ -455,6 +470,7 @@ impl<'a> Rollout<'a> {
         view: Option<&ServiceView>,
         state: &ServiceState,
         resumed: bool,
+        plan: Option<&StrategyPlan>,
     ) -> Result<Option<String>, DeployError> {
         let recorded = state.deployment_id.as_deref().and_then(|id| {
             view.and_then(|v| v.deployment(id))
@@ -479,11 +495,14 @@ impl<'a> Rollout<'a> {
                 deployment::short_name(&state.task_definition)
             ));
         }
-        let answer =
-            (self
-                .ecs
-                .update_service(&env.cluster, &state.service, &state.task_definition, same))
-            .await?;
+        let answer = (self.ecs.update_service(
+            &env.cluster,
+            &state.service,
+            &state.task_definition,
+            same,
+            plan,
+        ))
+        .await?;
         let id = answer
             .primary()
             .filter(|p| p.task_definition == state.task_definition)
@@ -595,6 +614,7 @@ enum DeployStep {
 /// What the steps of one deploy work on.
 struct DeployRun<'r, 'a> {
     rollout: &'r Rollout<'a>,
+    env_name: &'r str,
     env: &'r EnvironmentConfig,
     version: &'r str,
     image: &'r str,
@@ -611,6 +631,11 @@ struct DeployRun<'r, 'a> {
 }
 
 impl DeployRun<'_, '_> {
+    /// Whether ECS deploys with one of its staged strategies (followed stage by stage).
+    fn staged(&self) -> bool {
+        self.record.strategy.is_some_and(|s| s.is_staged())
+    }
+
     fn deadline(&self) -> Instant {
         self.deadline
             .unwrap_or_else(|| Instant::now() + self.env.timeout.0)
@@ -655,7 +680,8 @@ impl Step<DeployRun<'_, '_>> for DeployStep {
                 (run.record.services.len() == run.env.services.len()).then_some(StepState::Done)
             }
             DeployStep::HealthGate if run.env.health_url.is_none() => Some(StepState::Skipped),
-            DeployStep::Bake if run.env.bake.is_none() => Some(StepState::Skipped),
+            // ECS bakes a staged deployment itself (its BAKE_TIME stage, followed by Wait).
+            DeployStep::Bake if run.env.bake.is_none() || run.staged() => Some(StepState::Skipped),
             DeployStep::Update | DeployStep::Wait | DeployStep::HealthGate | DeployStep::Bake => {
                 None
             }
@@ -674,7 +700,25 @@ impl Step<DeployRun<'_, '_>> for DeployStep {
                 rollout
                     .update_services(run.env, run.views, run.record, run.resumed)
                     .await?;
+                if run.staged() {
+                    rollout.pin_service_deployments(run.env, run.record).await?;
+                }
                 run.deadline = Some(Instant::now() + run.env.timeout.0);
+            }
+            DeployStep::Wait if run.staged() => {
+                // A pause waits for people: its own timeout comes on top.
+                let pause = match run.env.pause_before_shift {
+                    true => run
+                        .env
+                        .pause_timeout
+                        .map_or(crate::config::environments::DEFAULT_PAUSE_TIMEOUT, |t| t.0),
+                    false => Duration::ZERO,
+                };
+                let deadline = run.deadline() + pause;
+                let ignored = run.record.forced_alarms.clone();
+                rollout
+                    .follow(run.env_name, run.env, run.record, deadline, &ignored)
+                    .await?;
             }
             DeployStep::Wait => {
                 let deadline = run.deadline();

@@ -19,6 +19,7 @@ mod images;
 mod keep;
 mod rollback;
 mod scan;
+mod stages;
 mod status;
 mod wait;
 
@@ -38,7 +39,9 @@ use crate::config::Config;
 use crate::core::deployment::{self, Gate, GateState, Progress};
 use crate::core::identity::{Identity, Resolution};
 use crate::core::release_gate;
-use crate::core::service::{RolloutState, ServiceStatus, ServiceView};
+use crate::core::service::{
+    RolloutState, ServiceDeploymentView, ServiceStatus, ServiceView, StrategyPlan,
+};
 use crate::core::step::StepState;
 use crate::ledger::{
     self, Action, Approval, Decision, Holder, Ledger, LedgerError, Record, ReleaseRecord,

@@ -72,6 +72,7 @@ impl<'a> Rollout<'a> {
             reason: Some(reason.to_string()),
             last_completed: Some(target.clone()),
             forced_alarms: Vec::new(),
+            strategy: None,
         }
     }
 
@@ -121,7 +122,7 @@ impl<'a> Rollout<'a> {
         for i in 0..record.services.len() {
             let view = views.iter().find(|v| v.name == record.services[i].service);
             match self
-                .update_one(env, view, &record.services[i], resumed)
+                .update_one(env, view, &record.services[i], resumed, None)
                 .await
             {
                 Ok(None) => {}

@@ -14,6 +14,9 @@ pub struct EnvStatus {
     /// Where ECS differs from the ledger (a service changed by hand, a deploy under way);
     /// empty when they agree.
     pub drift: Vec<String>,
+    /// Where each service deployment of a staged deploy under way stands, read from ECS.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<ServiceDeploymentView>,
 }
 
 /// A version waiting for an environment.
@@ -79,11 +82,32 @@ impl<'a> Rollout<'a> {
                 }
                 None => Vec::new(),
             };
+            let pinned: Vec<String> = current
+                .iter()
+                .filter(|c| c.status == Status::InProgress)
+                .flat_map(|c| {
+                    c.services
+                        .iter()
+                        .filter_map(|s| s.service_deployment.clone())
+                })
+                .collect();
+            let stages = if pinned.is_empty() {
+                Vec::new()
+            } else {
+                match self.ecs.describe_service_deployments(&pinned).await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        tracing::warn!("cannot read the service deployments of {name}: {e}");
+                        Vec::new()
+                    }
+                }
+            };
             all.push(EnvStatus {
                 env: name.clone(),
                 current,
                 waiting,
                 drift,
+                stages,
             });
         }
         Ok(all)
