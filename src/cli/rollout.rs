@@ -176,12 +176,14 @@ pub async fn continue_deploy(ws: &Workspace, args: &ContinueArgs) -> Result<Exit
         approval.by,
         args.env
     )?;
-    if continued.is_empty() {
+    if !continued.is_empty() {
+        outln!("continued: {}", continued.join(", "))?;
+    } else if missing.is_empty() {
+        outln!("enough approvals: the deploy goes on at its pause (or already did)")?;
+    } else {
         for m in missing {
             outln!("  still missing: {m}")?;
         }
-    } else {
-        outln!("continued: {}", continued.join(", "))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -253,7 +255,7 @@ pub async fn status(ws: &Workspace, args: &StatusArgs) -> Result<ExitCode> {
         if !ws.config.environments.contains_key(env) {
             bail!("no environment `{env}` in release.toml");
         }
-        all.retain(|s| &s.env == env);
+        all.retain(|s| &s.env == env || s.env.starts_with(&format!("{env}.")));
     }
     if args.json {
         print_json(&all)?;

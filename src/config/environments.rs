@@ -127,6 +127,41 @@ pub struct EnvironmentConfig {
     /// How long a pause waits before ECS rolls the deploy back (default 1h, at most 24h).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause_timeout: Option<Span>,
+    /// The wave of this environment's own `cluster` when it has `targets` (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wave: Option<u32>,
+    /// More clusters, maybe in other regions, deployed with this one in waves: waves in
+    /// order, the targets of one wave together; a failure anywhere rolls back every target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetConfig>,
+}
+
+/// `[[environments.<name>.targets]]`: one more cluster of an environment.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// The AWS region (default: the one `release` runs with, `AWS_REGION`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The ECS cluster.
+    pub cluster: String,
+    /// Its services (default: the environment's `services`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<String>>,
+    /// Its wave (default 1): waves go in order, the targets of one wave together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wave: Option<u32>,
+}
+
+impl TargetConfig {
+    /// Its name in the ledger and in messages: `<env>.<region>.<cluster>`, or
+    /// `<env>.<cluster>` in the default region.
+    pub fn ledger_name(&self, env_name: &str) -> String {
+        match &self.region {
+            Some(r) => format!("{env_name}.{r}.{}", self.cluster),
+            None => format!("{env_name}.{}", self.cluster),
+        }
+    }
 }
 
 /// `canary = { percent = 10, bake = "5m" }`.
@@ -449,6 +484,7 @@ pub fn validate(
             ));
         }
         strategy_settings(name, env)?;
+        targets(name, env, environments)?;
         if env.rules().unreachable() {
             return Err((
                 "approvals".into(),
@@ -477,6 +513,63 @@ pub fn validate(
             }
             seen.push(required);
             next = environments[required].requires.as_deref();
+        }
+    }
+    Ok(())
+}
+
+/// Targets are distinct clusters with usable names, services and waves.
+fn targets(
+    name: &str,
+    env: &EnvironmentConfig,
+    environments: &BTreeMap<String, EnvironmentConfig>,
+) -> Result<(), (String, String)> {
+    let key = || format!("environments.{name}.targets");
+    if env.wave == Some(0) || env.targets.iter().any(|t| t.wave == Some(0)) {
+        return Err((key(), "waves count from 1".into()));
+    }
+    let mut seen = vec![(None, env.cluster.as_str())];
+    for t in &env.targets {
+        let target = t.ledger_name(name);
+        if !t
+            .cluster
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+            || t.cluster.is_empty()
+        {
+            return Err((
+                key(),
+                format!(
+                    "`{}` is not an ECS cluster name (letters, digits, `-` and `_`)",
+                    t.cluster
+                ),
+            ));
+        }
+        if let Some(r) = &t.region {
+            if r.is_empty()
+                || !r
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                return Err((
+                    key(),
+                    format!("`{r}` is not an AWS region such as \"eu-west-1\""),
+                ));
+            }
+        }
+        if t.services
+            .as_ref()
+            .is_some_and(|s| s.is_empty() || s.iter().any(|x| x.trim().is_empty()))
+        {
+            return Err((key(), format!("{target}: list at least one ECS service, or leave `services` out to use the environment's")));
+        }
+        let here = (t.region.as_deref(), t.cluster.as_str());
+        if seen.contains(&here) {
+            return Err((key(), format!("{target} is listed twice (the environment's own `cluster` counts): list each cluster once")));
+        }
+        seen.push(here);
+        if environments.contains_key(&target) {
+            return Err((key(), format!("{target} is also the name of an environment: the ledger would mix them up; rename that environment")));
         }
     }
     Ok(())
@@ -757,6 +850,8 @@ mod tests {
             linear: None,
             pause_before_shift: false,
             pause_timeout: None,
+            wave: None,
+            targets: vec![],
         }
     }
 

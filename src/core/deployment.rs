@@ -737,6 +737,8 @@ mod tests {
             linear: None,
             pause_before_shift: false,
             pause_timeout: None,
+            wave: None,
+            targets: vec![],
         }
     }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::{Holder, LedgerError};
 
 /// Values as files in one directory tree.
+#[derive(Clone)]
 pub struct FileStore {
     root: PathBuf,
 }

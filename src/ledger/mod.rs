@@ -195,6 +195,7 @@ pub fn key_part(text: &str) -> String {
 }
 
 /// The ledger of one repository.
+#[derive(Clone)]
 pub enum Ledger {
     /// Files under `.git/`.
     File(file::FileStore),

@@ -13,6 +13,7 @@ use super::{Holder, LedgerError};
 use crate::adapters::aws::ssm::Parameters;
 
 /// Values as parameters under a prefix.
+#[derive(Clone)]
 pub struct SsmStore {
     params: Parameters,
     prefix: String,

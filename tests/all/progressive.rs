@@ -400,3 +400,119 @@ fn strategy_settings_that_do_not_fit_name_file_line_and_key() {
         assert!(err.contains(says), "{extra}: {err}");
     }
 }
+
+/// An emulator with 1.0.0 running in `prod` (the default region) and `prod-eu` (eu-west-1),
+/// and a production environment of both, `prod-eu` in wave 2.
+fn two_regions() -> Stage {
+    let s = stage(
+        0.4,
+        &web_and_worker(),
+        "\n[[environments.production.targets]]\nregion = \"eu-west-1\"\ncluster = \"prod-eu\"\nwave = 2",
+    );
+    s.fleet.create_environment_in(
+        Some("eu-west-1"),
+        "prod-eu",
+        &["web", "worker"],
+        &reference(s.digest("1.0.0")),
+    );
+    s
+}
+
+impl Stage {
+    /// Every service of `cluster` in `region` runs `version`.
+    fn assert_runs_in(&self, region: Option<&str>, cluster: &str, version: &str) {
+        for service in &self.services {
+            assert_eq!(
+                self.fleet.image_of_in(region, cluster, service),
+                reference(self.digest(version)),
+                "{cluster}/{service} should run {version}"
+            );
+        }
+    }
+
+    /// The clusters of the UpdateService calls so far, in order.
+    fn updated_clusters(&self) -> Vec<String> {
+        self.fleet
+            .calls("UpdateService")
+            .iter()
+            .map(|c| c["cluster"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+}
+
+#[test]
+fn a_failure_in_the_second_wave_rolls_back_the_first_and_a_rerun_finishes_both() {
+    let s = two_regions();
+    s.fleet
+        .moto
+        .set_faults(&["UpdateService prod-eu AccessDeniedException not allowed in eu-west-1"]);
+    let out = s
+        .release(&["deploy", "1.1.0", "--env", "production"])
+        .failure();
+    let err = stderr(&out);
+    assert!(err.contains("wave 1: production"), "{err}");
+    assert!(
+        err.contains("wave 2: production.eu-west-1.prod-eu"),
+        "{err}"
+    );
+    assert!(err.contains("AccessDeniedException"), "{err}");
+    assert!(err.contains("rolling production back"), "{err}");
+    s.assert_runs_in(None, "prod", "1.0.0");
+    s.assert_runs_in(Some("eu-west-1"), "prod-eu", "1.0.0");
+    // Wave 2 started only once wave 1 had passed.
+    let clusters = s.updated_clusters();
+    let first_eu = clusters
+        .iter()
+        .position(|c| c == "prod-eu")
+        .expect("wave 2 ran");
+    assert!(
+        clusters[..first_eu].iter().filter(|c| *c == "prod").count() == 2,
+        "{clusters:?}"
+    );
+    // Production's own record never says 1.1.0 completed: it was held for wave 2.
+    let history = s.history();
+    assert!(
+        !history.iter().any(|e| e["version"] == "1.1.0"
+            && e["status"] == "completed"
+            && e["action"] == "deploy"),
+        "{history:#?}"
+    );
+    assert_eq!(history[0]["action"], "rollback", "{history:#?}");
+
+    s.fleet.moto.set_faults(&[]);
+    let out = s
+        .release(&["deploy", "1.1.0", "--env", "production"])
+        .success();
+    let err = stderr(&out);
+    assert!(
+        err.contains("1.1.0 completed in production.eu-west-1.prod-eu"),
+        "{err}"
+    );
+    s.assert_runs_in(None, "prod", "1.1.0");
+    s.assert_runs_in(Some("eu-west-1"), "prod-eu", "1.1.0");
+    let status = crate::support::stdout(&s.release(&["status", "--env", "production"]).success());
+    assert!(
+        status.contains("production.eu-west-1.prod-eu: 1.1.0 deploy completed"),
+        "{status}"
+    );
+    let eu = s
+        .release(&["history", "--env", "production.eu-west-1.prod-eu", "--json"])
+        .success();
+    assert!(crate::support::stdout(&eu).contains("\"completed\""));
+}
+
+#[test]
+fn a_failure_in_the_first_wave_never_starts_the_second() {
+    let s = two_regions();
+    s.fleet
+        .moto
+        .set_faults(&["UpdateService prod AccessDeniedException not allowed"]);
+    s.release(&["deploy", "1.1.0", "--env", "production"])
+        .failure();
+    assert!(
+        !s.updated_clusters().iter().any(|c| c == "prod-eu"),
+        "{:?}",
+        s.updated_clusters()
+    );
+    s.assert_runs_in(Some("eu-west-1"), "prod-eu", "1.0.0");
+}

@@ -153,12 +153,20 @@ impl<'a> Rollout<'a> {
             // may have moved on. Only what passes now goes out.
             let (image, digest) = self.judge(env_name, env, version, true).await?;
             self.fix_digest(version, Some(&image), &digest).await?;
-            self.deploy_locked(env_name, env, version, &image, &digest)
-                .await
+            if env.targets.is_empty() {
+                self.deploy_locked(env_name, env, version, &image, &digest, false)
+                    .await
+            } else {
+                self.deploy_fleet(env_name, env, version, &image, &digest)
+                    .await
+            }
         })
         .await
     }
 
+    /// The deploy of `image` to the one cluster of `env`, its lock held. With `hold`, a
+    /// deploy that passes stays in progress in the ledger: a fleet completes it once every
+    /// wave passed ([`Self::complete`]), or rolls it back.
     pub(super) async fn deploy_locked(
         &self,
         env_name: &str,
@@ -166,6 +174,7 @@ impl<'a> Rollout<'a> {
         version: &str,
         image: &str,
         digest: &str,
+        hold: bool,
     ) -> Result<DeployReport, DeployError> {
         let current = self.ledger.current(env_name).await?;
         let report = |outcome, running: Option<Record>, reason: Option<String>| DeployReport {
@@ -217,7 +226,7 @@ impl<'a> Rollout<'a> {
                 ));
             }
             // Rolled back: what runs now is the new starting point.
-            return Box::pin(self.deploy_locked(env_name, env, version, image, digest)).await;
+            return Box::pin(self.deploy_locked(env_name, env, version, image, digest, hold)).await;
         }
 
         // Already there, completed, and ECS still runs it: only the tag may be missing.
@@ -294,44 +303,85 @@ impl<'a> Rollout<'a> {
             Err(e) => Some(e.to_string()),
         };
         match failure {
+            // Held: another wave decides whether it completes.
+            None if hold => Ok(report(DeployOutcome::Deployed, Some(record), None)),
             None => {
-                record.status = Status::Completed;
-                record.at = ledger::timestamp();
-                record.last_completed = Some(record.snapshot());
-                self.ledger.write(&record).await?;
-                self.say(&format!("{version} completed in {env_name}"));
-                self.tag_environment(env_name, env, digest).await?;
+                let record = self.complete(env_name, env, record).await?;
                 Ok(report(DeployOutcome::Deployed, Some(record), None))
             }
             Some(why) => {
-                // ECS's own strategies roll back themselves, faster and without a second
-                // deployment: asked first, the rollback below then finds those services done.
-                if record.strategy.is_some_and(|s| s.is_staged()) {
-                    if let Err(e) = self.stop_service_deployments(env, &record).await {
-                        self.say(&format!(
-                            "  cannot ask ECS to roll back ({e}); rolling back by hand"
-                        ));
-                    }
-                }
-                record.status = Status::Failed;
-                record.reason = Some(why.clone());
-                record.at = ledger::timestamp();
-                self.ledger.write(&record).await?;
-                self.say(&format!("deploy of {version} to {env_name} failed: {why}"));
-                let Some(target) = baseline else {
-                    return Ok(report(DeployOutcome::Failed, None, Some(why)));
-                };
-                let (outcome, running) = self
-                    .roll_back(env_name, env, &target, &format!("automatic: {why}"))
-                    .await?;
-                let outcome = if outcome.is_success() {
-                    DeployOutcome::RolledBack
-                } else {
-                    DeployOutcome::RollbackFailed
-                };
-                Ok(report(outcome, Some(running), Some(why)))
+                let (outcome, running) =
+                    self.fail_and_roll_back(env_name, env, record, &why).await?;
+                Ok(report(outcome, running, Some(why)))
             }
         }
+    }
+
+    /// Record the deploy `record` completed, and put the environment's tag on its digest.
+    pub(super) async fn complete(
+        &self,
+        env_name: &str,
+        env: &EnvironmentConfig,
+        mut record: Record,
+    ) -> Result<Record, DeployError> {
+        if record.status != Status::Completed {
+            record.status = Status::Completed;
+            record.at = ledger::timestamp();
+            record.last_completed = Some(record.snapshot());
+            self.ledger.write(&record).await?;
+        }
+        let version = record.version.as_deref().unwrap_or("the version");
+        self.say(&format!("{version} completed in {env_name}"));
+        if let Some(digest) = record.digest.clone() {
+            self.tag_environment(env_name, env, &digest).await?;
+        }
+        Ok(record)
+    }
+
+    /// Record the deploy `record`, which changed services, as failed for `why`, and roll
+    /// `env` back to what completed before it: the outcome, and what runs now (nothing
+    /// completed before: nothing to go back to).
+    pub(super) async fn fail_and_roll_back(
+        &self,
+        env_name: &str,
+        env: &EnvironmentConfig,
+        mut record: Record,
+        why: &str,
+    ) -> Result<(DeployOutcome, Option<Record>), DeployError> {
+        // ECS's own strategies roll back themselves, faster and without a second
+        // deployment: asked first, the rollback below then finds those services done.
+        if record.strategy.is_some_and(|s| s.is_staged()) {
+            if let Err(e) = self.stop_service_deployments(env, &record).await {
+                self.say(&format!(
+                    "  cannot ask ECS to roll back ({e}); rolling back by hand"
+                ));
+            }
+        }
+        // A deploy that had completed goes back to the one completed before it.
+        let target = if record.status == Status::Completed {
+            let history = self.ledger.history(env_name).await?;
+            deployment::previous_completed(&history, Some(&record))
+        } else {
+            record.last_completed.clone()
+        };
+        record.status = Status::Failed;
+        record.reason = Some(why.to_string());
+        record.at = ledger::timestamp();
+        self.ledger.write(&record).await?;
+        let version = record.version.as_deref().unwrap_or("the version");
+        self.say(&format!("deploy of {version} to {env_name} failed: {why}"));
+        let Some(target) = target else {
+            return Ok((DeployOutcome::Failed, None));
+        };
+        let (outcome, running) = self
+            .roll_back(env_name, env, &target, &format!("automatic: {why}"))
+            .await?;
+        let outcome = if outcome.is_success() {
+            DeployOutcome::RolledBack
+        } else {
+            DeployOutcome::RollbackFailed
+        };
+        Ok((outcome, Some(running)))
     }
 
     /// The first deploy to an environment: what ECS runs now becomes the rollback target.

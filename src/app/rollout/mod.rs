@@ -14,6 +14,7 @@
 mod alarms;
 mod approve;
 mod deploy;
+mod fleet;
 mod gate;
 mod images;
 mod keep;

@@ -182,47 +182,93 @@ impl<'a> Rollout<'a> {
     ) -> Result<DeployReport, DeployError> {
         let env = self.env(env_name)?;
         self.locked(env_name, env, "rollback", async {
-            let history = self.ledger.history(env_name).await?;
-            let current = history.last();
-            let views = self.ecs.describe_services(&env.cluster, &env.services).await?;
-            let target = match to {
-                Some(v) => deployment::completed_in(&history, v)
-                    .map(Record::snapshot)
-                    .ok_or_else(|| {
-                        DeployError::NoRollbackTarget(format!(
-                            "{v} never completed in {env_name}: `release history --env {env_name}` lists what did"
-                        ))
-                    })?,
-                None => match current {
-                    // A rollback that was killed goes on to its own target, not further back.
-                    Some(c) if c.action == Action::Rollback && c.status == Status::InProgress => {
-                        c.last_completed.clone()
-                    }
-                    Some(c) => match &c.last_completed {
-                        Some(last) if !deployment::runs_completed(&views, &last.services) => {
-                            Some(last.clone())
-                        }
-                        _ => deployment::previous_completed(&history, current),
-                    },
-                    None => None,
+            if env.targets.is_empty() {
+                return self.rollback_one(env_name, env, to).await;
+            }
+            // Every target of a fleet goes back; the report is the environment's own
+            // cluster's, with the worst outcome of all.
+            let mut report: Option<DeployReport> = None;
+            let mut failed = Vec::new();
+            for t in super::fleet::targets(env_name, env) {
+                let r = self
+                    .in_region(t.region.as_deref())
+                    .rollback_one(&t.name, &t.env, to)
+                    .await?;
+                if !r.outcome.is_success() {
+                    failed.push(format!(
+                        "{}: {}",
+                        t.name,
+                        r.reason.as_deref().unwrap_or("no reason recorded")
+                    ));
                 }
+                if t.name == env_name {
+                    report = Some(r);
+                }
+            }
+            let mut report = report.ok_or_else(|| {
+                DeployError::NoRollbackTarget(format!("{env_name} has no cluster of its own"))
+            })?;
+            if !failed.is_empty() {
+                report.outcome = DeployOutcome::RollbackFailed;
+                report.reason = Some(failed.join("; "));
+            }
+            Ok(report)
+        })
+        .await
+    }
+
+    /// [`Self::rollback`] of one cluster, `env_name` being its name in the ledger.
+    async fn rollback_one(
+        &self,
+        env_name: &str,
+        env: &EnvironmentConfig,
+        to: Option<&str>,
+    ) -> Result<DeployReport, DeployError> {
+        let history = self.ledger.history(env_name).await?;
+        let current = history.last();
+        let views = self
+            .ecs
+            .describe_services(&env.cluster, &env.services)
+            .await?;
+        let target = match to {
+            Some(v) => deployment::completed_in(&history, v)
+                .map(Record::snapshot)
                 .ok_or_else(|| {
                     DeployError::NoRollbackTarget(format!(
-                        "{env_name} has no earlier completed deployment to roll back to"
+                        "{v} never completed in {env_name}: `release history --env {env_name}` lists what did"
                     ))
                 })?,
-            };
-            let record = self.rollback_record(env_name, &target, "asked for").await;
-            let (outcome, running) = self.finish_rollback(env_name, env, record, &views, false).await?;
-            Ok(DeployReport {
-                outcome,
-                action: Action::Rollback,
-                env: env_name.to_string(),
-                version: target.version.clone(),
-                image: target.image.clone(),
-                reason: running.reason.clone().filter(|_| !outcome.is_success()),
-                running: Some(running),
-            })
-        }).await
+            None => match current {
+                // A rollback that was killed goes on to its own target, not further back.
+                Some(c) if c.action == Action::Rollback && c.status == Status::InProgress => {
+                    c.last_completed.clone()
+                }
+                Some(c) => match &c.last_completed {
+                    Some(last) if !deployment::runs_completed(&views, &last.services) => {
+                        Some(last.clone())
+                    }
+                    _ => deployment::previous_completed(&history, current),
+                },
+                None => None,
+            }
+            .ok_or_else(|| {
+                DeployError::NoRollbackTarget(format!(
+                    "{env_name} has no earlier completed deployment to roll back to"
+                ))
+            })?,
+        };
+        let record = self.rollback_record(env_name, &target, "asked for").await;
+        let (outcome, running) = self
+            .finish_rollback(env_name, env, record, &views, false)
+            .await?;
+        Ok(DeployReport {
+            outcome,
+            action: Action::Rollback,
+            env: env_name.to_string(),
+            version: target.version.clone(),
+            image: target.image.clone(),
+            reason: running.reason.clone().filter(|_| !outcome.is_success()),
+            running: Some(running),
+        })
     }
 }

@@ -108,7 +108,7 @@ impl Rollout<'_> {
                     )));
                 }
                 if blockers.is_empty() {
-                    self.continue_all(&paused).await?;
+                    self.continue_all(&paused).await;
                 }
             }
             match deployment::assess_service_deployments(&views, &pinned) {
@@ -185,17 +185,24 @@ impl Rollout<'_> {
         ))
     }
 
-    /// Let every paused deployment of `paused` go on.
-    async fn continue_all(&self, paused: &[&ServiceDeploymentView]) -> Result<(), DeployError> {
+    /// Let every paused deployment of `paused` go on; the services continued. One that
+    /// cannot be continued is said, not an error: another run (the deploy, or `release
+    /// continue`) may have continued it a moment before, and a deploy asks again next poll.
+    async fn continue_all(&self, paused: &[&ServiceDeploymentView]) -> Vec<String> {
+        let mut continued = Vec::new();
         for v in paused {
-            if let Some(hook) = v.awaiting() {
-                self.ecs
-                    .continue_service_deployment(&v.arn, &hook.id)
-                    .await?;
-                self.say(&format!("  {}: continued to production traffic", v.service));
+            let Some(hook) = v.awaiting() else {
+                continue;
+            };
+            match self.ecs.continue_service_deployment(&v.arn, &hook.id).await {
+                Ok(()) => {
+                    self.say(&format!("  {}: continued to production traffic", v.service));
+                    continued.push(v.service.clone());
+                }
+                Err(e) => self.say(&format!("  {}: not continued here ({e})", v.service)),
             }
         }
-        Ok(())
+        continued
     }
 
     /// Ask ECS to roll back every service deployment of `record` still in progress, and wait
@@ -328,11 +335,7 @@ impl Rollout<'_> {
         let views = self.ecs.describe_service_deployments(&pinned).await?;
         let paused: Vec<&ServiceDeploymentView> =
             views.iter().filter(|v| v.awaiting().is_some()).collect();
-        self.continue_all(&paused).await?;
-        Ok((
-            paused.iter().map(|v| v.service.clone()).collect(),
-            Vec::new(),
-        ))
+        Ok((self.continue_all(&paused).await, Vec::new()))
     }
 }
 

@@ -65,43 +65,7 @@ impl<'a> Rollout<'a> {
                     });
                 }
             }
-            let drift = match &current {
-                Some(c) => {
-                    match self
-                        .ecs
-                        .describe_services(&env.cluster, &env.services)
-                        .await
-                    {
-                        Ok(views) => {
-                            let mut drift = deployment::drift(&views, c);
-                            drift.extend(deployment::reconcile(&views, c));
-                            drift
-                        }
-                        Err(e) => vec![format!("cannot read ECS: {e}")],
-                    }
-                }
-                None => Vec::new(),
-            };
-            let pinned: Vec<String> = current
-                .iter()
-                .filter(|c| c.status == Status::InProgress)
-                .flat_map(|c| {
-                    c.services
-                        .iter()
-                        .filter_map(|s| s.service_deployment.clone())
-                })
-                .collect();
-            let stages = if pinned.is_empty() {
-                Vec::new()
-            } else {
-                match self.ecs.describe_service_deployments(&pinned).await {
-                    Ok(v) => v,
-                    Err(e) => {
-                        tracing::warn!("cannot read the service deployments of {name}: {e}");
-                        Vec::new()
-                    }
-                }
-            };
+            let (drift, stages) = self.cluster_status(name, env, current.as_ref()).await;
             all.push(EnvStatus {
                 env: name.clone(),
                 current,
@@ -109,13 +73,82 @@ impl<'a> Rollout<'a> {
                 drift,
                 stages,
             });
+            // The other clusters of a fleet, each as its own line.
+            for t in super::fleet::targets(name, env).into_iter().skip(1) {
+                let current = self.ledger.current(&t.name).await?;
+                let (drift, stages) = self
+                    .in_region(t.region.as_deref())
+                    .cluster_status(&t.name, &t.env, current.as_ref())
+                    .await;
+                all.push(EnvStatus {
+                    env: t.name,
+                    current,
+                    waiting: Vec::new(),
+                    drift,
+                    stages,
+                });
+            }
         }
         Ok(all)
     }
 
-    /// The history of `env`, newest first.
+    /// Where ECS differs from the ledger's `current` for one cluster, and the stages of a
+    /// staged deploy under way there.
+    async fn cluster_status(
+        &self,
+        name: &str,
+        env: &EnvironmentConfig,
+        current: Option<&Record>,
+    ) -> (Vec<String>, Vec<ServiceDeploymentView>) {
+        let Some(c) = current else {
+            return (Vec::new(), Vec::new());
+        };
+        let drift = match self
+            .ecs
+            .describe_services(&env.cluster, &env.services)
+            .await
+        {
+            Ok(views) => {
+                let mut drift = deployment::drift(&views, c);
+                drift.extend(deployment::reconcile(&views, c));
+                drift
+            }
+            Err(e) => vec![format!("cannot read ECS: {e}")],
+        };
+        let pinned: Vec<String> = Some(c)
+            .filter(|c| c.status == Status::InProgress)
+            .into_iter()
+            .flat_map(|c| {
+                c.services
+                    .iter()
+                    .filter_map(|s| s.service_deployment.clone())
+            })
+            .collect();
+        let stages = if pinned.is_empty() {
+            Vec::new()
+        } else {
+            match self.ecs.describe_service_deployments(&pinned).await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!("cannot read the service deployments of {name}: {e}");
+                    Vec::new()
+                }
+            }
+        };
+        (drift, stages)
+    }
+
+    /// The history of `env` (or of one cluster of a fleet, by its ledger name), newest
+    /// first.
     pub async fn history(&self, env_name: &str) -> Result<Vec<Record>, DeployError> {
-        self.env(env_name)?;
+        let target = self
+            .config
+            .environments
+            .iter()
+            .any(|(name, env)| env.targets.iter().any(|t| t.ledger_name(name) == env_name));
+        if !target {
+            self.env(env_name)?;
+        }
         let mut h = self.ledger.history(env_name).await?;
         h.reverse();
         Ok(h)

@@ -25,6 +25,8 @@ pub struct Fleet {
     /// SSM, for tests of the SSM ledger.
     pub ssm: aws_sdk_ssm::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
+    /// The SDK configuration (its region is the tests' default, eu-north-1).
+    config: aws_config::SdkConfig,
     /// Credentials of a session of the shared role `release-ci`: (key id, secret, token).
     session: (String, String, String),
 }
@@ -56,6 +58,7 @@ impl Fleet {
             ecr: aws_sdk_ecr::Client::new(&config),
             ssm: aws_sdk_ssm::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            config: config.clone(),
             session: (
                 creds.access_key_id().to_string(),
                 creds.secret_access_key().to_string(),
@@ -192,8 +195,32 @@ impl Fleet {
     /// A cluster whose `services` each run a task definition (family = service name) with the
     /// container `app` at `image`, a sidecar, secrets, environment, sizes and tags.
     pub fn create_environment(&self, cluster: &str, services: &[&str], image: &str) {
+        self.create_environment_in(None, cluster, services, image);
+    }
+
+    /// ECS in `region` (`None`: the default one).
+    fn ecs_in(&self, region: Option<&str>) -> aws_sdk_ecs::Client {
+        match region {
+            None => self.ecs.clone(),
+            Some(r) => aws_sdk_ecs::Client::from_conf(
+                aws_sdk_ecs::config::Builder::from(&self.config)
+                    .region(aws_sdk_ecs::config::Region::new(r.to_string()))
+                    .build(),
+            ),
+        }
+    }
+
+    /// [`Self::create_environment`] in `region`.
+    pub fn create_environment_in(
+        &self,
+        region: Option<&str>,
+        cluster: &str,
+        services: &[&str],
+        image: &str,
+    ) {
+        let ecs = self.ecs_in(region);
         self.rt
-            .block_on(self.ecs.create_cluster().cluster_name(cluster).send())
+            .block_on(ecs.create_cluster().cluster_name(cluster).send())
             .unwrap();
         for service in services {
             let app = ContainerDefinition::builder()
@@ -223,8 +250,7 @@ impl Fleet {
                 .build();
             self.rt
                 .block_on(
-                    self.ecs
-                        .register_task_definition()
+                    ecs.register_task_definition()
                         .family(*service)
                         .container_definitions(app)
                         .container_definitions(sidecar)
@@ -240,8 +266,7 @@ impl Fleet {
                 .unwrap();
             self.rt
                 .block_on(
-                    self.ecs
-                        .create_service()
+                    ecs.create_service()
                         .cluster(cluster)
                         .service_name(*service)
                         .task_definition(*service)
@@ -305,7 +330,30 @@ impl Fleet {
 
     /// The image of container `app` that `service` is set to run.
     pub fn image_of(&self, cluster: &str, service: &str) -> String {
-        let (td, _) = self.task_definition(&self.task_definition_of(cluster, service));
+        self.image_of_in(None, cluster, service)
+    }
+
+    /// [`Self::image_of`] in `region`.
+    pub fn image_of_in(&self, region: Option<&str>, cluster: &str, service: &str) -> String {
+        let ecs = self.ecs_in(region);
+        let arn = self
+            .rt
+            .block_on(
+                ecs.describe_services()
+                    .cluster(cluster)
+                    .services(service)
+                    .send(),
+            )
+            .unwrap()
+            .services()[0]
+            .task_definition()
+            .unwrap()
+            .to_string();
+        let out = self
+            .rt
+            .block_on(ecs.describe_task_definition().task_definition(arn).send())
+            .unwrap();
+        let td = out.task_definition().unwrap().clone();
         td.container_definitions()
             .iter()
             .find(|c| c.name() == Some("app"))
