@@ -516,3 +516,82 @@ fn a_failure_in_the_first_wave_never_starts_the_second() {
     );
     s.assert_runs_in(Some("eu-west-1"), "prod-eu", "1.0.0");
 }
+
+#[test]
+fn a_canary_killed_at_any_ecs_call_is_finished_by_one_plain_rerun_without_a_second_update() {
+    let s = stage(
+        0.3,
+        &web_and_worker(),
+        "strategy = \"canary\"\ncanary = { percent = 20, bake = \"1m\" }\nbake = \"1m\"",
+    );
+    let ecs_calls = |from: usize| {
+        s.fleet
+            .moto
+            .log_lines()
+            .into_iter()
+            .skip(from)
+            .filter(|l| l["kind"] == "call")
+            .collect::<Vec<_>>()
+    };
+    // From the first ECS call of a deploy to its polls of the stages: registration, the
+    // update, the pins, the follow.
+    for (i, at) in [2usize, 5, 8, 10, 12, 15, 18].into_iter().enumerate() {
+        let version = if i % 2 == 0 { "1.1.0" } else { "1.0.0" };
+        let ctx = format!("deploy {version}, SIGKILL after ECS call {at}");
+        let from = s.fleet.moto.log_lines().len();
+        let mut child = s
+            .repo
+            .release_process()
+            .envs(s.fleet.env())
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_ACTOR", ACTOR)
+            .args(["deploy", version, "--env", "production"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        while child.try_wait().unwrap().is_none() {
+            if ecs_calls(from).len() >= at {
+                let _ = child.kill();
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        child.wait().unwrap();
+        let out = s
+            .repo
+            .release_hermetic()
+            .envs(s.fleet.env())
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_ACTOR", ACTOR)
+            .args(["deploy", version, "--env", "production"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{ctx}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        s.assert_runs(version);
+        let status: serde_json::Value = serde_json::from_str(&crate::support::stdout(
+            &s.release(&["status", "--env", "production", "--json"])
+                .success(),
+        ))
+        .unwrap();
+        assert_eq!(
+            status[0]["current"]["status"], "completed",
+            "{ctx}\n{status}"
+        );
+        assert!(
+            status[0]["drift"].as_array().unwrap().is_empty(),
+            "{ctx}\n{status}"
+        );
+        for service in ["web", "worker"] {
+            let updates = ecs_calls(from)
+                .iter()
+                .filter(|c| c["action"] == "UpdateService" && c["service"] == service)
+                .count();
+            assert_eq!(updates, 1, "{service}: one UpdateService per deploy: {ctx}");
+        }
+    }
+}
