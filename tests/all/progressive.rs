@@ -530,7 +530,7 @@ fn a_canary_killed_at_any_ecs_call_is_finished_by_one_plain_rerun_without_a_seco
             .log_lines()
             .into_iter()
             .skip(from)
-            .filter(|l| l["kind"] == "call")
+            .filter(|l| l["kind"] == "call" && l.get("api").is_none())
             .collect::<Vec<_>>()
     };
     // From the first ECS call of a deploy to its polls of the stages: registration, the
@@ -594,4 +594,23 @@ fn a_canary_killed_at_any_ecs_call_is_finished_by_one_plain_rerun_without_a_seco
             assert_eq!(updates, 1, "{service}: one UpdateService per deploy: {ctx}");
         }
     }
+}
+
+#[test]
+fn linear_moves_production_traffic_in_equal_steps() {
+    let s = stage(
+        0.5,
+        &["web".to_string()],
+        "strategy = \"linear\"\nlinear = { step_percent = 50, interval = \"2m\" }",
+    );
+    let out = s
+        .release(&["deploy", "1.1.0", "--env", "production"])
+        .success();
+    let err = stderr(&out);
+    assert!(
+        err.contains("web: PRODUCTION_TRAFFIC_SHIFT (50% of production traffic)"),
+        "{err}"
+    );
+    s.assert_runs("1.1.0");
+    assert_eq!(s.history()[0]["strategy"], "linear");
 }
