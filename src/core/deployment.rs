@@ -659,6 +659,7 @@ mod tests {
             scan_command: vec![],
             alarms: vec![],
             bake: None,
+            migrate: None,
         }
     }
 
