@@ -435,6 +435,31 @@ fn a_deploy_killed_around_its_migration_runs_it_once_and_updates_each_service_on
 }
 
 #[test]
+fn a_migration_that_outlives_its_timeout_is_stopped_and_fails_the_deploy() {
+    let w = world("file", "task_family = \"app-migrate\"\ntimeout = \"2s\"");
+    w.fleet.moto.set_task_exit_lines(&["migrate hang"]);
+    let before = w.task_definitions();
+    let err = clean_failure(w.release(&["deploy", "1.1.0", "--env", "staging"]));
+    assert!(
+        err.contains("the migration did not stop within its timeout of 2s; its task was stopped"),
+        "{err}"
+    );
+    assert!(err.contains("before any service changed"), "{err}");
+    assert_eq!(w.fleet.calls("StopTask").len(), 1, "{err}");
+    let stopped: Vec<_> = w
+        .fleet
+        .moto
+        .log_lines()
+        .into_iter()
+        .filter(|l| l["kind"] == "task" && l["event"] == "stopped")
+        .collect();
+    assert_eq!(stopped.len(), 1, "{stopped:?}");
+    assert_eq!(stopped[0]["stopCode"], "UserInitiated");
+    assert_eq!(w.update_calls(), 0);
+    assert_eq!(w.task_definitions(), before);
+}
+
+#[test]
 fn a_bad_migrate_table_names_file_line_and_key() {
     let cases = [
         (
@@ -482,4 +507,22 @@ fn a_bad_migrate_table_names_file_line_and_key() {
         assert!(err.contains(key), "{migrate}: {err}");
         assert!(err.contains(message), "{migrate}: {err}");
     }
+}
+
+#[test]
+fn the_dry_run_of_a_cut_names_the_migration_of_its_deploy() {
+    let p = support::Published::new(Some(
+        "[image]\nrepository = \"registry.example.com/app\"\nbuilder = \"buildah\"\n\n[environments.staging]\ncluster = \"staging\"\nservices = [\"web\"]\ncontainer = \"app\"\n\n[environments.staging.migrate]\ntask_family = \"app-migrate\"\ncommand = \"alembic upgrade head\"\n",
+    ));
+    let out = p
+        .work
+        .release_hermetic()
+        .args(["cut", "--yes", "--dry-run", "--no-github"])
+        .assert()
+        .success();
+    let text = stdout(&out);
+    assert!(
+        text.contains("deploy 1.1.0 to staging (unless it runs there, its migration first: task family app-migrate)"),
+        "{text}"
+    );
 }

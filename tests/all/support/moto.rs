@@ -159,10 +159,16 @@ impl Moto {
 
     /// As [`Moto::set_task_exits`], each also writing a line to the task's awslogs stream.
     pub fn set_task_exits_with_log(&self, exits: &[(&str, i32, &str)]) {
-        let text: String = exits
+        let lines: Vec<String> = exits
             .iter()
-            .map(|(regex, code, line)| format!("{regex} {code} {line}\n"))
+            .map(|(regex, code, line)| format!("{regex} {code} {line}"))
             .collect();
+        self.set_task_exit_lines(&lines);
+    }
+
+    /// The exit file's lines as given (`<regex> <code>|hang [log line]`).
+    pub fn set_task_exit_lines<S: AsRef<str>>(&self, lines: &[S]) {
+        let text: String = lines.iter().map(|l| format!("{}\n", l.as_ref())).collect();
         let tmp = self.task_exit_file.with_extension("tmp");
         std::fs::write(&tmp, text).expect("write the task exit file");
         std::fs::rename(&tmp, &self.task_exit_file).expect("install the task exit file");

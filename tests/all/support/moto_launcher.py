@@ -184,7 +184,8 @@ code, or reading its log. The launcher (``install_tasks``) changes only tasks st
                              task's effective command of its first essential container (the
                              ``containerOverrides`` command, else the container definition's,
                              joined by single spaces) gives its exit code; none: exit 0.
-                             A missing file means "exit 0".
+                             ``hang`` instead of a code keeps the task ``RUNNING`` until
+                             ``StopTask`` (for timeouts). A missing file means "exit 0".
 An invalid ``MOTO_ECS_TASK_SECONDS`` makes the launcher exit with status 2 before serving.
 
 * ``RunTask``: one container per container definition of the task definition (moto makes only
@@ -810,8 +811,9 @@ class TaskConfig:
             _die(f"{ENV_TASK_SECONDS}={raw!r} must be a finite number >= 0")
         return TaskConfig(seconds, env.get(ENV_TASK_EXIT_FILE) or None)
 
-    def exit_for(self, command: str) -> tuple[int, str | None]:
-        """(exit code, log line) for a task running `command`: the exit file's first match."""
+    def exit_for(self, command: str) -> tuple[int | None, str | None]:
+        """(exit code, log line) for a task running `command`: the exit file's first match;
+        code None: the task hangs."""
         if not self.exit_file:
             return 0, None
         try:
@@ -824,7 +826,8 @@ class TaskConfig:
             if len(fields) < 2 or fields[0].startswith("#"):
                 continue
             try:
-                pattern, code = re.compile(fields[0]), int(fields[1])
+                pattern = re.compile(fields[0])
+                code = None if fields[1] == "hang" else int(fields[1])
             except (re.error, ValueError):
                 continue
             if pattern.search(command):
@@ -892,9 +895,11 @@ def _task_settle(backend: Any, task: Any, now: float) -> None:
     state: _RunTask | None = getattr(task, _TASK, None)
     if state is None or state.stopped or now < state.started + _TASK_CONFIG.seconds:
         return
+    code, message = _TASK_CONFIG.exit_for(" ".join(state.command))
+    if code is None:
+        return  # hangs until StopTask
     state.stopped = True
     due = state.started + _TASK_CONFIG.seconds
-    code, message = _TASK_CONFIG.exit_for(" ".join(state.command))
     task.last_status = "STOPPED"
     task.desired_status = "STOPPED"
     task.stopped_reason = TASK_STOPPED_REASON

@@ -245,12 +245,17 @@ def run_tasks(endpoint: str, exit_file: Path, event_log: Path) -> None:
     again = wait(run()["taskArn"])
     check(again["containers"][0].get("exitCode") == 7, "the exit file is re-read", again)
 
-    # StopTask before the time: stopped by the user, no exit code.
+    # StopTask of a task that hangs: stopped by the user, no exit code.
+    exit_file.write_text("migrate 7\nsleep hang\n")
     slow = run(["sleep"])
+    time.sleep(TASK_SECONDS + 0.1)
+    hung = ecs.describe_tasks(cluster="prod", tasks=[slow["taskArn"]])["tasks"][0]
+    check(hung["lastStatus"] == "RUNNING", "a hanging task keeps running", hung)
     ecs.stop_task(cluster="prod", task=slow["taskArn"], reason="timed out")
     gone = ecs.describe_tasks(cluster="prod", tasks=[slow["taskArn"]])["tasks"][0]
     check(gone["lastStatus"] == "STOPPED" and gone["stopCode"] == "UserInitiated", "StopTask", gone)
     check(gone["stoppedReason"] == "timed out" and "exitCode" not in gone["containers"][0], "StopTask reason", gone)
+    exit_file.write_text("migrate 7\n")  # no longer hanging: still never decided again
     time.sleep(TASK_SECONDS + 0.1)
     gone = ecs.describe_tasks(cluster="prod", tasks=[slow["taskArn"]])["tasks"][0]
     check(gone["stopCode"] == "UserInitiated", "a stopped task is never decided again", gone)
