@@ -43,6 +43,10 @@ pub struct MigrationRecord {
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// When the deploy that ran it started (its record's `at`): a resumed deploy asked to
+    /// rerun migrations does not run its own migration twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<String>,
     /// Who ran it.
     pub by: String,
     /// When this state was written (RFC 3339).

@@ -398,28 +398,29 @@ fn a_migration_of_a_service_runs_its_new_task_definition_where_it_runs() {
 
 #[test]
 fn a_deploy_killed_around_its_migration_runs_it_once_and_updates_each_service_once() {
-    for (ledger, point) in [
-        ("file", "migrate-run-task"),
-        ("ssm", "migrate-run-task"),
-        ("file", "migrate"),
+    for (ledger, point, args) in [
+        ("file", "migrate-run-task", &[][..]),
+        ("ssm", "migrate-run-task", &[][..]),
+        ("file", "migrate", &[][..]),
+        // Asked to rerun: once per deploy, not once per run of it.
+        ("ssm", "migrate", &["--rerun-migrations"][..]),
     ] {
-        let ctx = format!("ledger {ledger}, killed at {point}");
+        let ctx = format!("ledger {ledger}, killed at {point} {args:?}");
+        let deploy: Vec<&str> = ["deploy", "1.1.0", "--env", "staging"]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
         let w = world(
             ledger,
             "task_family = \"app-migrate\"\ncommand = [\"alembic\", \"upgrade\", \"head\"]",
         );
         let out = w
-            .release_with(
-                &["deploy", "1.1.0", "--env", "staging"],
-                &[("RELEASE_AGENT_FAIL_AFTER", point)],
-            )
+            .release_with(&deploy, &[("RELEASE_AGENT_FAIL_AFTER", point)])
             .code(86);
         assert!(stderr(&out).contains("fault injected"), "{ctx}");
         assert_eq!(w.run_task_calls(), 1, "{ctx}");
         assert_eq!(w.update_calls(), 0, "{ctx}");
-        let out = w
-            .release(&["deploy", "1.1.0", "--env", "staging"])
-            .success();
+        let out = w.release(&deploy).success();
         let err = stderr(&out);
         assert_eq!(w.run_task_calls(), 1, "{ctx}: no second migration\n{err}");
         assert_eq!(

@@ -696,10 +696,7 @@ impl Step<DeployRun<'_, '_>> for DeployStep {
             DeployStep::Migrate if run.env.migrate.is_none() => Some(StepState::Skipped),
             // Completed for this version before (and not asked to run again).
             DeployStep::Migrate => {
-                let done = run
-                    .rollout
-                    .migration_done(&run.record.env, run.version)
-                    .await?;
+                let done = run.rollout.migration_done(run.record, run.version).await?;
                 if let Some(m) = &done {
                     run.rollout.say(&format!(
                         "migration of {} in {} already completed at {} (exit code {}); not run again (--rerun-migrations runs it)",

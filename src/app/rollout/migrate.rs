@@ -36,21 +36,20 @@ pub fn describe(m: &MigrateConfig) -> String {
 }
 
 impl Rollout<'_> {
-    /// Whether the migration of `version` in `env_name` already completed and is not to run
-    /// again; its record.
+    /// Whether the migration of `record`'s version already completed and is not to run again
+    /// (with `--rerun-migrations`, only the one this very deploy ran before it was killed);
+    /// its record.
     pub(super) async fn migration_done(
         &self,
-        env_name: &str,
+        record: &Record,
         version: &str,
     ) -> Result<Option<MigrationRecord>, DeployError> {
-        if self.rerun_migrations {
-            return Ok(None);
-        }
         Ok(self
             .ledger
-            .migration(env_name, version)
+            .migration(&record.env, version)
             .await?
-            .filter(|r| r.status == MigrationStatus::Completed))
+            .filter(|m| m.status == MigrationStatus::Completed)
+            .filter(|m| !self.rerun_migrations || m.deploy.as_deref() == Some(record.at.as_str())))
     }
 
     /// Run the migration of `version` (`image`) in `env_name`, or wait for the one a killed
@@ -93,6 +92,7 @@ impl Rollout<'_> {
                     command: m.command.as_ref().map(|c| c.argv()).unwrap_or_default(),
                     exit_code: None,
                     reason: None,
+                    deploy: Some(record.at.clone()),
                     by: self.by().await,
                     at: ledger::timestamp(),
                 }
