@@ -39,6 +39,8 @@ pub struct CutOptions {
     pub no_github: bool,
     /// Skip the deploys to the environments that deploy on cut.
     pub no_deploy: bool,
+    /// Run the deployed environments' migrations even where they completed for the version.
+    pub rerun_migrations: bool,
     /// Hold a major release until it is approved (`release ci` with
     /// `[bump] major_requires_approval`).
     pub hold_majors: bool,
@@ -1081,7 +1083,22 @@ impl<'a> Step<CutRun<'a>> for CutStep {
                 )
             }
             CutStep::Deploy(env) => {
-                format!("deploy {} to {env} (unless it runs there)", run.version)
+                let migration = run
+                    .config
+                    .environments
+                    .get(env)
+                    .and_then(|e| e.migrate.as_ref())
+                    .map(|m| {
+                        format!(
+                            ", its migration first: {}",
+                            crate::app::rollout::describe_migration(m)
+                        )
+                    })
+                    .unwrap_or_default();
+                format!(
+                    "deploy {} to {env} (unless it runs there{migration})",
+                    run.version
+                )
             }
         }
     }
@@ -1186,12 +1203,13 @@ impl<'a> Step<CutRun<'a>> for CutStep {
             }
             CutStep::Deploy(env) => {
                 if run.rollout.is_none() {
-                    let rollout = crate::app::rollout::Rollout::open(
+                    let mut rollout = crate::app::rollout::Rollout::open(
                         run.repo,
                         run.config,
                         &run.options.environ,
                     )
                     .await;
+                    rollout.rerun_migrations = run.options.rerun_migrations;
                     let digest = crate::adapters::image_record::load(run.repo.path(), &run.version)
                         .ok()
                         .flatten()

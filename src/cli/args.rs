@@ -186,6 +186,9 @@ pub struct PublishArgs {
     /// Do not deploy to the environments that take every release (`on_cut`).
     #[arg(long)]
     pub no_deploy: bool,
+    /// Run the environments' migrations even where they completed for this version.
+    #[arg(long)]
+    pub rerun_migrations: bool,
     /// The remote to push to.
     #[arg(long, default_value = "origin")]
     pub remote: String,
@@ -292,6 +295,9 @@ pub struct DeployArgs {
     /// The environment.
     #[arg(long)]
     pub env: String,
+    /// Run the environment's migration even if it completed for this version already.
+    #[arg(long)]
+    pub rerun_migrations: bool,
     /// Switches shared with promote and rollback.
     #[command(flatten)]
     pub run: RunArgs,
@@ -309,6 +315,9 @@ pub struct PromoteArgs {
     /// Never ask (for an approval) at the prompt.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Run the environment's migration even if it completed for this version already.
+    #[arg(long)]
+    pub rerun_migrations: bool,
     /// Switches shared with deploy and rollback.
     #[command(flatten)]
     pub run: RunArgs,

@@ -18,6 +18,7 @@ pub async fn cut(ws: &Workspace, args: &CutArgs) -> Result<ExitCode> {
         plan: plan_options(&args.version)?,
         no_github: args.publish.no_github,
         no_deploy: args.publish.no_deploy,
+        rerun_migrations: args.publish.rerun_migrations,
         hold_majors: false,
         environ: ws.environ.clone(),
     };
@@ -36,6 +37,7 @@ pub async fn ci(ws: &Workspace, args: &CiArgs) -> Result<ExitCode> {
         })?,
         no_github: args.publish.no_github,
         no_deploy: args.publish.no_deploy,
+        rerun_migrations: args.publish.rerun_migrations,
         hold_majors: ws.config.bump.major_requires_approval,
         environ: ws.environ.clone(),
     };

@@ -54,14 +54,16 @@ fn finish(report: &DeployReport, json: bool) -> Result<ExitCode> {
 }
 
 pub async fn deploy(ws: &Workspace, args: &DeployArgs) -> Result<ExitCode> {
-    let rollout = open(ws, Some(&args.run)).await?;
+    let mut rollout = open(ws, Some(&args.run)).await?;
+    rollout.rerun_migrations = args.rerun_migrations;
     let version = version_arg(ws, &args.version)?;
     let report = rollout.deploy(&args.env, &version).await?;
     finish(&report, args.run.json)
 }
 
 pub async fn promote(ws: &Workspace, args: &PromoteArgs) -> Result<ExitCode> {
-    let rollout = open(ws, Some(&args.run)).await?;
+    let mut rollout = open(ws, Some(&args.run)).await?;
+    rollout.rerun_migrations = args.rerun_migrations;
     let version = version_arg(ws, &args.version)?;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if interactive

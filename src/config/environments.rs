@@ -134,6 +134,9 @@ pub struct EnvironmentConfig {
     /// order, the targets of one wave together; a failure anywhere rolls back every target.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<TargetConfig>,
+    /// A one-off task (database migrations) run to completion before any service changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrate: Option<MigrateConfig>,
 }
 
 /// `[[environments.<name>.targets]]`: one more cluster of an environment.
@@ -249,6 +252,62 @@ impl EnvironmentConfig {
     /// The strategy (`rolling` when unset).
     pub fn strategy(&self) -> Strategy {
         self.strategy.unwrap_or_default()
+    }
+}
+
+/// `[environments.<name>.migrate]`: a one-off ECS task that must exit 0 before any service of
+/// the environment is updated; run once per version and environment.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateConfig {
+    /// The task definition family to run: its new revision gets the version's image. Exactly
+    /// one of `task_family` and `service`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_family: Option<String>,
+    /// A service of the environment whose new task definition is run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The container's command: a string runs through `/bin/sh -c` (Docker's shell form), a
+    /// list as is (exec form); default: the task definition's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<MigrateCommand>,
+    /// The longest the task may take; then it is stopped and the deploy fails.
+    #[serde(default = "default_migrate_timeout")]
+    pub timeout: Span,
+    /// The container that gets the image and the command (default: the environment's
+    /// `container`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+}
+
+fn default_migrate_timeout() -> Span {
+    Span(Duration::from_secs(15 * 60))
+}
+
+/// A migration's command, in either of Docker's forms.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum MigrateCommand {
+    /// Shell form: run as `["/bin/sh", "-c", text]`.
+    Shell(String),
+    /// Exec form: the argument list as is.
+    Exec(Vec<String>),
+}
+
+impl MigrateCommand {
+    /// The argument list ECS runs.
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            MigrateCommand::Shell(text) => vec!["/bin/sh".into(), "-c".into(), text.clone()],
+            MigrateCommand::Exec(args) => args.clone(),
+        }
+    }
+}
+
+impl MigrateConfig {
+    /// The container the migration runs in.
+    pub fn container<'a>(&'a self, env: &'a EnvironmentConfig) -> &'a str {
+        self.container.as_deref().unwrap_or(&env.container)
     }
 }
 
@@ -495,6 +554,9 @@ pub fn validate(
                 ),
             ));
         }
+        if let Some(m) = &env.migrate {
+            validate_migrate(name, env, m)?;
+        }
         // Follow `requires` to its end: every link must exist and never come back.
         let mut seen = vec![name.as_str()];
         let mut next = env.requires.as_deref();
@@ -527,6 +589,13 @@ fn targets(
     let key = || format!("environments.{name}.targets");
     if env.wave == Some(0) || env.targets.iter().any(|t| t.wave == Some(0)) {
         return Err((key(), "waves count from 1".into()));
+    }
+    let own = env.wave.unwrap_or(1);
+    if env.migrate.is_some() && env.targets.iter().any(|t| t.wave.unwrap_or(1) <= own) {
+        return Err((
+            key(),
+            format!("a migration runs once, with the environment's own cluster, before any service changes: put every target in a later wave than the cluster's ({own}; set `wave` of the targets, or of the environment)"),
+        ));
     }
     let mut seen = vec![(None, env.cluster.as_str())];
     for t in &env.targets {
@@ -639,6 +708,69 @@ fn strategy_settings(name: &str, env: &EnvironmentConfig) -> Result<(), (String,
     }
     if let (true, Some(b)) = (strategy.is_staged(), env.bake) {
         minutes("bake", b)?;
+    }
+    Ok(())
+}
+
+/// `[environments.<name>.migrate]`: one task to run, a usable command.
+fn validate_migrate(
+    name: &str,
+    env: &EnvironmentConfig,
+    m: &MigrateConfig,
+) -> Result<(), (String, String)> {
+    let key = |k: &str| format!("environments.{name}.migrate.{k}");
+    match (&m.task_family, &m.service) {
+        (Some(_), Some(_)) => {
+            return Err((
+                key("service"),
+                "set either `task_family` (a task definition family whose new revision gets the version's image) or `service` (run that service's new task definition), not both".into(),
+            ))
+        }
+        (None, None) => {
+            return Err((
+                key("task_family"),
+                "say which task runs the migration: `task_family = \"<family>\"` or `service = \"<one of services>\"`".into(),
+            ))
+        }
+        (Some(f), None) if !path_part(f) || f.len() > 255 => {
+            return Err((
+                key("task_family"),
+                format!("`{f}` is not a task definition family (letters, digits, `-` and `_`, at most 255)"),
+            ))
+        }
+        (None, Some(s)) if !env.services.contains(s) => {
+            return Err((
+                key("service"),
+                format!(
+                    "`{s}` is not one of the environment's services ({}): name one of them, or use `task_family`",
+                    env.services.join(", ")
+                ),
+            ))
+        }
+        _ => {}
+    }
+    let bad_command = match &m.command {
+        Some(MigrateCommand::Shell(text)) => text.trim().is_empty(),
+        Some(MigrateCommand::Exec(args)) => args.first().is_none_or(|a| a.trim().is_empty()),
+        None => false,
+    };
+    if bad_command {
+        return Err((
+            key("command"),
+            "give a command: a string run by /bin/sh -c, or an argument list whose first item is the program, e.g. [\"alembic\", \"upgrade\", \"head\"]".into(),
+        ));
+    }
+    if m.timeout.0 < env.poll_interval.0 {
+        return Err((
+            key("timeout"),
+            "timeout must be longer than the environment's poll_interval".into(),
+        ));
+    }
+    if m.container.as_deref().is_some_and(|c| c.trim().is_empty()) {
+        return Err((
+            key("container"),
+            "name a container of the task definition".into(),
+        ));
     }
     Ok(())
 }
@@ -852,6 +984,7 @@ mod tests {
             pause_timeout: None,
             wave: None,
             targets: vec![],
+            migrate: None,
         }
     }
 
@@ -876,6 +1009,47 @@ mod tests {
         let mut e = env(Some("staging"));
         e.on_cut = Some(true);
         assert!(e.deploys_on_cut());
+    }
+
+    #[test]
+    fn a_migration_runs_exactly_one_task_of_the_environment() {
+        let ledger = LedgerConfig::default();
+        let migrate = |family: Option<&str>, service: Option<&str>| MigrateConfig {
+            task_family: family.map(str::to_string),
+            service: service.map(str::to_string),
+            command: None,
+            timeout: default_migrate_timeout(),
+            container: None,
+        };
+        let check = |m: MigrateConfig| {
+            let mut e = env(None);
+            e.migrate = Some(m);
+            validate(&ledger, &BTreeMap::from([("prod".to_string(), e)]))
+        };
+        assert!(check(migrate(Some("api-migrate"), None)).is_ok());
+        assert!(check(migrate(None, Some("web"))).is_ok());
+        let (key, message) = check(migrate(Some("a"), Some("web"))).unwrap_err();
+        assert_eq!(key, "environments.prod.migrate.service");
+        assert!(message.contains("not both"), "{message}");
+        let (key, _) = check(migrate(None, None)).unwrap_err();
+        assert_eq!(key, "environments.prod.migrate.task_family");
+        let (_, message) = check(migrate(None, Some("api"))).unwrap_err();
+        assert!(message.contains("`api` is not one of"), "{message}");
+        let mut m = migrate(Some("a"), None);
+        m.command = Some(MigrateCommand::Exec(vec![]));
+        assert_eq!(check(m).unwrap_err().0, "environments.prod.migrate.command");
+    }
+
+    #[test]
+    fn a_command_string_is_the_shell_form() {
+        assert_eq!(
+            MigrateCommand::Shell("alembic upgrade head && echo ok".into()).argv(),
+            ["/bin/sh", "-c", "alembic upgrade head && echo ok"]
+        );
+        assert_eq!(
+            MigrateCommand::Exec(vec!["alembic".into(), "upgrade".into()]).argv(),
+            ["alembic", "upgrade"]
+        );
     }
 
     #[test]

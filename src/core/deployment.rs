@@ -739,6 +739,7 @@ mod tests {
             pause_timeout: None,
             wave: None,
             targets: vec![],
+            migrate: None,
         }
     }
 

@@ -9,7 +9,8 @@
 //! Keys: `<env>/current` (a [`Record`], rewritten at every change), `<env>/approvals/<version>/
 //! <who>` (one [`Approval`] each, so two approvers never overwrite each other), `releases/
 //! <version>` (a [`ReleaseRecord`]: who cut it, its digest), `digests/<version>` (an
-//! [`ImageDigest`], written once), and `<env>/lock`.
+//! [`ImageDigest`], written once), `<env>/migrations/<version>` (a [`MigrationRecord`]), and
+//! `<env>/lock`.
 //!
 //! Reading is tolerant: an unreadable history value is skipped with a warning that names it
 //! (parameter and version, or file and line), never counted as a deployment.
@@ -22,6 +23,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::config::environments::{LedgerBackend, LedgerConfig};
+pub use crate::core::migration::{MigrationRecord, MigrationStatus};
 pub use crate::core::record::{
     without_deployments, Action, Approval, Approvals, Decision, ImageDigest, PendingRelease,
     Record, ReleaseRecord, ServiceState, Snapshot, Status,
@@ -450,6 +452,25 @@ impl Ledger {
             .digest(&record.version)
             .await?
             .unwrap_or_else(|| record.clone()))
+    }
+
+    /// The migration of `version` in `env`, as last written.
+    pub async fn migration(
+        &self,
+        env: &str,
+        version: &str,
+    ) -> Result<Option<MigrationRecord>, LedgerError> {
+        let key = format!("{env}/migrations/{}", key_part(version));
+        self.get(&key)
+            .await?
+            .map(|v| parse(&self.origin(&key), &v))
+            .transpose()
+    }
+
+    /// Record a new state of a migration (before `RunTask`, with its task, when it ends).
+    pub async fn put_migration(&self, record: &MigrationRecord) -> Result<(), LedgerError> {
+        let key = format!("{}/migrations/{}", record.env, key_part(&record.version));
+        self.put_json(&key, record).await
     }
 
     /// Take `env`'s lock, waiting up to `wait` for another run to end.

@@ -23,6 +23,7 @@ mod kill;
 mod ledger_ssm;
 mod lint;
 mod major_approval;
+mod migrate;
 mod plan_output;
 mod progressive;
 mod release_files;

@@ -600,3 +600,267 @@ fn service_deployment_view(d: &aws_sdk_ecs::types::ServiceDeployment) -> Service
             .collect(),
     }
 }
+
+// Migrations: one-off tasks run before a deploy (`app::rollout::migrate`).
+
+/// How a service's tasks are placed (network, launch type or capacity providers, platform),
+/// copied onto a migration's `RunTask` so it runs where the service does.
+#[derive(Debug, Clone, Default)]
+pub struct Placement {
+    network_configuration: Option<aws_sdk_ecs::types::NetworkConfiguration>,
+    launch_type: Option<aws_sdk_ecs::types::LaunchType>,
+    capacity_provider_strategy: Vec<aws_sdk_ecs::types::CapacityProviderStrategyItem>,
+    platform_version: Option<String>,
+}
+
+/// A migration's `RunTask`.
+#[derive(Debug, Clone)]
+pub struct RunTaskRequest<'a> {
+    /// The cluster.
+    pub cluster: &'a str,
+    /// The task definition ARN.
+    pub task_definition: &'a str,
+    /// The container whose command is replaced.
+    pub container: &'a str,
+    /// The command override; `None` keeps the task definition's.
+    pub command: Option<&'a [String]>,
+    /// `startedBy`, which a later run finds the task by.
+    pub started_by: &'a str,
+    /// Tags of the task.
+    pub tags: &'a [(String, String)],
+    /// Where it runs (from a service).
+    pub placement: &'a Placement,
+}
+
+/// A container's `awslogs` log configuration: where its lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsLogs {
+    /// `awslogs-group`.
+    pub group: String,
+    /// `awslogs-region`, when set.
+    pub region: Option<String>,
+    /// `awslogs-stream-prefix`: without one the stream is named after the container's id,
+    /// which the API does not give.
+    pub stream_prefix: Option<String>,
+}
+
+impl TaskDefinitionCopy {
+    /// The names of the containers whose exit ends the task (`essential` is the default).
+    pub fn essential_containers(&self) -> Vec<String> {
+        self.definition
+            .container_definitions()
+            .iter()
+            .filter(|c| c.essential() != Some(false))
+            .filter_map(|c| c.name().map(str::to_string))
+            .collect()
+    }
+
+    /// The `awslogs` configuration of `container`, if it logs there.
+    pub fn awslogs(&self, container: &str) -> Option<AwsLogs> {
+        let config = self.container(container).ok()?.log_configuration()?;
+        if config.log_driver().as_str() != "awslogs" {
+            return None;
+        }
+        let options = config.options()?;
+        Some(AwsLogs {
+            group: options.get("awslogs-group")?.clone(),
+            region: options.get("awslogs-region").cloned(),
+            stream_prefix: options.get("awslogs-stream-prefix").cloned(),
+        })
+    }
+
+    /// Whether `container` is in the task definition (the error names the ones it has).
+    pub fn check_container(&self, container: &str) -> Result<(), EcsError> {
+        self.container(container).map(|_| ())
+    }
+}
+
+fn task_view(t: &aws_sdk_ecs::types::Task) -> crate::core::migration::TaskView {
+    crate::core::migration::TaskView {
+        arn: t.task_arn().unwrap_or_default().to_string(),
+        last_status: t.last_status().unwrap_or_default().to_string(),
+        stopped_reason: t.stopped_reason().map(str::to_string),
+        stop_code: t.stop_code().map(|c| c.as_str().to_string()),
+        containers: t
+            .containers()
+            .iter()
+            .map(|c| crate::core::migration::ContainerExit {
+                name: c.name().unwrap_or_default().to_string(),
+                exit_code: c.exit_code(),
+                reason: c.reason().map(str::to_string),
+            })
+            .collect(),
+    }
+}
+
+impl Ecs {
+    /// `DescribeServices` of one service: how its tasks are placed.
+    pub async fn placement(&self, cluster: &str, service: &str) -> Result<Placement, EcsError> {
+        let out = self
+            .client
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await
+            .map_err(|e| {
+                failed(
+                    "DescribeServices",
+                    &format!("service {service} in cluster {cluster}"),
+                    &e,
+                )
+            })?;
+        let s = out
+            .services()
+            .iter()
+            .find(|s| s.service_name() == Some(service))
+            .ok_or_else(|| EcsError::MissingService {
+                cluster: cluster.to_string(),
+                service: service.to_string(),
+                reason: "MISSING".into(),
+            })?;
+        let strategy = s.capacity_provider_strategy().to_vec();
+        Ok(Placement {
+            network_configuration: s.network_configuration().cloned(),
+            launch_type: s.launch_type().cloned().filter(|_| strategy.is_empty()),
+            capacity_provider_strategy: strategy,
+            platform_version: s.platform_version().map(str::to_string),
+        })
+    }
+
+    /// `RunTask` of one task; its ARN.
+    pub async fn run_task(&self, r: &RunTaskRequest<'_>) -> Result<String, EcsError> {
+        use aws_sdk_ecs::types::{ContainerOverride, TaskOverride};
+        let target = format!(
+            "task definition {} in cluster {}",
+            r.task_definition, r.cluster
+        );
+        let overrides = r.command.map(|command| {
+            TaskOverride::builder()
+                .container_overrides(
+                    ContainerOverride::builder()
+                        .name(r.container)
+                        .set_command(Some(command.to_vec()))
+                        .build(),
+                )
+                .build()
+        });
+        let tags = r
+            .tags
+            .iter()
+            .map(|(k, v)| aws_sdk_ecs::types::Tag::builder().key(k).value(v).build())
+            .collect();
+        let p = r.placement;
+        let out = self
+            .client
+            .run_task()
+            .cluster(r.cluster)
+            .task_definition(r.task_definition)
+            .count(1)
+            .started_by(r.started_by)
+            .set_overrides(overrides)
+            .set_tags(Some(tags))
+            .set_network_configuration(p.network_configuration.clone())
+            .set_launch_type(p.launch_type.clone())
+            .set_capacity_provider_strategy(nonempty(&p.capacity_provider_strategy))
+            .set_platform_version(p.platform_version.clone())
+            .send()
+            .await
+            .map_err(|e| failed("RunTask", &target, &e))?;
+        if let Some(arn) = out.tasks().first().and_then(|t| t.task_arn()) {
+            return Ok(arn.to_string());
+        }
+        let reasons: Vec<String> = out
+            .failures()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}{}",
+                    f.reason().unwrap_or("no reason"),
+                    f.detail().map(|d| format!(" ({d})")).unwrap_or_default()
+                )
+            })
+            .collect();
+        Err(EcsError::Call {
+            call: "RunTask",
+            target: target.clone(),
+            message: format!(
+                "ECS RunTask of {target} started no task: {}; check the cluster's capacity and the service's network configuration",
+                if reasons.is_empty() {
+                    "no failure given".to_string()
+                } else {
+                    reasons.join("; ")
+                }
+            ),
+        })
+    }
+
+    /// `DescribeTasks` of one task; `None` when ECS no longer knows it.
+    pub async fn describe_task(
+        &self,
+        cluster: &str,
+        arn: &str,
+    ) -> Result<Option<crate::core::migration::TaskView>, EcsError> {
+        let out = self
+            .client
+            .describe_tasks()
+            .cluster(cluster)
+            .tasks(arn)
+            .send()
+            .await
+            .map_err(|e| failed("DescribeTasks", &format!("task {arn}"), &e))?;
+        Ok(out
+            .tasks()
+            .iter()
+            .find(|t| t.task_arn() == Some(arn))
+            .map(task_view))
+    }
+
+    /// `ListTasks` by `startedBy`, running and stopped: the ARNs of the tasks of one attempt.
+    pub async fn tasks_started_by(
+        &self,
+        cluster: &str,
+        started_by: &str,
+    ) -> Result<Vec<String>, EcsError> {
+        use aws_sdk_ecs::types::DesiredStatus;
+        let mut arns = Vec::new();
+        for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
+            let mut pages = self
+                .client
+                .list_tasks()
+                .cluster(cluster)
+                .started_by(started_by)
+                .desired_status(status)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| {
+                    failed(
+                        "ListTasks",
+                        &format!("tasks started by {started_by} in cluster {cluster}"),
+                        &e,
+                    )
+                })?;
+                for arn in page.task_arns() {
+                    if !arns.contains(arn) {
+                        arns.push(arn.clone());
+                    }
+                }
+            }
+        }
+        Ok(arns)
+    }
+
+    /// `StopTask` with `reason`.
+    pub async fn stop_task(&self, cluster: &str, arn: &str, reason: &str) -> Result<(), EcsError> {
+        self.client
+            .stop_task()
+            .cluster(cluster)
+            .task(arn)
+            .reason(reason)
+            .send()
+            .await
+            .map_err(|e| failed("StopTask", &format!("task {arn}"), &e))?;
+        Ok(())
+    }
+}

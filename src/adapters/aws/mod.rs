@@ -4,6 +4,7 @@ pub mod cloudwatch;
 pub mod ecr;
 pub mod ecs;
 pub mod error;
+pub mod logs;
 pub mod ssm;
 pub mod sts;
 

@@ -1,4 +1,4 @@
-//! Deploying a version: the gates again under the lock, then the steps (task definitions, services, wait, health gate), and an automatic rollback when one fails.
+//! Deploying a version: the gates again under the lock, then the steps (task definitions, migration, services, wait, health gate), and an automatic rollback when one fails.
 
 use super::*;
 use crate::core::step::{self, Applied, RunOptions, Step};
@@ -185,6 +185,7 @@ impl<'a> Rollout<'a> {
             image: Some(image.to_string()),
             reason,
             running,
+            migration: None,
         };
         let views = self
             .ecs
@@ -291,9 +292,27 @@ impl<'a> Rollout<'a> {
             record: &mut record,
             deadline: None,
             services_changed: false,
+            migration: None,
         };
-        let failure = match step::run(&DEPLOY_STEPS, &mut run, UNINTERRUPTED, |_| Ok(())).await {
+        let result = step::run(&DEPLOY_STEPS, &mut run, UNINTERRUPTED, |_| Ok(())).await;
+        let migration = run.migration.take();
+        let report = |outcome, running, reason| DeployReport {
+            migration: migration.clone(),
+            ..report(outcome, running, reason)
+        };
+        let failure = match result {
             Ok(_) => None,
+            // A failed migration changed no service: recorded and reported, nothing to undo.
+            Err(e @ DeployError::MigrationFailed { .. }) => {
+                let why = e.to_string();
+                record.status = Status::Failed;
+                record.reason = Some(why.clone());
+                record.at = ledger::timestamp();
+                self.ledger.write(&record).await?;
+                let mut failed = report(DeployOutcome::MigrationFailed, None, Some(why));
+                failed.migration = self.ledger.migration(env_name, version).await?;
+                return Ok(failed);
+            }
             // Nothing in ECS has changed before the services are updated: a failure up to
             // there is only reported, and so is a ledger that cannot be written.
             Err(e @ DeployError::Ledger(_)) => return Err(e),
@@ -439,24 +458,9 @@ impl<'a> Rollout<'a> {
     ) -> Result<Vec<ServiceState>, DeployError> {
         let mut states = Vec::new();
         for view in views {
-            let current = self
-                .ecs
-                .describe_task_definition(&view.task_definition)
+            let arn = self
+                .with_image(&view.name, &view.task_definition, &env.container, image)
                 .await?;
-            let arn = if current.image(&env.container)? == image {
-                current.arn().to_string()
-            } else {
-                let arn = (self
-                    .ecs
-                    .register_task_definition(&current, &env.container, image))
-                .await?;
-                self.say(&format!(
-                    "{}: registered {} with {image}",
-                    view.name,
-                    deployment::short_name(&arn)
-                ));
-                arn
-            };
             states.push(ServiceState {
                 service: view.name.clone(),
                 task_definition: arn,
@@ -465,6 +469,31 @@ impl<'a> Rollout<'a> {
             });
         }
         Ok(states)
+    }
+
+    /// A task definition (`from`: an ARN or a family's latest revision) whose `container` runs
+    /// `image`: `from` itself if it already does, else a new revision of it; `label` names it
+    /// in the progress.
+    pub(super) async fn with_image(
+        &self,
+        label: &str,
+        from: &str,
+        container: &str,
+        image: &str,
+    ) -> Result<String, DeployError> {
+        let current = self.ecs.describe_task_definition(from).await?;
+        if current.image(container)? == image {
+            return Ok(current.arn().to_string());
+        }
+        let arn = (self
+            .ecs
+            .register_task_definition(&current, container, image))
+        .await?;
+        self.say(&format!(
+            "{label}: registered {} with {image}",
+            deployment::short_name(&arn)
+        ));
+        Ok(arn)
     }
 
     /// Point each service at its task definition and pin the deployment that starts, writing
@@ -633,8 +662,9 @@ pub(super) fn preflight(
 
 /// The steps of one deploy, in order. A signal does not stop a deploy half-way: ECS goes on
 /// either way, so the run follows it to the end (a killed run is resumed by the next one).
-const DEPLOY_STEPS: [DeployStep; 5] = [
+const DEPLOY_STEPS: [DeployStep; 6] = [
     DeployStep::Register,
+    DeployStep::Migrate,
     DeployStep::Update,
     DeployStep::Wait,
     DeployStep::HealthGate,
@@ -651,6 +681,8 @@ const UNINTERRUPTED: RunOptions = RunOptions {
 enum DeployStep {
     /// A new revision of each service's task definition, with the version's image.
     Register,
+    /// The migration task runs to exit code 0 (`migrate`), once per version.
+    Migrate,
     /// Each service pinned to its new revision (`UpdateService`).
     Update,
     /// ECS completes every deployment, or one fails.
@@ -678,6 +710,8 @@ struct DeployRun<'r, 'a> {
     deadline: Option<Instant>,
     /// Whether a service was (or may have been) updated: from then on a failure rolls back.
     services_changed: bool,
+    /// The migration this deploy ran, or found already run.
+    migration: Option<crate::core::migration::MigrationRecord>,
 }
 
 impl DeployRun<'_, '_> {
@@ -698,6 +732,10 @@ impl Step<DeployRun<'_, '_>> for DeployStep {
     fn name(&self, run: &DeployRun<'_, '_>) -> String {
         match self {
             DeployStep::Register => format!("register task definitions of {}", run.image),
+            DeployStep::Migrate => match &run.env.migrate {
+                Some(m) => format!("run migration ({})", super::migrate::describe(m)),
+                None => "run migration (none configured)".into(),
+            },
             DeployStep::Update => format!("update {}", run.env.services.join(", ")),
             DeployStep::Wait => "wait for ECS".into(),
             DeployStep::HealthGate => "health gate".into(),
@@ -708,6 +746,7 @@ impl Step<DeployRun<'_, '_>> for DeployStep {
     fn boundary(&self) -> &'static str {
         match self {
             DeployStep::Register => "register-task-definitions",
+            DeployStep::Migrate => "migrate",
             DeployStep::Update => "update-services",
             DeployStep::Wait => "wait",
             DeployStep::HealthGate => "health-gate",
@@ -729,6 +768,23 @@ impl Step<DeployRun<'_, '_>> for DeployStep {
             DeployStep::Register => {
                 (run.record.services.len() == run.env.services.len()).then_some(StepState::Done)
             }
+            DeployStep::Migrate if run.env.migrate.is_none() => Some(StepState::Skipped),
+            // Completed for this version before (and not asked to run again).
+            DeployStep::Migrate => {
+                let done = run.rollout.migration_done(run.record, run.version).await?;
+                if let Some(m) = &done {
+                    run.rollout.say(&format!(
+                        "migration of {} in {} already completed at {} (exit code {}); not run again (--rerun-migrations runs it)",
+                        run.version,
+                        run.record.env,
+                        m.at,
+                        m.exit_code.unwrap_or(0)
+                    ));
+                }
+                let state = done.is_some().then_some(StepState::Done);
+                run.migration = done;
+                state
+            }
             DeployStep::HealthGate if run.env.health_url.is_none() => Some(StepState::Skipped),
             // ECS bakes a staged deployment itself (its BAKE_TIME stage, followed by Wait).
             DeployStep::Bake if run.env.bake.is_none() || run.staged() => Some(StepState::Skipped),
@@ -744,6 +800,19 @@ impl Step<DeployRun<'_, '_>> for DeployStep {
             DeployStep::Register => {
                 run.record.services = rollout.register(run.env, run.views, run.image).await?;
                 rollout.ledger.write(run.record).await?;
+            }
+            DeployStep::Migrate => {
+                if let Some(m) = &run.env.migrate {
+                    let migrated = rollout
+                        .migrate(run.env, m, run.version, run.image, run.record)
+                        .await?;
+                    run.migration = Some(migrated.record);
+                    return Ok(Applied {
+                        state: StepState::Applied,
+                        detail: Some(migrated.detail),
+                        stop: false,
+                    });
+                }
             }
             DeployStep::Update => {
                 run.services_changed = true;
@@ -767,7 +836,7 @@ impl Step<DeployRun<'_, '_>> for DeployStep {
                 let deadline = run.deadline() + pause;
                 let ignored = run.record.forced_alarms.clone();
                 rollout
-                    .follow(run.env_name, run.env, run.record, deadline, &ignored)
+                    .follow_stages(run.env_name, run.env, run.record, deadline, &ignored)
                     .await?;
             }
             DeployStep::Wait => {

@@ -35,6 +35,9 @@ pub(super) fn targets(env_name: &str, env: &EnvironmentConfig) -> Vec<Target> {
                 cluster: t.cluster.clone(),
                 services: t.services.clone().unwrap_or_else(|| env.services.clone()),
                 targets: Vec::new(),
+                // The migration runs once, with the environment's own cluster, in an earlier
+                // wave than every other target (the configuration makes sure of it).
+                migrate: None,
                 ..env.clone()
             },
             region: t.region.clone(),
@@ -70,6 +73,7 @@ impl<'a> Rollout<'a> {
             environ: self.environ,
             lock_wait: self.lock_wait,
             force_alarms: self.force_alarms,
+            rerun_migrations: self.rerun_migrations,
             scans: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
@@ -133,6 +137,7 @@ impl<'a> Rollout<'a> {
                                 image: Some(image.to_string()),
                                 reason: Some(e.to_string()),
                                 running: None,
+                                migration: None,
                             },
                         ));
                     }
@@ -163,6 +168,7 @@ impl<'a> Rollout<'a> {
                 image: Some(image.to_string()),
                 reason: None,
                 running: own(&completed),
+                migration: None,
             });
         };
         let why = format!(
@@ -199,6 +205,7 @@ impl<'a> Rollout<'a> {
             image: Some(image.to_string()),
             reason: Some(why),
             running: own(&running),
+            migration: None,
         })
     }
 }

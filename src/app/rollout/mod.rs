@@ -18,6 +18,7 @@ mod fleet;
 mod gate;
 mod images;
 mod keep;
+mod migrate;
 mod rollback;
 mod scan;
 mod stages;
@@ -25,6 +26,7 @@ mod status;
 mod wait;
 
 pub use images::{ImageSourceError, RegistryImages};
+pub use migrate::describe as describe_migration;
 pub use status::{EnvStatus, Waiting};
 
 use serde::Serialize;
@@ -121,6 +123,16 @@ pub enum DeployError {
     /// A deploy of `release cut` failed (and was rolled back): what failed, what runs now.
     #[error("{0}")]
     Failed(String),
+    /// The migration before the deploy failed: no service was changed.
+    #[error("the migration of {version} in {env} failed: {why}")]
+    MigrationFailed {
+        /// The version.
+        version: String,
+        /// The environment.
+        env: String,
+        /// Why (exit code, stop reason, timeout).
+        why: String,
+    },
     /// ECS did not complete the deployment, or the health gate failed: why.
     #[error("{0}")]
     Unhealthy(String),
@@ -154,6 +166,8 @@ pub enum DeployOutcome {
     Failed,
     /// It failed and the rollback failed too.
     RollbackFailed,
+    /// Its migration failed: no service was changed, nothing to roll back.
+    MigrationFailed,
 }
 
 impl DeployOutcome {
@@ -183,6 +197,9 @@ pub struct DeployReport {
     pub reason: Option<String>,
     /// What runs there now.
     pub running: Option<Record>,
+    /// The migration run (or found already run) before the services changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migration: Option<crate::core::migration::MigrationRecord>,
 }
 
 impl DeployReport {
@@ -235,6 +252,10 @@ impl DeployReport {
                 "deploying {version} to {} failed: {reason}\nnothing completed there before, so nothing was rolled back",
                 self.env
             ),
+            DeployOutcome::MigrationFailed => format!(
+                "deploying {version} to {} failed before any service changed: {reason}\nno service was updated, so nothing was rolled back; fix the migration and deploy again (a failed migration runs again)",
+                self.env
+            ),
             DeployOutcome::RollbackFailed => format!(
                 "deploying {version} to {} failed, and so did the rollback: {reason}\n{}\nfix that, then run `release rollback --env {}` (README: \"When a rollback fails\")",
                 self.env,
@@ -275,6 +296,9 @@ pub struct Rollout<'a> {
     pub lock_wait: Duration,
     /// Deploy although an alarm of the environment is in ALARM (`--force`).
     pub force_alarms: bool,
+    /// Run the environment's migration even if it completed for the version
+    /// (`--rerun-migrations`).
+    pub rerun_migrations: bool,
     /// Scan findings read in this run, by environment and digest.
     scans: std::sync::Mutex<std::collections::HashMap<String, Vec<crate::core::scan::Finding>>>,
 }
@@ -366,6 +390,7 @@ impl<'a> Rollout<'a> {
             environ,
             lock_wait: Duration::ZERO,
             force_alarms: false,
+            rerun_migrations: false,
             scans: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }

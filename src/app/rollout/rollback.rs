@@ -269,6 +269,7 @@ impl<'a> Rollout<'a> {
             image: target.image.clone(),
             reason: running.reason.clone().filter(|_| !outcome.is_success()),
             running: Some(running),
+            migration: None,
         })
     }
 }

@@ -47,7 +47,7 @@ impl Rollout<'_> {
     /// stopped or rolled one back (naming the stage), an alarm not in `ignored` fired, someone
     /// rejected the version while it paused, or the deadline passed. Every new stage is said
     /// and recorded; a pause is continued once its approvals are in.
-    pub(super) async fn follow(
+    pub(super) async fn follow_stages(
         &self,
         env_name: &str,
         env: &EnvironmentConfig,

@@ -1,8 +1,9 @@
 //! A real moto server (from PyPI) on a loopback port, for the AWS adapters.
 //!
 //! It runs through `tests/all/support/moto_launcher.py`, which extends moto's ECS so deployments
-//! complete (or fail, for images listed in [`Moto::fail_image`]) after `deploy_seconds`; every
-//! other service is plain moto. The Python is the one next to `$MOTO_SERVER`, else
+//! complete (or fail, for images listed in [`Moto::fail_image`]) after `deploy_seconds`, and
+//! RunTask tasks stop after half a second with the exit codes of [`Moto::set_task_exits`];
+//! every other service is plain moto. The Python is the one next to `$MOTO_SERVER`, else
 //! `.venv/bin/python` in this checkout (made by `make test` and `.ci/run`). It is killed when
 //! dropped.
 
@@ -26,6 +27,9 @@ pub struct Moto {
     _dir: tempfile::TempDir,
     /// The launcher's event log (`MOTO_ECS_LOG`): ECS calls and deployment outcomes.
     pub log: PathBuf,
+    /// Exit codes of RunTask tasks, `<regex> <code> [log line]` a line
+    /// (`MOTO_ECS_TASK_EXIT_FILE`, re-read whenever a task stops).
+    task_exit_file: PathBuf,
 }
 
 fn python() -> PathBuf {
@@ -54,6 +58,7 @@ impl Moto {
         let fail_file = dir.path().join("fail-images");
         let log = dir.path().join("ecs-log.jsonl");
         let faults_file = dir.path().join("faults");
+        let task_exit_file = dir.path().join("task-exits");
         let binary = python();
         let launcher =
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/all/support/moto_launcher.py");
@@ -75,6 +80,8 @@ impl Moto {
                 // Staged deployments: a stage lasts 0.2 s, and ECS's "minutes" are seconds.
                 .env("MOTO_ECS_STAGE_SECONDS", "0.2")
                 .env("MOTO_ECS_MINUTE_SECONDS", "1")
+                .env("MOTO_ECS_TASK_SECONDS", "0.5")
+                .env("MOTO_ECS_TASK_EXIT_FILE", &task_exit_file)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -107,6 +114,7 @@ impl Moto {
                     faults_file,
                     _dir: dir,
                     log,
+                    task_exit_file,
                 };
             }
         }
@@ -143,6 +151,55 @@ impl Moto {
         let tmp = self.faults_file.with_extension("tmp");
         std::fs::write(&tmp, text).expect("write the faults file");
         std::fs::rename(&tmp, &self.faults_file).expect("install the faults file");
+    }
+
+    /// From now on, RunTask tasks whose command (joined by spaces) matches a regex exit with
+    /// its code (see the launcher's "Tasks that stop"); others exit 0.
+    pub fn set_task_exits(&self, exits: &[(&str, i32)]) {
+        let lines: Vec<(&str, i32, &str)> = exits.iter().map(|(r, c)| (*r, *c, "")).collect();
+        self.set_task_exits_with_log(&lines);
+    }
+
+    /// As [`Moto::set_task_exits`], each also writing a line to the task's awslogs stream.
+    pub fn set_task_exits_with_log(&self, exits: &[(&str, i32, &str)]) {
+        let lines: Vec<String> = exits
+            .iter()
+            .map(|(regex, code, line)| format!("{regex} {code} {line}"))
+            .collect();
+        self.set_task_exit_lines(&lines);
+    }
+
+    /// The exit file's lines as given (`<regex> <code>|hang [log line]`).
+    pub fn set_task_exit_lines<S: AsRef<str>>(&self, lines: &[S]) {
+        let text: String = lines.iter().map(|l| format!("{}\n", l.as_ref())).collect();
+        let tmp = self.task_exit_file.with_extension("tmp");
+        std::fs::write(&tmp, text).expect("write the task exit file");
+        std::fs::rename(&tmp, &self.task_exit_file).expect("install the task exit file");
+    }
+
+    /// A subnet and the security group `default` of moto's default VPC, for the
+    /// `awsvpcConfiguration` of services whose tasks are run (asked through boto3, which the
+    /// launcher's Python has).
+    pub fn default_network(&self) -> (String, String) {
+        let script = r#"
+import sys, boto3
+ec2 = boto3.client("ec2", endpoint_url=sys.argv[1], region_name="eu-north-1",
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+print(ec2.describe_subnets()["Subnets"][0]["SubnetId"])
+print(ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]["GroupId"])
+"#;
+        let out = Command::new(python())
+            .args(["-c", script, &self.endpoint])
+            .output()
+            .expect("run python for the default network");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let mut lines = text.lines().map(str::to_string);
+        (lines.next().unwrap(), lines.next().unwrap())
     }
 
     /// An AWS SDK configuration for this server (for the tests' own clients).

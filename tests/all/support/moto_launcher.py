@@ -176,6 +176,49 @@ Known moto gaps left alone: ``requiresAttributes``, ``deregisteredAt``,
 ``enableFaultInjection`` and ``trustedExecutionConfiguration`` are not returned (the last two
 are dropped on register).
 
+Tasks that stop (``RunTask``, for migrations)
+=============================================
+Moto 5.2.5 makes a ``RunTask`` task look ``STOPPED`` at once (its state machine is
+"immediate"), with ``exitCode`` 0 on one container (the task definition's first), no
+``stopCode`` and no logs, so a client cannot be tested waiting for a task, failing on its exit
+code, or reading its log. The launcher (``install_tasks``) changes only tasks started by
+``RunTask``:
+
+``MOTO_ECS_TASK_SECONDS``    float >= 0, default ``0.5``. How long a task stays ``RUNNING``.
+``MOTO_ECS_TASK_EXIT_FILE``  optional path of a text file of ``<regex> <exit code> [log line]``
+                             lines (blank lines and lines starting with ``#`` are ignored; a
+                             regex cannot hold spaces: use ``\s``). Re-read whenever a task
+                             stops. The first line whose regex matches (``re.search``) the
+                             task's effective command of its first essential container (the
+                             ``containerOverrides`` command, else the container definition's,
+                             joined by single spaces) gives its exit code; none: exit 0.
+                             ``hang`` instead of a code keeps the task ``RUNNING`` until
+                             ``StopTask`` (for timeouts). A missing file means "exit 0".
+An invalid ``MOTO_ECS_TASK_SECONDS`` makes the launcher exit with status 2 before serving.
+
+* ``RunTask``: one container per container definition of the task definition (moto makes only
+  the first), ``lastStatus``/``desiredStatus`` ``RUNNING``, no exit code yet.
+* On ``DescribeTasks`` and ``ListTasks``, once ``MOTO_ECS_TASK_SECONDS`` have passed since
+  ``RunTask``: ``lastStatus``/``desiredStatus`` ``STOPPED``, ``stopCode``
+  ``EssentialContainerExited``, ``stoppedReason`` ``"Essential container in task exited"``,
+  ``stoppedAt``/``stoppingAt``/``executionStoppedAt`` = ``RunTask`` time + delay; every container
+  ``STOPPED``, the first essential one with the exit code from the exit file, the others 0.
+  Decided once, never changed by later edits of the file.
+* ``StopTask`` before that: ``STOPPED`` with the given reason, ``stopCode`` ``UserInitiated``,
+  containers ``STOPPED`` without an exit code (moto's own behaviour, plus the stop code).
+* Logs: when a container definition has ``logConfiguration`` ``logDriver: awslogs`` with
+  ``awslogs-group`` and ``awslogs-stream-prefix``, the stopping task writes into moto's logs
+  backend (region ``awslogs-region``, else the task's; group and stream created if missing),
+  stream ``<prefix>/<container>/<task id>``: ``$ <command>``, the exit file line's log line if
+  it has one, and ``exit <code>``.
+* Event log (``MOTO_ECS_LOG``): one ``task`` line when a task is run and one when it stops::
+
+    {"t": ..., "kind": "task", "event": "run", "taskArn": "...", "cluster": "prod",
+     "taskDefinition": "arn:...:task-definition/api-migrate:2", "startedBy": "release-agent-...",
+     "command": ["/bin/sh", "-c", "..."], "overridden": true}
+    {"t": ..., "kind": "task", "event": "stopped", "taskArn": "...", "exitCode": 3,
+     "stopCode": "EssentialContainerExited"}
+
 CloudWatch over Smithy RPC v2 CBOR
 ==================================
 CloudWatch's current SDKs (aws-sdk-cloudwatch for Rust among them) speak Smithy RPC v2 CBOR:
@@ -785,6 +828,221 @@ def install(config: Config | None = None) -> None:
     _INSTALLED = True
 
 
+# ---------------------------------------------------------------------------------------------
+# Tasks that stop (RunTask, for migrations): see "Tasks that stop" in the module docstring.
+# Kept apart from the service deployments above: its own config, state and install_tasks().
+# ---------------------------------------------------------------------------------------------
+
+ENV_TASK_SECONDS = "MOTO_ECS_TASK_SECONDS"
+ENV_TASK_EXIT_FILE = "MOTO_ECS_TASK_EXIT_FILE"
+TASK_STOPPED_REASON = "Essential container in task exited"
+_TASK = "_moto_launcher_task"  # attribute on moto's Task objects: a _RunTask
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    seconds: float = 0.5
+    exit_file: str | None = None
+
+    @staticmethod
+    def from_env(env: Any = None) -> "TaskConfig":
+        env = os.environ if env is None else env
+        raw = env.get(ENV_TASK_SECONDS, "").strip()
+        try:
+            seconds = float(raw) if raw else 0.5
+        except ValueError:
+            _die(f"{ENV_TASK_SECONDS}={raw!r} is not a number")
+        if not math.isfinite(seconds) or seconds < 0:
+            _die(f"{ENV_TASK_SECONDS}={raw!r} must be a finite number >= 0")
+        return TaskConfig(seconds, env.get(ENV_TASK_EXIT_FILE) or None)
+
+    def exit_for(self, command: str) -> tuple[int | None, str | None]:
+        """(exit code, log line) for a task running `command`: the exit file's first match;
+        code None: the task hangs."""
+        if not self.exit_file:
+            return 0, None
+        try:
+            with open(self.exit_file, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            return 0, None
+        for line in lines:
+            fields = line.strip().split(None, 2)
+            if len(fields) < 2 or fields[0].startswith("#"):
+                continue
+            try:
+                pattern = re.compile(fields[0])
+                code = None if fields[1] == "hang" else int(fields[1])
+            except (re.error, ValueError):
+                continue
+            if pattern.search(command):
+                return code, (fields[2] if len(fields) > 2 else None)
+        return 0, None
+
+
+@dataclass
+class _RunTask:
+    """Launcher-private bookkeeping of one RunTask task (never serialized)."""
+
+    started: float
+    command: list[str]  # effective command of its first essential container
+    container: str  # that container's name
+    stopped: bool = False
+
+
+_TASK_CONFIG = TaskConfig()
+_TASKS_INSTALLED = False
+
+
+def _container_defs(backend: Any, task: Any) -> list[dict[str, Any]]:
+    try:
+        td = backend.describe_task_definition(task.task_definition_arn)
+    except Exception:
+        return []
+    return list(td.container_definitions or [])
+
+
+def _effective_command(defs: list[dict[str, Any]], overrides: dict[str, Any]) -> tuple[str, list[str]]:
+    """(container, command) of the first essential container: its override, else its definition's."""
+    main = next((d for d in defs if d.get("essential", True) is not False), defs[0] if defs else {})
+    name = main.get("name") or ""
+    command = list(main.get("command") or [])
+    for o in (overrides or {}).get("containerOverrides") or []:
+        if o.get("name") == name and o.get("command") is not None:
+            command = list(o["command"])
+    return name, command
+
+
+def _task_logs(backend: Any, task: Any, definition: dict[str, Any], lines: list[str], when: float) -> None:
+    """Write `lines` to the container's awslogs stream, if it has one (see the docstring)."""
+    config = definition.get("logConfiguration") or {}
+    options = config.get("options") or {}
+    group, prefix = options.get("awslogs-group"), options.get("awslogs-stream-prefix")
+    if config.get("logDriver") != "awslogs" or not group or not prefix:
+        return
+    from moto.logs.models import logs_backends
+
+    region = options.get("awslogs-region") or task.region_name
+    logs = logs_backends[backend.account_id][region]
+    stream = f"{prefix}/{definition.get('name')}/{task.id}"
+    try:
+        if group not in logs.groups:
+            logs.create_log_group(group, {})
+        logs.ensure_log_stream(group, stream)
+        stamp = int(when * 1000)
+        logs.put_log_events(group, stream, [{"timestamp": stamp + i, "message": m} for i, m in enumerate(lines)])
+    except Exception as e:  # a log that cannot be written must not break ECS
+        print(f"moto_launcher: cannot write log stream {group}/{stream}: {e}", file=sys.stderr, flush=True)
+
+
+def _task_settle(backend: Any, task: Any, now: float) -> None:
+    """Stop a RunTask task whose time has come (once)."""
+    state: _RunTask | None = getattr(task, _TASK, None)
+    if state is None or state.stopped or now < state.started + _TASK_CONFIG.seconds:
+        return
+    code, message = _TASK_CONFIG.exit_for(" ".join(state.command))
+    if code is None:
+        return  # hangs until StopTask
+    state.stopped = True
+    due = state.started + _TASK_CONFIG.seconds
+    task.last_status = "STOPPED"
+    task.desired_status = "STOPPED"
+    task.stopped_reason = TASK_STOPPED_REASON
+    task.stop_code = "EssentialContainerExited"
+    task.stopping_at = task.stopped_at = task.execution_stopped_at = _utc(due)
+    for c in task.containers:
+        c.last_status = "STOPPED"
+        c.exitCode = code if c.name == state.container else 0
+    defs = {d.get("name"): d for d in _container_defs(backend, task)}
+    if state.container in defs:
+        lines = [f"$ {' '.join(state.command)}"] + ([message] if message else []) + [f"exit {code}"]
+        _task_logs(backend, task, defs[state.container], lines, due)
+    _log({"t": due, "kind": "task", "event": "stopped", "taskArn": task.task_arn,
+          "exitCode": code, "stopCode": "EssentialContainerExited"})
+
+
+def install_tasks(config: TaskConfig | None = None) -> None:
+    """Patch moto's ECS RunTask/DescribeTasks/ListTasks/StopTask (idempotent)."""
+    global _TASK_CONFIG, _TASKS_INSTALLED
+    if config is not None:
+        _TASK_CONFIG = config
+    if _TASKS_INSTALLED:
+        return
+    from moto.ecs import models as m
+
+    Backend = m.EC2ContainerServiceBackend
+    orig_run = Backend.run_task
+    orig_describe = Backend.describe_tasks
+    orig_list = Backend.list_tasks
+    orig_stop = Backend.stop_task
+
+    def run_task(self: Any, cluster_str: str, task_definition_str: str, count: int,
+                 overrides: Any, started_by: str, *args: Any, **kwargs: Any) -> Any:
+        with _LOCK:
+            tasks = orig_run(self, cluster_str, task_definition_str, count, overrides, started_by, *args, **kwargs)
+            now = time.time()
+            for task in tasks:
+                defs = _container_defs(self, task)
+                containers = []
+                for d in defs:
+                    c = m.Container(self.describe_task_definition(task.task_definition_arn))
+                    c.name, c.image, c.command = d.get("name"), d.get("image"), d.get("command")
+                    c.last_status, c.exitCode = "RUNNING", None
+                    containers.append(c)
+                if containers:
+                    task.containers = containers
+                # A state machine without transitions: the status changes only here.
+                task._transitions = []
+                task.last_status = "RUNNING"
+                task.stop_code = None
+                name, command = _effective_command(defs, overrides or {})
+                setattr(task, _TASK, _RunTask(now, command, name))
+                overridden = any(
+                    o.get("name") == name and o.get("command") is not None
+                    for o in (overrides or {}).get("containerOverrides") or []
+                )
+                _log({"t": now, "kind": "task", "event": "run", "taskArn": task.task_arn,
+                      "cluster": task.cluster_name, "taskDefinition": task.task_definition_arn,
+                      "startedBy": started_by or "", "command": command, "overridden": overridden})
+            return tasks
+
+    def describe_tasks(self: Any, cluster_str: str, tasks: list[str]) -> Any:
+        with _LOCK:
+            found = orig_describe(self, cluster_str, tasks)
+            now = time.time()
+            for task in found:
+                _task_settle(self, task, now)
+            return found
+
+    def list_tasks(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _LOCK:
+            now = time.time()
+            for cluster_tasks in self.tasks.values():
+                for task in cluster_tasks.values():
+                    _task_settle(self, task, now)
+            return orig_list(self, *args, **kwargs)
+
+    def stop_task(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
+        with _LOCK:
+            task = orig_stop(self, cluster_str, task_str, reason)
+            state: _RunTask | None = getattr(task, _TASK, None)
+            if state is not None and not state.stopped:
+                state.stopped = True
+                task.stop_code = "UserInitiated"
+                task.stopping_at = task.stopped_at = _utc(time.time())
+                for c in task.containers:
+                    c.last_status, c.exitCode = "STOPPED", None
+                _log({"t": time.time(), "kind": "task", "event": "stopped", "taskArn": task.task_arn,
+                      "exitCode": None, "stopCode": "UserInitiated"})
+            return task
+
+    Backend.run_task = run_task
+    Backend.describe_tasks = describe_tasks
+    Backend.list_tasks = list_tasks
+    Backend.stop_task = stop_task
+    _TASKS_INSTALLED = True
+
+
 CBOR_PATH = "/service/GraniteServiceVersion20100801/operation/"
 
 
@@ -870,7 +1128,15 @@ def install_cbor() -> None:
 def main(argv: list[str] | None = None) -> None:
     config = Config.from_env()
     install(config)
+    task_config = TaskConfig.from_env()
+    install_tasks(task_config)
     install_cbor()
+    print(
+        f"moto_launcher: RunTask tasks stop ({ENV_TASK_SECONDS}={task_config.seconds}, "
+        f"{ENV_TASK_EXIT_FILE}={task_config.exit_file!r})",
+        file=sys.stderr,
+        flush=True,
+    )
     print(
         f"moto_launcher: ECS rollouts enabled ({ENV_DEPLOY_SECONDS}={config.deploy_seconds}, "
         f"{ENV_FAIL_IMAGE}={config.fail_image.pattern if config.fail_image else None!r}, "

@@ -7,6 +7,9 @@
 Exits 0 when every check passed. Uses MOTO_ECS_DEPLOY_SECONDS' default (1.0 s) unless the
 variable is set in the environment. Always runs the launcher with MOTO_ECS_LOG set (to a
 temporary file) and checks the event log's ``call`` and ``deployment`` lines at the end.
+
+"Tasks that stop" (RunTask) is checked against a second launcher of its own
+(``tasks_selftest``), so its calls and ``task`` lines stay out of the first one's exact counts.
 """
 
 from __future__ import annotations
@@ -125,10 +128,147 @@ def main() -> int:
             proc.wait()
         log.close()
         shutil.rmtree(tmp, ignore_errors=True)
+    tasks_selftest()
     for name, secs in TIMINGS:
         print(f"{secs:7.2f}s  {name}")
     print(f"{time.monotonic() - t0:7.2f}s  total; moto_launcher self-test: OK")
     return 0
+
+
+# --- Tasks that stop (RunTask, for migrations): a launcher of their own ---------------------
+
+TASK_SECONDS = 0.3
+
+
+def tasks_selftest() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="moto_launcher_tasks."))
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    exit_file = tmp / "exits.txt"
+    event_log = tmp / "ecs-events.jsonl"
+    env = dict(os.environ)
+    env.update(MOTO_ECS_TASK_SECONDS=str(TASK_SECONDS), MOTO_ECS_TASK_EXIT_FILE=str(exit_file),
+               MOTO_ECS_LOG=str(event_log))
+    log = open(tmp / "server.log", "w+")
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, str(LAUNCHER), "-H", "127.0.0.1", "-p", str(port)],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+    )
+    try:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() - t0 > 30:
+                    raise AssertionError("launcher (tasks) did not start")
+                time.sleep(0.05)
+        with Timer("RunTask tasks that stop"):
+            run_tasks(endpoint, exit_file, event_log)
+    except BaseException:
+        log.flush()
+        log.seek(0)
+        sys.stderr.write("---- launcher (tasks) output ----\n" + log.read()[-6000:] + "\n")
+        raise
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_tasks(endpoint: str, exit_file: Path, event_log: Path) -> None:
+    ecs, logs = client("ecs", endpoint), client("logs", endpoint)
+    ecs.create_cluster(clusterName="prod")
+    td = ecs.register_task_definition(
+        family="migrate",
+        requiresCompatibilities=["FARGATE"],
+        containerDefinitions=[
+            {"name": "app", "image": "app:1", "essential": True, "memory": 256, "command": ["migrate", "--all"],
+             "logConfiguration": {"logDriver": "awslogs", "options": {
+                 "awslogs-group": "/ecs/app", "awslogs-region": REGION, "awslogs-stream-prefix": "m"}}},
+            {"name": "sidecar", "image": "side:1", "essential": False, "memory": 64},
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    exit_file.write_text("# comment\nboom\\s+now 3 migration 42 failed: duplicate column\n")
+    ec2 = client("ec2", endpoint)
+    network = {"awsvpcConfiguration": {
+        "subnets": [ec2.describe_subnets()["Subnets"][0]["SubnetId"]],
+        "securityGroups": [ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]["GroupId"]],
+    }}
+
+    def run(command: list[str] | None = None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        if command is not None:
+            kwargs["overrides"] = {"containerOverrides": [{"name": "app", "command": command}]}
+        return ecs.run_task(cluster="prod", taskDefinition=td, launchType="FARGATE",
+                            networkConfiguration=network, startedBy="release-agent-selftest",
+                            **kwargs)["tasks"][0]
+
+    def wait(arn: str) -> dict[str, Any]:
+        deadline = time.time() + 10
+        while True:
+            task = ecs.describe_tasks(cluster="prod", tasks=[arn])["tasks"][0]
+            if task["lastStatus"] == "STOPPED" or time.time() > deadline:
+                return task
+            time.sleep(0.05)
+
+    good = run()
+    check(good["lastStatus"] == "RUNNING", "a run task starts RUNNING", good)
+    check([c["name"] for c in good["containers"]] == ["app", "sidecar"], "one container per definition", good)
+    first = ecs.describe_tasks(cluster="prod", tasks=[good["taskArn"]])["tasks"][0]
+    check(first["lastStatus"] == "RUNNING" and "exitCode" not in first["containers"][0], "still running", first)
+    running = ecs.list_tasks(cluster="prod", startedBy="release-agent-selftest", desiredStatus="RUNNING")["taskArns"]
+    check(running == [good["taskArn"]], "ListTasks by startedBy, running", running)
+    stopped = wait(good["taskArn"])
+    check(stopped["lastStatus"] == "STOPPED" and stopped["desiredStatus"] == "STOPPED", "stops", stopped)
+    check(stopped["stopCode"] == "EssentialContainerExited", "stop code", stopped)
+    check(stopped["stoppedReason"] == "Essential container in task exited", "stopped reason", stopped)
+    check([c.get("exitCode") for c in stopped["containers"]] == [0, 0], "exit 0 by default", stopped)
+    listed = ecs.list_tasks(cluster="prod", startedBy="release-agent-selftest", desiredStatus="STOPPED")["taskArns"]
+    check(listed == [good["taskArn"]], "ListTasks by startedBy, stopped", listed)
+
+    bad = wait(run(["/bin/sh", "-c", "boom  now"])["taskArn"])
+    check([c.get("exitCode") for c in bad["containers"]] == [3, 0], "exit code from the exit file", bad)
+    task_id = bad["taskArn"].split("/")[-1]
+    events = logs.get_log_events(logGroupName="/ecs/app", logStreamName=f"m/app/{task_id}")["events"]
+    lines = [e["message"] for e in events]
+    check(lines == ["$ /bin/sh -c boom  now", "migration 42 failed: duplicate column", "exit 3"], "awslogs lines", lines)
+
+    # The file is re-read: a task run later sees its new content.
+    exit_file.write_text("migrate 7\n")
+    again = wait(run()["taskArn"])
+    check(again["containers"][0].get("exitCode") == 7, "the exit file is re-read", again)
+
+    # StopTask of a task that hangs: stopped by the user, no exit code.
+    exit_file.write_text("migrate 7\nsleep hang\n")
+    slow = run(["sleep"])
+    time.sleep(TASK_SECONDS + 0.1)
+    hung = ecs.describe_tasks(cluster="prod", tasks=[slow["taskArn"]])["tasks"][0]
+    check(hung["lastStatus"] == "RUNNING", "a hanging task keeps running", hung)
+    ecs.stop_task(cluster="prod", task=slow["taskArn"], reason="timed out")
+    gone = ecs.describe_tasks(cluster="prod", tasks=[slow["taskArn"]])["tasks"][0]
+    check(gone["lastStatus"] == "STOPPED" and gone["stopCode"] == "UserInitiated", "StopTask", gone)
+    check(gone["stoppedReason"] == "timed out" and "exitCode" not in gone["containers"][0], "StopTask reason", gone)
+    exit_file.write_text("migrate 7\n")  # no longer hanging: still never decided again
+    time.sleep(TASK_SECONDS + 0.1)
+    gone = ecs.describe_tasks(cluster="prod", tasks=[slow["taskArn"]])["tasks"][0]
+    check(gone["stopCode"] == "UserInitiated", "a stopped task is never decided again", gone)
+
+    records = [json.loads(l) for l in event_log.read_text().splitlines() if l.strip()]
+    runs = [r for r in records if r.get("kind") == "task" and r["event"] == "run"]
+    check([r["command"] for r in runs] == [["migrate", "--all"], ["/bin/sh", "-c", "boom  now"],
+                                           ["migrate", "--all"], ["sleep"]], "task run lines", runs)
+    check([r["overridden"] for r in runs] == [False, True, False, True], "overridden flags", runs)
+    check(all(r["startedBy"] == "release-agent-selftest" for r in runs), "startedBy logged", runs)
+    ends = [(r["exitCode"], r["stopCode"]) for r in records if r.get("kind") == "task" and r["event"] == "stopped"]
+    check(ends == [(0, "EssentialContainerExited"), (3, "EssentialContainerExited"),
+                   (7, "EssentialContainerExited"), (None, "UserInitiated")], "task stopped lines", ends)
 
 
 def check_event_log(path: Path, wall0: float, wall1: float) -> None:
