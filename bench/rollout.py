@@ -14,6 +14,14 @@ and `worker`, and a git repository whose release.toml polls every --poll. It dep
   B. The health gate fails: `release deploy 1.2.<i>`, which ECS completes, while the health
      URL (a loopback HTTP server) answers 503; the gate fails at its last probe.
 
+  C. An alarm fires: `release deploy 1.3.<i>` with `alarms` and a `bake`; once ECS has
+     completed it (the bake is on), the alarm is set to ALARM (CloudWatch's SetAlarmState,
+     at t_alarm). Latency = the rollback's UpdateService - t_alarm.
+  D. A fleet: 25 services in each of 3 targets (3 regions, one wave) with an alarm, one good
+     deploy; per target and poll, the DescribeServices and DescribeAlarms calls (a poll is
+     one read of the target's first service; CloudWatch calls are told apart by region).
+     Goal: at most one DescribeServices per 10 services and one DescribeAlarms per target.
+
 From the launcher's log it takes the first UpdateService after the failure (the rollback's)
 and reports latency = t_update - t_fail (A) or t_update - last probe (B), reaction =
 t_update - detected (A), and the ECS calls per poll (every ECS request between the bad
@@ -153,8 +161,23 @@ class Emulator:
             raise BenchError(f"the launcher did not listen on port {self.port}:\n{self.tail()}")
         session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                                         region_name=REGION)
+        self.session = session
         self.ecr = session.client("ecr", endpoint_url=self.endpoint)
         self.ecs = session.client("ecs", endpoint_url=self.endpoint)
+        self.cloudwatch = session.client("cloudwatch", endpoint_url=self.endpoint)
+
+    def regional(self, service, region):
+        return self.session.client(service, endpoint_url=self.endpoint, region_name=region)
+
+    def create_alarm(self, name, region=REGION):
+        cw = self.regional("cloudwatch", region)
+        cw.put_metric_alarm(AlarmName=name, MetricName="5XXError", Namespace="AWS/ApplicationELB",
+                            Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1.0,
+                            ComparisonOperator="GreaterThanThreshold")
+        cw.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="quiet")
+
+    def set_alarm(self, name, state, reason):
+        self.cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
 
     def tail(self):
         self.output.flush()
@@ -188,15 +211,16 @@ class Emulator:
         with open(self.fail_file, "a") as f:
             f.write(re.escape(digest) + "\n")
 
-    def create_environment(self, image):
-        self.ecs.create_cluster(clusterName=CLUSTER)
-        for service in SERVICES:
-            self.ecs.register_task_definition(
+    def create_environment(self, image, cluster=CLUSTER, services=SERVICES, region=REGION):
+        ecs = self.regional("ecs", region)
+        ecs.create_cluster(clusterName=cluster)
+        for service in services:
+            ecs.register_task_definition(
                 family=service, networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
                 cpu="256", memory="512",
                 containerDefinitions=[{"name": "app", "image": image, "essential": True}])
-            self.ecs.create_service(cluster=CLUSTER, serviceName=service, taskDefinition=service,
-                                    desiredCount=2, launchType="FARGATE")
+            ecs.create_service(cluster=cluster, serviceName=service, taskDefinition=service,
+                               desiredCount=2, launchType="FARGATE")
 
     def events(self, offset):
         """The log's lines from byte `offset` on, and the offset after them."""
@@ -238,17 +262,32 @@ class Repo:
     def git(self, *args):
         subprocess.run(["git", *args], cwd=self.path, env=self.env, check=True, stdout=subprocess.DEVNULL)
 
-    def configure(self, poll, health_url=None):
+    def configure(self, poll, health_url=None, extra=""):
         gate = (f'health_url = "{health_url}"\nhealth_checks = 2\nhealth_failures = 2\n'
                 if health_url else "")
         with open(os.path.join(self.path, "release.toml"), "w") as f:
             f.write(f'[image]\nrepository = "{REPOSITORY}"\nbuilder = "buildah"\n\n'
                     f'[environments.staging]\ncluster = "{CLUSTER}"\nservices = ["web", "worker"]\n'
-                    f'container = "app"\npoll_interval = "{poll}"\ntimeout = "5m"\n{gate}')
+                    f'container = "app"\npoll_interval = "{poll}"\ntimeout = "5m"\n{gate}{extra}')
 
-    def deploy(self, version):
-        return subprocess.run([RELEASE_BIN, "deploy", version, "--env", "staging"], cwd=self.path,
+    def configure_fleet(self, poll, services, targets):
+        (cluster, _), rest = targets[0], targets[1:]
+        listed = ", ".join(f'"{s}"' for s in services)
+        text = (f'[image]\nrepository = "{REPOSITORY}"\nbuilder = "buildah"\n\n'
+                f'[environments.fleet]\ncluster = "{cluster}"\nservices = [{listed}]\n'
+                f'container = "app"\npoll_interval = "{poll}"\ntimeout = "5m"\nalarms = ["fleet-5xx"]\n')
+        for c, region in rest:
+            text += f'\n[[environments.fleet.targets]]\nregion = "{region}"\ncluster = "{c}"\n'
+        with open(os.path.join(self.path, "release.toml"), "w") as f:
+            f.write(text)
+
+    def deploy(self, version, env="staging"):
+        return subprocess.run([RELEASE_BIN, "deploy", version, "--env", env], cwd=self.path,
                               env=self.env, capture_output=True, text=True)
+
+    def start_deploy(self, version):
+        return subprocess.Popen([RELEASE_BIN, "deploy", version, "--env", "staging"], cwd=self.path,
+                                env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def calls(events, action=None):
@@ -328,6 +367,67 @@ def gate_failure(emulator, repo, health, run):
         raise BenchError(f"deploy {version}: the health URL was never probed")
     polls, total = window(events, max(bad_updates), t_update)
     return t_update - max(probes), None, polls, total
+
+
+def alarm_failure(emulator, repo, run):
+    """Scenario C: a deploy whose alarm fires during its bake; its measurements."""
+    version = f"1.3.{run}"
+    emulator.push(version)
+    offset = emulator.offset()
+    process = repo.start_deploy(version)
+    t_alarm = None
+    deadline = time.time() + 120
+    while process.poll() is None and time.time() < deadline:
+        events, _ = emulator.events(offset)
+        done = {e["service"] for e in events if e["kind"] == "deployment" and e["state"] == "COMPLETED"
+                and e["cluster"] == CLUSTER}
+        if done >= set(SERVICES):
+            time.sleep(0.3)  # into the bake
+            t_alarm = time.time()
+            emulator.set_alarm("staging-5xx", "ALARM", "Threshold Crossed: bench")
+            break
+        time.sleep(0.02)
+    stdout, stderr = process.communicate(timeout=300)
+    emulator.set_alarm("staging-5xx", "OK", "quiet")
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    if t_alarm is None:
+        raise BenchError(f"deploy {version}: its deployments never completed:\n{stderr}")
+    expect_rollback(result, version)
+    if "staging-5xx" not in stderr:
+        raise BenchError(f"deploy {version}: the alarm should have failed it:\n{stderr}")
+    events, _ = emulator.events(offset)
+    t_update = rollback_update(events, t_alarm, f"deploy {version}")
+    bad_updates = [e["t"] for e in calls(events, "UpdateService") if e["t"] < t_alarm]
+    polls, total = window(events, max(bad_updates), t_update)
+    return t_update - t_alarm, None, polls, total
+
+
+def fleet_calls(emulator, repo, poll):
+    """Scenario D: per target and poll, DescribeServices and DescribeAlarms calls."""
+    services = [f"s{i:02}" for i in range(1, 26)]
+    targets = [("fleet-a", REGION), ("fleet-b", "eu-west-1"), ("fleet-c", "us-east-1")]
+    image = f"{REPOSITORY}@{emulator.push('2.0.0')}"
+    for cluster, region in targets:
+        emulator.create_environment(image, cluster, services, region)
+        emulator.create_alarm("fleet-5xx", region)
+    emulator.push("2.0.1")
+    repo.configure_fleet(poll, services, targets)
+    offset = emulator.offset()
+    result = repo.deploy("2.0.1", env="fleet")
+    if result.returncode != 0:
+        raise BenchError(f"the fleet deploy failed:\n{result.stderr}")
+    events, _ = emulator.events(offset)
+    rows = []
+    for cluster, region in targets:
+        first_update = min(e["t"] for e in events if e["kind"] == "call" and e.get("cluster") == cluster
+                           and e["action"] == "UpdateService")
+        reads = [e for e in events if e["kind"] == "call" and e.get("cluster") == cluster
+                 and e["action"] == "DescribeServices" and e["t"] > first_update]
+        polls = sum(1 for e in reads if "s01" in (e.get("services") or []))
+        alarms = [e for e in events if e.get("api") == "cloudwatch" and e["action"] == "DescribeAlarms"
+                  and e.get("region") == region and e["t"] > first_update]
+        rows.append((cluster, region, polls, len(reads), len(alarms)))
+    return rows
 
 
 def stats(values):
@@ -414,9 +514,32 @@ def main():
             gate.append(gate_failure(emulator, repo, health, i))
             log(f"health gate failed, run {i + 1}: latency {gate[-1][0]:.3f}s")
 
-        rows = [("ECS deployment FAILED", ecs), ("health gate failed", gate)]
+        repo.configure(a.poll, extra='alarms = ["staging-5xx"]\nbake = "5m"\n')
+        emulator.create_alarm("staging-5xx")
+        alarm = []
+        for i in range(a.runs):
+            alarm.append(alarm_failure(emulator, repo, i))
+            log(f"alarm fired, run {i + 1}: latency {alarm[-1][0]:.3f}s")
+
+        rows = [("ECS deployment FAILED", ecs), ("health gate failed", gate), ("alarm went to ALARM", alarm)]
         print_table(rows, poll)
         fails = check_goals(rows, poll)
+
+        fleet = fleet_calls(emulator, repo, a.poll)
+        print(f"\n{'fleet target':<24} {'polls':>6} {'DescribeServices/poll':>22} {'DescribeAlarms/poll':>20}")
+        print("-" * 76)
+        for cluster, region, polls, reads, alarms in fleet:
+            print(f"{cluster + ' (' + region + ')':<24} {polls:>6} {reads / max(polls, 1):>22.2f} "
+                  f"{alarms / max(polls, 1):>20.2f}")
+        print("(25 services per target, 3 targets in one wave)")
+        print()
+        for cluster, region, polls, reads, alarms in fleet:
+            for ok, text in (
+                (polls > 0 and reads / polls <= 3, f"{reads / max(polls, 1):.2f} DescribeServices per poll <= 3 (25 services)"),
+                (polls > 0 and alarms / polls <= 1, f"{alarms / max(polls, 1):.2f} DescribeAlarms per poll <= 1"),
+            ):
+                print(f"{'PASS' if ok else 'FAIL'}  fleet {cluster}: {text}")
+                fails += not ok
         print(f"\n{'all goals met' if not fails else f'{fails} goal(s) missed'} (informational)")
     except BenchError as e:
         sys.exit(f"error: {e}")

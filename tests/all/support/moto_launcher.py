@@ -113,8 +113,10 @@ seconds as floats (``time.time()``, the server host's clock). Two kinds of lines
   ``cluster`` (string), ``services`` (list of strings, e.g. DescribeServices),
   ``service`` (string; UpdateService/DeleteService's ``service``, or CreateService's
   ``serviceName``) and ``taskDefinition`` (string) are copied verbatim from the request
-  body, each only when present; no other request fields are logged. Requests to other
-  services (SSM, ECR, ...) are not logged.
+  body, each only when present; no other request fields are logged. CloudWatch requests in
+  Smithy RPC v2 CBOR (see below) get a ``call`` line too, with ``"api": "cloudwatch"``, the
+  operation as ``action`` and the region of the request's signature as ``region``. Requests
+  to other services (SSM, ECR, ...) are not logged.
 * One ``deployment`` line each time a PRIMARY ``IN_PROGRESS`` deployment is decided (see
   "Lazy progress" above; each deployment is decided at most once)::
 
@@ -1086,6 +1088,10 @@ def install_cbor() -> None:
         if not path.startswith(CBOR_PATH):
             return orig_call(self, environ, start_response)
         operation = path[len(CBOR_PATH):]
+        if _CONFIG.log_path:
+            scope = re.search(r"Credential=[^/]+/\d+/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+            _log({"t": time.time(), "kind": "call", "api": "cloudwatch", "action": operation,
+                  "region": scope.group(1) if scope else None})
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""
         request = _from_cbor(cbor2.loads(raw)) if raw else {}
