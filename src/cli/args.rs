@@ -108,6 +108,9 @@ pub struct VersionArgs {
     /// Make a pre-release on this channel (`rc` gives X.Y.Z-rc.N).
     #[arg(long, value_name = "CHANNEL")]
     pub pre: Option<String>,
+    /// Only this package of `[packages]` (its dependents are not pulled along).
+    #[arg(long, value_name = "NAME")]
+    pub package: Option<String>,
 }
 
 /// `release plan`

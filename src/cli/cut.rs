@@ -10,6 +10,7 @@ use crate::cli::args::{CiArgs, CutArgs, VersionArgs};
 use crate::util::redact::redact;
 
 pub async fn cut(ws: &Workspace, args: &CutArgs) -> Result<ExitCode> {
+    crate::app::packages::check_selection(&ws.config, args.version.package.as_deref())?;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let options = CutOptions {
         remote: args.publish.remote.clone(),
@@ -33,6 +34,7 @@ pub async fn ci(ws: &Workspace, args: &CiArgs) -> Result<ExitCode> {
         plan: plan_options(&VersionArgs {
             level: None,
             pre: None,
+            package: None,
         })?,
         no_github: args.publish.no_github,
         no_deploy: args.publish.no_deploy,
@@ -45,6 +47,9 @@ pub async fn ci(ws: &Workspace, args: &CiArgs) -> Result<ExitCode> {
 }
 
 async fn run(ws: &Workspace, options: &CutOptions) -> Result<CutReport> {
+    if ws.config.has_packages() {
+        anyhow::bail!("release cut and release ci do not release [packages] yet: release them with `release bump`, then push the branch and every new tag at once (`git push --atomic origin HEAD <tags>`)");
+    }
     let mut ask = |question: &str| {
         eprint!("{question} [y/N] ");
         let _ = std::io::stderr().flush();

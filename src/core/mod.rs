@@ -8,6 +8,7 @@ pub mod identity;
 pub mod image;
 pub mod init;
 pub mod lint;
+pub mod packages;
 pub mod plan;
 pub mod record;
 pub mod release_gate;

@@ -23,6 +23,7 @@ mod kill;
 mod ledger_ssm;
 mod lint;
 mod major_approval;
+mod packages;
 mod plan_output;
 mod release_files;
 mod rollout;

@@ -183,6 +183,19 @@ pub fn head_branch(repo: &Repository) -> Option<String> {
 
 /// All version tags: those with `prefix`, or — when none has it — bare `X.Y.Z` tags.
 pub fn version_tags(repo: &Repository, prefix: &str) -> Result<Vec<ReleaseTag>, HistoryError> {
+    tags_with(repo, prefix, true)
+}
+
+/// The version tags with exactly `prefix`, never bare ones: a package's tags (`api-v1.2.0`).
+pub fn prefixed_tags(repo: &Repository, prefix: &str) -> Result<Vec<ReleaseTag>, HistoryError> {
+    tags_with(repo, prefix, false)
+}
+
+fn tags_with(
+    repo: &Repository,
+    prefix: &str,
+    bare_fallback: bool,
+) -> Result<Vec<ReleaseTag>, HistoryError> {
     let names = tag_names(repo)?;
     let pick = |prefix: &str| -> Vec<(String, Version)> {
         names
@@ -191,7 +204,7 @@ pub fn version_tags(repo: &Repository, prefix: &str) -> Result<Vec<ReleaseTag>, 
             .collect()
     };
     let mut chosen = pick(prefix);
-    if chosen.is_empty() && !prefix.is_empty() {
+    if bare_fallback && chosen.is_empty() && !prefix.is_empty() {
         chosen = pick("");
     }
     let mut tags = Vec::with_capacity(chosen.len());
@@ -349,6 +362,117 @@ pub fn commits_since(
         walk.hide(since)?;
     }
     read_walk(repo, walk)
+}
+
+/// The directories of one package, as the git adapter matches them against trees.
+#[derive(Debug, Clone, Default)]
+pub struct PathFilter {
+    /// Repository-relative directories (or files), normalized; `""` is the whole tree.
+    pub paths: Vec<String>,
+    /// Paths under those whose changes do not count.
+    pub exclude: Vec<String>,
+}
+
+/// Whether `path` is `dir` or lies under it (`""` holds everything).
+fn under(path: &str, dir: &str) -> bool {
+    dir.is_empty()
+        || path
+            .strip_prefix(dir)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The id and mode of the entry at `path` in `tree` (`None`: nothing there).
+fn entry_at(tree: Option<&git2::Tree<'_>>, path: &str) -> Option<(Oid, i32)> {
+    let tree = tree?;
+    if path.is_empty() {
+        return Some((tree.id(), 0o040000));
+    }
+    tree.get_path(Path::new(path))
+        .ok()
+        .map(|e| (e.id(), e.filemode()))
+}
+
+impl PathFilter {
+    /// Whether a commit whose tree is `new` changes a file of the package against `old` (its
+    /// first parent's tree; `None` for a root commit, the empty tree). An unchanged entry id
+    /// at a path means nothing under it changed, so only the package's own directories are
+    /// looked up, never the whole tree; only where `exclude` applies are the two subtrees
+    /// compared file by file.
+    pub fn touched(
+        &self,
+        repo: &Repository,
+        old: Option<&git2::Tree<'_>>,
+        new: &git2::Tree<'_>,
+    ) -> Result<bool, HistoryError> {
+        for path in &self.paths {
+            if entry_at(old, path) == entry_at(Some(new), path) {
+                continue;
+            }
+            let excluded: Vec<&String> = self
+                .exclude
+                .iter()
+                .filter(|x| under(x, path) || under(path, x))
+                .collect();
+            if excluded.is_empty() {
+                return Ok(true);
+            }
+            if excluded.iter().any(|x| under(path, x)) {
+                // The whole directory is excluded.
+                continue;
+            }
+            let mut options = git2::DiffOptions::new();
+            options.pathspec(if path.is_empty() { "." } else { path.as_str() });
+            options.skip_binary_check(true);
+            let diff = repo.diff_tree_to_tree(old, Some(new), Some(&mut options))?;
+            let counts = diff.deltas().any(|d| {
+                [d.old_file().path(), d.new_file().path()]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.to_str())
+                    .any(|p| under(p, path) && !excluded.iter().any(|x| under(p, x)))
+            });
+            if counts {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Commits reachable from `head` but not from `since`, newest first, each with whether it
+/// changes a file of `filter` against its first parent ([`PathFilter::touched`]). A merge is
+/// never judged by its own diff (that is the whole branch it brings in, whose commits are
+/// listed and judged on their own): its flag is `false`.
+pub fn commits_since_touching(
+    repo: &Repository,
+    head: Oid,
+    since: Option<Oid>,
+    filter: &PathFilter,
+) -> Result<Vec<(RawCommit, bool)>, HistoryError> {
+    let mut walk = repo.revwalk()?;
+    walk.set_sorting(Sort::TOPOLOGICAL | Sort::TIME)?;
+    walk.push(head)?;
+    if let Some(since) = since {
+        walk.hide(since)?;
+    }
+    let shallow = repo.is_shallow();
+    let mut out = Vec::new();
+    for id in walk {
+        let commit = repo.find_commit(id?)?;
+        let touched = match commit.parent_count() {
+            0 => filter.touched(repo, None, &commit.tree()?)?,
+            1 => match commit.parent(0) {
+                Ok(parent) => filter.touched(repo, Some(&parent.tree()?), &commit.tree()?)?,
+                // The edge of a shallow clone: its first parent is not here, so its diff is
+                // unknown; it counts for the package rather than being lost.
+                Err(e) if shallow && e.code() == ErrorCode::NotFound => true,
+                Err(e) => return Err(e.into()),
+            },
+            _ => false,
+        };
+        out.push((view(&commit, |v| v.to_raw()), touched));
+    }
+    Ok(out)
 }
 
 /// The author (name, email) of each commit reachable from `from`, newest first, shown to `f`
