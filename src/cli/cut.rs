@@ -22,8 +22,45 @@ pub async fn cut(ws: &Workspace, args: &CutArgs) -> Result<ExitCode> {
         hold_majors: false,
         environ: ws.environ.clone(),
     };
+    if ws.config.has_packages() {
+        return packages(
+            ws,
+            &options,
+            args.version.package.as_deref(),
+            args.publish.json,
+        )
+        .await;
+    }
     let report = run(ws, &options).await?;
     output(&report, args.publish.json)
+}
+
+/// `cut` and `ci` with `[packages]`.
+async fn packages(
+    ws: &Workspace,
+    options: &CutOptions,
+    only: Option<&str>,
+    json: bool,
+) -> Result<ExitCode> {
+    let github = ws.github();
+    let report = crate::app::packages_cut::cut(
+        &ws.repo,
+        &ws.root,
+        &ws.config,
+        ws.templates_dir()?.as_deref(),
+        options,
+        only,
+        github.as_ref(),
+    )
+    .await?;
+    if json {
+        print_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = format!("{}\n", report.reason);
+    out.push_str(&super::step_lines(&report.steps));
+    out!("{}", redact(&out))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn ci(ws: &Workspace, args: &CiArgs) -> Result<ExitCode> {
@@ -41,15 +78,15 @@ pub async fn ci(ws: &Workspace, args: &CiArgs) -> Result<ExitCode> {
         hold_majors: ws.config.bump.major_requires_approval,
         environ: ws.environ.clone(),
     };
+    if ws.config.has_packages() {
+        return packages(ws, &options, None, args.publish.json).await;
+    }
     let report = run(ws, &options).await?;
     github_outputs(&report)?;
     output(&report, args.publish.json)
 }
 
 async fn run(ws: &Workspace, options: &CutOptions) -> Result<CutReport> {
-    if ws.config.has_packages() {
-        anyhow::bail!("release cut and release ci do not release [packages] yet: release them with `release bump`, then push the branch and every new tag at once (`git push --atomic origin HEAD <tags>`)");
-    }
     let mut ask = |question: &str| {
         eprint!("{question} [y/N] ");
         let _ = std::io::stderr().flush();

@@ -356,3 +356,58 @@ fn tag_prefixes_like_name_at_version_work() {
     assert_eq!(api["current_tag"], "api@1.3.0");
     assert_eq!(api["tag"], "api@1.4.0");
 }
+
+#[test]
+fn cut_pushes_the_release_commit_and_every_tag_at_once_and_a_rerun_finishes_a_stopped_push() {
+    let origin = Repo::bare_remote();
+    let repo = monorepo();
+    repo.remote(origin.path().to_str().unwrap());
+    repo.git(&["push", "-q", "--follow-tags", "origin", "main"]);
+    repo.commit_file("libs/core/lib.rs", "pub fn f() { 1 }\n", "fix: core bug");
+    let out = repo
+        .release_hermetic()
+        .args(["cut", "--yes", "--no-github"])
+        .env("RELEASE_AGENT_FAIL_AFTER", "tag")
+        .assert()
+        .failure();
+    drop(out);
+    assert!(
+        origin.rev("refs/tags/core@1.0.1").is_none(),
+        "not pushed yet"
+    );
+    let out = stdout(
+        &repo
+            .release_hermetic()
+            .args(["cut", "--yes", "--no-github"])
+            .assert()
+            .success(),
+    );
+    assert!(out.contains("released api-v1.0.1, core@1.0.1"), "{out}");
+    let head = repo.head();
+    assert_eq!(
+        origin.rev("refs/heads/main").as_deref(),
+        Some(head.as_str())
+    );
+    for tag in ["api-v1.0.1", "core@1.0.1"] {
+        assert_eq!(
+            origin
+                .rev(&format!("refs/tags/{tag}^{{commit}}"))
+                .as_deref(),
+            Some(head.as_str()),
+            "{tag}"
+        );
+    }
+    let again = stdout(
+        &repo
+            .release_hermetic()
+            .args(["ci", "--no-github"])
+            .assert()
+            .success(),
+    );
+    assert!(
+        again.contains("no package has anything to release"),
+        "{again}"
+    );
+    assert!(again.contains("[already done] push main"), "{again}");
+    assert_eq!(repo.head(), head);
+}
