@@ -62,6 +62,12 @@ pub enum PackagesCutError {
         /// Git's error.
         source: CliError,
     },
+    /// The GitHub client could not be made.
+    #[error(transparent)]
+    Cut(#[from] Box<crate::app::cut::CutError>),
+    /// A GitHub call failed.
+    #[error("{0}; the release is pushed, and running the same command again creates the missing GitHub releases")]
+    Github(#[from] crate::adapters::github::GithubError),
     /// `git fetch` or `git ls-remote` failed.
     #[error(transparent)]
     Cli(#[from] CliError),
@@ -78,6 +84,9 @@ pub struct PackagesCutReport {
     pub reason: String,
     /// The tags of the release commit.
     pub tags: Vec<String>,
+    /// The GitHub release of each tag, when there are GitHub releases.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub release_urls: Vec<String>,
     /// The plan.
     #[serde(flatten)]
     pub plan: PackagesPlan,
@@ -108,8 +117,11 @@ pub async fn cut(
             allowed: config.branch_names(),
         });
     }
-    git::remote_url(repo, &options.remote)
+    let remote_url = git::remote_url(repo, &options.remote)
         .map_err(|_| PackagesCutError::NoRemote(options.remote.clone()))?;
+    let client = crate::app::cut::github_client(config, options, &remote_url)
+        .await
+        .map_err(Box::new)?;
     git::fetch(root, &options.remote, &branch)?;
     if matches!(
         git::tracking(repo, &options.remote, &branch)?,
@@ -162,6 +174,7 @@ pub async fn cut(
                 dry_run: true,
                 reason: format!("dry run: would release {}", tags.join(", ")),
                 tags,
+                release_urls: Vec::new(),
                 plan,
                 steps,
             });
@@ -213,9 +226,45 @@ pub async fn cut(
             state: StepState::Applied,
         });
     }
+    let mut release_urls = Vec::new();
+    if let Some(client) = &client {
+        for tag in &tags {
+            let name = format!("github release {tag}");
+            if options.dry_run {
+                steps.push(StepReport {
+                    name,
+                    state: StepState::Todo,
+                });
+                continue;
+            }
+            let (state, release) = match client.release_by_tag(tag).await? {
+                Some(r) => (StepState::Done, r),
+                None => {
+                    let notes = git::tag_message(repo, tag)?.unwrap_or_default();
+                    let notes =
+                        crate::util::redact::redact(&crate::util::redact::escape_controls(&notes))
+                            .into_owned();
+                    let prerelease = tag_version(config, tag).is_some_and(|v| !v.pre.is_empty());
+                    let new = crate::adapters::github::NewRelease {
+                        tag_name: tag.clone(),
+                        name: tag.clone(),
+                        body: notes,
+                        draft: false,
+                        prerelease,
+                    };
+                    (StepState::Applied, client.create_release(&new).await?)
+                }
+            };
+            release_urls.push(release.html_url.clone());
+            steps.push(StepReport { name, state });
+        }
+        if !options.dry_run && !tags.is_empty() {
+            crate::util::fault::point("github-release");
+        }
+    }
     let pushed = steps
-        .last()
-        .is_some_and(|s| s.state == StepState::Applied && s.name.starts_with("push"));
+        .iter()
+        .any(|s| s.state == StepState::Applied && !released);
     let reason = if released || pushed {
         format!("released {}", tags.join(", "))
     } else {
@@ -226,9 +275,18 @@ pub async fn cut(
         dry_run: options.dry_run,
         reason,
         tags,
+        release_urls,
         plan,
         steps,
     })
+}
+
+/// The version of a package tag, when it is one.
+fn tag_version(config: &Config, tag: &str) -> Option<semver::Version> {
+    config
+        .packages
+        .iter()
+        .find_map(|(name, p)| history::tag_version(tag, &p.tag_prefix_of(name)))
 }
 
 /// The tags HEAD's release commit names that exist on HEAD (none when HEAD is no release

@@ -411,3 +411,56 @@ fn cut_pushes_the_release_commit_and_every_tag_at_once_and_a_rerun_finishes_a_st
     assert!(again.contains("[already done] push main"), "{again}");
     assert_eq!(repo.head(), head);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cut_creates_one_github_release_per_package_also_after_a_stopped_run() {
+    let gh = crate::support::github::FakeGithub::start().await;
+    let origin = Repo::bare_remote();
+    let repo = monorepo();
+    repo.remote(origin.path().to_str().unwrap());
+    repo.git(&["push", "-q", "--follow-tags", "origin", "main"]);
+    repo.commit_file("libs/core/lib.rs", "pub fn f() { 1 }\n", "fix: core bug");
+    repo.commit_file("services/worker/main.py", "print(1)\n", "feat: queue");
+    let out = repo
+        .release_hermetic()
+        .envs(gh.env())
+        .env("RELEASE_AGENT_FAIL_AFTER", "push")
+        .args(["cut", "--yes"])
+        .assert()
+        .failure();
+    drop(out);
+    assert!(gh.releases().is_empty());
+    assert!(origin.rev("refs/tags/worker-v1.1.0").is_some());
+    let out = repo
+        .release_hermetic()
+        .envs(gh.env())
+        .args(["ci", "--json"])
+        .assert()
+        .success();
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["released"], true, "{report:#}");
+    let mut names: Vec<String> = gh
+        .releases()
+        .iter()
+        .map(|r| r["tag_name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["api-v1.0.1", "core@1.0.1", "worker-v1.1.0"]);
+    let worker = gh
+        .releases()
+        .into_iter()
+        .find(|r| r["tag_name"] == "worker-v1.1.0")
+        .unwrap();
+    let body = worker["body"].as_str().unwrap();
+    assert!(
+        body.contains("queue") && !body.contains("core bug"),
+        "{body}"
+    );
+    // Once more: nothing new.
+    repo.release_hermetic()
+        .envs(gh.env())
+        .args(["ci"])
+        .assert()
+        .success();
+    assert_eq!(gh.releases().len(), 3);
+}
