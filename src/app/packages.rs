@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::adapters::git::history::{self, HistoryError, PathFilter};
 use crate::adapters::templates::Templates;
+use crate::adapters::version_files::{self, Kind, VersionFileError};
 use crate::app::bump::{self, BumpError, FileChange, MoreTag, Prepared};
 use crate::config::environ::Environ;
 use crate::config::packages::PackageConfig;
@@ -349,6 +350,9 @@ pub fn prepare(
         }
         parts.push(prepared);
     }
+    if finishing.is_none() {
+        write_dependency_versions(repo, config, &released, &mut files)?;
+    }
     let mut parts = parts.into_iter();
     let Some(first) = parts.next() else {
         return Err(BumpError::NothingToRelease(
@@ -370,6 +374,128 @@ pub fn prepare(
             })
             .collect(),
     })
+}
+
+/// The root Cargo.lock of a workspace gets each released crate's new version, and each
+/// released package's manifests (its Cargo.toml and package.json version files) ask for
+/// the new version of every released package it depends on: a Cargo path dependency's
+/// `version`, an npm `dependencies` entry. A dependency's names are read from its own version
+/// files (`[package] name`, `"name"`), else its package name.
+fn write_dependency_versions(
+    repo: &git2::Repository,
+    config: &Config,
+    released: &[&PackagePlan],
+    files: &mut Vec<FileChange>,
+) -> Result<(), BumpError> {
+    let root = crate::adapters::git::workdir(repo)?;
+    let version_of = |name: &str| {
+        released
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.plan.next_version.clone())
+    };
+    let text_of = |files: &[FileChange], path: &str| -> Option<String> {
+        files
+            .iter()
+            .find(|f| f.path == path)
+            .map(|f| f.content.clone())
+            .or_else(|| {
+                let full = crate::util::safe_path::check(&root, path, "version_files").ok()?;
+                std::fs::read_to_string(full).ok()
+            })
+    };
+    let set = |files: &mut Vec<FileChange>, path: &str, content: String| {
+        let on_disk = std::fs::read_to_string(root.join(path)).ok();
+        let changed = on_disk.as_deref() != Some(content.as_str());
+        match files.iter_mut().find(|g| g.path == path) {
+            Some(g) => {
+                g.content = content;
+                g.changed = changed;
+            }
+            None => files.push(FileChange {
+                path: path.to_string(),
+                content,
+                changed,
+            }),
+        }
+    };
+    for p in released {
+        let Some(package) = config.packages.get(&p.name) else {
+            continue;
+        };
+        let Some(version) = p.plan.next_version.as_deref() else {
+            continue;
+        };
+        // A Cargo workspace has one Cargo.lock, at its root: each released crate's entry in it.
+        for f in package.version_files() {
+            if Kind::from_path(&f.path, f.regex.as_deref()) != Kind::CargoToml {
+                continue;
+            }
+            let Some(name) =
+                text_of(files, &f.path).and_then(|t| version_files::cargo_package_name(&t))
+            else {
+                continue;
+            };
+            let mut dir = std::path::Path::new(&f.path).parent();
+            while let Some(d) = dir {
+                let lock = d.join("Cargo.lock").to_string_lossy().into_owned();
+                if let Some(text) = text_of(files, &lock) {
+                    if let Ok(updated) =
+                        version_files::rewrite(&Kind::CargoLock(name.clone()), &text, version)
+                    {
+                        set(files, &lock, updated);
+                    }
+                    break;
+                }
+                dir = d.parent();
+            }
+        }
+        for dep in &package.depends_on {
+            let (Some(dep_version), Some(dep_config)) = (version_of(dep), config.packages.get(dep))
+            else {
+                continue;
+            };
+            let mut cargo_name = None;
+            let mut npm_name = None;
+            for f in dep_config.version_files() {
+                let Some(text) = text_of(files, &f.path) else {
+                    continue;
+                };
+                match Kind::from_path(&f.path, f.regex.as_deref()) {
+                    Kind::CargoToml => cargo_name = version_files::cargo_package_name(&text),
+                    Kind::PackageJson => npm_name = version_files::package_json_name(&text),
+                    _ => {}
+                }
+            }
+            for f in package.version_files() {
+                let kind = Kind::from_path(&f.path, f.regex.as_deref());
+                let Some(text) = text_of(files, &f.path) else {
+                    continue;
+                };
+                let rewritten = match kind {
+                    Kind::CargoToml => version_files::cargo_dependency(
+                        &text,
+                        cargo_name.as_deref().unwrap_or(dep),
+                        &dep_version,
+                    ),
+                    Kind::PackageJson => version_files::npm_dependency(
+                        &text,
+                        npm_name.as_deref().unwrap_or(dep),
+                        &dep_version,
+                    ),
+                    _ => continue,
+                }
+                .map_err(|message| VersionFileError::NoVersion {
+                    path: root.join(&f.path),
+                    message,
+                })?;
+                if let Some(content) = rewritten {
+                    set(files, &f.path, content);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// HEAD, when it is the release commit of exactly the packages `released` would release now

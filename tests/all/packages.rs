@@ -464,3 +464,86 @@ async fn cut_creates_one_github_release_per_package_also_after_a_stopped_run() {
         .success();
     assert_eq!(gh.releases().len(), 3);
 }
+
+#[test]
+fn dependents_ask_for_the_new_version_in_cargo_workspaces_and_npm_manifests() {
+    let repo = Repo::new();
+    repo.write(
+        "release.toml",
+        r#"[packages.api]
+path = "services/api"
+version_files = ["services/api/Cargo.toml"]
+depends_on = ["core"]
+
+[packages.web]
+path = "services/web"
+version_files = ["services/web/package.json"]
+depends_on = ["core"]
+
+[packages.core]
+path = "libs/core"
+version_files = ["libs/core/Cargo.toml", "libs/core/package.json"]
+"#,
+    );
+    repo.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"services/api\", \"libs/core\"]\n",
+    );
+    repo.write(
+        "Cargo.lock",
+        "version = 4\n\n[[package]]\nname = \"acme-api\"\nversion = \"1.0.0\"\ndependencies = [\"acme-core\"]\n\n[[package]]\nname = \"acme-core\"\nversion = \"1.0.0\"\n",
+    );
+    repo.write(
+        "services/api/Cargo.toml",
+        "[package]\nname = \"acme-api\"\nversion = \"1.0.0\"\n\n[dependencies]\nacme-core = { path = \"../../libs/core\", version = \"1.0.0\" }\n",
+    );
+    repo.write(
+        "libs/core/Cargo.toml",
+        "[package]\nname = \"acme-core\"\nversion = \"1.0.0\"\n",
+    );
+    repo.write(
+        "libs/core/package.json",
+        "{\n  \"name\": \"@acme/core\",\n  \"version\": \"1.0.0\"\n}\n",
+    );
+    repo.write(
+        "services/web/package.json",
+        "{\n  \"name\": \"@acme/web\",\n  \"version\": \"2.0.0\",\n  \"dependencies\": {\n    \"@acme/core\": \"^1.0.0\"\n  }\n}\n",
+    );
+    repo.git(&["add", "-A"]);
+    repo.commit_staged("feat: first");
+    for tag in ["api-v1.0.0", "web-v2.0.0", "core-v1.0.0"] {
+        repo.annotated_tag(tag);
+    }
+    repo.commit_file(
+        "libs/core/lib.rs",
+        "pub fn f() {}\n",
+        "feat: a core function",
+    );
+    repo.run(&["bump"]).success();
+    assert_eq!(
+        repo.log()[0],
+        "chore(release): api 1.0.1, core 1.1.0, web 2.0.1"
+    );
+    let api = repo.read("services/api/Cargo.toml");
+    assert!(api.contains("version = \"1.0.1\""), "{api}");
+    assert!(
+        api.contains("acme-core = { path = \"../../libs/core\", version = \"1.1.0\" }"),
+        "{api}"
+    );
+    let web = repo.read("services/web/package.json");
+    assert!(web.contains("\"version\": \"2.0.1\""), "{web}");
+    assert!(web.contains("\"@acme/core\": \"^1.1.0\""), "{web}");
+    let lock = repo.read("Cargo.lock");
+    assert!(
+        lock.contains("name = \"acme-api\"\nversion = \"1.0.1\""),
+        "{lock}"
+    );
+    assert!(
+        lock.contains("name = \"acme-core\"\nversion = \"1.1.0\""),
+        "{lock}"
+    );
+    assert!(repo.read("libs/core/package.json").contains("\"1.1.0\""));
+    assert_eq!(repo.status(), "", "everything is in the release commit");
+    let files = repo.files_of("HEAD");
+    assert!(files.contains(&"Cargo.lock".to_string()), "{files:?}");
+}
