@@ -195,11 +195,29 @@ pub fn prepare(
     templates: &Templates,
     release: &Release,
 ) -> Result<Prepared, BumpError> {
+    prepare_release(repo, config, plan, templates, release, true)
+}
+
+/// [`prepare`], with the look for an untagged release commit left to the caller when
+/// `unfinished` is false (a package of `[packages]`, whose release commits name several
+/// packages).
+pub fn prepare_release(
+    repo: &git2::Repository,
+    config: &Config,
+    plan: &ReleasePlan,
+    templates: &Templates,
+    release: &Release,
+    unfinished: bool,
+) -> Result<Prepared, BumpError> {
     let (Some(version), Some(tag)) = (plan.next_version.clone(), plan.next_tag.clone()) else {
         return Err(BumpError::NothingToRelease(plan.reason.clone()));
     };
     let root = git::workdir(repo)?;
-    let release_commit = unfinished_release(repo, config, plan, &version, &tag)?;
+    let release_commit = if unfinished {
+        unfinished_release(repo, config, plan, &version, &tag)?
+    } else {
+        None
+    };
     let notes = templates.notes(release)?;
     let commit_message = config.commit.message.replace("{version}", &version);
     if let Some(id) = release_commit {

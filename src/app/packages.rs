@@ -340,7 +340,7 @@ pub fn prepare(
         };
         let pc = package_config(config, &p.name, package);
         let release = bump::release_of(repo, &p.plan, time, github, &pc, environ);
-        let prepared = bump::prepare(repo, &pc, &p.plan, templates, &release)?;
+        let prepared = bump::prepare_release(repo, &pc, &p.plan, templates, &release, false)?;
         if finishing.is_none() {
             for f in &prepared.files {
                 if !files.iter().any(|g| g.path == f.path) {

@@ -547,3 +547,22 @@ version_files = ["libs/core/Cargo.toml", "libs/core/package.json"]
     let files = repo.files_of("HEAD");
     assert!(files.contains(&"Cargo.lock".to_string()), "{files:?}");
 }
+
+#[test]
+fn a_repository_released_as_one_package_moves_to_packages() {
+    let repo = Repo::new();
+    repo.commit_file("services/api/main.rs", "x\n", "feat: first");
+    repo.commit_file("version.txt", "1.0.0\n", "chore(release): 1.0.0");
+    repo.annotated_tag("v1.0.0");
+    repo.commit_file(
+        "release.toml",
+        "[packages.api]\npath = \"services/api\"\n",
+        "chore: packages",
+    );
+    repo.commit_file("services/api/main.rs", "y\n", "fix: api bug");
+    let plan = repo.plan_json(&[]);
+    assert_eq!(summaries(package(&plan, "api")), ["api bug", "first"]);
+    repo.run(&["bump"]).success();
+    assert_eq!(repo.log()[0], "chore(release): api 0.1.0");
+    assert!(repo.rev("refs/tags/api-v0.1.0").is_some());
+}
