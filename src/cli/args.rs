@@ -202,6 +202,9 @@ pub struct ChangelogArgs {
     /// Write to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Only this package of `[packages]`: its tags and commits.
+    #[arg(long, value_name = "NAME")]
+    pub package: Option<String>,
 }
 
 /// `release lint`

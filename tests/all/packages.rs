@@ -566,3 +566,31 @@ fn a_repository_released_as_one_package_moves_to_packages() {
     assert_eq!(repo.log()[0], "chore(release): api 0.1.0");
     assert!(repo.rev("refs/tags/api-v0.1.0").is_some());
 }
+
+#[test]
+fn changelog_of_one_package_has_only_its_tags_and_commits() {
+    let repo = monorepo();
+    repo.commit_file("libs/core/lib.rs", "pub fn f() { 1 }\n", "fix: core bug");
+    repo.commit_file("services/worker/main.py", "print(1)\n", "feat: queue");
+    repo.run(&["bump"]).success();
+    repo.commit_file("services/worker/main.py", "print(2)\n", "fix: worker retry");
+    repo.commit_file("libs/core/lib.rs", "pub fn f() { 2 }\n", "perf: core speed");
+
+    let unreleased = stdout(&repo.run(&["changelog", "--package", "worker"]).success());
+    assert!(unreleased.contains("worker retry"), "{unreleased}");
+    assert!(!unreleased.contains("core speed"), "{unreleased}");
+
+    let all = stdout(
+        &repo
+            .run(&["changelog", "--all", "--package", "worker"])
+            .success(),
+    );
+    assert!(all.contains("[1.1.0]"), "{all}");
+    assert!(all.contains("queue"), "{all}");
+    assert!(all.contains("worker retry"), "{all}");
+    assert!(!all.contains("core bug"), "{all}");
+    assert!(!all.contains("core speed"), "{all}");
+    assert!(!all.contains("chore(release)"), "{all}");
+    let err = clean_failure(repo.run(&["changelog", "--package", "nope"]));
+    assert!(err.contains("no package `nope`"), "{err}");
+}

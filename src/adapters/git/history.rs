@@ -459,20 +459,46 @@ pub fn commits_since_touching(
     let mut out = Vec::new();
     for id in walk {
         let commit = repo.find_commit(id?)?;
-        let touched = match commit.parent_count() {
-            0 => filter.touched(repo, None, &commit.tree()?)?,
-            1 => match commit.parent(0) {
-                Ok(parent) => filter.touched(repo, Some(&parent.tree()?), &commit.tree()?)?,
-                // The edge of a shallow clone: its first parent is not here, so its diff is
-                // unknown; it counts for the package rather than being lost.
-                Err(e) if shallow && e.code() == ErrorCode::NotFound => true,
-                Err(e) => return Err(e.into()),
-            },
-            _ => false,
-        };
+        let touched = touched_commit(repo, &commit, filter, shallow)?;
         out.push((view(&commit, |v| v.to_raw()), touched));
     }
     Ok(out)
+}
+
+/// For each of `ids`, whether it changes a file of `filter` against its first parent, as
+/// [`commits_since_touching`] judges it (a merge: `false`).
+pub fn touched_each(
+    repo: &Repository,
+    ids: &[Oid],
+    filter: &PathFilter,
+) -> Result<Vec<bool>, HistoryError> {
+    let shallow = repo.is_shallow();
+    let mut out = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let commit = repo.find_commit(id)?;
+        out.push(touched_commit(repo, &commit, filter, shallow)?);
+    }
+    Ok(out)
+}
+
+/// Whether `commit` changes a file of `filter` against its first parent (a merge: `false`).
+fn touched_commit(
+    repo: &Repository,
+    commit: &git2::Commit<'_>,
+    filter: &PathFilter,
+    shallow: bool,
+) -> Result<bool, HistoryError> {
+    Ok(match commit.parent_count() {
+        0 => filter.touched(repo, None, &commit.tree()?)?,
+        1 => match commit.parent(0) {
+            Ok(parent) => filter.touched(repo, Some(&parent.tree()?), &commit.tree()?)?,
+            // The edge of a shallow clone: its first parent is not here, so its diff is
+            // unknown; it counts for the package rather than being lost.
+            Err(e) if shallow && e.code() == ErrorCode::NotFound => true,
+            Err(e) => return Err(e.into()),
+        },
+        _ => false,
+    })
 }
 
 /// The author (name, email) of each commit reachable from `from`, newest first, shown to `f`
