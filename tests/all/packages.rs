@@ -594,3 +594,50 @@ fn changelog_of_one_package_has_only_its_tags_and_commits() {
     let err = clean_failure(repo.run(&["changelog", "--package", "nope"]));
     assert!(err.contains("no package `nope`"), "{err}");
 }
+
+/// A monorepo written by `bench/synth-monorepo` carries every package's tags where `release`'s
+/// rules put them: planned again at each tag's commit (that tag and the package's later ones
+/// removed), `release plan --package` gives the tag's version.
+#[test]
+fn every_package_tag_of_a_synthetic_monorepo_is_reproduced() {
+    let repo = Repo::bare_dir();
+    std::fs::remove_dir(repo.path()).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/synth-monorepo");
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(repo.path())
+        .args(["1200", "--packages", "3", "--tag-every", "25"])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut checked = 0;
+    for package in ["p0", "p1", "p2"] {
+        let prefix = format!("{package}-v");
+        let listed = repo.git(&[
+            "tag",
+            "-l",
+            &format!("{prefix}*"),
+            "--sort=-version:refname",
+        ]);
+        let tags: Vec<String> = listed.lines().map(str::to_string).collect();
+        assert!(tags.len() >= 5, "{package}: {tags:?}");
+        for tag in &tags {
+            let commit = repo.git(&["rev-parse", &format!("{tag}^{{commit}}")]);
+            repo.git(&["tag", "-d", tag]);
+            repo.git(&["checkout", "-q", "--detach", &commit]);
+            let plan = repo.plan_json(&["--package", package]);
+            let p = self::package(&plan, package);
+            assert_eq!(
+                p["next_tag"].as_str(),
+                Some(tag.as_str()),
+                "{package} at {commit}: {p:#}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "{checked}");
+}
