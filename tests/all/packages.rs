@@ -641,3 +641,42 @@ fn every_package_tag_of_a_synthetic_monorepo_is_reproduced() {
     }
     assert!(checked >= 15, "{checked}");
 }
+
+/// `changelog --all --package` over a history long enough to be read on several threads lists
+/// exactly the commits that changed the package (the generator names them in each message).
+#[test]
+fn a_long_monorepo_history_gives_each_package_exactly_its_commits() {
+    let repo = Repo::bare_dir();
+    std::fs::remove_dir(repo.path()).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/synth-monorepo");
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(repo.path())
+        .args(["9000", "--packages", "4", "--tag-every", "200"])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let number = |line: &str| -> Option<u32> {
+        let rest = &line[line.find("change ")? + 7..];
+        rest.split_whitespace().next()?.parse().ok()
+    };
+    let shown = ["feat", "fix", "perf", "refactor", "docs"];
+    let log = repo.git(&["log", "--format=%s"]);
+    let expected: std::collections::BTreeSet<u32> = log
+        .lines()
+        .filter(|s| s.contains(" p2") && shown.iter().any(|t| s.starts_with(&format!("{t}:"))))
+        .filter_map(number)
+        .collect();
+    let text = stdout(
+        &repo
+            .run(&["changelog", "--all", "--package", "p2"])
+            .success(),
+    );
+    let listed: std::collections::BTreeSet<u32> = text.lines().filter_map(number).collect();
+    assert!(expected.len() > 1000, "{}", expected.len());
+    assert_eq!(listed, expected);
+}

@@ -472,11 +472,86 @@ pub fn touched_each(
     ids: &[Oid],
     filter: &PathFilter,
 ) -> Result<Vec<bool>, HistoryError> {
+    // Reading trees is most of the cost: the commits are split among threads, each with its
+    // own handle on the repository (a `Repository` is not shared between threads).
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    if threads < 2 || ids.len() < 4096 {
+        return touched_chunk(repo, ids, filter);
+    }
+    let dir = repo.path().to_path_buf();
+    let size = ids.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = ids
+            .chunks(size)
+            .map(|part| {
+                let dir = &dir;
+                scope.spawn(move || -> Result<Vec<bool>, HistoryError> {
+                    touched_chunk(&Repository::open(dir)?, part, filter)
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for handle in handles {
+            let part = handle.join().map_err(|_| {
+                HistoryError::Git(git2::Error::from_str("a thread reading history panicked"))
+            })??;
+            out.extend(part);
+        }
+        Ok(out)
+    })
+}
+
+/// [`touched_each`] on one thread. The entries at the package's paths are looked up once per
+/// commit: in traversal order a commit's first parent usually comes next, so what was looked
+/// up for it as a parent is used again.
+fn touched_chunk(
+    repo: &Repository,
+    ids: &[Oid],
+    filter: &PathFilter,
+) -> Result<Vec<bool>, HistoryError> {
+    type Entries = Vec<Option<(Oid, i32)>>;
     let shallow = repo.is_shallow();
+    let entries = |tree: &git2::Tree<'_>| -> Entries {
+        filter
+            .paths
+            .iter()
+            .map(|p| entry_at(Some(tree), p))
+            .collect()
+    };
+    let mut memo: std::collections::HashMap<Oid, Entries> = std::collections::HashMap::new();
     let mut out = Vec::with_capacity(ids.len());
     for &id in ids {
         let commit = repo.find_commit(id)?;
-        out.push(touched_commit(repo, &commit, filter, shallow)?);
+        if commit.parent_count() != 1 {
+            out.push(touched_commit(repo, &commit, filter, shallow)?);
+            continue;
+        }
+        let parent_id = commit.parent_id(0)?;
+        let new = match memo.remove(&id) {
+            Some(e) => e,
+            None => entries(&commit.tree()?),
+        };
+        let old = match memo.get(&parent_id) {
+            Some(e) => e,
+            None => match repo.find_commit(parent_id) {
+                Ok(parent) => memo.entry(parent_id).or_insert(entries(&parent.tree()?)),
+                Err(e) if shallow && e.code() == ErrorCode::NotFound => {
+                    out.push(true);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            },
+        };
+        let touched = if new == *old {
+            false
+        } else if filter.exclude.is_empty() {
+            true
+        } else {
+            touched_commit(repo, &commit, filter, shallow)?
+        };
+        out.push(touched);
     }
     Ok(out)
 }
