@@ -679,4 +679,40 @@ fn a_long_monorepo_history_gives_each_package_exactly_its_commits() {
     let listed: std::collections::BTreeSet<u32> = text.lines().filter_map(number).collect();
     assert!(expected.len() > 1000, "{}", expected.len());
     assert_eq!(listed, expected);
+
+    // The second run reads the remembered answers, and gives exactly the same.
+    let dir = repo.path().join(".git/release-agent/packages");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the cache is written")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!files.is_empty());
+    let again = || {
+        stdout(
+            &repo
+                .run(&["changelog", "--all", "--package", "p2"])
+                .success(),
+        )
+    };
+    assert_eq!(again(), text);
+    // A run killed while appending leaves a partial record: ignored.
+    for f in &files {
+        let mut bytes = std::fs::read(f).unwrap();
+        bytes.truncate(bytes.len() - 7);
+        std::fs::write(f, bytes).unwrap();
+    }
+    assert_eq!(again(), text);
+    for f in &files {
+        let len = std::fs::metadata(f).unwrap().len();
+        let header = std::fs::read(f)
+            .unwrap()
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap()
+            + 1;
+        assert_eq!((len - header as u64) % 21, 0, "records stay aligned");
+    }
+    let plan = repo.plan_json(&[]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(repo.plan_json(&[]), plan, "a cold run plans the same");
 }

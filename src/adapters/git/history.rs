@@ -456,18 +456,55 @@ pub fn commits_since_touching(
         walk.hide(since)?;
     }
     let shallow = repo.is_shallow();
+    let mut cache = super::touch_cache::TouchCache::open(repo, filter);
     let mut out = Vec::new();
     for id in walk {
         let commit = repo.find_commit(id?)?;
-        let touched = touched_commit(repo, &commit, filter, shallow)?;
+        let touched = match cache.get(commit.id()) {
+            Some(t) => t,
+            None => {
+                let t = touched_commit(repo, &commit, filter, shallow)?;
+                cache.put(commit.id(), t);
+                t
+            }
+        };
         out.push((view(&commit, |v| v.to_raw()), touched));
     }
+    cache.save();
     Ok(out)
 }
 
 /// For each of `ids`, whether it changes a file of `filter` against its first parent, as
 /// [`commits_since_touching`] judges it (a merge: `false`).
 pub fn touched_each(
+    repo: &Repository,
+    ids: &[Oid],
+    filter: &PathFilter,
+) -> Result<Vec<bool>, HistoryError> {
+    let mut cache = super::touch_cache::TouchCache::open(repo, filter);
+    let missing: Vec<Oid> = ids
+        .iter()
+        .copied()
+        .filter(|&id| cache.get(id).is_none())
+        .collect();
+    let computed = touched_parallel(repo, &missing, filter)?;
+    for (&id, &touched) in missing.iter().zip(&computed) {
+        cache.put(id, touched);
+    }
+    cache.save();
+    let mut computed = missing.iter().copied().zip(computed);
+    // In a shallow clone nothing is remembered: the answers come in the order asked.
+    Ok(ids
+        .iter()
+        .map(|&id| match cache.get(id) {
+            Some(t) => t,
+            None => computed.find(|(m, _)| *m == id).is_some_and(|(_, t)| t),
+        })
+        .collect())
+}
+
+/// [`touched_each`] without the cache.
+fn touched_parallel(
     repo: &Repository,
     ids: &[Oid],
     filter: &PathFilter,
