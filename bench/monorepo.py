@@ -9,6 +9,8 @@ per package), then times against the same repository:
     release plan --json                        every package's next version and commits
     release changelog --all --package p0       one package's whole history
 
+each cold (without the package sets remembered under .git/release-agent/packages) and warm.
+
 Goal: no slower than the baseline (ratio <= 1.0). Goal misses are reported as FAIL but do not
 change the exit status; only an error (a command failing) does.
 
@@ -70,18 +72,26 @@ def main():
         tags = len(subprocess.run(["git", "-C", repo, "tag"], capture_output=True, text=True,
                                   check=True).stdout.split())
         with tempfile.TemporaryDirectory(prefix="release-bench-") as out_dir:
+            changelog = [run.RELEASE_BIN, "-C", repo, "changelog", "--all", "--package", "p0",
+                         "-o", os.path.join(out_dir, "CHANGELOG.md")]
+            plan = [run.RELEASE_BIN, "-C", repo, "plan", "--json"]
+            # (label, command, cold): a cold run starts without the remembered package sets.
             cmds = [
-                ("git log --name-only", ["git", "-C", repo, "log", "--format=%H", "--name-only"]),
-                ("release plan --json", [run.RELEASE_BIN, "-C", repo, "plan", "--json"]),
-                ("changelog --all --package",
-                 [run.RELEASE_BIN, "-C", repo, "changelog", "--all", "--package", "p0", "-o",
-                  os.path.join(out_dir, "CHANGELOG.md")]),
+                ("git log --name-only", ["git", "-C", repo, "log", "--format=%H", "--name-only"],
+                 False),
+                ("plan --json (cold)", plan, True),
+                ("plan --json", plan, False),
+                ("changelog --package (cold)", changelog, True),
+                ("changelog --package", changelog, False),
             ]
+            cache = os.path.join(repo, ".git", "release-agent", "packages")
             run.run_once(cmds[0][1], cmds[0][0])  # warm the page cache
             results = []
-            for label, argv in cmds:
+            for label, argv, cold in cmds:
                 times, peaks = [], []
                 for _ in range(a.runs):
+                    if cold:
+                        shutil.rmtree(cache, ignore_errors=True)
                     wall, peak = run.run_once(argv, label)
                     times.append(wall)
                     peaks.append(peak)
