@@ -274,6 +274,10 @@ pub struct CommitView<'a> {
     pub time: i64,
     /// Number of parents (more than one: a merge).
     pub parents: usize,
+    /// Its tree.
+    pub tree: Oid,
+    /// Its first parent, if any.
+    pub first_parent: Option<Oid>,
 }
 
 impl CommitView<'_> {
@@ -316,6 +320,8 @@ fn view<R>(c: &git2::Commit<'_>, f: impl FnOnce(&CommitView<'_>) -> R) -> R {
         email: &inert_line(String::from_utf8_lossy(author.email_bytes())),
         time: c.time().seconds(),
         parents: c.parent_count(),
+        tree: c.tree_id(),
+        first_parent: c.parent_id(0).ok(),
     })
 }
 
@@ -474,119 +480,133 @@ pub fn commits_since_touching(
     Ok(out)
 }
 
+/// What [`touched_each_shaped`] needs of one commit, kept from a [`CommitView`] while the
+/// history is read: its tree, first parent and number of parents.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// The commit's tree.
+    pub tree: Oid,
+    /// Its first parent.
+    pub first_parent: Option<Oid>,
+    /// Its number of parents.
+    pub parents: usize,
+}
+
+impl Shape {
+    /// The shape of a commit as read.
+    pub fn of(c: &CommitView<'_>) -> Shape {
+        Shape {
+            tree: c.tree,
+            first_parent: c.first_parent,
+            parents: c.parents,
+        }
+    }
+}
+
 /// For each of `ids`, whether it changes a file of `filter` against its first parent, as
-/// [`commits_since_touching`] judges it (a merge: `false`).
-pub fn touched_each(
+/// [`commits_since_touching`] judges it (a merge: `false`), for commits already read
+/// (`shapes[i]` is `ids[i]`'s): only trees are read, each looked up once, on several threads,
+/// the remembered answers ([`super::touch_cache`]) first.
+pub fn touched_each_shaped(
     repo: &Repository,
     ids: &[Oid],
+    shapes: &[Shape],
     filter: &PathFilter,
 ) -> Result<Vec<bool>, HistoryError> {
     let mut cache = super::touch_cache::TouchCache::open(repo, filter);
-    let missing: Vec<Oid> = ids
+    let tree_of: std::collections::HashMap<Oid, Oid> = ids
         .iter()
         .copied()
-        .filter(|&id| cache.get(id).is_none())
+        .zip(shapes.iter().map(|s| s.tree))
         .collect();
-    let computed = touched_parallel(repo, &missing, filter)?;
-    for (&id, &touched) in missing.iter().zip(&computed) {
-        cache.put(id, touched);
-    }
-    cache.save();
-    let mut computed = missing.iter().copied().zip(computed);
-    // In a shallow clone nothing is remembered: the answers come in the order asked.
-    Ok(ids
-        .iter()
-        .map(|&id| match cache.get(id) {
-            Some(t) => t,
-            None => computed.find(|(m, _)| *m == id).is_some_and(|(_, t)| t),
-        })
-        .collect())
-}
-
-/// [`touched_each`] without the cache.
-fn touched_parallel(
-    repo: &Repository,
-    ids: &[Oid],
-    filter: &PathFilter,
-) -> Result<Vec<bool>, HistoryError> {
-    // Reading trees is most of the cost: the commits are split among threads, each with its
-    // own handle on the repository (a `Repository` is not shared between threads).
+    let missing: Vec<usize> = (0..ids.len().min(shapes.len()))
+        .filter(|&i| cache.get(ids[i]).is_none())
+        .collect();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(4);
-    if threads < 2 || ids.len() < 4096 {
-        return touched_chunk(repo, ids, filter);
-    }
-    let dir = repo.path().to_path_buf();
-    let size = ids.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = ids
-            .chunks(size)
-            .map(|part| {
-                let dir = &dir;
-                scope.spawn(move || -> Result<Vec<bool>, HistoryError> {
-                    touched_chunk(&Repository::open(dir)?, part, filter)
+    let computed: Vec<bool> = if threads < 2 || missing.len() < 4096 {
+        shaped_chunk(repo, ids, shapes, &missing, &tree_of, filter)?
+    } else {
+        let dir = repo.path().to_path_buf();
+        let size = missing.len().div_ceil(threads);
+        std::thread::scope(|scope| -> Result<Vec<bool>, HistoryError> {
+            let handles: Vec<_> = missing
+                .chunks(size)
+                .map(|part| {
+                    let (dir, tree_of) = (&dir, &tree_of);
+                    scope.spawn(move || -> Result<Vec<bool>, HistoryError> {
+                        shaped_chunk(&Repository::open(dir)?, ids, shapes, part, tree_of, filter)
+                    })
                 })
-            })
-            .collect();
-        let mut out = Vec::with_capacity(ids.len());
-        for handle in handles {
-            let part = handle.join().map_err(|_| {
-                HistoryError::Git(git2::Error::from_str("a thread reading history panicked"))
-            })??;
-            out.extend(part);
-        }
-        Ok(out)
-    })
+                .collect();
+            let mut out = Vec::with_capacity(missing.len());
+            for handle in handles {
+                out.extend(handle.join().map_err(|_| {
+                    HistoryError::Git(git2::Error::from_str("a thread reading history panicked"))
+                })??);
+            }
+            Ok(out)
+        })?
+    };
+    let mut fresh = vec![None; ids.len()];
+    for (&i, &touched) in missing.iter().zip(&computed) {
+        cache.put(ids[i], touched);
+        fresh[i] = Some(touched);
+    }
+    cache.save();
+    Ok((0..ids.len())
+        .map(|i| fresh[i].or_else(|| cache.get(ids[i])).unwrap_or(false))
+        .collect())
 }
 
-/// [`touched_each`] on one thread. The entries at the package's paths are looked up once per
-/// commit: in traversal order a commit's first parent usually comes next, so what was looked
-/// up for it as a parent is used again.
-fn touched_chunk(
+/// [`touched_each_shaped`] for the commits at `which`, on one thread.
+fn shaped_chunk(
     repo: &Repository,
     ids: &[Oid],
+    shapes: &[Shape],
+    which: &[usize],
+    tree_of: &std::collections::HashMap<Oid, Oid>,
     filter: &PathFilter,
 ) -> Result<Vec<bool>, HistoryError> {
     type Entries = Vec<Option<(Oid, i32)>>;
     let shallow = repo.is_shallow();
-    let entries = |tree: &git2::Tree<'_>| -> Entries {
-        filter
-            .paths
-            .iter()
-            .map(|p| entry_at(Some(tree), p))
-            .collect()
-    };
     let mut memo: std::collections::HashMap<Oid, Entries> = std::collections::HashMap::new();
-    let mut out = Vec::with_capacity(ids.len());
-    for &id in ids {
-        let commit = repo.find_commit(id)?;
-        if commit.parent_count() != 1 {
-            out.push(touched_commit(repo, &commit, filter, shallow)?);
-            continue;
+    let mut entries = |tree: Oid| -> Result<Entries, HistoryError> {
+        if let Some(e) = memo.get(&tree) {
+            return Ok(e.clone());
         }
-        let parent_id = commit.parent_id(0)?;
-        let new = match memo.remove(&id) {
-            Some(e) => e,
-            None => entries(&commit.tree()?),
-        };
-        let old = match memo.get(&parent_id) {
-            Some(e) => e,
-            None => match repo.find_commit(parent_id) {
-                Ok(parent) => memo.entry(parent_id).or_insert(entries(&parent.tree()?)),
-                Err(e) if shallow && e.code() == ErrorCode::NotFound => {
-                    out.push(true);
-                    continue;
+        let t = repo.find_tree(tree)?;
+        let e: Entries = filter.paths.iter().map(|p| entry_at(Some(&t), p)).collect();
+        // Only a commit's first parent looks its tree up again: a small memo is enough.
+        if memo.len() > 4096 {
+            memo.clear();
+        }
+        memo.insert(tree, e.clone());
+        Ok(e)
+    };
+    let mut out = Vec::with_capacity(which.len());
+    for &i in which {
+        let shape = shapes[i];
+        let touched = match (shape.parents, shape.first_parent) {
+            (1, Some(parent)) => {
+                let parent_tree = match tree_of.get(&parent) {
+                    Some(&t) => Some(t),
+                    None => match repo.find_commit(parent) {
+                        Ok(c) => Some(c.tree_id()),
+                        Err(e) if shallow && e.code() == ErrorCode::NotFound => None,
+                        Err(e) => return Err(e.into()),
+                    },
+                };
+                match parent_tree {
+                    // The edge of a shallow clone: counted, as in `touched_commit`.
+                    None => true,
+                    Some(old) if entries(old)? == entries(shape.tree)? => false,
+                    Some(_) if filter.exclude.is_empty() => true,
+                    Some(_) => touched_commit(repo, &repo.find_commit(ids[i])?, filter, shallow)?,
                 }
-                Err(e) => return Err(e.into()),
-            },
-        };
-        let touched = if new == *old {
-            false
-        } else if filter.exclude.is_empty() {
-            true
-        } else {
-            touched_commit(repo, &commit, filter, shallow)?
+            }
+            _ => touched_commit(repo, &repo.find_commit(ids[i])?, filter, shallow)?,
         };
         out.push(touched);
     }

@@ -168,10 +168,12 @@ pub fn whole_history(
     let packages_header = crate::core::packages::release_header_pattern(&config.commit.message);
     // With a package: the commits its scopes name, in traversal order.
     let mut scoped: Vec<bool> = Vec::new();
+    let mut shapes: Vec<history::Shape> = Vec::new();
     let split = history::split(repo, head, &stable, |c| {
         let header = c.message.lines().next().unwrap_or_default();
         if let Some((_, p)) = package {
             scoped.push(crate::core::packages::scope_matches(c.message, &p.scopes));
+            shapes.push(history::Shape::of(c));
         }
         if c.parents <= 1
             && [&release_header, &packages_header]
@@ -220,7 +222,7 @@ pub fn whole_history(
                 paths: p.paths(),
                 exclude: p.excludes(),
             };
-            let touched = history::touched_each(repo, &split.ids, &filter)?;
+            let touched = history::touched_each_shaped(repo, &split.ids, &shapes, &filter)?;
             Some(
                 touched
                     .into_iter()
