@@ -28,6 +28,7 @@ pub async fn cut(ws: &Workspace, args: &CutArgs) -> Result<ExitCode> {
             &options,
             args.version.package.as_deref(),
             args.publish.json,
+            false,
         )
         .await;
     }
@@ -41,6 +42,7 @@ async fn packages(
     options: &CutOptions,
     only: Option<&str>,
     json: bool,
+    ci: bool,
 ) -> Result<ExitCode> {
     let github = ws.github();
     let report = crate::app::packages_cut::cut(
@@ -53,6 +55,9 @@ async fn packages(
         github.as_ref(),
     )
     .await?;
+    if ci {
+        packages_github_outputs(&report)?;
+    }
     if json {
         print_json(&report)?;
         return Ok(ExitCode::SUCCESS);
@@ -79,7 +84,7 @@ pub async fn ci(ws: &Workspace, args: &CiArgs) -> Result<ExitCode> {
         environ: ws.environ.clone(),
     };
     if ws.config.has_packages() {
-        return packages(ws, &options, None, args.publish.json).await;
+        return packages(ws, &options, None, args.publish.json, true).await;
     }
     let report = run(ws, &options).await?;
     github_outputs(&report)?;
@@ -159,6 +164,37 @@ fn github_outputs(report: &CutReport) -> Result<()> {
         if let (Some(notes), true) = (&report.notes, released) {
             text.push_str(notes);
             text.push('\n');
+        }
+        append(&path, &redact(&text))?;
+    }
+    Ok(())
+}
+
+/// `released`, `tags` and `packages` (comma-separated) and one `version_NAME` per released
+/// package for later steps of the job, and a summary for the run's page.
+fn packages_github_outputs(report: &crate::app::packages_cut::PackagesCutReport) -> Result<()> {
+    let released: Vec<_> = report.plan.released().collect();
+    if let Ok(path) = std::env::var("GITHUB_OUTPUT") {
+        let mut text = format!("released={}\n", report.released);
+        text.push_str(&format!("tags={}\n", report.tags.join(",")));
+        let names: Vec<&str> = released.iter().map(|p| p.name.as_str()).collect();
+        text.push_str(&format!("packages={}\n", names.join(",")));
+        for p in &released {
+            if let Some(v) = &p.plan.next_version {
+                text.push_str(&format!("version_{}={v}\n", p.name));
+            }
+        }
+        append(&path, &text)?;
+    }
+    if let Ok(path) = std::env::var("GITHUB_STEP_SUMMARY") {
+        let mut text = if report.released {
+            format!("## Released {}\n\n", report.tags.join(", "))
+        } else {
+            "## No release\n\n".to_string()
+        };
+        text.push_str(&format!("{}\n\n", report.reason));
+        for url in &report.release_urls {
+            text.push_str(&format!("- [{url}]({url})\n"));
         }
         append(&path, &redact(&text))?;
     }

@@ -716,3 +716,30 @@ fn a_long_monorepo_history_gives_each_package_exactly_its_commits() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(repo.plan_json(&[]), plan, "a cold run plans the same");
 }
+
+#[test]
+fn ci_writes_every_released_package_to_github_output() {
+    let origin = Repo::bare_remote();
+    let repo = monorepo();
+    repo.remote(origin.path().to_str().unwrap());
+    repo.git(&["push", "-q", "--follow-tags", "origin", "main"]);
+    repo.commit_file("libs/core/lib.rs", "pub fn f() { 1 }\n", "feat: core api");
+    let output = repo.root().join("github-output");
+    let summary = repo.root().join("summary.md");
+    repo.release_hermetic()
+        .args(["ci", "--no-github"])
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&output).unwrap();
+    assert_eq!(
+        text,
+        "released=true\ntags=api-v1.0.1,core@1.1.0\npackages=api,core\nversion_api=1.0.1\nversion_core=1.1.0\n"
+    );
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        summary.starts_with("## Released api-v1.0.1, core@1.1.0"),
+        "{summary}"
+    );
+}
