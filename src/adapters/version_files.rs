@@ -196,6 +196,58 @@ pub fn npm_dependency(content: &str, name: &str, version: &str) -> Result<Option
     Ok((out != content).then(|| out.into_owned()))
 }
 
+/// The names a manifest depends on: a Cargo.toml's dependency tables (by the crate's name, so
+/// `package = "..."` renames count under it), or a package.json's dependency sections. Empty for
+/// other files and for text that does not parse.
+pub fn dependency_names(kind: &Kind, content: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    match kind {
+        Kind::CargoToml => {
+            let Ok(doc) = content.parse::<toml_edit::DocumentMut>() else {
+                return names;
+            };
+            let mut add = |table: &dyn toml_edit::TableLike| {
+                for (key, item) in table.iter() {
+                    let name = item.get("package").and_then(|p| p.as_str()).unwrap_or(key);
+                    names.push(name.to_string());
+                }
+            };
+            const TABLES: [&str; 3] = ["dependencies", "dev-dependencies", "build-dependencies"];
+            for t in TABLES {
+                if let Some(table) = doc.get(t).and_then(|i| i.as_table_like()) {
+                    add(table);
+                }
+            }
+            if let Some(targets) = doc.get("target").and_then(|i| i.as_table_like()) {
+                for (_, target) in targets.iter() {
+                    for t in TABLES {
+                        if let Some(table) = target.get(t).and_then(|i| i.as_table_like()) {
+                            add(table);
+                        }
+                    }
+                }
+            }
+        }
+        Kind::PackageJson => {
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(content) else {
+                return names;
+            };
+            for section in [
+                "dependencies",
+                "devDependencies",
+                "peerDependencies",
+                "optionalDependencies",
+            ] {
+                if let Some(deps) = value.get(section).and_then(|d| d.as_object()) {
+                    names.extend(deps.keys().cloned());
+                }
+            }
+        }
+        _ => {}
+    }
+    names
+}
+
 fn cargo_lock(content: &str, name: &str, version: &str) -> Result<String, String> {
     let mut doc: toml_edit::DocumentMut = content
         .parse()
@@ -340,6 +392,14 @@ mod tests {
         assert!(out.contains("\"@acme/core\": \"^1.2.0\""), "{out}");
         assert_eq!(npm_dependency(json, "left", "1.2.0").unwrap(), None);
         assert_eq!(package_json_name(json).as_deref(), Some("worker"));
+        assert_eq!(
+            dependency_names(&Kind::CargoToml, cargo),
+            ["core", "serde", "core", "core"]
+        );
+        assert_eq!(
+            dependency_names(&Kind::PackageJson, json),
+            ["@acme/core", "left"]
+        );
     }
 
     #[test]

@@ -142,11 +142,7 @@ pub fn gather(
         });
     }
     if only.is_none() {
-        let graph: BTreeMap<String, Vec<String>> = config
-            .packages
-            .iter()
-            .map(|(n, p)| (n.clone(), p.depends_on.clone()))
-            .collect();
+        let graph = dependency_graph(repo, config);
         // Released now, or by HEAD itself when it is a release commit whose run stopped
         // before tagging every package: what it released still pulls its dependents along.
         let at_head = released_at_head(repo, config, head)?;
@@ -194,6 +190,59 @@ pub fn gather(
             .then(|| packages::release_message(&config.commit.message, &released)),
         packages: plans,
     })
+}
+
+/// What each package depends on: its `depends_on`, or, when that is empty, the packages whose
+/// names (a version file's `[package] name` or `"name"`) its own version files list as
+/// dependencies. Files that cannot be read count as listing nothing.
+pub fn dependency_graph(repo: &git2::Repository, config: &Config) -> BTreeMap<String, Vec<String>> {
+    let root = crate::adapters::git::workdir(repo).ok();
+    let read = |path: &str| -> Option<String> {
+        let full = crate::util::safe_path::check(root.as_deref()?, path, "version_files").ok()?;
+        std::fs::read_to_string(full).ok()
+    };
+    let manifests = |p: &PackageConfig| -> Vec<(Kind, String)> {
+        p.version_files()
+            .iter()
+            .filter_map(|f| {
+                let kind = Kind::from_path(&f.path, f.regex.as_deref());
+                matches!(kind, Kind::CargoToml | Kind::PackageJson)
+                    .then(|| read(&f.path).map(|t| (kind, t)))
+                    .flatten()
+            })
+            .collect()
+    };
+    // The names each package is known by in manifests.
+    let mut known: BTreeMap<String, String> = BTreeMap::new();
+    for (name, p) in &config.packages {
+        for (kind, text) in manifests(p) {
+            let own = match kind {
+                Kind::CargoToml => version_files::cargo_package_name(&text),
+                _ => version_files::package_json_name(&text),
+            };
+            if let Some(own) = own {
+                known.insert(own, name.clone());
+            }
+        }
+    }
+    config
+        .packages
+        .iter()
+        .map(|(name, p)| {
+            if !p.depends_on.is_empty() {
+                return (name.clone(), p.depends_on.clone());
+            }
+            let mut deps: Vec<String> = manifests(p)
+                .iter()
+                .flat_map(|(kind, text)| version_files::dependency_names(kind, text))
+                .filter_map(|d| known.get(&d).cloned())
+                .filter(|d| d != name)
+                .collect();
+            deps.sort();
+            deps.dedup();
+            (name.clone(), deps)
+        })
+        .collect()
 }
 
 /// The packages HEAD's release commit names, when HEAD is one.
@@ -388,6 +437,7 @@ fn write_dependency_versions(
     files: &mut Vec<FileChange>,
 ) -> Result<(), BumpError> {
     let root = crate::adapters::git::workdir(repo)?;
+    let graph = dependency_graph(repo, config);
     let version_of = |name: &str| {
         released
             .iter()
@@ -450,7 +500,7 @@ fn write_dependency_versions(
                 dir = d.parent();
             }
         }
-        for dep in &package.depends_on {
+        for dep in graph.get(&p.name).into_iter().flatten() {
             let (Some(dep_version), Some(dep_config)) = (version_of(dep), config.packages.get(dep))
             else {
                 continue;

@@ -475,10 +475,10 @@ path = "services/api"
 version_files = ["services/api/Cargo.toml"]
 depends_on = ["core"]
 
+# No depends_on: read from package.json, which lists @acme/core.
 [packages.web]
 path = "services/web"
 version_files = ["services/web/package.json"]
-depends_on = ["core"]
 
 [packages.core]
 path = "libs/core"
@@ -518,6 +518,11 @@ version_files = ["libs/core/Cargo.toml", "libs/core/package.json"]
         "libs/core/lib.rs",
         "pub fn f() {}\n",
         "feat: a core function",
+    );
+    let plan = repo.plan_json(&[]);
+    assert_eq!(
+        package(&plan, "web")["pulled_by"],
+        serde_json::json!(["core"])
     );
     repo.run(&["bump"]).success();
     assert_eq!(
