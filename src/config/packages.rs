@@ -49,7 +49,8 @@ pub struct PackageConfig {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub version_files: Vec<PackageVersionFile>,
     /// Packages this one depends on: each release of one of them releases this package too
-    /// (at least a patch).
+    /// (at least a patch). Empty: the packages its Cargo.toml or package.json version files
+    /// list as dependencies.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
     /// The package's container image (not built per package yet).
