@@ -8,7 +8,7 @@
 #   make test                 the test suite (what CI runs, after fmt and clippy); installs
 #                             the system packages it needs first (make deps)
 #   make test-action          the GitHub Action's installer (bash, python3, curl, tar, sha256sum)
-#   make bench                the benchmarks: history, image promotion, rollback latency
+#   make bench                the benchmarks: history, monorepo, image promotion, rollback latency
 #   make bench-selftest       check bench/synth-history, the benchmark's history generator
 #   make fuzz                 run every fuzz target for FUZZ_SECONDS each
 #
@@ -121,9 +121,11 @@ check: fmt-check clippy test
 install:
 	$(CARGO) install --path . --locked
 
-# bench/run.py writes its repository with bench/synth-history (SYNTH_HISTORY overrides it).
+# bench/run.py writes its repository with bench/synth-history (SYNTH_HISTORY overrides it);
+# bench/monorepo.py its monorepo with bench/synth-monorepo.
 bench: release-build $(VENV_STAMP)
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
+	$(PYTHON) bench/monorepo.py $(MONOREPO_ARGS)
 	$(PYTHON) bench/image.py
 	$(VENV)/bin/python bench/rollout.py $(ROLLOUT_ARGS)
 

@@ -99,6 +99,155 @@ pub fn cargo_package_name(content: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The `"name"` of a package.json.
+pub fn package_json_name(content: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(content).ok()?;
+    value.get("name")?.as_str().map(str::to_string)
+}
+
+/// A Cargo.toml with its dependency on crate `name` (by key, or by `package = "name"`) asking
+/// for `version`, in every dependency table (`[dependencies]`, dev, build, per target, and
+/// `[workspace.dependencies]`). A `workspace = true` entry is left to the workspace's. `None`
+/// when no entry names the crate with a version.
+pub fn cargo_dependency(
+    content: &str,
+    name: &str,
+    version: &str,
+) -> Result<Option<String>, String> {
+    let mut doc: toml_edit::DocumentMut = content
+        .parse()
+        .map_err(|e| format!("not valid TOML: {e}"))?;
+    let mut changed = false;
+    let mut set = |table: &mut dyn toml_edit::TableLike| {
+        for (key, item) in table.iter_mut() {
+            let renamed = item
+                .get("package")
+                .and_then(|p| p.as_str())
+                .is_some_and(|p| p == name);
+            if key.get() != name && !renamed {
+                continue;
+            }
+            if item.is_str() {
+                *item = toml_edit::value(version);
+                changed = true;
+            } else if item.get("version").is_some_and(|v| v.is_str()) {
+                item["version"] = toml_edit::value(version);
+                changed = true;
+            }
+        }
+    };
+    const TABLES: [&str; 3] = ["dependencies", "dev-dependencies", "build-dependencies"];
+    for t in TABLES {
+        if let Some(table) = doc.get_mut(t).and_then(|i| i.as_table_like_mut()) {
+            set(table);
+        }
+    }
+    if let Some(table) = doc
+        .get_mut("workspace")
+        .and_then(|w| w.get_mut("dependencies"))
+        .and_then(|i| i.as_table_like_mut())
+    {
+        set(table);
+    }
+    if let Some(targets) = doc.get_mut("target").and_then(|i| i.as_table_like_mut()) {
+        for (_, target) in targets.iter_mut() {
+            for t in TABLES {
+                if let Some(table) = target.get_mut(t).and_then(|i| i.as_table_like_mut()) {
+                    set(table);
+                }
+            }
+        }
+    }
+    Ok(changed.then(|| doc.to_string()))
+}
+
+/// A package.json with its dependency on `name` (in `dependencies`, `devDependencies`,
+/// `peerDependencies`, `optionalDependencies`) asking for `version`, keeping a `^` or `~` in
+/// front; `workspace:` and other protocols are left alone. Text is rewritten in place, keeping
+/// the file's formatting. `None` when no entry names it.
+pub fn npm_dependency(content: &str, name: &str, version: &str) -> Result<Option<String>, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(content).map_err(|e| format!("not valid JSON: {e}"))?;
+    const SECTIONS: [&str; 4] = [
+        "dependencies",
+        "devDependencies",
+        "peerDependencies",
+        "optionalDependencies",
+    ];
+    let listed = SECTIONS.iter().any(|s| {
+        value
+            .get(s)
+            .and_then(|d| d.get(name))
+            .and_then(|v| v.as_str())
+            .is_some_and(|v| !v.contains(':'))
+    });
+    if !listed {
+        return Ok(None);
+    }
+    let key = serde_json::to_string(name).map_err(|e| e.to_string())?;
+    let re = Regex::new(&format!(
+        r#"({}\s*:\s*")([\^~]?)(\d[^"]*)(")"#,
+        regex::escape(&key)
+    ))
+    .map_err(|e| e.to_string())?;
+    let out = re.replace_all(content, |c: &regex::Captures<'_>| {
+        format!("{}{}{version}{}", &c[1], &c[2], &c[4])
+    });
+    Ok((out != content).then(|| out.into_owned()))
+}
+
+/// The names a manifest depends on: a Cargo.toml's dependency tables (by the crate's name, so
+/// `package = "..."` renames count under it), or a package.json's dependency sections. Empty for
+/// other files and for text that does not parse.
+pub fn dependency_names(kind: &Kind, content: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    match kind {
+        Kind::CargoToml => {
+            let Ok(doc) = content.parse::<toml_edit::DocumentMut>() else {
+                return names;
+            };
+            let mut add = |table: &dyn toml_edit::TableLike| {
+                for (key, item) in table.iter() {
+                    let name = item.get("package").and_then(|p| p.as_str()).unwrap_or(key);
+                    names.push(name.to_string());
+                }
+            };
+            const TABLES: [&str; 3] = ["dependencies", "dev-dependencies", "build-dependencies"];
+            for t in TABLES {
+                if let Some(table) = doc.get(t).and_then(|i| i.as_table_like()) {
+                    add(table);
+                }
+            }
+            if let Some(targets) = doc.get("target").and_then(|i| i.as_table_like()) {
+                for (_, target) in targets.iter() {
+                    for t in TABLES {
+                        if let Some(table) = target.get(t).and_then(|i| i.as_table_like()) {
+                            add(table);
+                        }
+                    }
+                }
+            }
+        }
+        Kind::PackageJson => {
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(content) else {
+                return names;
+            };
+            for section in [
+                "dependencies",
+                "devDependencies",
+                "peerDependencies",
+                "optionalDependencies",
+            ] {
+                if let Some(deps) = value.get(section).and_then(|d| d.as_object()) {
+                    names.extend(deps.keys().cloned());
+                }
+            }
+        }
+        _ => {}
+    }
+    names
+}
+
 fn cargo_lock(content: &str, name: &str, version: &str) -> Result<String, String> {
     let mut doc: toml_edit::DocumentMut = content
         .parse()
@@ -213,6 +362,45 @@ pub fn write_atomic(path: &Path, content: &str) -> Result<(), VersionFileError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dependency_versions_are_rewritten_in_manifests() {
+        let cargo = "[package]\nname = \"api\"\nversion = \"1.0.0\"\n\n[dependencies]\ncore = { path = \"../core\", version = \"1.0.0\" } # ours\nserde = \"1\"\nalias = { package = \"core\", path = \"../core\", version = \"1.0\" }\n\n[dev-dependencies.core]\npath = \"../core\"\nversion = \"1.0.0\"\n";
+        let out = cargo_dependency(cargo, "core", "1.2.0").unwrap().unwrap();
+        assert!(
+            out.contains("core = { path = \"../core\", version = \"1.2.0\" } # ours"),
+            "{out}"
+        );
+        assert!(
+            out.contains("alias = { package = \"core\", path = \"../core\", version = \"1.2.0\" }"),
+            "{out}"
+        );
+        assert!(
+            out.contains("[dev-dependencies.core]\npath = \"../core\"\nversion = \"1.2.0\""),
+            "{out}"
+        );
+        assert!(out.contains("serde = \"1\""), "{out}");
+        assert!(
+            out.contains("version = \"1.0.0\"\n\n[dependencies]"),
+            "own version untouched: {out}"
+        );
+        assert_eq!(cargo_dependency(cargo, "other", "1.2.0").unwrap(), None);
+        let json = "{\n  \"name\": \"worker\",\n  \"dependencies\": {\n    \"@acme/core\": \"^1.0.0\",\n    \"left\": \"workspace:*\"\n  }\n}\n";
+        let out = npm_dependency(json, "@acme/core", "1.2.0")
+            .unwrap()
+            .unwrap();
+        assert!(out.contains("\"@acme/core\": \"^1.2.0\""), "{out}");
+        assert_eq!(npm_dependency(json, "left", "1.2.0").unwrap(), None);
+        assert_eq!(package_json_name(json).as_deref(), Some("worker"));
+        assert_eq!(
+            dependency_names(&Kind::CargoToml, cargo),
+            ["core", "serde", "core", "core"]
+        );
+        assert_eq!(
+            dependency_names(&Kind::PackageJson, json),
+            ["@acme/core", "left"]
+        );
+    }
 
     #[test]
     fn cargo_toml_keeps_formatting() {

@@ -125,6 +125,34 @@ pub struct Prepared {
     /// finished by tagging it, and nothing is written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release_commit: Option<String>,
+    /// The other tags of the same release commit, when it releases several packages.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub more_tags: Vec<MoreTag>,
+}
+
+/// One more tag on the release commit (another package's).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MoreTag {
+    /// The tag.
+    pub tag: String,
+    /// The package's version.
+    pub version: String,
+    /// Its release notes (the tag message).
+    #[serde(skip)]
+    pub notes: String,
+}
+
+impl Prepared {
+    /// Every tag the release creates, with its message: the first, then [`Prepared::more_tags`].
+    pub fn all_tags(&self) -> Vec<(&str, &str)> {
+        std::iter::once((self.tag.as_str(), self.notes.as_str()))
+            .chain(
+                self.more_tags
+                    .iter()
+                    .map(|t| (t.tag.as_str(), t.notes.as_str())),
+            )
+            .collect()
+    }
 }
 
 /// The template model of the release a plan describes. With contributors listed, their GitHub
@@ -167,11 +195,29 @@ pub fn prepare(
     templates: &Templates,
     release: &Release,
 ) -> Result<Prepared, BumpError> {
+    prepare_release(repo, config, plan, templates, release, true)
+}
+
+/// [`prepare`], with the look for an untagged release commit left to the caller when
+/// `unfinished` is false (a package of `[packages]`, whose release commits name several
+/// packages).
+pub fn prepare_release(
+    repo: &git2::Repository,
+    config: &Config,
+    plan: &ReleasePlan,
+    templates: &Templates,
+    release: &Release,
+    unfinished: bool,
+) -> Result<Prepared, BumpError> {
     let (Some(version), Some(tag)) = (plan.next_version.clone(), plan.next_tag.clone()) else {
         return Err(BumpError::NothingToRelease(plan.reason.clone()));
     };
     let root = git::workdir(repo)?;
-    let release_commit = unfinished_release(repo, config, plan, &version, &tag)?;
+    let release_commit = if unfinished {
+        unfinished_release(repo, config, plan, &version, &tag)?
+    } else {
+        None
+    };
     let notes = templates.notes(release)?;
     let commit_message = config.commit.message.replace("{version}", &version);
     if let Some(id) = release_commit {
@@ -182,6 +228,7 @@ pub fn prepare(
             tag,
             files: Vec::new(),
             release_commit: Some(id.to_string()),
+            more_tags: Vec::new(),
         });
     }
 
@@ -197,12 +244,15 @@ pub fn prepare(
             });
         }
     };
-    let current = read(&config.version_file, "version_file")?;
-    push(
-        config.version_file.clone(),
-        format!("{version}\n"),
-        current.as_deref(),
-    );
+    // Empty for a package of `[packages]`, which has no plain version file of its own.
+    if !config.version_file.is_empty() {
+        let current = read(&config.version_file, "version_file")?;
+        push(
+            config.version_file.clone(),
+            format!("{version}\n"),
+            current.as_deref(),
+        );
+    }
     for vf in &config.version_files {
         let kind = Kind::from_path(&vf.path, vf.regex.as_deref());
         let current =
@@ -259,6 +309,7 @@ pub fn prepare(
         tag,
         files,
         release_commit: None,
+        more_tags: Vec::new(),
     })
 }
 
@@ -468,11 +519,18 @@ impl Step<BumpRun<'_>> for BumpStep {
                 prepared.commit_message, run.signing.format
             ),
             BumpStep::Commit => format!("commit \"{}\"", prepared.commit_message),
-            BumpStep::Tag if run.signing.tag => format!(
-                "tag {} (annotated, signed, {})",
-                prepared.tag, run.signing.format
-            ),
-            BumpStep::Tag => format!("tag {} (annotated)", prepared.tag),
+            BumpStep::Tag => {
+                let names: Vec<&str> = prepared.all_tags().iter().map(|(t, _)| *t).collect();
+                if run.signing.tag {
+                    format!(
+                        "tag {} (annotated, signed, {})",
+                        names.join(", "),
+                        run.signing.format
+                    )
+                } else {
+                    format!("tag {} (annotated)", names.join(", "))
+                }
+            }
             BumpStep::PostBumpHooks => {
                 format!("run post_bump hooks ({})", config.hooks.post_bump.len())
             }
@@ -517,18 +575,22 @@ impl Step<BumpRun<'_>> for BumpStep {
             BumpStep::Tag if options.no_tag || options.no_commit => Some(StepState::Skipped),
             BumpStep::Tag => {
                 let head = run.head()?;
-                match git::tag_target(run.repo, &run.prepared.tag)? {
-                    Some(at) if at == head => Some(StepState::Done),
-                    Some(at) => {
-                        return Err(GitError::TagElsewhere {
-                            name: run.prepared.tag.clone(),
-                            existing: at.to_string(),
-                            wanted: head.to_string(),
+                let mut done = true;
+                for (tag, _) in run.prepared.all_tags() {
+                    match git::tag_target(run.repo, tag)? {
+                        Some(at) if at == head => {}
+                        Some(at) => {
+                            return Err(GitError::TagElsewhere {
+                                name: tag.to_string(),
+                                existing: at.to_string(),
+                                wanted: head.to_string(),
+                            }
+                            .into())
                         }
-                        .into())
+                        None => done = false,
                     }
-                    None => None,
                 }
+                done.then_some(StepState::Done)
             }
             BumpStep::PostBumpHooks if options.skip_hooks => {
                 // Skipped on purpose: no earlier run's pending mark asks for them any more.
@@ -570,13 +632,11 @@ impl Step<BumpRun<'_>> for BumpStep {
             }
             BumpStep::Tag => {
                 let head = run.head()?;
-                git::create_tag(
-                    run.repo,
-                    &run.prepared.tag,
-                    head,
-                    &run.prepared.notes,
-                    run.signing.tag,
-                )?;
+                // create_tag leaves a tag already on HEAD alone: a run stopped between two
+                // tags goes on with the next.
+                for (tag, notes) in run.prepared.all_tags() {
+                    git::create_tag(run.repo, tag, head, notes, run.signing.tag)?;
+                }
                 StepState::Applied
             }
             BumpStep::PostBumpHooks => {

@@ -569,7 +569,7 @@ fn guard_rails(
 /// The GitHub client releases go through, when there is a GitHub repository and releases are
 /// wanted; a wanted one without a token is an error. octocrab spawns its request buffer onto
 /// the current runtime when it is built: this runs inside the CLI's runtime.
-async fn github_client(
+pub(crate) async fn github_client(
     config: &Config,
     options: &CutOptions,
     remote_url: &str,

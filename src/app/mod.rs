@@ -6,6 +6,8 @@ pub mod changelog;
 pub mod cut;
 pub mod image;
 pub mod init;
+pub mod packages;
+pub mod packages_cut;
 pub mod plan;
 pub mod prune;
 pub mod rollout;

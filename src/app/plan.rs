@@ -16,13 +16,13 @@ pub enum GatherError {
     Plan(#[from] PlanError),
 }
 
-/// Read the repository and build the plan.
-pub fn gather(
+/// `options` with the branch's rule, when `branches` gives HEAD's branch one (plain names
+/// change nothing).
+pub fn with_branch_rule(
     repo: &git2::Repository,
     config: &Config,
     options: &PlanOptions,
-) -> Result<ReleasePlan, GatherError> {
-    // The branch's rule, when `branches` gives it one (plain names change nothing).
+) -> PlanOptions {
     let mut options = options.clone();
     if options.branch.is_none() {
         options.branch = history::head_branch(repo)
@@ -30,6 +30,16 @@ pub fn gather(
             .filter(|e| matches!(e, BranchEntry::Rule(_)))
             .cloned();
     }
+    options
+}
+
+/// Read the repository and build the plan.
+pub fn gather(
+    repo: &git2::Repository,
+    config: &Config,
+    options: &PlanOptions,
+) -> Result<ReleasePlan, GatherError> {
+    let options = with_branch_rule(repo, config, options);
     let head = history::head_commit(repo)?;
     let tags = history::version_tags(repo, &config.tag_prefix)?;
     let current = history::latest_reachable(repo, head, &tags, true)?;

@@ -112,6 +112,9 @@ pub struct VersionArgs {
     /// Make a pre-release on this channel (`rc` gives X.Y.Z-rc.N).
     #[arg(long, value_name = "CHANNEL")]
     pub pre: Option<String>,
+    /// Only this package of `[packages]` (its dependents are not pulled along).
+    #[arg(long, value_name = "NAME")]
+    pub package: Option<String>,
 }
 
 /// `release plan`
@@ -206,6 +209,9 @@ pub struct ChangelogArgs {
     /// Write to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Only this package of `[packages]`: its tags and commits.
+    #[arg(long, value_name = "NAME")]
+    pub package: Option<String>,
 }
 
 /// `release lint`

@@ -20,6 +20,7 @@ pub fn run(ws: &Workspace, args: &ChangelogArgs) -> Result<ExitCode> {
         github: github.as_ref(),
         now: now(),
         environ: &ws.environ,
+        package: args.package.as_deref(),
     };
     let mut out = Output::new();
     if args.all {

@@ -10,6 +10,7 @@ use crate::cli::args::{CiArgs, CutArgs, VersionArgs};
 use crate::util::redact::redact;
 
 pub async fn cut(ws: &Workspace, args: &CutArgs) -> Result<ExitCode> {
+    crate::app::packages::check_selection(&ws.config, args.version.package.as_deref())?;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let options = CutOptions {
         remote: args.publish.remote.clone(),
@@ -22,8 +23,50 @@ pub async fn cut(ws: &Workspace, args: &CutArgs) -> Result<ExitCode> {
         hold_majors: false,
         environ: ws.environ.clone(),
     };
+    if ws.config.has_packages() {
+        return packages(
+            ws,
+            &options,
+            args.version.package.as_deref(),
+            args.publish.json,
+            false,
+        )
+        .await;
+    }
     let report = run(ws, &options).await?;
     output(&report, args.publish.json)
+}
+
+/// `cut` and `ci` with `[packages]`.
+async fn packages(
+    ws: &Workspace,
+    options: &CutOptions,
+    only: Option<&str>,
+    json: bool,
+    ci: bool,
+) -> Result<ExitCode> {
+    let github = ws.github();
+    let report = crate::app::packages_cut::cut(
+        &ws.repo,
+        &ws.root,
+        &ws.config,
+        ws.templates_dir()?.as_deref(),
+        options,
+        only,
+        github.as_ref(),
+    )
+    .await?;
+    if ci {
+        packages_github_outputs(&report)?;
+    }
+    if json {
+        print_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = format!("{}\n", report.reason);
+    out.push_str(&super::step_lines(&report.steps));
+    out!("{}", redact(&out))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn ci(ws: &Workspace, args: &CiArgs) -> Result<ExitCode> {
@@ -34,6 +77,7 @@ pub async fn ci(ws: &Workspace, args: &CiArgs) -> Result<ExitCode> {
         plan: plan_options(&VersionArgs {
             level: None,
             pre: None,
+            package: None,
         })?,
         no_github: args.publish.no_github,
         no_deploy: args.publish.no_deploy,
@@ -41,6 +85,9 @@ pub async fn ci(ws: &Workspace, args: &CiArgs) -> Result<ExitCode> {
         hold_majors: ws.config.bump.major_requires_approval,
         environ: ws.environ.clone(),
     };
+    if ws.config.has_packages() {
+        return packages(ws, &options, None, args.publish.json, true).await;
+    }
     let report = run(ws, &options).await?;
     github_outputs(&report)?;
     output(&report, args.publish.json)
@@ -119,6 +166,37 @@ fn github_outputs(report: &CutReport) -> Result<()> {
         if let (Some(notes), true) = (&report.notes, released) {
             text.push_str(notes);
             text.push('\n');
+        }
+        append(&path, &redact(&text))?;
+    }
+    Ok(())
+}
+
+/// `released`, `tags` and `packages` (comma-separated) and one `version_NAME` per released
+/// package for later steps of the job, and a summary for the run's page.
+fn packages_github_outputs(report: &crate::app::packages_cut::PackagesCutReport) -> Result<()> {
+    let released: Vec<_> = report.plan.released().collect();
+    if let Ok(path) = std::env::var("GITHUB_OUTPUT") {
+        let mut text = format!("released={}\n", report.released);
+        text.push_str(&format!("tags={}\n", report.tags.join(",")));
+        let names: Vec<&str> = released.iter().map(|p| p.name.as_str()).collect();
+        text.push_str(&format!("packages={}\n", names.join(",")));
+        for p in &released {
+            if let Some(v) = &p.plan.next_version {
+                text.push_str(&format!("version_{}={v}\n", p.name));
+            }
+        }
+        append(&path, &text)?;
+    }
+    if let Ok(path) = std::env::var("GITHUB_STEP_SUMMARY") {
+        let mut text = if report.released {
+            format!("## Released {}\n\n", report.tags.join(", "))
+        } else {
+            "## No release\n\n".to_string()
+        };
+        text.push_str(&format!("{}\n\n", report.reason));
+        for url in &report.release_urls {
+            text.push_str(&format!("- [{url}]({url})\n"));
         }
         append(&path, &redact(&text))?;
     }

@@ -5,10 +5,27 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use super::{plan_options, Workspace};
+use crate::app::packages::PackagesPlan;
 use crate::cli::args::PlanArgs;
 use crate::core::plan::ReleasePlan;
 
 pub fn run(ws: &Workspace, args: &PlanArgs) -> Result<ExitCode> {
+    let only = args.version.package.as_deref();
+    crate::app::packages::check_selection(&ws.config, only)?;
+    if ws.config.has_packages() {
+        let plan = crate::app::packages::gather(
+            &ws.repo,
+            &ws.config,
+            &plan_options(&args.version)?,
+            only,
+        )?;
+        if args.json {
+            super::print_json(&plan)?;
+        } else {
+            out!("{}", crate::util::redact::redact(&human_packages(&plan)))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let plan = crate::app::plan::gather(&ws.repo, &ws.config, &plan_options(&args.version)?)?;
     if args.json {
         super::print_json(&plan)?;
@@ -16,6 +33,44 @@ pub fn run(ws: &Workspace, args: &PlanArgs) -> Result<ExitCode> {
         out!("{}", crate::util::redact::redact(&human(&plan)))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The plan of several packages as a person reads it: each package with a release and why,
+/// then the others in one line.
+pub fn human_packages(plan: &PackagesPlan) -> String {
+    let mut out = String::new();
+    for p in plan.released() {
+        let _ = writeln!(out, "package {}:", p.name);
+        for line in human(&p.plan).lines() {
+            if line.is_empty() {
+                out.push('\n');
+            } else {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        out.push('\n');
+    }
+    let unchanged: Vec<String> = plan
+        .packages
+        .iter()
+        .filter(|p| p.plan.next_version.is_none())
+        .map(|p| match &p.plan.current_version {
+            Some(v) => format!("{} {v}", p.name),
+            None => format!("{} (no release yet)", p.name),
+        })
+        .collect();
+    if !unchanged.is_empty() {
+        let _ = writeln!(out, "nothing to release: {}", unchanged.join(", "));
+    }
+    match &plan.release_commit {
+        Some(message) => {
+            let _ = writeln!(out, "release commit: {message}");
+        }
+        None => {
+            let _ = writeln!(out, "no package has anything to release");
+        }
+    }
+    out
 }
 
 /// The plan as a person reads it.

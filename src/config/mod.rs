@@ -8,6 +8,7 @@ pub mod branches;
 pub mod environ;
 pub mod environments;
 pub mod image;
+pub mod packages;
 
 use semver::Version;
 use serde::{Deserialize, Serialize};
@@ -80,12 +81,20 @@ pub struct Config {
     /// Deployment targets by name (absent: no deploys).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub environments: BTreeMap<String, crate::config::environments::EnvironmentConfig>,
+    /// Several packages in one repository, by name (absent: one package at the root).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub packages: BTreeMap<String, packages::PackageConfig>,
 }
 
 impl Config {
     /// The release branches' names.
     pub fn branch_names(&self) -> Vec<String> {
         self.branches.iter().map(|b| b.name().to_string()).collect()
+    }
+
+    /// Whether the repository holds several packages (`[packages]`).
+    pub fn has_packages(&self) -> bool {
+        !self.packages.is_empty()
     }
 
     /// The `branches` entry of `name`, if it is a release branch.
@@ -115,6 +124,7 @@ impl Default for Config {
             image: None,
             ledger: crate::config::environments::LedgerConfig::default(),
             environments: BTreeMap::new(),
+            packages: BTreeMap::new(),
         }
     }
 }
@@ -504,6 +514,8 @@ impl Config {
         }
         crate::config::environments::validate(&self.ledger, &self.environments)
             .map_err(|(key, message)| err(&key, message))?;
+        packages::validate(&self.packages, &self.tag_prefix)
+            .map_err(|(key, message)| err(&key, message))?;
         Ok(())
     }
 }
@@ -671,6 +683,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("{version}"), "{e}");
+    }
+
+    #[test]
+    fn package_errors_point_into_their_table() {
+        let text = "[packages.api]\npath = \"services/api\"\n\n[packages.worker]\npath = \"services/worker\"\ndepends_on = [\"core\"]\n";
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.starts_with("release.toml:6:"), "{e}");
+        assert!(e.contains("packages.worker.depends_on"), "{e}");
+        assert!(e.contains("no package `core`"), "{e}");
+        let e = parse("[packages.api]\npath = \"a\"\npaht = \"b\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("release.toml:3:"), "{e}");
+        assert!(e.contains("paht"), "{e}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod image;
 pub mod init;
 pub mod lint;
 pub mod migration;
+pub mod packages;
 pub mod plan;
 pub mod record;
 pub mod release_gate;

@@ -183,6 +183,19 @@ pub fn head_branch(repo: &Repository) -> Option<String> {
 
 /// All version tags: those with `prefix`, or — when none has it — bare `X.Y.Z` tags.
 pub fn version_tags(repo: &Repository, prefix: &str) -> Result<Vec<ReleaseTag>, HistoryError> {
+    tags_with(repo, prefix, true)
+}
+
+/// The version tags with exactly `prefix`, never bare ones: a package's tags (`api-v1.2.0`).
+pub fn prefixed_tags(repo: &Repository, prefix: &str) -> Result<Vec<ReleaseTag>, HistoryError> {
+    tags_with(repo, prefix, false)
+}
+
+fn tags_with(
+    repo: &Repository,
+    prefix: &str,
+    bare_fallback: bool,
+) -> Result<Vec<ReleaseTag>, HistoryError> {
     let names = tag_names(repo)?;
     let pick = |prefix: &str| -> Vec<(String, Version)> {
         names
@@ -191,7 +204,7 @@ pub fn version_tags(repo: &Repository, prefix: &str) -> Result<Vec<ReleaseTag>, 
             .collect()
     };
     let mut chosen = pick(prefix);
-    if chosen.is_empty() && !prefix.is_empty() {
+    if bare_fallback && chosen.is_empty() && !prefix.is_empty() {
         chosen = pick("");
     }
     let mut tags = Vec::with_capacity(chosen.len());
@@ -261,6 +274,10 @@ pub struct CommitView<'a> {
     pub time: i64,
     /// Number of parents (more than one: a merge).
     pub parents: usize,
+    /// Its tree.
+    pub tree: Oid,
+    /// Its first parent, if any.
+    pub first_parent: Option<Oid>,
 }
 
 impl CommitView<'_> {
@@ -303,6 +320,8 @@ fn view<R>(c: &git2::Commit<'_>, f: impl FnOnce(&CommitView<'_>) -> R) -> R {
         email: &inert_line(String::from_utf8_lossy(author.email_bytes())),
         time: c.time().seconds(),
         parents: c.parent_count(),
+        tree: c.tree_id(),
+        first_parent: c.parent_id(0).ok(),
     })
 }
 
@@ -349,6 +368,269 @@ pub fn commits_since(
         walk.hide(since)?;
     }
     read_walk(repo, walk)
+}
+
+/// The directories of one package, as the git adapter matches them against trees.
+#[derive(Debug, Clone, Default)]
+pub struct PathFilter {
+    /// Repository-relative directories (or files), normalized; `""` is the whole tree.
+    pub paths: Vec<String>,
+    /// Paths under those whose changes do not count.
+    pub exclude: Vec<String>,
+}
+
+/// Whether `path` is `dir` or lies under it (`""` holds everything).
+fn under(path: &str, dir: &str) -> bool {
+    dir.is_empty()
+        || path
+            .strip_prefix(dir)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The id and mode of the entry at `path` in `tree` (`None`: nothing there).
+fn entry_at(tree: Option<&git2::Tree<'_>>, path: &str) -> Option<(Oid, i32)> {
+    let tree = tree?;
+    if path.is_empty() {
+        return Some((tree.id(), 0o040000));
+    }
+    tree.get_path(Path::new(path))
+        .ok()
+        .map(|e| (e.id(), e.filemode()))
+}
+
+impl PathFilter {
+    /// Whether a commit whose tree is `new` changes a file of the package against `old` (its
+    /// first parent's tree; `None` for a root commit, the empty tree). An unchanged entry id
+    /// at a path means nothing under it changed, so only the package's own directories are
+    /// looked up, never the whole tree; only where `exclude` applies are the two subtrees
+    /// compared file by file.
+    pub fn touched(
+        &self,
+        repo: &Repository,
+        old: Option<&git2::Tree<'_>>,
+        new: &git2::Tree<'_>,
+    ) -> Result<bool, HistoryError> {
+        for path in &self.paths {
+            if entry_at(old, path) == entry_at(Some(new), path) {
+                continue;
+            }
+            let excluded: Vec<&String> = self
+                .exclude
+                .iter()
+                .filter(|x| under(x, path) || under(path, x))
+                .collect();
+            if excluded.is_empty() {
+                return Ok(true);
+            }
+            if excluded.iter().any(|x| under(path, x)) {
+                // The whole directory is excluded.
+                continue;
+            }
+            let mut options = git2::DiffOptions::new();
+            options.pathspec(if path.is_empty() { "." } else { path.as_str() });
+            options.skip_binary_check(true);
+            let diff = repo.diff_tree_to_tree(old, Some(new), Some(&mut options))?;
+            let counts = diff.deltas().any(|d| {
+                [d.old_file().path(), d.new_file().path()]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.to_str())
+                    .any(|p| under(p, path) && !excluded.iter().any(|x| under(p, x)))
+            });
+            if counts {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Commits reachable from `head` but not from `since`, newest first, each with whether it
+/// changes a file of `filter` against its first parent ([`PathFilter::touched`]). A merge is
+/// never judged by its own diff (that is the whole branch it brings in, whose commits are
+/// listed and judged on their own): its flag is `false`.
+pub fn commits_since_touching(
+    repo: &Repository,
+    head: Oid,
+    since: Option<Oid>,
+    filter: &PathFilter,
+) -> Result<Vec<(RawCommit, bool)>, HistoryError> {
+    let mut walk = repo.revwalk()?;
+    walk.set_sorting(Sort::TOPOLOGICAL | Sort::TIME)?;
+    walk.push(head)?;
+    if let Some(since) = since {
+        walk.hide(since)?;
+    }
+    let shallow = repo.is_shallow();
+    let mut cache = super::touch_cache::TouchCache::open(repo, filter);
+    let mut out = Vec::new();
+    for id in walk {
+        let commit = repo.find_commit(id?)?;
+        let touched = match cache.get(commit.id()) {
+            Some(t) => t,
+            None => {
+                let t = touched_commit(repo, &commit, filter, shallow)?;
+                cache.put(commit.id(), t);
+                t
+            }
+        };
+        out.push((view(&commit, |v| v.to_raw()), touched));
+    }
+    cache.save();
+    Ok(out)
+}
+
+/// What [`touched_each_shaped`] needs of one commit, kept from a [`CommitView`] while the
+/// history is read: its tree, first parent and number of parents.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// The commit's tree.
+    pub tree: Oid,
+    /// Its first parent.
+    pub first_parent: Option<Oid>,
+    /// Its number of parents.
+    pub parents: usize,
+}
+
+impl Shape {
+    /// The shape of a commit as read.
+    pub fn of(c: &CommitView<'_>) -> Shape {
+        Shape {
+            tree: c.tree,
+            first_parent: c.first_parent,
+            parents: c.parents,
+        }
+    }
+}
+
+/// For each of `ids`, whether it changes a file of `filter` against its first parent, as
+/// [`commits_since_touching`] judges it (a merge: `false`), for commits already read
+/// (`shapes[i]` is `ids[i]`'s): only trees are read, each looked up once, on several threads,
+/// the remembered answers ([`super::touch_cache`]) first.
+pub fn touched_each_shaped(
+    repo: &Repository,
+    ids: &[Oid],
+    shapes: &[Shape],
+    filter: &PathFilter,
+) -> Result<Vec<bool>, HistoryError> {
+    let mut cache = super::touch_cache::TouchCache::open(repo, filter);
+    let tree_of: std::collections::HashMap<Oid, Oid> = ids
+        .iter()
+        .copied()
+        .zip(shapes.iter().map(|s| s.tree))
+        .collect();
+    let missing: Vec<usize> = (0..ids.len().min(shapes.len()))
+        .filter(|&i| cache.get(ids[i]).is_none())
+        .collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    let computed: Vec<bool> = if threads < 2 || missing.len() < 4096 {
+        shaped_chunk(repo, ids, shapes, &missing, &tree_of, filter)?
+    } else {
+        let dir = repo.path().to_path_buf();
+        let size = missing.len().div_ceil(threads);
+        std::thread::scope(|scope| -> Result<Vec<bool>, HistoryError> {
+            let handles: Vec<_> = missing
+                .chunks(size)
+                .map(|part| {
+                    let (dir, tree_of) = (&dir, &tree_of);
+                    scope.spawn(move || -> Result<Vec<bool>, HistoryError> {
+                        shaped_chunk(&Repository::open(dir)?, ids, shapes, part, tree_of, filter)
+                    })
+                })
+                .collect();
+            let mut out = Vec::with_capacity(missing.len());
+            for handle in handles {
+                out.extend(handle.join().map_err(|_| {
+                    HistoryError::Git(git2::Error::from_str("a thread reading history panicked"))
+                })??);
+            }
+            Ok(out)
+        })?
+    };
+    let mut fresh = vec![None; ids.len()];
+    for (&i, &touched) in missing.iter().zip(&computed) {
+        cache.put(ids[i], touched);
+        fresh[i] = Some(touched);
+    }
+    cache.save();
+    Ok((0..ids.len())
+        .map(|i| fresh[i].or_else(|| cache.get(ids[i])).unwrap_or(false))
+        .collect())
+}
+
+/// [`touched_each_shaped`] for the commits at `which`, on one thread.
+fn shaped_chunk(
+    repo: &Repository,
+    ids: &[Oid],
+    shapes: &[Shape],
+    which: &[usize],
+    tree_of: &std::collections::HashMap<Oid, Oid>,
+    filter: &PathFilter,
+) -> Result<Vec<bool>, HistoryError> {
+    type Entries = Vec<Option<(Oid, i32)>>;
+    let shallow = repo.is_shallow();
+    let mut memo: std::collections::HashMap<Oid, Entries> = std::collections::HashMap::new();
+    let mut entries = |tree: Oid| -> Result<Entries, HistoryError> {
+        if let Some(e) = memo.get(&tree) {
+            return Ok(e.clone());
+        }
+        let t = repo.find_tree(tree)?;
+        let e: Entries = filter.paths.iter().map(|p| entry_at(Some(&t), p)).collect();
+        // Only a commit's first parent looks its tree up again: a small memo is enough.
+        if memo.len() > 4096 {
+            memo.clear();
+        }
+        memo.insert(tree, e.clone());
+        Ok(e)
+    };
+    let mut out = Vec::with_capacity(which.len());
+    for &i in which {
+        let shape = shapes[i];
+        let touched = match (shape.parents, shape.first_parent) {
+            (1, Some(parent)) => {
+                let parent_tree = match tree_of.get(&parent) {
+                    Some(&t) => Some(t),
+                    None => match repo.find_commit(parent) {
+                        Ok(c) => Some(c.tree_id()),
+                        Err(e) if shallow && e.code() == ErrorCode::NotFound => None,
+                        Err(e) => return Err(e.into()),
+                    },
+                };
+                match parent_tree {
+                    // The edge of a shallow clone: counted, as in `touched_commit`.
+                    None => true,
+                    Some(old) if entries(old)? == entries(shape.tree)? => false,
+                    Some(_) if filter.exclude.is_empty() => true,
+                    Some(_) => touched_commit(repo, &repo.find_commit(ids[i])?, filter, shallow)?,
+                }
+            }
+            _ => touched_commit(repo, &repo.find_commit(ids[i])?, filter, shallow)?,
+        };
+        out.push(touched);
+    }
+    Ok(out)
+}
+
+/// Whether `commit` changes a file of `filter` against its first parent (a merge: `false`).
+fn touched_commit(
+    repo: &Repository,
+    commit: &git2::Commit<'_>,
+    filter: &PathFilter,
+    shallow: bool,
+) -> Result<bool, HistoryError> {
+    Ok(match commit.parent_count() {
+        0 => filter.touched(repo, None, &commit.tree()?)?,
+        1 => match commit.parent(0) {
+            Ok(parent) => filter.touched(repo, Some(&parent.tree()?), &commit.tree()?)?,
+            // The edge of a shallow clone: its first parent is not here, so its diff is
+            // unknown; it counts for the package rather than being lost.
+            Err(e) if shallow && e.code() == ErrorCode::NotFound => true,
+            Err(e) => return Err(e.into()),
+        },
+        _ => false,
+    })
 }
 
 /// The author (name, email) of each commit reachable from `from`, newest first, shown to `f`

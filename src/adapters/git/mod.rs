@@ -3,6 +3,7 @@
 pub mod history;
 pub mod lock;
 pub mod sign;
+pub mod touch_cache;
 
 use git2::{ErrorCode, Oid, Repository, Signature, Status, StatusOptions};
 use std::path::{Path, PathBuf};

@@ -293,6 +293,8 @@ mod tests {
             email: &raw.email,
             time: raw.time,
             parents: raw.parents,
+            tree: Oid::ZERO_SHA1,
+            first_parent: None,
         }
     }
 

@@ -10,6 +10,7 @@ use std::sync::{Mutex, PoisonError};
 use crate::adapters::git::history::{self, HistoryError};
 use crate::adapters::templates::{TemplateError, Templates};
 use crate::config::environ::Environ;
+use crate::config::packages::PackageConfig;
 use crate::config::Config;
 use crate::core::changelog::{self, Authors, ReleaseInfo};
 use crate::core::plan;
@@ -31,6 +32,9 @@ pub enum ChangelogError {
     /// The rendered text cannot be written.
     #[error("cannot write the changelog to a temporary file: {0}")]
     Output(#[source] std::io::Error),
+    /// The package's plan cannot be made.
+    #[error(transparent)]
+    Package(#[from] Box<crate::app::packages::PackagesError>),
 }
 
 /// What a changelog is made from.
@@ -47,12 +51,38 @@ pub struct Source<'a> {
     pub now: i64,
     /// The environment: the GitHub token and API for contributors' logins.
     pub environ: &'a Environ,
+    /// One package of `[packages]` (`--package`): only its tags and commits.
+    pub package: Option<&'a str>,
+}
+
+impl Source<'_> {
+    /// The package, with its configuration, when one is chosen and configured.
+    fn package(&self) -> Option<(&str, &PackageConfig)> {
+        let name = self.package?;
+        self.config
+            .packages
+            .get_key_value(name)
+            .map(|(n, p)| (n.as_str(), p))
+    }
 }
 
 /// The changes since the last release, as `bump` would write them.
 pub fn unreleased(source: &Source<'_>) -> Result<String, ChangelogError> {
     let repo = source.repo;
     let config = source.config;
+    if let Some(name) = source.package {
+        crate::app::packages::check_selection(config, Some(name)).map_err(Box::new)?;
+        let plan =
+            crate::app::packages::gather(repo, config, &plan::PlanOptions::default(), Some(name))
+                .map_err(Box::new)?;
+        let (counted, previous_tag) = plan
+            .packages
+            .into_iter()
+            .next()
+            .map(|p| (p.plan.commits, p.plan.current_tag))
+            .unwrap_or_default();
+        return render_unreleased(source, &counted, previous_tag);
+    }
     let head = history::head_commit(repo)?;
     let tags = history::version_tags(repo, &config.tag_prefix)?;
     let current = history::latest_reachable(repo, head, &tags, true)?;
@@ -69,6 +99,17 @@ pub fn unreleased(source: &Source<'_>) -> Result<String, ChangelogError> {
         &crate::core::version::BumpRules::from_config(&config.bump),
     );
     let previous_tag = current.map(|t| t.name.clone());
+    render_unreleased(source, &counted, previous_tag)
+}
+
+/// The unreleased section of `counted`, the commits since `previous_tag`.
+fn render_unreleased(
+    source: &Source<'_>,
+    counted: &[plan::PlannedCommit],
+    previous_tag: Option<String>,
+) -> Result<String, ChangelogError> {
+    let (repo, config) = (source.repo, source.config);
+    let counted = counted.to_vec();
     // The same lookup as `bump`'s, so the preview lists contributors as the release will.
     let authors = config.changelog.contributors.then(|| {
         crate::app::authors::authors(
@@ -102,7 +143,14 @@ pub fn whole_history(
         return Err(HistoryError::Shallow.into());
     }
     let head = history::head_commit(repo)?;
-    let tags = history::version_tags(repo, &config.tag_prefix)?;
+    if let Some(name) = source.package {
+        crate::app::packages::check_selection(config, Some(name)).map_err(Box::new)?;
+    }
+    let package = source.package();
+    let tags = match package {
+        Some((name, p)) => history::prefixed_tags(repo, &p.tag_prefix_of(name))?,
+        None => history::version_tags(repo, &config.tag_prefix)?,
+    };
     let mut out = |text: &str| emit(text).map_err(ChangelogError::Output);
     out(changelog::HEADER)?;
     out("\n")?;
@@ -117,12 +165,20 @@ pub fn whole_history(
     // Release commits count for nothing, as in `plan` and `bump` (a merge always counts
     // for its commits; see `plan::without_release_commits`).
     let release_header = plan::release_header_pattern(&config.commit.message);
+    let packages_header = crate::core::packages::release_header_pattern(&config.commit.message);
+    // With a package: the commits its scopes name, in traversal order.
+    let mut scoped: Vec<bool> = Vec::new();
+    let mut shapes: Vec<history::Shape> = Vec::new();
     let split = history::split(repo, head, &stable, |c| {
         let header = c.message.lines().next().unwrap_or_default();
+        if let Some((_, p)) = package {
+            scoped.push(crate::core::packages::scope_matches(c.message, &p.scopes));
+            shapes.push(history::Shape::of(c));
+        }
         if c.parents <= 1
-            && release_header
-                .as_ref()
-                .is_some_and(|re| re.is_match(header))
+            && [&release_header, &packages_header]
+                .iter()
+                .any(|re| re.as_ref().is_some_and(|re| re.is_match(header)))
         {
             // An empty message is no Conventional Commit: kept as not counted.
             digests.add(&history::CommitView { message: "", ..*c })
@@ -159,11 +215,42 @@ pub fn whole_history(
             authors: authors.get(i),
         })
         .collect();
+    // With a package: whether each commit belongs to it (its paths, or its scopes).
+    let belongs: Option<Vec<bool>> = match package {
+        Some((_, p)) => {
+            let filter = history::PathFilter {
+                paths: p.paths(),
+                exclude: p.excludes(),
+            };
+            let touched = history::touched_each_shaped(repo, &split.ids, &shapes, &filter)?;
+            Some(
+                touched
+                    .into_iter()
+                    .zip(&scoped)
+                    .map(|(t, s)| t || *s)
+                    .collect(),
+            )
+        }
+        None => None,
+    };
     let rules = crate::core::version::BumpRules::from_config(&config.bump);
     let sections = &config.changelog;
     let render_one = |i: usize| -> Result<String, ChangelogError> {
         let release = &split.releases[i];
-        let counted = digests.planned(&split.ids, &split.commits, &release.commits, &rules);
+        let mine: Vec<u32>;
+        let commits = match &belongs {
+            Some(b) => {
+                mine = release
+                    .commits
+                    .iter()
+                    .copied()
+                    .filter(|&c| b.get(c as usize).copied().unwrap_or(false))
+                    .collect();
+                &mine
+            }
+            None => &release.commits,
+        };
+        let counted = digests.planned(&split.ids, &split.commits, commits, &rules);
         let model = changelog::release_model(&counted, &infos[i], sections);
         Ok(templates.changelog(std::slice::from_ref(&model))?)
     };

@@ -1,0 +1,397 @@
+//! `[packages.NAME]`: several packages in one repository, each with its own version, tags and
+//! changelog.
+//!
+//! ```toml
+//! [packages.api]
+//! path = "services/api"          # commits changing it belong to it
+//! depends_on = ["core"]          # a release of core releases api (patch)
+//! [packages.core]
+//! path = "libs/core"
+//! tag_prefix = "core@"           # core@1.4.0 (default: core-v1.4.0)
+//! ```
+//!
+//! Without `[packages]` the repository is one package at its root, as it always was.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::config::image::ImageConfig;
+use crate::config::VersionFile;
+
+/// One `[packages.NAME]` table.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct PackageConfig {
+    /// The package's directory, relative to the repository root: a commit that changes a file
+    /// under it belongs to the package. Required unless `scopes` is given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Directories the package lived in before it moved: commits changing them belong to it too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub former_paths: Vec<String>,
+    /// Conventional-commit scopes that belong to the package whatever files they change
+    /// (`feat(api): ...`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// Paths (relative to the repository root) whose changes do not count for the package.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+    /// Prefix of the package's tags (default `NAME-v`, giving `NAME-v1.4.0`; `NAME@` gives
+    /// `NAME@1.4.0`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag_prefix: Option<String>,
+    /// The package's changelog (default `<path>/CHANGELOG.md`, or `CHANGELOG-NAME.md` without
+    /// a path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changelog: Option<String>,
+    /// Files whose version is rewritten on the package's release: paths, or tables with
+    /// `path` and `regex` as in `[[version_files]]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub version_files: Vec<PackageVersionFile>,
+    /// Packages this one depends on: each release of one of them releases this package too
+    /// (at least a patch). Empty: the packages its Cargo.toml or package.json version files
+    /// list as dependencies.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// The package's container image (not built per package yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageConfig>,
+    /// Several images of the package, each for one container (not built per package yet).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<NamedImage>,
+}
+
+impl PackageConfig {
+    /// The tag prefix of package `name`.
+    pub fn tag_prefix_of(&self, name: &str) -> String {
+        self.tag_prefix
+            .clone()
+            .unwrap_or_else(|| format!("{name}-v"))
+    }
+
+    /// The changelog of package `name`, relative to the repository root.
+    pub fn changelog_of(&self, name: &str) -> String {
+        if let Some(c) = &self.changelog {
+            return c.clone();
+        }
+        match self.path.as_deref().map(normalize) {
+            Some(p) if !p.is_empty() => format!("{p}/CHANGELOG.md"),
+            _ => format!("CHANGELOG-{name}.md"),
+        }
+    }
+
+    /// Every directory whose changes belong to the package: `path` and `former_paths`,
+    /// normalized (`""` is the whole repository).
+    pub fn paths(&self) -> Vec<String> {
+        self.path
+            .iter()
+            .chain(&self.former_paths)
+            .map(|p| normalize(p))
+            .collect()
+    }
+
+    /// The `exclude` paths, normalized.
+    pub fn excludes(&self) -> Vec<String> {
+        self.exclude.iter().map(|p| normalize(p)).collect()
+    }
+
+    /// The version files as `[[version_files]]` entries.
+    pub fn version_files(&self) -> Vec<VersionFile> {
+        self.version_files
+            .iter()
+            .map(|f| match f {
+                PackageVersionFile::Path(path) => VersionFile {
+                    path: path.clone(),
+                    regex: None,
+                },
+                PackageVersionFile::File(f) => f.clone(),
+            })
+            .collect()
+    }
+}
+
+/// A repository-relative directory without `./`, duplicate or trailing slashes; `.` and `""`
+/// are the root (`""`).
+pub fn normalize(path: &str) -> String {
+    path.split('/')
+        .filter(|part| !part.is_empty() && *part != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// One entry of a package's `version_files`: a path, or a table with a regex.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum PackageVersionFile {
+    /// A file whose kind comes from its name (`Cargo.toml`, `package.json`, plain text).
+    Path(String),
+    /// A file with a regex, as in `[[version_files]]`.
+    File(VersionFile),
+}
+
+/// A string is a path, a table a `[[version_files]]` entry, whose own errors keep their place.
+impl<'de> Deserialize<'de> for PackageVersionFile {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entry;
+        impl<'de> serde::de::Visitor<'de> for Entry {
+            type Value = PackageVersionFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a path, or a table with `path` and optionally `regex`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PackageVersionFile, E> {
+                Ok(PackageVersionFile::Path(v.to_string()))
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                map: M,
+            ) -> Result<PackageVersionFile, M::Error> {
+                VersionFile::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(PackageVersionFile::File)
+            }
+        }
+        deserializer.deserialize_any(Entry)
+    }
+}
+
+/// One of a package's `images`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NamedImage {
+    /// The image's name within the package.
+    pub name: String,
+    /// `host[:port]/path` of the repository it is pushed to.
+    pub repository: String,
+    /// The task definition's container that runs it (default: `name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// The build context, relative to the repository root (default `.`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// The Dockerfile, relative to the repository root (default `<context>/Dockerfile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dockerfile: Option<String>,
+}
+
+/// Check the `[packages]` tables; an error is the dotted key at fault and what is wrong.
+pub fn validate(
+    packages: &BTreeMap<String, PackageConfig>,
+    root_tag_prefix: &str,
+) -> Result<(), (String, String)> {
+    let key = |name: &str, k: &str| format!("packages.{name}.{k}");
+    let mut prefixes: BTreeMap<String, &str> = BTreeMap::new();
+    for (name, p) in packages {
+        if !valid_name(name) {
+            return Err((
+                format!("packages.{name}"),
+                format!("`{name}` cannot name a package: use letters, digits, `-`, `_` and `.`, starting with a letter or digit"),
+            ));
+        }
+        if p.path.is_none() && p.scopes.is_empty() {
+            return Err((
+                format!("packages.{name}"),
+                "a package needs `path` (its directory) or `scopes`".into(),
+            ));
+        }
+        for (k, paths) in [
+            ("path", p.path.iter().collect::<Vec<_>>()),
+            ("former_paths", p.former_paths.iter().collect()),
+            ("exclude", p.exclude.iter().collect()),
+        ] {
+            for path in paths {
+                if path.starts_with('/')
+                    || path.split('/').any(|part| part == "..")
+                    || path.contains('\\')
+                {
+                    return Err((
+                        key(name, k),
+                        format!("`{path}` must be a path inside the repository, relative to its root, with `/` between parts"),
+                    ));
+                }
+            }
+        }
+        if let Some(s) = p.scopes.iter().find(|s| s.trim().is_empty()) {
+            return Err((key(name, "scopes"), format!("`{s}` is not a scope")));
+        }
+        let prefix = p.tag_prefix_of(name);
+        if prefix.is_empty()
+            || prefix
+                .chars()
+                .any(|c| c.is_whitespace() || "~^:?*[\\".contains(c))
+        {
+            return Err((
+                key(name, "tag_prefix"),
+                format!("`{prefix}` cannot start a package's git tag names"),
+            ));
+        }
+        // A prefix the root's or another package's also matches would read the other's tags.
+        if let Some(other) = prefixes.insert(prefix.clone(), name) {
+            return Err((
+                key(name, "tag_prefix"),
+                format!("`{prefix}` is also the tag prefix of package {other}: give each package its own"),
+            ));
+        }
+        if prefix == root_tag_prefix {
+            return Err((
+                key(name, "tag_prefix"),
+                format!("`{prefix}` is the root `tag_prefix`: give the package its own"),
+            ));
+        }
+        for dep in &p.depends_on {
+            if dep == name {
+                return Err((
+                    key(name, "depends_on"),
+                    format!("package {name} cannot depend on itself"),
+                ));
+            }
+            if !packages.contains_key(dep) {
+                let known: Vec<&str> = packages.keys().map(String::as_str).collect();
+                return Err((
+                    key(name, "depends_on"),
+                    format!("no package `{dep}`: the packages are {}", known.join(", ")),
+                ));
+            }
+        }
+        for (i, f) in p.version_files().iter().enumerate() {
+            if let Some(re) = &f.regex {
+                let compiled = regex::Regex::new(re)
+                    .map_err(|e| (key(name, "version_files"), format!("[{i}]: {e}")))?;
+                if compiled.captures_len() < 2 {
+                    return Err((
+                        key(name, "version_files"),
+                        format!("[{i}]: needs a capture group `(?P<version>...)`"),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(cycle) = cycle(packages) {
+        return Err((
+            key(&cycle[0], "depends_on"),
+            format!("a dependency cycle: {}", cycle.join(" -> ")),
+        ));
+    }
+    Ok(())
+}
+
+/// Letters, digits, `-`, `_` and `.`, starting with a letter or digit: a name that reads well
+/// in tags, commit messages and paths.
+fn valid_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// A `depends_on` cycle, as the names along it (the first repeated at the end).
+fn cycle(packages: &BTreeMap<String, PackageConfig>) -> Option<Vec<String>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Open,
+        Done,
+    }
+    fn visit<'a>(
+        name: &'a str,
+        packages: &'a BTreeMap<String, PackageConfig>,
+        marks: &mut BTreeMap<&'a str, Mark>,
+        path: &mut Vec<&'a str>,
+    ) -> Option<Vec<String>> {
+        match marks.get(name) {
+            Some(Mark::Done) => return None,
+            Some(Mark::Open) => {
+                let start = path.iter().position(|n| *n == name).unwrap_or(0);
+                let mut cycle: Vec<String> = path[start..].iter().map(|n| n.to_string()).collect();
+                cycle.push(name.to_string());
+                return Some(cycle);
+            }
+            None => {}
+        }
+        marks.insert(name, Mark::Open);
+        path.push(name);
+        for dep in packages
+            .get(name)
+            .map(|p| &p.depends_on)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(c) = visit(dep, packages, marks, path) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        marks.insert(name, Mark::Done);
+        None
+    }
+    let mut marks = BTreeMap::new();
+    for name in packages.keys() {
+        if let Some(c) = visit(name, packages, &mut marks, &mut Vec::new()) {
+            return Some(c);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkgs(text: &str) -> BTreeMap<String, PackageConfig> {
+        #[derive(Deserialize)]
+        struct T {
+            packages: BTreeMap<String, PackageConfig>,
+        }
+        toml::from_str::<T>(text).unwrap().packages
+    }
+
+    #[test]
+    fn defaults_follow_the_name_and_path() {
+        let p = pkgs("[packages.api]\npath = \"./services//api/\"\n");
+        let api = &p["api"];
+        assert_eq!(api.tag_prefix_of("api"), "api-v");
+        assert_eq!(api.changelog_of("api"), "services/api/CHANGELOG.md");
+        assert_eq!(api.paths(), vec!["services/api".to_string()]);
+        let p = pkgs("[packages.api]\nscopes = [\"api\"]\ntag_prefix = \"api@\"\n");
+        assert_eq!(p["api"].changelog_of("api"), "CHANGELOG-api.md");
+        assert_eq!(p["api"].tag_prefix_of("api"), "api@");
+        assert_eq!(normalize("."), "");
+    }
+
+    #[test]
+    fn version_files_take_paths_and_tables() {
+        let p = pkgs("[packages.a]\npath = \"a\"\nversion_files = [\"a/Cargo.toml\", { path = \"a/v.txt\", regex = \"v=(.*)\" }]\n");
+        let files = p["a"].version_files();
+        assert_eq!(files[0].path, "a/Cargo.toml");
+        assert_eq!(files[1].regex.as_deref(), Some("v=(.*)"));
+    }
+
+    #[test]
+    fn cycles_and_unknown_dependencies_are_refused() {
+        let p = pkgs("[packages.a]\npath = \"a\"\ndepends_on = [\"b\"]\n[packages.b]\npath = \"b\"\ndepends_on = [\"c\"]\n[packages.c]\npath = \"c\"\ndepends_on = [\"a\"]\n");
+        let (key, message) = validate(&p, "v").unwrap_err();
+        assert_eq!(key, "packages.a.depends_on");
+        assert!(message.contains("a -> b -> c -> a"), "{message}");
+        let p = pkgs("[packages.a]\npath = \"a\"\ndepends_on = [\"z\"]\n");
+        let (key, message) = validate(&p, "v").unwrap_err();
+        assert_eq!(key, "packages.a.depends_on");
+        assert!(message.contains("no package `z`"), "{message}");
+    }
+
+    #[test]
+    fn names_paths_and_prefixes_are_checked() {
+        for (text, key) in [
+            ("[packages.\"a b\"]\npath = \"a\"\n", "packages.a b"),
+            ("[packages.a]\n", "packages.a"),
+            ("[packages.a]\npath = \"../x\"\n", "packages.a.path"),
+            ("[packages.a]\npath = \"/x\"\n", "packages.a.path"),
+            (
+                "[packages.a]\npath = \"a\"\ntag_prefix = \"x\"\n[packages.b]\npath = \"b\"\ntag_prefix = \"x\"\n",
+                "packages.b.tag_prefix",
+            ),
+            ("[packages.a]\npath = \"a\"\ntag_prefix = \"v\"\n", "packages.a.tag_prefix"),
+        ] {
+            assert_eq!(validate(&pkgs(text), "v").unwrap_err().0, key, "{text}");
+        }
+        assert!(validate(&pkgs("[packages.a]\npath = \".\"\n"), "v").is_ok());
+    }
+}
