@@ -285,10 +285,16 @@ pub async fn status(ws: &Workspace, args: &StatusArgs) -> Result<ExitCode> {
                     .as_ref()
                     .and_then(|c| c.version.as_deref())
                     .unwrap_or("VERSION");
+                // A cluster of a fleet is continued through its environment.
+                let env = ws
+                    .config
+                    .environments
+                    .keys()
+                    .find(|e| s.env == **e || s.env.starts_with(&format!("{e}.")))
+                    .unwrap_or(&s.env);
                 out.push_str(&format!(
-                    ", paused before production traffic until {}: `release continue {version} --env {}`",
+                    ", paused before production traffic until {}: `release continue {version} --env {env}`",
                     hook.expires_at.as_deref().unwrap_or("its timeout"),
-                    s.env
                 ));
             }
             out.push('\n');

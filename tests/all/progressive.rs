@@ -614,3 +614,44 @@ fn linear_moves_production_traffic_in_equal_steps() {
     s.assert_runs("1.1.0");
     assert_eq!(s.history()[0]["strategy"], "linear");
 }
+
+#[test]
+fn each_wave_of_a_fleet_pauses_for_its_own_continue() {
+    let s = stage(
+        0.4,
+        &web_and_worker(),
+        "strategy = \"blue_green\"\npause_before_shift = true\napprovers = [\"bob\"]\n\n[[environments.production.targets]]\nregion = \"eu-west-1\"\ncluster = \"prod-eu\"\nwave = 2",
+    );
+    s.fleet.create_environment_in(
+        Some("eu-west-1"),
+        "prod-eu",
+        &["web", "worker"],
+        &reference(s.digest("1.0.0")),
+    );
+    let run = s.spawn(&["deploy", "1.1.0", "--env", "production"]);
+    run.wait_for("paused before production traffic");
+    s.release_as("bob", &["continue", "1.1.0", "--env", "production"])
+        .success();
+    run.wait_for("wave 2: production.eu-west-1.prod-eu");
+    run.wait_for("paused before production traffic");
+    // The first wave's approval was given before this wave started: it holds.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    s.assert_runs_in(None, "prod", "1.1.0");
+    let status = crate::support::stdout(&s.release(&["status"]).success());
+    assert!(
+        status.contains("release continue 1.1.0 --env production`"),
+        "{status}"
+    );
+    let out = s
+        .release_as("bob", &["continue", "1.1.0", "--env", "production"])
+        .success();
+    assert!(
+        crate::support::stdout(&out).contains("(production.eu-west-1.prod-eu)"),
+        "{}",
+        crate::support::stdout(&out)
+    );
+    let (status, err) = run.finish();
+    assert!(status.success(), "{err}");
+    s.assert_runs_in(None, "prod", "1.1.0");
+    s.assert_runs_in(Some("eu-west-1"), "prod-eu", "1.1.0");
+}

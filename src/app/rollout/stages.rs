@@ -163,7 +163,9 @@ impl Rollout<'_> {
         let version = record.version.clone().unwrap_or_default();
         let mut decisions: Vec<Approval> = Vec::new();
         let mut unreadable = Vec::new();
-        for gate in [continue_gate(env_name), env_name.to_string()] {
+        // A cluster of a fleet pauses for its environment's approvals.
+        let parent = self.parent_env(env_name);
+        for gate in [continue_gate(&parent), parent.clone()] {
             let entries = self.ledger.approval_entries(&gate, &version).await?;
             unreadable.extend(entries.unreadable);
             // Strictly after the deploy's start (timestamps are whole seconds): an approval to
@@ -260,20 +262,18 @@ impl Rollout<'_> {
         note: Option<String>,
     ) -> Result<(Approval, Vec<String>, Vec<String>), DeployError> {
         let env = self.env(env_name)?;
-        let record = self
-            .ledger
-            .current(env_name)
-            .await?
-            .filter(|r| {
-                r.action == Action::Deploy
-                    && r.status == Status::InProgress
-                    && r.version.as_deref() == Some(version)
-            })
-            .ok_or_else(|| {
-                DeployError::NotAllowed(format!(
-                    "no deploy of {version} is in progress in {env_name}: `release status` shows what runs and what waits there"
-                ))
-            })?;
+        let mut record = None;
+        for t in super::fleet::targets(env_name, env) {
+            if let Some(r) = self.paused_deploy(&t.name, version).await? {
+                record = Some(r);
+                break;
+            }
+        }
+        let record = record.ok_or_else(|| {
+            DeployError::NotAllowed(format!(
+                "no deploy of {version} is in progress in {env_name}: `release status` shows what runs and what waits there"
+            ))
+        })?;
         if !env.pause_before_shift {
             return Err(DeployError::NotAllowed(format!(
                 "{env_name} does not pause before production traffic (pause_before_shift): nothing to continue"
@@ -315,27 +315,67 @@ impl Rollout<'_> {
         version: &str,
     ) -> Result<(Vec<String>, Vec<String>), DeployError> {
         let env = self.env(env_name)?;
-        let Some(record) = self.ledger.current(env_name).await?.filter(|r| {
-            env.pause_before_shift
-                && r.action == Action::Deploy
+        let mut continued = Vec::new();
+        let mut missing: Vec<String> = Vec::new();
+        if !env.pause_before_shift {
+            return Ok((continued, missing));
+        }
+        // Every cluster of a fleet: a later wave may be the one waiting.
+        for t in super::fleet::targets(env_name, env) {
+            let regional = self.in_region(t.region.as_deref());
+            let Some(record) = regional.paused_deploy(&t.name, version).await? else {
+                continue;
+            };
+            let blockers = regional.continue_blockers(&t.name, &t.env, &record).await?;
+            if !blockers.is_empty() {
+                missing.extend(
+                    blockers
+                        .into_iter()
+                        .filter(|b| !missing.contains(b))
+                        .collect::<Vec<_>>(),
+                );
+                continue;
+            }
+            let pinned: Vec<String> = record
+                .services
+                .iter()
+                .filter_map(|s| s.service_deployment.clone())
+                .collect();
+            let views = regional.ecs.describe_service_deployments(&pinned).await?;
+            let paused: Vec<&ServiceDeploymentView> =
+                views.iter().filter(|v| v.awaiting().is_some()).collect();
+            for service in regional.continue_all(&paused).await {
+                continued.push(if t.name == env_name {
+                    service
+                } else {
+                    format!("{service} ({})", t.name)
+                });
+            }
+        }
+        Ok((continued, missing))
+    }
+
+    /// The deploy of `version` in progress in `name` (an environment, or a cluster of a
+    /// fleet by its ledger name).
+    async fn paused_deploy(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<Record>, DeployError> {
+        Ok(self.ledger.current(name).await?.filter(|r| {
+            r.action == Action::Deploy
                 && r.status == Status::InProgress
                 && r.version.as_deref() == Some(version)
-        }) else {
-            return Ok((Vec::new(), Vec::new()));
-        };
-        let blockers = self.continue_blockers(env_name, env, &record).await?;
-        if !blockers.is_empty() {
-            return Ok((Vec::new(), blockers));
-        }
-        let pinned: Vec<String> = record
-            .services
+        }))
+    }
+
+    /// The configured environment `name` belongs to: itself, or the fleet it is a cluster of.
+    fn parent_env(&self, name: &str) -> String {
+        self.config
+            .environments
             .iter()
-            .filter_map(|s| s.service_deployment.clone())
-            .collect();
-        let views = self.ecs.describe_service_deployments(&pinned).await?;
-        let paused: Vec<&ServiceDeploymentView> =
-            views.iter().filter(|v| v.awaiting().is_some()).collect();
-        Ok((self.continue_all(&paused).await, Vec::new()))
+            .find(|(env_name, env)| env.targets.iter().any(|t| t.ledger_name(env_name) == name))
+            .map_or_else(|| name.to_string(), |(env_name, _)| env_name.clone())
     }
 }
 
