@@ -14,11 +14,19 @@ use crate::config::environments::Span;
 use crate::ledger::{Decision, Record, Status};
 use crate::util::redact::redact;
 
-async fn open<'a>(ws: &'a Workspace, run: Option<&RunArgs>) -> Result<Rollout<'a>> {
+/// The rollout, for the versions `env` runs (its package's) when one is given.
+async fn open<'a>(
+    ws: &'a Workspace,
+    run: Option<&RunArgs>,
+    env: Option<&str>,
+) -> Result<Rollout<'a>> {
     if ws.config.environments.is_empty() {
         bail!("release.toml has no [environments.<name>] section: nothing to deploy to (see README, \"Rollout\")");
     }
     let mut rollout = Rollout::open(&ws.repo, &ws.config, &ws.environ).await;
+    if let Some(env) = env {
+        rollout = rollout.for_env(env);
+    }
     if let Some(run) = run {
         rollout.lock_wait = Span::parse(&run.wait)
             .map_err(|e| anyhow::anyhow!("--wait: {e}"))?
@@ -30,12 +38,40 @@ async fn open<'a>(ws: &'a Workspace, run: Option<&RunArgs>) -> Result<Rollout<'a
 
 /// A version as given, without the tag prefix, checked.
 fn version_arg(ws: &Workspace, given: &str) -> Result<String> {
-    let v = given
-        .strip_prefix(ws.config.tag_prefix.as_str())
-        .unwrap_or(given);
+    version_of(ws, given, None)
+}
+
+/// The package `env` runs, if it names one.
+fn package_of<'w>(ws: &'w Workspace, env: &str) -> Option<&'w str> {
+    ws.config
+        .environments
+        .get(env)
+        .and_then(|e| e.package.as_deref())
+}
+
+/// A version of what `env` runs as given, without its tag prefix, checked.
+fn version_for(ws: &Workspace, given: &str, env: &str) -> Result<String> {
+    version_of(ws, given, package_of(ws, env))
+}
+
+fn version_of(ws: &Workspace, given: &str, package: Option<&str>) -> Result<String> {
+    let prefix = ws.config.tag_prefix_of(package);
+    let v = given.strip_prefix(prefix.as_str()).unwrap_or(given);
     semver::Version::parse(v)
         .map(|v| v.to_string())
         .map_err(|e| anyhow::anyhow!("`{given}` is not a version like 1.2.3 ({e})"))
+}
+
+/// A package's environment takes only versions the package was released with (its tag).
+fn package_release(ws: &Workspace, env: &str, version: &str) -> Result<()> {
+    let Some(package) = package_of(ws, env) else {
+        return Ok(());
+    };
+    let tag = format!("{}{version}", ws.config.tag_prefix_of(Some(package)));
+    if crate::adapters::git::tag_target(&ws.repo, &tag)?.is_none() {
+        bail!("{env} runs package {package}, which has no release {version} (no tag {tag} here): fetch the tags (`git fetch --tags`), or check the version (`release plan --package {package}`); nothing was changed");
+    }
+    Ok(())
 }
 
 fn finish(report: &DeployReport, json: bool) -> Result<ExitCode> {
@@ -54,17 +90,19 @@ fn finish(report: &DeployReport, json: bool) -> Result<ExitCode> {
 }
 
 pub async fn deploy(ws: &Workspace, args: &DeployArgs) -> Result<ExitCode> {
-    let mut rollout = open(ws, Some(&args.run)).await?;
+    let mut rollout = open(ws, Some(&args.run), Some(&args.env)).await?;
     rollout.rerun_migrations = args.rerun_migrations;
-    let version = version_arg(ws, &args.version)?;
+    let version = version_for(ws, &args.version, &args.env)?;
+    package_release(ws, &args.env, &version)?;
     let report = rollout.deploy(&args.env, &version).await?;
     finish(&report, args.run.json)
 }
 
 pub async fn promote(ws: &Workspace, args: &PromoteArgs) -> Result<ExitCode> {
-    let mut rollout = open(ws, Some(&args.run)).await?;
+    let mut rollout = open(ws, Some(&args.run), Some(&args.to)).await?;
     rollout.rerun_migrations = args.rerun_migrations;
-    let version = version_arg(ws, &args.version)?;
+    let version = version_for(ws, &args.version, &args.to)?;
+    package_release(ws, &args.to, &version)?;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if interactive
         && !args.yes
@@ -96,14 +134,15 @@ pub async fn promote(ws: &Workspace, args: &PromoteArgs) -> Result<ExitCode> {
 }
 
 pub async fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Result<ExitCode> {
-    let version = version_arg(ws, &args.version)?;
     let Some(env) = args.env.as_deref() else {
+        let version = version_arg(ws, &args.version)?;
         // A held major release needs the ledger, not an environment.
         let rollout = Rollout::open(&ws.repo, &ws.config, &ws.environ).await;
         return decide_release(&rollout, args, &version, decision).await;
     };
-    let rollout = open(ws, None).await?;
-    let tag = format!("{}{version}", ws.config.tag_prefix);
+    let version = version_for(ws, &args.version, env)?;
+    let rollout = open(ws, None, Some(env)).await?;
+    let tag = format!("{}{version}", ws.config.tag_prefix_of(package_of(ws, env)));
     if crate::adapters::git::tag_target(&ws.repo, &tag)?.is_none() {
         bail!("there is no release {version} (no tag {tag} here): fetch the tags (`git fetch --tags`) or check the version");
     }
@@ -161,8 +200,8 @@ pub async fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Re
 
 /// `release continue`: approve a paused deploy to go on; continued once approvals are in.
 pub async fn continue_deploy(ws: &Workspace, args: &ContinueArgs) -> Result<ExitCode> {
-    let version = version_arg(ws, &args.version)?;
-    let rollout = open(ws, None).await?;
+    let version = version_for(ws, &args.version, &args.env)?;
+    let rollout = open(ws, None, Some(&args.env)).await?;
     let note = args.note.clone().filter(|n| !n.trim().is_empty());
     let (approval, continued, missing) = rollout.continue_deploy(&args.env, &version, note).await?;
     if args.json {
@@ -223,8 +262,12 @@ async fn decide_release(
 }
 
 pub async fn rollback(ws: &Workspace, args: &RollbackArgs) -> Result<ExitCode> {
-    let rollout = open(ws, Some(&args.run)).await?;
-    let to = args.to.as_deref().map(|v| version_arg(ws, v)).transpose()?;
+    let rollout = open(ws, Some(&args.run), Some(&args.env)).await?;
+    let to = args
+        .to
+        .as_deref()
+        .map(|v| version_for(ws, v, &args.env))
+        .transpose()?;
     let report = rollout.rollback(&args.env, to.as_deref()).await?;
     finish(&report, args.run.json)
 }
@@ -251,7 +294,7 @@ fn describe_record(r: &Record) -> String {
 }
 
 pub async fn status(ws: &Workspace, args: &StatusArgs) -> Result<ExitCode> {
-    let rollout = open(ws, None).await?;
+    let rollout = open(ws, None, None).await?;
     let mut all = rollout.status().await?;
     if let Some(env) = &args.env {
         if !ws.config.environments.contains_key(env) {
@@ -265,9 +308,13 @@ pub async fn status(ws: &Workspace, args: &StatusArgs) -> Result<ExitCode> {
     }
     let mut out = String::new();
     for s in &all {
+        let name = match &s.package {
+            Some(p) => format!("{} (package {p})", s.env),
+            None => s.env.clone(),
+        };
         match &s.current {
-            Some(r) => out.push_str(&format!("{}: {}\n", s.env, describe_record(r))),
-            None => out.push_str(&format!("{}: nothing deployed yet\n", s.env)),
+            Some(r) => out.push_str(&format!("{name}: {}\n", describe_record(r))),
+            None => out.push_str(&format!("{name}: nothing deployed yet\n")),
         }
         for d in &s.drift {
             out.push_str(&format!("  drift: {d}\n"));
@@ -326,7 +373,7 @@ pub async fn status(ws: &Workspace, args: &StatusArgs) -> Result<ExitCode> {
 }
 
 pub async fn history(ws: &Workspace, args: &HistoryArgs) -> Result<ExitCode> {
-    let rollout = open(ws, None).await?;
+    let rollout = open(ws, None, None).await?;
     let history = rollout.history(&args.env).await?;
     if args.json {
         print_json(&history)?;
@@ -348,7 +395,7 @@ pub async fn history(ws: &Workspace, args: &HistoryArgs) -> Result<ExitCode> {
 }
 
 pub async fn unlock(ws: &Workspace, env: &str) -> Result<ExitCode> {
-    let rollout = open(ws, None).await?;
+    let rollout = open(ws, None, None).await?;
     match rollout.unlock(env).await? {
         Some(holder) => outln!("removed the lock of {env} held by {holder}")?,
         None => outln!("{env} was not locked")?,

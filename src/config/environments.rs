@@ -46,6 +46,10 @@ pub enum LedgerBackend {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentConfig {
+    /// The package (`[packages.NAME]`) this environment runs: its versions, tags and images
+    /// instead of the root's (absent: the root's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
     /// The ECS cluster.
     pub cluster: String,
     /// The services deployed together; one failing rolls back all.
@@ -358,8 +362,11 @@ impl EnvironmentConfig {
 
     /// Whether `release cut` deploys here.
     pub fn deploys_on_cut(&self) -> bool {
-        self.on_cut
-            .unwrap_or(self.requires.is_none() && self.approvals == 0)
+        // `release cut` deploys the root's version: a package's environment gets its own.
+        self.package.is_none()
+            && self
+                .on_cut
+                .unwrap_or(self.requires.is_none() && self.approvals == 0)
     }
 
     /// The moving image tag of this environment, if any.
@@ -958,6 +965,7 @@ mod tests {
 
     fn env(requires: Option<&str>) -> EnvironmentConfig {
         EnvironmentConfig {
+            package: None,
             cluster: "c".into(),
             services: vec!["web".into()],
             container: "app".into(),

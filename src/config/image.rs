@@ -37,6 +37,23 @@ pub struct ImageConfig {
     pub keep_deployments: usize,
 }
 
+impl ImageConfig {
+    /// An image of `repository` with every other setting at its default.
+    pub fn for_repository(repository: &str) -> ImageConfig {
+        ImageConfig {
+            repository: repository.to_string(),
+            context: default_context(),
+            dockerfile: default_dockerfile(),
+            builder: BuilderKind::default(),
+            build_args: BTreeMap::new(),
+            extra_tags: Vec::new(),
+            create_repository: false,
+            build_args_from_ssm: BTreeMap::new(),
+            keep_deployments: default_keep_deployments(),
+        }
+    }
+}
+
 fn default_keep_deployments() -> usize {
     10
 }

@@ -92,6 +92,14 @@ impl Config {
         self.branches.iter().map(|b| b.name().to_string()).collect()
     }
 
+    /// The tag prefix of the versions `package` deploys (the root's without one).
+    pub fn tag_prefix_of(&self, package: Option<&str>) -> String {
+        match package.and_then(|p| self.packages.get(p).map(|c| (p, c))) {
+            Some((name, p)) => p.tag_prefix_of(name),
+            None => self.tag_prefix.clone(),
+        }
+    }
+
     /// Whether the repository holds several packages (`[packages]`).
     pub fn has_packages(&self) -> bool {
         !self.packages.is_empty()
@@ -515,6 +523,8 @@ impl Config {
         crate::config::environments::validate(&self.ledger, &self.environments)
             .map_err(|(key, message)| err(&key, message))?;
         packages::validate(&self.packages, &self.tag_prefix)
+            .map_err(|(key, message)| err(&key, message))?;
+        packages::validate_environments(&self.packages, &self.environments)
             .map_err(|(key, message)| err(&key, message))?;
         Ok(())
     }

@@ -53,10 +53,13 @@ pub struct PackageConfig {
     /// list as dependencies.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
-    /// The package's container image (not built per package yet).
+    /// The package's container image: what its environments (`package = "NAME"`) deploy to
+    /// their `container` (not built per package yet).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageConfig>,
-    /// Several images of the package, each for one container (not built per package yet).
+    /// Several images of the package, each for one container: a deploy of a version puts each
+    /// image's version tag on its container, in one new task definition revision (not built
+    /// per package yet).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<NamedImage>,
 }
@@ -93,6 +96,32 @@ impl PackageConfig {
     /// The `exclude` paths, normalized.
     pub fn excludes(&self) -> Vec<String> {
         self.exclude.iter().map(|p| normalize(p)).collect()
+    }
+
+    /// The images a deploy of the package puts on, as (container, image), the one for
+    /// `container` (the environment's) first: `image` runs there, else the `images` entry
+    /// mapped to it (the configuration makes sure there is one).
+    pub fn deployed_images(&self, container: &str) -> Vec<(String, ImageConfig)> {
+        let mut all: Vec<(String, ImageConfig)> = self
+            .image
+            .iter()
+            .map(|i| (container.to_string(), i.clone()))
+            .chain(self.images.iter().map(|i| {
+                let mut image = ImageConfig::for_repository(&i.repository);
+                if let Some(c) = &i.context {
+                    image.context = c.clone();
+                }
+                if let Some(d) = &i.dockerfile {
+                    image.dockerfile = d.clone();
+                }
+                (i.container_name().to_string(), image)
+            }))
+            .collect();
+        if let Some(at) = all.iter().position(|(c, _)| c == container) {
+            let primary = all.remove(at);
+            all.insert(0, primary);
+        }
+        all
     }
 
     /// The version files as `[[version_files]]` entries.
@@ -172,6 +201,77 @@ pub struct NamedImage {
     pub dockerfile: Option<String>,
 }
 
+impl NamedImage {
+    /// The container that runs it.
+    pub fn container_name(&self) -> &str {
+        self.container.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// Check the `package` of each environment: a package that exists and has an image, the same
+/// as that of the environment it requires; an error is the dotted key at fault and what is
+/// wrong.
+pub fn validate_environments(
+    packages: &BTreeMap<String, PackageConfig>,
+    environments: &BTreeMap<String, crate::config::environments::EnvironmentConfig>,
+) -> Result<(), (String, String)> {
+    for (env_name, env) in environments {
+        let key = format!("environments.{env_name}.package");
+        if let Some(name) = &env.package {
+            let Some(p) = packages.get(name) else {
+                let why = if packages.is_empty() {
+                    "release.toml has no [packages.NAME] section: declare the package, or remove `package` to deploy the root's versions".to_string()
+                } else {
+                    let known: Vec<&str> = packages.keys().map(String::as_str).collect();
+                    format!("no package `{name}`: the packages are {}", known.join(", "))
+                };
+                return Err((key, why));
+            };
+            if p.image.is_none() && p.images.is_empty() {
+                return Err((
+                    key,
+                    format!("package {name} has no `image` nor `images`: give it the image its environments deploy"),
+                ));
+            }
+            let mapped = p.images.iter().any(|i| i.container_name() == env.container);
+            match (&p.image, mapped) {
+                (None, false) => {
+                    return Err((
+                        key,
+                        format!("none of package {name}'s `images` runs in {env_name}'s container `{}`: set `container = \"{}\"` on the image it runs", env.container, env.container),
+                    ))
+                }
+                (Some(_), true) => {
+                    return Err((
+                        key,
+                        format!("package {name}'s `image` and one of its `images` both run in {env_name}'s container `{}`: keep one", env.container),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        let required = env
+            .requires
+            .as_ref()
+            .and_then(|r| environments.get(r).map(|e| (r, e)));
+        if let Some((r, required)) = required.filter(|(_, e)| e.package != env.package) {
+            let of = |p: &Option<String>| match p {
+                Some(p) => format!("package {p}"),
+                None => "the root's versions".to_string(),
+            };
+            return Err((
+                format!("environments.{env_name}.requires"),
+                format!(
+                    "{env_name} runs {} but requires {r}, which runs {}: a version can only come from an environment of the same package",
+                    of(&env.package),
+                    of(&required.package)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Check the `[packages]` tables; an error is the dotted key at fault and what is wrong.
 pub fn validate(
     packages: &BTreeMap<String, PackageConfig>,
@@ -207,6 +307,18 @@ pub fn validate(
                         format!("`{path}` must be a path inside the repository, relative to its root, with `/` between parts"),
                     ));
                 }
+            }
+        }
+        let mut containers = std::collections::BTreeSet::new();
+        for i in &p.images {
+            if !containers.insert(i.container_name()) {
+                return Err((
+                    key(name, "images"),
+                    format!(
+                        "two images run in container `{}`: give each its own `container`",
+                        i.container_name()
+                    ),
+                ));
             }
         }
         if let Some(s) = p.scopes.iter().find(|s| s.trim().is_empty()) {
@@ -355,6 +467,19 @@ mod tests {
         assert_eq!(p["api"].changelog_of("api"), "CHANGELOG-api.md");
         assert_eq!(p["api"].tag_prefix_of("api"), "api@");
         assert_eq!(normalize("."), "");
+    }
+
+    #[test]
+    fn the_image_of_the_environments_container_comes_first() {
+        let p = pkgs("[packages.api]\npath = \"api\"\nimages = [{ name = \"worker\", repository = \"r/w\" }, { name = \"api\", repository = \"r/a\", container = \"app\" }]\n");
+        let images = p["api"].deployed_images("app");
+        let order: Vec<(&str, &str)> = images
+            .iter()
+            .map(|(c, i)| (c.as_str(), i.repository.as_str()))
+            .collect();
+        assert_eq!(order, [("app", "r/a"), ("worker", "r/w")]);
+        let p = pkgs("[packages.api]\npath = \"api\"\nimages = [{ name = \"a\", repository = \"r/a\" }, { name = \"b\", repository = \"r/b\", container = \"a\" }]\n");
+        assert_eq!(validate(&p, "v").unwrap_err().0, "packages.api.images");
     }
 
     #[test]

@@ -713,6 +713,7 @@ mod tests {
 
     fn env() -> EnvironmentConfig {
         EnvironmentConfig {
+            package: None,
             cluster: "prod".into(),
             services: vec!["web".into()],
             container: "app".into(),

@@ -139,6 +139,14 @@ impl TaskDefinitionCopy {
             .map(|c| c.image().unwrap_or_default())
     }
 
+    /// Whether it has a container named `name`.
+    pub fn has_container(&self, name: &str) -> bool {
+        self.definition
+            .container_definitions()
+            .iter()
+            .any(|c| c.name() == Some(name))
+    }
+
     fn container(&self, name: &str) -> Result<&ContainerDefinition, EcsError> {
         let containers = self.definition.container_definitions();
         containers
@@ -263,27 +271,27 @@ impl Ecs {
         })
     }
 
-    /// `RegisterTaskDefinition`: a new revision of `from` where only `container`'s image is
-    /// `image`; every other field (secrets, environment, sizes, roles, tags) is kept. The ARN.
+    /// `RegisterTaskDefinition`: a new revision of `from` where only the named containers'
+    /// images change, each to its `(container, image)` pair; every other field (secrets,
+    /// environment, sizes, roles, tags) is kept. The ARN.
     pub async fn register_task_definition(
         &self,
         from: &TaskDefinitionCopy,
-        container: &str,
-        image: &str,
+        images: &[(&str, &str)],
     ) -> Result<String, EcsError> {
-        from.container(container)?;
+        for (container, _) in images {
+            from.container(container)?;
+        }
         let td = &from.definition;
         let containers = td
             .container_definitions()
             .iter()
             .map(|c| {
-                if c.name() == Some(container) {
-                    let mut c = c.clone();
+                let mut c = c.clone();
+                if let Some((_, image)) = images.iter().find(|(n, _)| c.name() == Some(*n)) {
                     c.image = Some(image.to_string());
-                    c
-                } else {
-                    c.clone()
                 }
+                c
             })
             .collect();
         let out = self

@@ -29,7 +29,12 @@ impl<'a> Rollout<'a> {
     /// release tag's tagger.
     pub async fn cutters(&self, version: &str) -> Result<Vec<String>, DeployError> {
         let mut who = (self.tagger)(version);
-        if let Some(info) = self.ledger.release(version).await? {
+        // `release cut` records the root's versions only.
+        let recorded = match self.package {
+            None => self.ledger.release(version).await?,
+            Some(_) => None,
+        };
+        if let Some(info) = recorded {
             who.extend(info.identity.iter().flat_map(Identity::names));
             who.push(info.cut_by);
         }
@@ -64,7 +69,7 @@ impl<'a> Rollout<'a> {
         digest: &str,
     ) -> Result<(), DeployError> {
         let fixed = (self.ledger.fix_digest(&ledger::ImageDigest {
-            version: version.to_string(),
+            version: self.digest_key(version),
             digest: digest.to_string(),
             image: image.map(str::to_string),
             by: self.by().await,
@@ -105,7 +110,11 @@ impl<'a> Rollout<'a> {
         digest: Option<&str>,
     ) -> Result<(deployment::ApprovalTally, Vec<String>), DeployError> {
         let entries = self.ledger.approval_entries(env_name, version).await?;
-        let fixed = self.ledger.digest(version).await?.map(|d| d.digest);
+        let fixed = self
+            .ledger
+            .digest(&self.digest_key(version))
+            .await?
+            .map(|d| d.digest);
         let (counted, ignored) =
             deployment::bound_to_digest(version, &entries.approvals, digest, fixed.as_deref());
         let cutters = self.cutters(version).await?;
@@ -128,7 +137,11 @@ impl<'a> Rollout<'a> {
                 deployment::completed_in(required_history, version).and_then(|r| r.digest.clone())
             );
         }
-        Ok(self.ledger.digest(version).await?.map(|d| d.digest))
+        Ok(self
+            .ledger
+            .digest(&self.digest_key(version))
+            .await?
+            .map(|d| d.digest))
     }
 
     /// Everything the gates of `env` judge `version` by, read once; approvals are counted
@@ -227,7 +240,7 @@ impl<'a> Rollout<'a> {
         {
             return Ok(Some(d));
         }
-        if let Some(d) = self.ledger.digest(version).await? {
+        if let Some(d) = self.ledger.digest(&self.digest_key(version)).await? {
             return Ok(Some(d.digest));
         }
         if let Some((_, d)) = self.images.recorded(version) {

@@ -13,7 +13,7 @@ impl<'a> Rollout<'a> {
         required_history: &[Record],
         version: &str,
     ) -> Result<(String, String), DeployError> {
-        let fixed = self.ledger.digest(version).await?;
+        let fixed = self.ledger.digest(&self.digest_key(version)).await?;
         let moved = |recorded: &str, source_name: String, found: &str| DeployError::DigestMoved {
             version: version.to_string(),
             recorded: recorded.to_string(),
@@ -448,18 +448,22 @@ impl<'a> Rollout<'a> {
         Ok(record.last_completed)
     }
 
-    /// A task definition per service running `image` in the configured container: the
-    /// current one if it already does, else a new revision of it.
+    /// A task definition per service running `image` in the configured container, and each
+    /// of a package's other images in its container where the task definition has one: the
+    /// current one if it already does, else one new revision of it.
     pub(super) async fn register(
         &self,
         env: &EnvironmentConfig,
         views: &[ServiceView],
+        version: &str,
         image: &str,
     ) -> Result<Vec<ServiceState>, DeployError> {
+        let mut images = vec![(env.container.clone(), image.to_string())];
+        images.extend(self.other_images(version).await?);
         let mut states = Vec::new();
         for view in views {
             let arn = self
-                .with_image(&view.name, &view.task_definition, &env.container, image)
+                .with_images(&view.name, &view.task_definition, &images)
                 .await?;
             states.push(ServiceState {
                 service: view.name.clone(),
@@ -469,6 +473,29 @@ impl<'a> Rollout<'a> {
             });
         }
         Ok(states)
+    }
+
+    /// A package's other images of `version`, each with its container: found by the
+    /// registry's tag of the version.
+    async fn other_images(&self, version: &str) -> Result<Vec<(String, String)>, DeployError> {
+        let mut found = Vec::new();
+        for (container, images) in &self.extra_images {
+            let why = |why| DeployError::NoImage {
+                version: version.to_string(),
+                why,
+            };
+            let (image, _) = images.tagged(version).await.map_err(why)?.ok_or_else(|| {
+                why(ImageSourceError::NotPushed {
+                    tag: format!(
+                        "{} (the image of container {container})",
+                        crate::core::image::version_tag_of(version)
+                    ),
+                    version: version.to_string(),
+                })
+            })?;
+            found.push((container.clone(), image));
+        }
+        Ok(found)
     }
 
     /// A task definition (`from`: an ARN or a family's latest revision) whose `container` runs
@@ -481,17 +508,40 @@ impl<'a> Rollout<'a> {
         container: &str,
         image: &str,
     ) -> Result<String, DeployError> {
+        self.with_images(label, from, &[(container.to_string(), image.to_string())])
+            .await
+    }
+
+    /// A task definition (`from`) where the first container of `images` runs its image, and
+    /// each other one its image where `from` has that container: `from` itself if it already
+    /// does, else one new revision of it; `label` names it in the progress.
+    async fn with_images(
+        &self,
+        label: &str,
+        from: &str,
+        images: &[(String, String)],
+    ) -> Result<String, DeployError> {
         let current = self.ecs.describe_task_definition(from).await?;
-        if current.image(container)? == image {
+        let mut wanted: Vec<(&str, &str)> = Vec::new();
+        for (i, (container, image)) in images.iter().enumerate() {
+            // The environment's container must be there; a package's other images go where
+            // their containers are.
+            if (i == 0 || current.has_container(container)) && current.image(container)? != image {
+                wanted.push((container, image));
+            }
+        }
+        if wanted.is_empty() {
             return Ok(current.arn().to_string());
         }
-        let arn = (self
-            .ecs
-            .register_task_definition(&current, container, image))
-        .await?;
+        let arn = (self.ecs.register_task_definition(&current, &wanted)).await?;
         self.say(&format!(
-            "{label}: registered {} with {image}",
-            deployment::short_name(&arn)
+            "{label}: registered {} with {}",
+            deployment::short_name(&arn),
+            wanted
+                .iter()
+                .map(|(_, image)| *image)
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
         Ok(arn)
     }
@@ -798,7 +848,9 @@ impl Step<DeployRun<'_, '_>> for DeployStep {
         let rollout = run.rollout;
         match self {
             DeployStep::Register => {
-                run.record.services = rollout.register(run.env, run.views, run.image).await?;
+                run.record.services = rollout
+                    .register(run.env, run.views, run.version, run.image)
+                    .await?;
                 rollout.ledger.write(run.record).await?;
             }
             DeployStep::Migrate => {

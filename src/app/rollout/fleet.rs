@@ -61,7 +61,7 @@ impl<'a> Rollout<'a> {
         };
         let prefix = self.config.tag_prefix.clone();
         let repo = self.repo;
-        Rollout {
+        let rollout = Rollout {
             config: self.config,
             ledger: self.ledger.clone(),
             ecs: Ecs::new(&aws),
@@ -70,11 +70,17 @@ impl<'a> Rollout<'a> {
             aws,
             tagger: Box::new(move |version| git::tagger(repo, &format!("{prefix}{version}"))),
             images: RegistryImages::new(repo.path(), self.config, self.environ),
+            package: None,
+            extra_images: Vec::new(),
             environ: self.environ,
             lock_wait: self.lock_wait,
             force_alarms: self.force_alarms,
             rerun_migrations: self.rerun_migrations,
             scans: std::sync::Mutex::new(std::collections::HashMap::new()),
+        };
+        match &self.package {
+            Some((package, container)) => rollout.for_package(package.clone(), container),
+            None => rollout,
         }
     }
 

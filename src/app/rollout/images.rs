@@ -42,7 +42,7 @@ impl From<PublishError> for ImageSourceError {
 /// version tag; environment tags put on by digest.
 pub struct RegistryImages<'a> {
     git_dir: PathBuf,
-    image: Option<&'a ImageConfig>,
+    image: Option<ImageConfig>,
     environ: &'a Environ,
     target: std::cell::OnceCell<PushTarget>,
 }
@@ -50,16 +50,24 @@ pub struct RegistryImages<'a> {
 impl<'a> RegistryImages<'a> {
     /// Images of `config`'s `[image]`, records in `git_dir`.
     pub fn new(git_dir: &Path, config: &'a Config, environ: &'a Environ) -> Self {
+        Self::of(git_dir, config.image.clone(), environ)
+    }
+
+    /// Images of `image` (a package's), records in `git_dir`.
+    pub fn of(git_dir: &Path, image: Option<ImageConfig>, environ: &'a Environ) -> Self {
         RegistryImages {
             git_dir: git_dir.to_path_buf(),
-            image: config.image.as_ref(),
+            image,
             environ,
             target: std::cell::OnceCell::new(),
         }
     }
 
     async fn target(&self) -> Result<(&PushTarget, Repository), ImageSourceError> {
-        let image = self.image.ok_or(ImageSourceError::NoImageSection)?;
+        let image = self
+            .image
+            .as_ref()
+            .ok_or(ImageSourceError::NoImageSection)?;
         let repository = Repository::parse(&image.repository)?;
         if let Some(t) = self.target.get() {
             return Ok((t, repository));
@@ -71,7 +79,7 @@ impl<'a> RegistryImages<'a> {
 
 impl RegistryImages<'_> {
     pub fn recorded(&self, version: &str) -> Option<(String, String)> {
-        let repository = Repository::parse(&self.image?.repository).ok()?;
+        let repository = Repository::parse(&self.image.as_ref()?.repository).ok()?;
         match record::load(&self.git_dir, version) {
             Ok(Some(r)) if r.repository == repository.full() => Some((r.reference, r.digest)),
             Ok(_) => None,
@@ -98,7 +106,10 @@ impl RegistryImages<'_> {
     }
 
     pub fn reference(&self, digest: &str) -> Result<String, ImageSourceError> {
-        let image = self.image.ok_or(ImageSourceError::NoImageSection)?;
+        let image = self
+            .image
+            .as_ref()
+            .ok_or(ImageSourceError::NoImageSection)?;
         let repository = Repository::parse(&image.repository)?;
         Ok(format!("{}@{digest}", repository.full()))
     }

@@ -292,6 +292,12 @@ pub struct Rollout<'a> {
     pub tagger: Tagger<'a>,
     /// Images.
     pub images: RegistryImages<'a>,
+    /// The package whose versions this rollout deploys, and the container of its primary
+    /// image (`None`: the root's versions).
+    package: Option<(String, String)>,
+    /// A package's other images, by the container they run in: each deployed by the
+    /// registry's tag of the version.
+    extra_images: Vec<(String, RegistryImages<'a>)>,
     /// How long to wait for another run's lock.
     pub lock_wait: Duration,
     /// Deploy although an alarm of the environment is in ALARM (`--force`).
@@ -387,6 +393,8 @@ impl<'a> Rollout<'a> {
             aws,
             tagger: Box::new(move |version| git::tagger(repo, &format!("{prefix}{version}"))),
             images: RegistryImages::new(repo.path(), config, environ),
+            package: None,
+            extra_images: Vec::new(),
             environ,
             lock_wait: Duration::ZERO,
             force_alarms: false,
@@ -420,4 +428,48 @@ pub async fn who(
     })
 }
 
-impl Rollout<'_> {}
+impl<'a> Rollout<'a> {
+    /// This rollout for the versions `env_name` runs: its package's tags and images when it
+    /// names one (`package`), else unchanged.
+    pub fn for_env(self, env_name: &str) -> Rollout<'a> {
+        match self
+            .config
+            .environments
+            .get(env_name)
+            .and_then(|e| e.package.clone().map(|p| (p, e.container.clone())))
+        {
+            Some((package, container)) => self.for_package(package, &container),
+            None => self,
+        }
+    }
+
+    pub(super) fn for_package(mut self, package: String, container: &str) -> Rollout<'a> {
+        let prefix = self.config.tag_prefix_of(Some(&package));
+        let repo = self.repo;
+        let mut images = self
+            .config
+            .packages
+            .get(&package)
+            .map(|p| p.deployed_images(container))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(c, i)| (c, RegistryImages::of(repo.path(), Some(i), self.environ)));
+        self.images = match images.next() {
+            Some((_, primary)) => primary,
+            None => RegistryImages::of(repo.path(), None, self.environ),
+        };
+        self.extra_images = images.collect();
+        self.tagger = Box::new(move |version| git::tagger(repo, &format!("{prefix}{version}")));
+        self.package = Some((package, container.to_string()));
+        self
+    }
+
+    /// The name a version's digest is kept under in the ledger: a package's versions by
+    /// their tag (`api-v1.4.0`), apart from the root's and other packages' same numbers.
+    pub(super) fn digest_key(&self, version: &str) -> String {
+        match &self.package {
+            Some((p, _)) => format!("{}{version}", self.config.tag_prefix_of(Some(p))),
+            None => version.to_string(),
+        }
+    }
+}

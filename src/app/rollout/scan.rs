@@ -129,7 +129,11 @@ impl Rollout<'_> {
         digest: &str,
     ) -> Result<Vec<(String, String)>, DeployError> {
         let entries = self.ledger.approval_entries(env_name, version).await?;
-        let fixed = self.ledger.digest(version).await?.map(|d| d.digest);
+        let fixed = self
+            .ledger
+            .digest(&self.digest_key(version))
+            .await?
+            .map(|d| d.digest);
         let (counted, _) = deployment::bound_to_digest(
             version,
             &entries.approvals,

@@ -7,6 +7,8 @@ use super::*;
 pub struct EnvStatus {
     /// The name.
     pub env: String,
+    /// The package whose versions it runs (`null`: the root's).
+    pub package: Option<String>,
     /// What runs or is being deployed.
     pub current: Option<Record>,
     /// Versions that completed in the required environment and wait here, newest first.
@@ -39,6 +41,12 @@ impl<'a> Rollout<'a> {
         for (name, env) in &self.config.environments {
             let current = self.ledger.current(name).await?;
             let mut waiting = Vec::new();
+            // A package's versions are judged by its own tags (who cut them) and digests.
+            let of_package = env
+                .package
+                .clone()
+                .map(|p| self.in_region(None).for_package(p, &env.container));
+            let judge = of_package.as_ref().unwrap_or(self);
             if let Some(required) = &env.requires {
                 let history = self.ledger.history(required).await?;
                 let here = self.ledger.history(name).await?;
@@ -47,7 +55,7 @@ impl<'a> Rollout<'a> {
                     let digest =
                         deployment::completed_in(&history, &version).and_then(|r| r.digest.clone());
                     // One version whose records cannot be read blocks itself, not the status.
-                    let (blockers, approved_by) = match self
+                    let (blockers, approved_by) = match judge
                         .tally(name, env, &version, digest.as_deref())
                         .await
                     {
@@ -68,6 +76,7 @@ impl<'a> Rollout<'a> {
             let (drift, stages) = self.cluster_status(name, env, current.as_ref()).await;
             all.push(EnvStatus {
                 env: name.clone(),
+                package: env.package.clone(),
                 current,
                 waiting,
                 drift,
@@ -82,6 +91,7 @@ impl<'a> Rollout<'a> {
                     .await;
                 all.push(EnvStatus {
                     env: t.name,
+                    package: env.package.clone(),
                     current,
                     waiting: Vec::new(),
                     drift,
