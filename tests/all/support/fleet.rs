@@ -171,6 +171,49 @@ impl Fleet {
             .to_string()
     }
 
+    /// Create the ECR repository `name` (host and account as [`REPOSITORY`]'s).
+    pub fn create_repository(&self, name: &str) {
+        self.rt
+            .block_on(self.ecr.create_repository().repository_name(name).send())
+            .unwrap();
+    }
+
+    /// Store the image made from `content` as `tag` in ECR repository `name`; its digest.
+    pub fn push_to(&self, name: &str, tag: &str, content: &str) -> String {
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": MEDIA_TYPE,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": format!("sha256:{}", super::registry::sha256_hex(content.as_bytes())),
+                "size": content.len()
+            },
+            "layers": [{
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": format!("sha256:{}", super::registry::sha256_hex(format!("layer {content}").as_bytes())),
+                "size": 10
+            }]
+        })
+        .to_string();
+        let out = self
+            .rt
+            .block_on(
+                self.ecr
+                    .put_image()
+                    .repository_name(name)
+                    .image_manifest(manifest)
+                    .image_manifest_media_type(MEDIA_TYPE)
+                    .image_tag(tag)
+                    .send(),
+            )
+            .unwrap();
+        out.image()
+            .and_then(|i| i.image_id())
+            .and_then(|i| i.image_digest())
+            .unwrap()
+            .to_string()
+    }
+
     /// The digest under `tag` in ECR, if any.
     pub fn ecr_digest(&self, tag: &str) -> Option<String> {
         let out = self.rt.block_on(
@@ -218,6 +261,29 @@ impl Fleet {
         services: &[&str],
         image: &str,
     ) {
+        self.create_environment_with(region, cluster, services, image, None);
+    }
+
+    /// [`Self::create_environment`] whose task definitions also run a second app container
+    /// `(name, image)`.
+    pub fn create_two_container_environment(
+        &self,
+        cluster: &str,
+        services: &[&str],
+        image: &str,
+        other: (&str, &str),
+    ) {
+        self.create_environment_with(None, cluster, services, image, Some(other));
+    }
+
+    fn create_environment_with(
+        &self,
+        region: Option<&str>,
+        cluster: &str,
+        services: &[&str],
+        image: &str,
+        other: Option<(&str, &str)>,
+    ) {
         let ecs = self.ecs_in(region);
         self.rt
             .block_on(ecs.create_cluster().cluster_name(cluster).send())
@@ -248,12 +314,25 @@ impl Fleet {
                 .essential(false)
                 .memory(64)
                 .build();
+            let others = other.map(|(name, image)| {
+                ContainerDefinition::builder()
+                    .name(name)
+                    .image(image)
+                    .essential(true)
+                    .memory(128)
+                    .build()
+            });
+            let mut definition = ecs
+                .register_task_definition()
+                .family(*service)
+                .container_definitions(app)
+                .container_definitions(sidecar);
+            if let Some(o) = others {
+                definition = definition.container_definitions(o);
+            }
             self.rt
                 .block_on(
-                    ecs.register_task_definition()
-                        .family(*service)
-                        .container_definitions(app)
-                        .container_definitions(sidecar)
+                    definition
                         .network_mode(NetworkMode::Awsvpc)
                         .requires_compatibilities(Compatibility::Fargate)
                         .cpu("256")
@@ -335,6 +414,21 @@ impl Fleet {
 
     /// [`Self::image_of`] in `region`.
     pub fn image_of_in(&self, region: Option<&str>, cluster: &str, service: &str) -> String {
+        self.container_image(region, cluster, service, "app")
+    }
+
+    /// The image of `container` that `service` is set to run.
+    pub fn image_of_container(&self, cluster: &str, service: &str, container: &str) -> String {
+        self.container_image(None, cluster, service, container)
+    }
+
+    fn container_image(
+        &self,
+        region: Option<&str>,
+        cluster: &str,
+        service: &str,
+        container: &str,
+    ) -> String {
         let ecs = self.ecs_in(region);
         let arn = self
             .rt
@@ -356,7 +450,7 @@ impl Fleet {
         let td = out.task_definition().unwrap().clone();
         td.container_definitions()
             .iter()
-            .find(|c| c.name() == Some("app"))
+            .find(|c| c.name() == Some(container))
             .and_then(|c| c.image())
             .unwrap()
             .to_string()
