@@ -499,6 +499,11 @@ fn a_failure_in_the_second_wave_rolls_back_the_first_and_a_rerun_finishes_both()
         .release(&["history", "--env", "production.eu-west-1.prod-eu", "--json"])
         .success();
     assert!(crate::support::stdout(&eu).contains("\"completed\""));
+
+    // One rollback of the environment takes every cluster back.
+    s.release(&["rollback", "--env", "production"]).success();
+    s.assert_runs_in(None, "prod", "1.0.0");
+    s.assert_runs_in(Some("eu-west-1"), "prod-eu", "1.0.0");
 }
 
 #[test]

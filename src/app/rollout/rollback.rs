@@ -190,10 +190,19 @@ impl<'a> Rollout<'a> {
             let mut report: Option<DeployReport> = None;
             let mut failed = Vec::new();
             for t in super::fleet::targets(env_name, env) {
-                let r = self
+                let r = match self
                     .in_region(t.region.as_deref())
                     .rollback_one(&t.name, &t.env, to)
-                    .await?;
+                    .await
+                {
+                    // A cluster added since (or never deployed) has nothing to go back to;
+                    // the others still go back.
+                    Err(DeployError::NoRollbackTarget(why)) if t.name != env_name => {
+                        self.say(&format!("{}: {why}; left as it is", t.name));
+                        continue;
+                    }
+                    other => other?,
+                };
                 if !r.outcome.is_success() {
                     failed.push(format!(
                         "{}: {}",

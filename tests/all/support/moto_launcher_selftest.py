@@ -129,6 +129,7 @@ def main() -> int:
         log.close()
         shutil.rmtree(tmp, ignore_errors=True)
     tasks_selftest()
+    service_deployments_selftest()
     for name, secs in TIMINGS:
         print(f"{secs:7.2f}s  {name}")
     print(f"{time.monotonic() - t0:7.2f}s  total; moto_launcher self-test: OK")
@@ -180,6 +181,143 @@ def tasks_selftest() -> None:
             proc.wait()
         log.close()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def service_deployments_selftest() -> None:
+    """moto_service_deployments.py, against a launcher of its own (stages of 0.1 s, 0.2 s
+    "minutes"), so the main run's exact call counts stay as they are."""
+    tmp = Path(tempfile.mkdtemp(prefix="moto_launcher_sd."))
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, MOTO_ECS_STAGE_SECONDS="0.1", MOTO_ECS_MINUTE_SECONDS="0.2",
+               MOTO_ECS_FAIL_IMAGE=r":doomed$")
+    log = open(tmp / "server.log", "w+")
+    proc = subprocess.Popen(
+        [sys.executable, str(LAUNCHER), "-H", "127.0.0.1", "-p", str(port)],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+    )
+    t0 = time.monotonic()
+    try:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() - t0 > 30:
+                    raise AssertionError("launcher (service deployments) did not start")
+                time.sleep(0.05)
+        with Timer("service deployments: canary, pause, rollback"):
+            run_service_deployments(endpoint)
+    except BaseException:
+        log.flush()
+        log.seek(0)
+        sys.stderr.write("---- launcher (service deployments) output ----\n" + log.read()[-6000:] + "\n")
+        raise
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_service_deployments(endpoint: str) -> None:
+    from botocore.exceptions import ClientError
+
+    ecs, cw = client("ecs", endpoint), client("cloudwatch", endpoint)
+    ecs.create_cluster(clusterName="c")
+    for image in ("img:1", "img:2", "img:3", "img:doomed"):
+        ecs.register_task_definition(family="web", containerDefinitions=[{"name": "app", "image": image, "memory": 64}])
+    ecs.create_service(cluster="c", serviceName="web", taskDefinition="web:1", desiredCount=2)
+
+    def watch(arn: str, until: Any, act: Any = None) -> list[tuple[Any, ...]]:
+        seen: list[tuple[Any, ...]] = []
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            d = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+            state = (d["status"], d.get("lifecycleStage"),
+                     d["targetServiceRevision"].get("requestedProductionTrafficWeight"),
+                     tuple(h["status"] for h in d.get("lifecycleHookDetails", [])))
+            if not seen or seen[-1] != state:
+                seen.append(state)
+            if act:
+                act(d)
+            if until(d):
+                return seen
+            time.sleep(0.02)
+        raise AssertionError(f"{arn} never got there: {seen}")
+
+    def newest() -> str:
+        return ecs.list_service_deployments(cluster="c", service="web")["serviceDeployments"][0]["serviceDeploymentArn"]
+
+    def task_definition() -> str:
+        return ecs.describe_services(cluster="c", services=["web"])["services"][0]["taskDefinition"]
+
+    # A canary with a pause after test traffic, continued.
+    ecs.update_service(cluster="c", service="web", taskDefinition="web:2", deploymentConfiguration={
+        "strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 2},
+        "bakeTimeInMinutes": 1,
+        "lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+                            "timeoutConfiguration": {"timeoutInMinutes": 30, "action": "ROLLBACK"}}]})
+    arn = newest()
+    revision = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]["targetServiceRevision"]["arn"]
+    got = ecs.describe_service_revisions(serviceRevisionArns=[revision])["serviceRevisions"][0]
+    check(got["taskDefinition"].endswith("web:2"), "the target revision names the task definition", got)
+
+    def resume(d: dict[str, Any]) -> None:
+        hooks = d.get("lifecycleHookDetails", [])
+        if hooks and hooks[0]["status"] == "AWAITING_ACTION":
+            ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hooks[0]["hookId"], action="CONTINUE")
+
+    seen = watch(arn, lambda d: d["status"] == "SUCCESSFUL", resume)
+    stages = [x[1] for x in seen]
+    check(("IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT", 0.0, ("AWAITING_ACTION",)) in seen, "paused after test traffic", seen)
+    check(("IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT", 10.0, ()) in seen, "10% first", seen)
+    check(stages.index("PRODUCTION_TRAFFIC_SHIFT") < stages.index("BAKE_TIME"), "bake after the shift", seen)
+    check(task_definition().endswith("web:2"), "runs the new revision", task_definition())
+    legacy = ecs.describe_services(cluster="c", services=["web"])["services"][0]["deployments"]
+    check([(d["status"], d["rolloutState"]) for d in legacy] == [("PRIMARY", "COMPLETED")], "the rolling record completes", legacy)
+
+    # Blue/green stopped with a rollback: back on web:2.
+    ecs.update_service(cluster="c", service="web", taskDefinition="web:3",
+                       deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1})
+    arn = newest()
+    time.sleep(0.15)
+    ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    watch(arn, lambda d: d["status"] == "ROLLBACK_SUCCESSFUL")
+    check(task_definition().endswith("web:2"), "rolled back to the source revision", task_definition())
+    try:
+        ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+        raise AssertionError("stopping a finished deployment was not refused")
+    except ClientError as e:
+        check(e.response["Error"]["Code"] == "InvalidParameterException", "a finished one cannot be stopped", e.response)
+
+    # An alarm with rollback fails a linear deployment.
+    cw.put_metric_alarm(AlarmName="web-5xx", MetricName="5XX", Namespace="x", Statistic="Sum", Period=60,
+                        EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold")
+    ecs.update_service(cluster="c", service="web", taskDefinition="web:3", deploymentConfiguration={
+        "strategy": "LINEAR", "linearConfiguration": {"stepPercent": 50.0, "stepBakeTimeInMinutes": 5},
+        "alarms": {"alarmNames": ["web-5xx"], "enable": True, "rollback": True}})
+    arn = newest()
+    watch(arn, lambda d: d.get("lifecycleStage") == "PRODUCTION_TRAFFIC_SHIFT")
+    cw.set_alarm_state(AlarmName="web-5xx", StateValue="ALARM", StateReason="test")
+    watch(arn, lambda d: d["status"] == "ROLLBACK_SUCCESSFUL")
+    d = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+    check(d["alarms"]["triggeredAlarmNames"] == ["web-5xx"], "the alarm is named", d)
+    check(d["lifecycleStage"] == "PRODUCTION_TRAFFIC_SHIFT", "the stage it failed in stays", d)
+    check(task_definition().endswith("web:2"), "back on web:2", task_definition())
+    cw.set_alarm_state(AlarmName="web-5xx", StateValue="OK", StateReason="test")
+
+    # A failing image rolls back at the end of SCALE_UP.
+    ecs.update_service(cluster="c", service="web", taskDefinition="web:4",
+                       deploymentConfiguration={"strategy": "BLUE_GREEN"})
+    arn = newest()
+    watch(arn, lambda d: d["status"] == "ROLLBACK_SUCCESSFUL")
+    d = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+    check(d["lifecycleStage"] == "SCALE_UP" and "failed to start" in d["statusReason"], "fails at scale-up", d)
 
 
 def run_tasks(endpoint: str, exit_file: Path, event_log: Path) -> None:

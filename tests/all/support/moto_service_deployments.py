@@ -9,7 +9,8 @@ Moto 5.2.5 has no service-deployment API (``ListServiceDeployments``,
 agent deploys with ECS's native strategies and follows them through that API, so
 ``moto_launcher.py`` installs this module into moto's ECS backend. Requests are still parsed and
 answers serialized by moto (from botocore's ECS model, which has these operations); only the
-state machine below is ours. It is a model of the documented behaviour, kept small.
+state machine below is ours. It is a model of the documented behaviour, kept small; the
+launcher's self-test (``moto_launcher_selftest.py``) checks it against boto3.
 
 Environment (read at launch)
 ============================
