@@ -316,7 +316,7 @@ pub fn prepare_release(
 /// The text of `rel`, a file the release rewrites (`None`: it does not exist). Anything but a
 /// regular UTF-8 file inside the worktree is an error naming the file and `key`: rewriting
 /// what could not be read would lose it.
-fn read_text(root: &Path, rel: &str, key: &str) -> Result<Option<String>, BumpError> {
+pub(crate) fn read_text(root: &Path, rel: &str, key: &str) -> Result<Option<String>, BumpError> {
     let path = safe_path::check(root, rel, key)?;
     let unreadable = |reason: String| BumpError::Unreadable {
         path: rel.to_string(),
