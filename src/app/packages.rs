@@ -384,6 +384,11 @@ pub fn prepare(
     let finishing = unfinished(repo, config, &released)?;
     let mut files: Vec<FileChange> = Vec::new();
     let mut parts: Vec<Prepared> = Vec::new();
+    let summary_path = config.changelog.packages_summary.as_deref();
+    let mut summary = packages::PackagesSummary {
+        date: String::new(),
+        packages: Vec::new(),
+    };
     for p in &released {
         let Some(package) = config.packages.get(&p.name) else {
             continue;
@@ -391,6 +396,18 @@ pub fn prepare(
         let pc = package_config(config, &p.name, package);
         let release = bump::release_of(repo, &p.plan, time, github, &pc, environ);
         let prepared = bump::prepare_release(repo, &pc, &p.plan, templates, &release, false)?;
+        if let Some(path) = summary_path {
+            summary.date.clone_from(&release.date);
+            summary.packages.push(packages::SummaryEntry {
+                name: p.name.clone(),
+                version: prepared.version.clone(),
+                tag: prepared.tag.clone(),
+                previous_tag: release.previous_tag.clone(),
+                compare_url: release.compare_url.clone(),
+                changelog: packages::relative_link(path, &pc.changelog.path),
+                pulled_by: p.pulled_by.clone(),
+            });
+        }
         if finishing.is_none() {
             for f in &prepared.files {
                 if !files.iter().any(|g| g.path == f.path) {
@@ -403,6 +420,9 @@ pub fn prepare(
     if finishing.is_none() {
         write_dependency_versions(repo, config, &released, &mut files)?;
         write_npm_lockfiles(repo, config, &released, &mut files)?;
+        if let Some(path) = summary_path {
+            write_summary(repo, path, templates, &summary, &mut files)?;
+        }
     }
     let mut parts = parts.into_iter();
     let Some(first) = parts.next() else {
@@ -557,6 +577,27 @@ fn set_file(root: &std::path::Path, files: &mut Vec<FileChange>, path: &str, con
             changed,
         }),
     }
+}
+
+/// `[changelog] packages_summary` gets a section for this release commit: each released
+/// package with its version, tag and links, merged like a package's changelog (an
+/// `[Unreleased]` section and hand-written text are kept, and a run that stopped after writing
+/// it does not add a second section).
+fn write_summary(
+    repo: &git2::Repository,
+    path: &str,
+    templates: &Templates,
+    summary: &packages::PackagesSummary,
+    files: &mut Vec<FileChange>,
+) -> Result<(), BumpError> {
+    let root = crate::adapters::git::workdir(repo)?;
+    let section = templates.packages_summary(summary)?;
+    let (content, _) =
+        bump::merged_changelog(repo, &root, path, "changelog.packages_summary", |text| {
+            crate::core::changelog::merge(text, &section)
+        })?;
+    set_file(&root, files, path, content);
+    Ok(())
 }
 
 /// An npm workspace has one lockfile (`package-lock.json` or `npm-shrinkwrap.json`), in the

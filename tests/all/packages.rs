@@ -1027,3 +1027,99 @@ fn a_malformed_npm_lockfile_stops_the_release_before_any_write() {
     assert!(err.contains("lockfileVersion"), "{err}");
     assert_eq!(repo.status(), "");
 }
+
+#[test]
+fn the_packages_summary_lists_each_release_commit_and_keeps_what_is_there() {
+    let repo = monorepo();
+    repo.remote("git@github.com:acme/mono.git");
+    repo.write(
+        "release.toml",
+        &format!("{CONFIG}\n[changelog]\npackages_summary = \"CHANGELOG.md\"\n"),
+    );
+    let hand_written = "# Releases\n\nEvery package's releases; the details are in each package's changelog.\n\n## [Unreleased]\n\n- The repository is now a monorepo.\n\n## 0.9.0 - 2020-01-01\n\nThe last release as one package.\n";
+    repo.write("CHANGELOG.md", hand_written);
+    repo.git(&["add", "-A"]);
+    repo.commit_staged("chore: a summary of the packages' releases");
+    repo.commit_file("libs/core/lib.rs", "pub fn f() { 1 }\n", "fix: core bug");
+    repo.commit_file("services/worker/main.py", "print(1)\n", "feat: queue");
+
+    // Killed after writing every file, before the commit: the next run finishes the release
+    // with the section it wrote, not a second one.
+    let out = repo
+        .release_hermetic()
+        .args(["bump"])
+        .env("RELEASE_AGENT_FAIL_AFTER", "write-files")
+        .assert()
+        .failure();
+    drop(out);
+    assert_ne!(
+        repo.read("CHANGELOG.md"),
+        hand_written,
+        "written before the kill"
+    );
+    repo.run(&["bump"]).success();
+    assert_eq!(
+        repo.log()[0],
+        "chore(release): api 1.0.1, core 1.0.1, worker 1.1.0",
+        "one release commit"
+    );
+    let text = repo.read("CHANGELOG.md");
+    let heading = "## api 1.0.1, core 1.0.1, worker 1.1.0 - ";
+    assert_eq!(text.matches(heading).count(), 1, "{text}");
+    let at = text.find(heading).unwrap();
+    let line_end = at + text[at..].find('\n').unwrap();
+    let date = &text[at + heading.len()..line_end];
+    assert_eq!(date.len(), 10, "a YYYY-MM-DD date: {text}");
+    // The header and the older sections are kept; the hand-written note of [Unreleased]
+    // describes this release and moves into its section, under an empty [Unreleased].
+    let expected = format!(
+        "# Releases\n\nEvery package's releases; the details are in each package's changelog.\n\n## [Unreleased]\n\n{heading}{date}\n\n- The repository is now a monorepo.\n\n\
+         - **api** [1.0.1](https://github.com/acme/mono/compare/api-v1.0.0...api-v1.0.1) (api-v1.0.1, uses the new core): [changelog](services/api/CHANGELOG.md)\n\
+         - **core** [1.0.1](https://github.com/acme/mono/compare/core@1.0.0...core@1.0.1) (core@1.0.1): [changelog](libs/core/CHANGELOG.md)\n\
+         - **worker** [1.1.0](https://github.com/acme/mono/compare/worker-v1.0.0...worker-v1.1.0) (worker-v1.1.0): [changelog](services/worker/CHANGELOG.md)\n\n\
+         ## 0.9.0 - 2020-01-01\n\nThe last release as one package.\n"
+    );
+    assert_eq!(text, expected);
+    assert_eq!(repo.status(), "");
+    assert!(repo.files_of("HEAD").contains(&"CHANGELOG.md".to_string()));
+    // Each package's changelog still has only its own commits.
+    assert!(!repo.read("libs/core/CHANGELOG.md").contains("queue"));
+
+    // The next release commit goes on top; the earlier one stays.
+    repo.commit_file("services/worker/main.py", "print(2)\n", "fix: retry");
+    repo.run(&["bump"]).success();
+    let next = repo.read("CHANGELOG.md");
+    assert!(
+        next.starts_with(&format!(
+            "# Releases\n\nEvery package's releases; the details are in each package's changelog.\n\n## [Unreleased]\n\n## worker 1.1.1 - {date}\n\n- **worker** [1.1.1](https://github.com/acme/mono/compare/worker-v1.1.0...worker-v1.1.1) (worker-v1.1.1): [changelog](services/worker/CHANGELOG.md)\n\n{heading}"
+        )),
+        "{next}"
+    );
+    assert!(
+        next.ends_with(&expected[expected.find(heading).unwrap()..]),
+        "{next}"
+    );
+}
+
+#[test]
+fn the_packages_summary_is_off_by_default_and_checked() {
+    let repo = monorepo();
+    repo.commit_file("libs/core/lib.rs", "pub fn f() { 1 }\n", "fix: core bug");
+    repo.run(&["bump"]).success();
+    assert!(!repo.exists("CHANGELOG.md"), "no summary unless asked for");
+
+    repo.write(
+        "release.toml",
+        &format!("{CONFIG}\n[changelog]\npackages_summary = \"libs/core/CHANGELOG.md\"\n"),
+    );
+    let err = clean_failure(repo.run(&["plan"]));
+    assert!(err.contains("changelog.packages_summary"), "{err}");
+    assert!(err.contains("changelog of package core"), "{err}");
+    let single = Repo::released(&[]);
+    single.write(
+        "release.toml",
+        "[changelog]\npackages_summary = \"CHANGELOG.md\"\n",
+    );
+    let err = clean_failure(single.run(&["plan"]));
+    assert!(err.contains("needs [packages]"), "{err}");
+}
