@@ -1123,3 +1123,33 @@ fn the_packages_summary_is_off_by_default_and_checked() {
     let err = clean_failure(single.run(&["plan"]));
     assert!(err.contains("needs [packages]"), "{err}");
 }
+
+#[test]
+fn the_nearest_npm_lockfile_above_a_package_is_its_workspace_s() {
+    let repo = Repo::new();
+    repo.write(
+        "release.toml",
+        "[packages.ui]\npath = \"frontend/packages/ui\"\nversion_files = [\"frontend/packages/ui/package.json\"]\n",
+    );
+    // A workspace rooted in frontend/, and an unrelated lockfile (tooling) at the root.
+    let root_lock = "{\n  \"name\": \"tools\",\n  \"lockfileVersion\": 3,\n  \"requires\": true,\n  \"packages\": {\n    \"\": {\n      \"name\": \"tools\"\n    }\n  }\n}\n";
+    repo.write("package-lock.json", root_lock);
+    let lock = "{\n  \"name\": \"frontend\",\n  \"lockfileVersion\": 3,\n  \"requires\": true,\n  \"packages\": {\n    \"\": {\n      \"name\": \"frontend\",\n      \"workspaces\": [\n        \"packages/*\"\n      ]\n    },\n    \"node_modules/@acme/ui\": {\n      \"resolved\": \"packages/ui\",\n      \"link\": true\n    },\n    \"packages/ui\": {\n      \"name\": \"@acme/ui\",\n      \"version\": \"0.3.0\"\n    }\n  }\n}\n";
+    repo.write("frontend/package-lock.json", lock);
+    repo.write(
+        "frontend/packages/ui/package.json",
+        "{\n  \"name\": \"@acme/ui\",\n  \"version\": \"0.3.0\"\n}\n",
+    );
+    repo.git(&["add", "-A"]);
+    repo.commit_staged("feat: first");
+    repo.annotated_tag("ui-v0.3.0");
+    repo.commit_file("frontend/packages/ui/button.js", "1\n", "fix: button");
+    repo.run(&["bump"]).success();
+    assert_eq!(repo.log()[0], "chore(release): ui 0.3.1");
+    assert_eq!(
+        repo.read("frontend/package-lock.json"),
+        lock.replace("\"version\": \"0.3.0\"", "\"version\": \"0.3.1\"")
+    );
+    assert_eq!(repo.read("package-lock.json"), root_lock);
+    assert_eq!(repo.status(), "");
+}
