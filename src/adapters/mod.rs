@@ -8,6 +8,7 @@ pub mod github_logins;
 pub mod health;
 pub mod hooks;
 pub mod image_record;
+pub mod npm;
 pub mod registry;
 pub mod release_assets;
 pub mod scanner;

@@ -9,14 +9,18 @@ use std::path::{Path, PathBuf};
 use tera::{Context, Tera};
 
 use crate::core::changelog::{escape_markdown, link_references, tidy, Release};
+use crate::core::packages::PackagesSummary;
 
 /// The built-in changelog template.
 pub const CHANGELOG_TEMPLATE: &str = include_str!("../../templates/changelog.md.tera");
 /// The built-in release-notes template.
 pub const NOTES_TEMPLATE: &str = include_str!("../../templates/release-notes.md.tera");
+/// The built-in template of a section of `[changelog] packages_summary`.
+pub const SUMMARY_TEMPLATE: &str = include_str!("../../templates/packages-summary.md.tera");
 
 const CHANGELOG: &str = "changelog.md.tera";
 const NOTES: &str = "release-notes.md.tera";
+const SUMMARY: &str = "packages-summary.md.tera";
 
 /// A template that cannot be loaded or rendered.
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +86,11 @@ impl Templates {
         }
         let mut sources = HashMap::new();
         let mut user_changelog = false;
-        for (name, builtin) in [(CHANGELOG, CHANGELOG_TEMPLATE), (NOTES, NOTES_TEMPLATE)] {
+        for (name, builtin) in [
+            (CHANGELOG, CHANGELOG_TEMPLATE),
+            (NOTES, NOTES_TEMPLATE),
+            (SUMMARY, SUMMARY_TEMPLATE),
+        ] {
             // A template is read like the files release rewrites: a regular file, no symlink.
             let user = match dir {
                 Some(d) => Some(crate::util::safe_path::check(
@@ -131,6 +139,15 @@ impl Templates {
         let mut ctx = Context::new();
         ctx.insert("release", release);
         self.render(NOTES, &ctx)
+    }
+
+    /// The `[changelog] packages_summary` section of one release commit of several packages.
+    pub fn packages_summary(&self, summary: &PackagesSummary) -> Result<String, TemplateError> {
+        let ctx = Context::from_serialize(summary).map_err(|e| TemplateError::Render {
+            name: SUMMARY.to_string(),
+            message: chain(&e),
+        })?;
+        self.render(SUMMARY, &ctx)
     }
 
     fn render(&self, name: &str, ctx: &Context) -> Result<String, TemplateError> {

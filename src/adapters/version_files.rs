@@ -3,6 +3,8 @@
 //! keeps the rest of the file byte for byte.
 
 use regex::Regex;
+
+use crate::adapters::npm;
 use std::path::{Path, PathBuf};
 
 /// A version file that cannot be updated.
@@ -163,37 +165,11 @@ pub fn cargo_dependency(
 
 /// A package.json with its dependency on `name` (in `dependencies`, `devDependencies`,
 /// `peerDependencies`, `optionalDependencies`) asking for `version`, keeping a `^` or `~` in
-/// front; `workspace:` and other protocols are left alone. Text is rewritten in place, keeping
-/// the file's formatting. `None` when no entry names it.
+/// front; `workspace:` and other protocols, and ranges that are not one version, are left
+/// alone ([`npm::bumped_range`]). Only those strings change, keeping the file's formatting.
+/// `None` when no entry changes.
 pub fn npm_dependency(content: &str, name: &str, version: &str) -> Result<Option<String>, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(content).map_err(|e| format!("not valid JSON: {e}"))?;
-    const SECTIONS: [&str; 4] = [
-        "dependencies",
-        "devDependencies",
-        "peerDependencies",
-        "optionalDependencies",
-    ];
-    let listed = SECTIONS.iter().any(|s| {
-        value
-            .get(s)
-            .and_then(|d| d.get(name))
-            .and_then(|v| v.as_str())
-            .is_some_and(|v| !v.contains(':'))
-    });
-    if !listed {
-        return Ok(None);
-    }
-    let key = serde_json::to_string(name).map_err(|e| e.to_string())?;
-    let re = Regex::new(&format!(
-        r#"({}\s*:\s*")([\^~]?)(\d[^"]*)(")"#,
-        regex::escape(&key)
-    ))
-    .map_err(|e| e.to_string())?;
-    let out = re.replace_all(content, |c: &regex::Captures<'_>| {
-        format!("{}{}{version}{}", &c[1], &c[2], &c[4])
-    });
-    Ok((out != content).then(|| out.into_owned()))
+    npm::dependency(content, name, version)
 }
 
 /// The names a manifest depends on: a Cargo.toml's dependency tables (by the crate's name, so
@@ -232,12 +208,7 @@ pub fn dependency_names(kind: &Kind, content: &str) -> Vec<String> {
             let Ok(value) = serde_json::from_str::<serde_json::Value>(content) else {
                 return names;
             };
-            for section in [
-                "dependencies",
-                "devDependencies",
-                "peerDependencies",
-                "optionalDependencies",
-            ] {
+            for section in npm::SECTIONS {
                 if let Some(deps) = value.get(section).and_then(|d| d.as_object()) {
                     names.extend(deps.keys().cloned());
                 }

@@ -290,17 +290,9 @@ pub fn prepare_release(
 
     let path = &config.changelog.path;
     let section = templates.changelog(std::slice::from_ref(release))?;
-    let existing = read(path, "changelog.path")?;
-    // Merged into the committed file first: a run that stopped after writing it left exactly
-    // that, which must count as done, not get a second section.
-    let from_head = git::committed_text(repo, path)
-        .and_then(|text| changelog::merge_release(Some(&text), &section, &version))
-        .filter(|merged| existing.as_deref() == Some(merged.as_str()));
-    let content = match from_head {
-        Some(merged) => merged,
-        None => changelog::merge_release(existing.as_deref(), &section, &version)
-            .unwrap_or_else(|| existing.clone().unwrap_or_default()),
-    };
+    let (content, existing) = merged_changelog(repo, &root, path, "changelog.path", |text| {
+        changelog::merge_release(text, &section, &version)
+    })?;
     push(path.clone(), content, existing.as_deref());
     Ok(Prepared {
         commit_message,
@@ -313,10 +305,32 @@ pub fn prepare_release(
     })
 }
 
+/// The changelog `path` (`key` names its setting) with a section merged in by `merge`, and its
+/// text now (`None`: no file yet). The section is merged into the committed file first: a run
+/// that stopped after writing the file left exactly that, which must count as done, not get a
+/// second section.
+pub(crate) fn merged_changelog(
+    repo: &git2::Repository,
+    root: &Path,
+    path: &str,
+    key: &str,
+    merge: impl Fn(Option<&str>) -> Option<String>,
+) -> Result<(String, Option<String>), BumpError> {
+    let existing = read_text(root, path, key)?;
+    let from_head = git::committed_text(repo, path)
+        .and_then(|text| merge(Some(&text)))
+        .filter(|merged| existing.as_deref() == Some(merged.as_str()));
+    let content = match from_head {
+        Some(merged) => merged,
+        None => merge(existing.as_deref()).unwrap_or_else(|| existing.clone().unwrap_or_default()),
+    };
+    Ok((content, existing))
+}
+
 /// The text of `rel`, a file the release rewrites (`None`: it does not exist). Anything but a
 /// regular UTF-8 file inside the worktree is an error naming the file and `key`: rewriting
 /// what could not be read would lose it.
-fn read_text(root: &Path, rel: &str, key: &str) -> Result<Option<String>, BumpError> {
+pub(crate) fn read_text(root: &Path, rel: &str, key: &str) -> Result<Option<String>, BumpError> {
     let path = safe_path::check(root, rel, key)?;
     let unreadable = |reason: String| BumpError::Unreadable {
         path: rel.to_string(),

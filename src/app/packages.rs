@@ -7,6 +7,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::adapters::git::history::{self, HistoryError, PathFilter};
+use crate::adapters::npm;
 use crate::adapters::templates::Templates;
 use crate::adapters::version_files::{self, Kind, VersionFileError};
 use crate::app::bump::{self, BumpError, FileChange, MoreTag, Prepared};
@@ -383,6 +384,11 @@ pub fn prepare(
     let finishing = unfinished(repo, config, &released)?;
     let mut files: Vec<FileChange> = Vec::new();
     let mut parts: Vec<Prepared> = Vec::new();
+    let summary_path = config.changelog.packages_summary.as_deref();
+    let mut summary = packages::PackagesSummary {
+        date: String::new(),
+        packages: Vec::new(),
+    };
     for p in &released {
         let Some(package) = config.packages.get(&p.name) else {
             continue;
@@ -390,6 +396,18 @@ pub fn prepare(
         let pc = package_config(config, &p.name, package);
         let release = bump::release_of(repo, &p.plan, time, github, &pc, environ);
         let prepared = bump::prepare_release(repo, &pc, &p.plan, templates, &release, false)?;
+        if let Some(path) = summary_path {
+            summary.date.clone_from(&release.date);
+            summary.packages.push(packages::SummaryEntry {
+                name: p.name.clone(),
+                version: prepared.version.clone(),
+                tag: prepared.tag.clone(),
+                previous_tag: release.previous_tag.clone(),
+                compare_url: release.compare_url.clone(),
+                changelog: packages::relative_link(path, &pc.changelog.path),
+                pulled_by: p.pulled_by.clone(),
+            });
+        }
         if finishing.is_none() {
             for f in &prepared.files {
                 if !files.iter().any(|g| g.path == f.path) {
@@ -401,6 +419,10 @@ pub fn prepare(
     }
     if finishing.is_none() {
         write_dependency_versions(repo, config, &released, &mut files)?;
+        write_npm_lockfiles(repo, config, &released, &mut files)?;
+        if let Some(path) = summary_path {
+            write_summary(repo, path, templates, &summary, &mut files)?;
+        }
     }
     let mut parts = parts.into_iter();
     let Some(first) = parts.next() else {
@@ -444,30 +466,9 @@ fn write_dependency_versions(
             .find(|p| p.name == name)
             .and_then(|p| p.plan.next_version.clone())
     };
-    let text_of = |files: &[FileChange], path: &str| -> Option<String> {
-        files
-            .iter()
-            .find(|f| f.path == path)
-            .map(|f| f.content.clone())
-            .or_else(|| {
-                let full = crate::util::safe_path::check(&root, path, "version_files").ok()?;
-                std::fs::read_to_string(full).ok()
-            })
-    };
+    let text_of = |files: &[FileChange], path: &str| pending_text(&root, files, path);
     let set = |files: &mut Vec<FileChange>, path: &str, content: String| {
-        let on_disk = std::fs::read_to_string(root.join(path)).ok();
-        let changed = on_disk.as_deref() != Some(content.as_str());
-        match files.iter_mut().find(|g| g.path == path) {
-            Some(g) => {
-                g.content = content;
-                g.changed = changed;
-            }
-            None => files.push(FileChange {
-                path: path.to_string(),
-                content,
-                changed,
-            }),
-        }
+        set_file(&root, files, path, content)
     };
     for p in released {
         let Some(package) = config.packages.get(&p.name) else {
@@ -546,6 +547,148 @@ fn write_dependency_versions(
         }
     }
     Ok(())
+}
+
+/// The text of `path` as the release leaves it: its pending content in `files`, else the file
+/// in the worktree (`None`: missing, or not a file release reads).
+fn pending_text(root: &std::path::Path, files: &[FileChange], path: &str) -> Option<String> {
+    files
+        .iter()
+        .find(|f| f.path == path)
+        .map(|f| f.content.clone())
+        .or_else(|| {
+            let full = crate::util::safe_path::check(root, path, "version_files").ok()?;
+            std::fs::read_to_string(full).ok()
+        })
+}
+
+/// Record `content` as what the release writes to `path`, replacing an earlier pending write.
+fn set_file(root: &std::path::Path, files: &mut Vec<FileChange>, path: &str, content: String) {
+    let on_disk = std::fs::read_to_string(root.join(path)).ok();
+    let changed = on_disk.as_deref() != Some(content.as_str());
+    match files.iter_mut().find(|g| g.path == path) {
+        Some(g) => {
+            g.content = content;
+            g.changed = changed;
+        }
+        None => files.push(FileChange {
+            path: path.to_string(),
+            content,
+            changed,
+        }),
+    }
+}
+
+/// `[changelog] packages_summary` gets a section for this release commit: each released
+/// package with its version, tag and links, merged like a package's changelog (an
+/// `[Unreleased]` section and hand-written text are kept, and a run that stopped after writing
+/// it does not add a second section).
+fn write_summary(
+    repo: &git2::Repository,
+    path: &str,
+    templates: &Templates,
+    summary: &packages::PackagesSummary,
+    files: &mut Vec<FileChange>,
+) -> Result<(), BumpError> {
+    let root = crate::adapters::git::workdir(repo)?;
+    let section = templates.packages_summary(summary)?;
+    let (content, _) =
+        bump::merged_changelog(repo, &root, path, "changelog.packages_summary", |text| {
+            crate::core::changelog::merge(text, &section)
+        })?;
+    set_file(&root, files, path, content);
+    Ok(())
+}
+
+/// An npm workspace has one lockfile (`package-lock.json` or `npm-shrinkwrap.json`), in the
+/// workspace root: each released package whose package.json is a version file gets its entry
+/// there made to agree with that package.json as the release writes it (its version, and its
+/// ranges of the released packages; see [`npm::lockfile`]). The lockfile is the nearest one
+/// in the package's directory or above it; a lockfile without an entry for the package is
+/// not its workspace's and is left alone, and no lockfile is created. A lockfile that cannot
+/// be read or is not valid JSON stops the release before anything is written.
+fn write_npm_lockfiles(
+    repo: &git2::Repository,
+    config: &Config,
+    released: &[&PackagePlan],
+    files: &mut Vec<FileChange>,
+) -> Result<(), BumpError> {
+    let root = crate::adapters::git::workdir(repo)?;
+    let manifests: Vec<(&str, String)> = released
+        .iter()
+        .filter_map(|p| Some((p.name.as_str(), config.packages.get(&p.name)?)))
+        .flat_map(|(name, package)| {
+            package
+                .version_files()
+                .into_iter()
+                .filter(|f| Kind::from_path(&f.path, f.regex.as_deref()) == Kind::PackageJson)
+                .map(move |f| (name, f.path))
+        })
+        .collect();
+    // The npm names of the released packages: their ranges in the lockfile follow the
+    // manifests.
+    let names: Vec<String> = manifests
+        .iter()
+        .filter_map(|(_, path)| {
+            version_files::package_json_name(&pending_text(&root, files, path)?)
+        })
+        .collect();
+    for (name, path) in &manifests {
+        let Some(manifest) = pending_text(&root, files, path) else {
+            continue;
+        };
+        let key = format!("npm lockfile of packages.{name}.version_files");
+        let Some((lock, workspace, text)) = find_lockfile(&root, files, path, &key)? else {
+            continue;
+        };
+        let updated = npm::lockfile(&text, &workspace, &manifest, &names).map_err(|reason| {
+            BumpError::Unreadable {
+                path: lock.clone(),
+                key: key.clone(),
+                reason: format!(
+                    "{reason}; fix it (`npm install` writes it again) and run release again"
+                ),
+            }
+        })?;
+        if let Some(updated) = updated {
+            set_file(&root, files, &lock, updated);
+        }
+    }
+    Ok(())
+}
+
+/// The lockfile nearest to the package.json at `manifest` (in its directory, then each one
+/// above it up to the repository root): its path, the package's directory relative to it
+/// (npm's key for the package), and its text as the release leaves it so far.
+fn find_lockfile(
+    root: &std::path::Path,
+    files: &[FileChange],
+    manifest: &str,
+    key: &str,
+) -> Result<Option<(String, String, String)>, BumpError> {
+    let dir: Vec<&str> = manifest
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    let dir = &dir[..dir.len().saturating_sub(1)];
+    for depth in (0..=dir.len()).rev() {
+        for name in npm::LOCKFILES {
+            let lock = dir[..depth]
+                .iter()
+                .copied()
+                .chain([name])
+                .collect::<Vec<_>>()
+                .join("/");
+            let text = match files.iter().find(|f| f.path == lock) {
+                Some(f) => Some(f.content.clone()),
+                None => bump::read_text(root, &lock, key)?,
+            };
+            if let Some(text) = text {
+                return Ok(Some((lock, dir[depth..].join("/"), text)));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// HEAD, when it is the release commit of exactly the packages `released` would release now

@@ -240,13 +240,19 @@ impl BumpConfig {
 pub struct ChangelogConfig {
     /// The changelog file, relative to the repository root.
     pub path: String,
-    /// Directory with `changelog.md.tera` / `release-notes.md.tera` overrides
+    /// Directory with `changelog.md.tera` / `release-notes.md.tera` / `packages-summary.md.tera`
+    /// overrides
     /// (default `.release/templates` when it exists).
     pub templates: Option<String>,
     /// Sections in display order; commit types not listed are left out.
     pub sections: Vec<Section>,
     /// List the authors of each release.
     pub contributors: bool,
+    /// With `[packages]`: a changelog at this path (relative to the repository root) that
+    /// lists every release commit's packages, each with its version and a link to its own
+    /// changelog and compare view. Unset: no such file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packages_summary: Option<String>,
 }
 
 impl Default for ChangelogConfig {
@@ -267,6 +273,7 @@ impl Default for ChangelogConfig {
                 s(&["docs"], "Documentation"),
             ],
             contributors: true,
+            packages_summary: None,
         }
     }
 }
@@ -526,6 +533,10 @@ impl Config {
             .map_err(|(key, message)| err(&key, message))?;
         packages::validate_environments(&self.packages, &self.environments)
             .map_err(|(key, message)| err(&key, message))?;
+        if let Some(summary) = &self.changelog.packages_summary {
+            packages::validate_summary(&self.packages, summary)
+                .map_err(|message| err("changelog.packages_summary", message))?;
+        }
         Ok(())
     }
 }

@@ -385,6 +385,32 @@ pub fn validate(
     Ok(())
 }
 
+/// Check `[changelog] packages_summary`: it needs `[packages]`, and must be no package's own
+/// changelog (one file cannot hold both).
+pub fn validate_summary(
+    packages: &BTreeMap<String, PackageConfig>,
+    summary: &str,
+) -> Result<(), String> {
+    if packages.is_empty() {
+        return Err(
+            "a summary of the packages' releases needs [packages]; without them the repository is one package, whose changelog is `[changelog] path`".into(),
+        );
+    }
+    let normalized = normalize(summary);
+    if normalized.is_empty() {
+        return Err("the path is empty".into());
+    }
+    if let Some((name, _)) = packages
+        .iter()
+        .find(|(name, p)| normalize(&p.changelog_of(name)) == normalized)
+    {
+        return Err(format!(
+            "`{summary}` is the changelog of package {name}: give the summary a file of its own"
+        ));
+    }
+    Ok(())
+}
+
 /// Letters, digits, `-`, `_` and `.`, starting with a letter or digit: a name that reads well
 /// in tags, commit messages and paths.
 fn valid_name(name: &str) -> bool {
@@ -518,5 +544,18 @@ mod tests {
             assert_eq!(validate(&pkgs(text), "v").unwrap_err().0, key, "{text}");
         }
         assert!(validate(&pkgs("[packages.a]\npath = \".\"\n"), "v").is_ok());
+    }
+
+    #[test]
+    fn the_summary_is_no_package_changelog() {
+        let p =
+            pkgs("[packages.api]\npath = \"services/api\"\n[packages.cli]\nscopes = [\"cli\"]\n");
+        assert!(validate_summary(&p, "CHANGELOG.md").is_ok());
+        let err = validate_summary(&p, "./services/api/CHANGELOG.md").unwrap_err();
+        assert!(err.contains("changelog of package api"), "{err}");
+        let err = validate_summary(&p, "CHANGELOG-cli.md").unwrap_err();
+        assert!(err.contains("package cli"), "{err}");
+        let err = validate_summary(&BTreeMap::new(), "CHANGELOG.md").unwrap_err();
+        assert!(err.contains("needs [packages]"), "{err}");
     }
 }

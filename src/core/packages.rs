@@ -2,6 +2,7 @@
 //! (scopes), which packages a release pulls along (dependents), and the one release commit
 //! that records them all.
 
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::core::commit::{self, RawCommit};
@@ -99,6 +100,58 @@ pub fn dependents(
     pulled
 }
 
+/// What the section of `[changelog] packages_summary` shows of one release commit.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PackagesSummary {
+    /// The release date, `YYYY-MM-DD`.
+    pub date: String,
+    /// The released packages, by name.
+    pub packages: Vec<SummaryEntry>,
+}
+
+/// One released package in a [`PackagesSummary`].
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SummaryEntry {
+    /// The package's name.
+    pub name: String,
+    /// Its new version.
+    pub version: String,
+    /// Its new tag.
+    pub tag: String,
+    /// Its previous tag, if any.
+    pub previous_tag: Option<String>,
+    /// The GitHub compare view from the previous tag, when known.
+    pub compare_url: Option<String>,
+    /// Its changelog, as a link from the summary file.
+    pub changelog: String,
+    /// The released packages it depends on that released it too (empty: its own commits did).
+    pub pulled_by: Vec<String>,
+}
+
+/// A relative link from the file `from` to the file `to`, both relative to the repository
+/// root: `services/api/CHANGELOG.md` from `CHANGELOG.md`, `../services/api/CHANGELOG.md` from
+/// `docs/CHANGELOG.md`.
+pub fn relative_link(from: &str, to: &str) -> String {
+    let parts = |p: &str| -> Vec<String> {
+        p.split('/')
+            .filter(|s| !s.is_empty() && *s != ".")
+            .map(str::to_string)
+            .collect()
+    };
+    let mut from_dir = parts(from);
+    from_dir.pop();
+    let to = parts(to);
+    let common = from_dir
+        .iter()
+        .zip(&to)
+        .take_while(|(a, b)| a == b)
+        .count()
+        .min(to.len().saturating_sub(1));
+    let mut link: Vec<String> = vec!["..".to_string(); from_dir.len() - common];
+    link.extend(to[common..].iter().cloned());
+    link.join("/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +205,26 @@ mod tests {
             template,
         );
         assert_eq!(kept.len(), 2);
+    }
+
+    #[test]
+    fn links_between_changelogs_are_relative() {
+        assert_eq!(
+            relative_link("CHANGELOG.md", "services/api/CHANGELOG.md"),
+            "services/api/CHANGELOG.md"
+        );
+        assert_eq!(
+            relative_link("docs/CHANGELOG.md", "./services/api/CHANGELOG.md"),
+            "../services/api/CHANGELOG.md"
+        );
+        assert_eq!(
+            relative_link("services/RELEASES.md", "services/api/CHANGELOG.md"),
+            "api/CHANGELOG.md"
+        );
+        assert_eq!(
+            relative_link("a/b/SUMMARY.md", "CHANGELOG-cli.md"),
+            "../../CHANGELOG-cli.md"
+        );
     }
 
     #[test]

@@ -748,3 +748,408 @@ fn ci_writes_every_released_package_to_github_output() {
         "{summary}"
     );
 }
+
+/// What `npm install` (npm 11, `--lockfile-version 2`) writes for a workspace of `libs/core`
+/// and two services depending on it; web also depends on api, as a dev dependency.
+const NPM_LOCK_V2: &str = r#"{
+  "name": "acme",
+  "lockfileVersion": 2,
+  "requires": true,
+  "packages": {
+    "": {
+      "name": "acme",
+      "workspaces": [
+        "libs/*",
+        "services/*"
+      ]
+    },
+    "libs/core": {
+      "name": "@acme/core",
+      "version": "1.0.0"
+    },
+    "node_modules/@acme/api": {
+      "resolved": "services/api",
+      "link": true
+    },
+    "node_modules/@acme/core": {
+      "resolved": "libs/core",
+      "link": true
+    },
+    "node_modules/@acme/web": {
+      "resolved": "services/web",
+      "link": true
+    },
+    "services/api": {
+      "name": "@acme/api",
+      "version": "1.0.0",
+      "dependencies": {
+        "@acme/core": "^1.0.0"
+      }
+    },
+    "services/web": {
+      "name": "@acme/web",
+      "version": "2.0.0",
+      "dependencies": {
+        "@acme/core": "~1.0.0"
+      },
+      "devDependencies": {
+        "@acme/api": "1.0.0"
+      }
+    }
+  },
+  "dependencies": {
+    "@acme/api": {
+      "version": "file:services/api",
+      "requires": {
+        "@acme/core": "^1.0.0"
+      }
+    },
+    "@acme/core": {
+      "version": "file:libs/core"
+    },
+    "@acme/web": {
+      "version": "file:services/web",
+      "requires": {
+        "@acme/api": "1.0.0",
+        "@acme/core": "~1.0.0"
+      }
+    }
+  }
+}
+"#;
+
+/// The same workspace after `npm install` with core 1.1.0, api 1.0.1 and web 2.0.1 in the
+/// manifests (npm's own output, for comparison byte for byte).
+const NPM_LOCK_V2_RELEASED: &str = r#"{
+  "name": "acme",
+  "lockfileVersion": 2,
+  "requires": true,
+  "packages": {
+    "": {
+      "name": "acme",
+      "workspaces": [
+        "libs/*",
+        "services/*"
+      ]
+    },
+    "libs/core": {
+      "name": "@acme/core",
+      "version": "1.1.0"
+    },
+    "node_modules/@acme/api": {
+      "resolved": "services/api",
+      "link": true
+    },
+    "node_modules/@acme/core": {
+      "resolved": "libs/core",
+      "link": true
+    },
+    "node_modules/@acme/web": {
+      "resolved": "services/web",
+      "link": true
+    },
+    "services/api": {
+      "name": "@acme/api",
+      "version": "1.0.1",
+      "dependencies": {
+        "@acme/core": "^1.1.0"
+      }
+    },
+    "services/web": {
+      "name": "@acme/web",
+      "version": "2.0.1",
+      "dependencies": {
+        "@acme/core": "~1.1.0"
+      },
+      "devDependencies": {
+        "@acme/api": "1.0.1"
+      }
+    }
+  },
+  "dependencies": {
+    "@acme/api": {
+      "version": "file:services/api",
+      "requires": {
+        "@acme/core": "^1.1.0"
+      }
+    },
+    "@acme/core": {
+      "version": "file:libs/core"
+    },
+    "@acme/web": {
+      "version": "file:services/web",
+      "requires": {
+        "@acme/api": "1.0.1",
+        "@acme/core": "~1.1.0"
+      }
+    }
+  }
+}
+"#;
+
+/// An npm workspace of two services and a shared library, each with its package.json as its
+/// version file and no `depends_on` (read from the manifests), released once.
+fn npm_workspace(lock: &str) -> Repo {
+    let repo = Repo::new();
+    repo.write(
+        "release.toml",
+        r#"[packages.api]
+path = "services/api"
+version_files = ["services/api/package.json"]
+
+[packages.web]
+path = "services/web"
+version_files = ["services/web/package.json"]
+
+[packages.core]
+path = "libs/core"
+version_files = ["libs/core/package.json"]
+"#,
+    );
+    repo.write(
+        "package.json",
+        "{\n  \"name\": \"acme\",\n  \"private\": true,\n  \"workspaces\": [\"libs/*\", \"services/*\"]\n}\n",
+    );
+    repo.write(
+        "libs/core/package.json",
+        "{\n  \"name\": \"@acme/core\",\n  \"version\": \"1.0.0\"\n}\n",
+    );
+    repo.write(
+        "services/api/package.json",
+        "{\n  \"name\": \"@acme/api\",\n  \"version\": \"1.0.0\",\n  \"dependencies\": {\n    \"@acme/core\": \"^1.0.0\"\n  }\n}\n",
+    );
+    repo.write(
+        "services/web/package.json",
+        "{\n  \"name\": \"@acme/web\",\n  \"version\": \"2.0.0\",\n  \"dependencies\": {\n    \"@acme/core\": \"~1.0.0\"\n  },\n  \"devDependencies\": {\n    \"@acme/api\": \"1.0.0\"\n  }\n}\n",
+    );
+    repo.write("package-lock.json", lock);
+    repo.git(&["add", "-A"]);
+    repo.commit_staged("feat: first");
+    for tag in ["api-v1.0.0", "web-v2.0.0", "core-v1.0.0"] {
+        repo.annotated_tag(tag);
+    }
+    repo
+}
+
+#[test]
+fn an_npm_workspace_release_updates_manifests_and_the_lockfile() {
+    let repo = npm_workspace(NPM_LOCK_V2);
+    repo.commit_file(
+        "libs/core/index.js",
+        "export const f = 1;\n",
+        "feat: a core function",
+    );
+    let plan = repo.plan_json(&[]);
+    assert_eq!(package(&plan, "core")["next_version"], "1.1.0", "{plan:#}");
+    assert_eq!(package(&plan, "api")["next_version"], "1.0.1");
+    assert_eq!(
+        package(&plan, "api")["pulled_by"],
+        serde_json::json!(["core"])
+    );
+    assert_eq!(package(&plan, "web")["next_version"], "2.0.1");
+    assert_eq!(
+        package(&plan, "web")["pulled_by"],
+        serde_json::json!(["api", "core"])
+    );
+
+    repo.run(&["bump"]).success();
+    assert_eq!(
+        repo.log()[0],
+        "chore(release): api 1.0.1, core 1.1.0, web 2.0.1"
+    );
+    assert_eq!(
+        repo.read("libs/core/package.json"),
+        "{\n  \"name\": \"@acme/core\",\n  \"version\": \"1.1.0\"\n}\n"
+    );
+    assert_eq!(
+        repo.read("services/api/package.json"),
+        "{\n  \"name\": \"@acme/api\",\n  \"version\": \"1.0.1\",\n  \"dependencies\": {\n    \"@acme/core\": \"^1.1.0\"\n  }\n}\n"
+    );
+    assert_eq!(
+        repo.read("services/web/package.json"),
+        "{\n  \"name\": \"@acme/web\",\n  \"version\": \"2.0.1\",\n  \"dependencies\": {\n    \"@acme/core\": \"~1.1.0\"\n  },\n  \"devDependencies\": {\n    \"@acme/api\": \"1.0.1\"\n  }\n}\n"
+    );
+    // What npm itself writes for these manifests, byte for byte.
+    assert_eq!(repo.read("package-lock.json"), NPM_LOCK_V2_RELEASED);
+    assert!(repo.read("package.json").contains("\"private\": true"));
+    assert_eq!(repo.status(), "", "everything is in the release commit");
+    let files = repo.files_of("HEAD");
+    assert!(
+        files.contains(&"package-lock.json".to_string()),
+        "{files:?}"
+    );
+    for tag in ["api-v1.0.1", "core-v1.1.0", "web-v2.0.1"] {
+        assert!(repo.rev(&format!("refs/tags/{tag}")).is_some(), "{tag}");
+    }
+
+    // Lockfile version 3 (npm 9 and later) has no legacy `dependencies`: the same entries.
+    let v3 = |lock: &str| -> String {
+        let at = lock.find("\n  },\n  \"dependencies\"").unwrap();
+        format!("{}\n  }}\n}}\n", &lock[..at])
+            .replace("\"lockfileVersion\": 2", "\"lockfileVersion\": 3")
+    };
+    let repo = npm_workspace(&v3(NPM_LOCK_V2));
+    repo.commit_file(
+        "libs/core/index.js",
+        "export const f = 1;\n",
+        "feat: a core function",
+    );
+    repo.run(&["bump"]).success();
+    assert_eq!(repo.read("package-lock.json"), v3(NPM_LOCK_V2_RELEASED));
+    assert_eq!(repo.status(), "");
+}
+
+#[test]
+fn a_malformed_npm_lockfile_stops_the_release_before_any_write() {
+    let broken = NPM_LOCK_V2.replacen("\"link\": true\n", "\"link\": true,\n", 1);
+    let repo = npm_workspace(&broken);
+    repo.commit_file(
+        "libs/core/index.js",
+        "export const f = 1;\n",
+        "feat: a core function",
+    );
+    let head = repo.head();
+    let err = clean_failure(repo.run(&["bump"]));
+    assert!(err.contains("package-lock.json"), "{err}");
+    assert!(err.contains("not valid JSON"), "{err}");
+    assert!(err.contains("line 20"), "{err}");
+    assert!(err.contains("nothing was written"), "{err}");
+    assert_eq!(repo.head(), head);
+    assert_eq!(repo.status(), "", "no file was touched");
+    assert!(repo.rev("refs/tags/core-v1.1.0").is_none());
+
+    // A lockfile that is valid JSON but no npm lockfile is refused too.
+    repo.write("package-lock.json", "{\"packages\": {}}\n");
+    repo.git(&["add", "-A"]);
+    repo.commit_staged("chore: an odd lockfile");
+    let err = clean_failure(repo.run(&["bump"]));
+    assert!(err.contains("package-lock.json"), "{err}");
+    assert!(err.contains("lockfileVersion"), "{err}");
+    assert_eq!(repo.status(), "");
+}
+
+#[test]
+fn the_packages_summary_lists_each_release_commit_and_keeps_what_is_there() {
+    let repo = monorepo();
+    repo.remote("git@github.com:acme/mono.git");
+    repo.write(
+        "release.toml",
+        &format!("{CONFIG}\n[changelog]\npackages_summary = \"CHANGELOG.md\"\n"),
+    );
+    let hand_written = "# Releases\n\nEvery package's releases; the details are in each package's changelog.\n\n## [Unreleased]\n\n- The repository is now a monorepo.\n\n## 0.9.0 - 2020-01-01\n\nThe last release as one package.\n";
+    repo.write("CHANGELOG.md", hand_written);
+    repo.git(&["add", "-A"]);
+    repo.commit_staged("chore: a summary of the packages' releases");
+    repo.commit_file("libs/core/lib.rs", "pub fn f() { 1 }\n", "fix: core bug");
+    repo.commit_file("services/worker/main.py", "print(1)\n", "feat: queue");
+
+    // Killed after writing every file, before the commit: the next run finishes the release
+    // with the section it wrote, not a second one.
+    let out = repo
+        .release_hermetic()
+        .args(["bump"])
+        .env("RELEASE_AGENT_FAIL_AFTER", "write-files")
+        .assert()
+        .failure();
+    drop(out);
+    assert_ne!(
+        repo.read("CHANGELOG.md"),
+        hand_written,
+        "written before the kill"
+    );
+    repo.run(&["bump"]).success();
+    assert_eq!(
+        repo.log()[0],
+        "chore(release): api 1.0.1, core 1.0.1, worker 1.1.0",
+        "one release commit"
+    );
+    let text = repo.read("CHANGELOG.md");
+    let heading = "## api 1.0.1, core 1.0.1, worker 1.1.0 - ";
+    assert_eq!(text.matches(heading).count(), 1, "{text}");
+    let at = text.find(heading).unwrap();
+    let line_end = at + text[at..].find('\n').unwrap();
+    let date = &text[at + heading.len()..line_end];
+    assert_eq!(date.len(), 10, "a YYYY-MM-DD date: {text}");
+    // The header and the older sections are kept; the hand-written note of [Unreleased]
+    // describes this release and moves into its section, under an empty [Unreleased].
+    let expected = format!(
+        "# Releases\n\nEvery package's releases; the details are in each package's changelog.\n\n## [Unreleased]\n\n{heading}{date}\n\n- The repository is now a monorepo.\n\n\
+         - **api** [1.0.1](https://github.com/acme/mono/compare/api-v1.0.0...api-v1.0.1) (api-v1.0.1, uses the new core): [changelog](services/api/CHANGELOG.md)\n\
+         - **core** [1.0.1](https://github.com/acme/mono/compare/core@1.0.0...core@1.0.1) (core@1.0.1): [changelog](libs/core/CHANGELOG.md)\n\
+         - **worker** [1.1.0](https://github.com/acme/mono/compare/worker-v1.0.0...worker-v1.1.0) (worker-v1.1.0): [changelog](services/worker/CHANGELOG.md)\n\n\
+         ## 0.9.0 - 2020-01-01\n\nThe last release as one package.\n"
+    );
+    assert_eq!(text, expected);
+    assert_eq!(repo.status(), "");
+    assert!(repo.files_of("HEAD").contains(&"CHANGELOG.md".to_string()));
+    // Each package's changelog still has only its own commits.
+    assert!(!repo.read("libs/core/CHANGELOG.md").contains("queue"));
+
+    // The next release commit goes on top; the earlier one stays.
+    repo.commit_file("services/worker/main.py", "print(2)\n", "fix: retry");
+    repo.run(&["bump"]).success();
+    let next = repo.read("CHANGELOG.md");
+    assert!(
+        next.starts_with(&format!(
+            "# Releases\n\nEvery package's releases; the details are in each package's changelog.\n\n## [Unreleased]\n\n## worker 1.1.1 - {date}\n\n- **worker** [1.1.1](https://github.com/acme/mono/compare/worker-v1.1.0...worker-v1.1.1) (worker-v1.1.1): [changelog](services/worker/CHANGELOG.md)\n\n{heading}"
+        )),
+        "{next}"
+    );
+    assert!(
+        next.ends_with(&expected[expected.find(heading).unwrap()..]),
+        "{next}"
+    );
+}
+
+#[test]
+fn the_packages_summary_is_off_by_default_and_checked() {
+    let repo = monorepo();
+    repo.commit_file("libs/core/lib.rs", "pub fn f() { 1 }\n", "fix: core bug");
+    repo.run(&["bump"]).success();
+    assert!(!repo.exists("CHANGELOG.md"), "no summary unless asked for");
+
+    repo.write(
+        "release.toml",
+        &format!("{CONFIG}\n[changelog]\npackages_summary = \"libs/core/CHANGELOG.md\"\n"),
+    );
+    let err = clean_failure(repo.run(&["plan"]));
+    assert!(err.contains("changelog.packages_summary"), "{err}");
+    assert!(err.contains("changelog of package core"), "{err}");
+    let single = Repo::released(&[]);
+    single.write(
+        "release.toml",
+        "[changelog]\npackages_summary = \"CHANGELOG.md\"\n",
+    );
+    let err = clean_failure(single.run(&["plan"]));
+    assert!(err.contains("needs [packages]"), "{err}");
+}
+
+#[test]
+fn the_nearest_npm_lockfile_above_a_package_is_its_workspace_s() {
+    let repo = Repo::new();
+    repo.write(
+        "release.toml",
+        "[packages.ui]\npath = \"frontend/packages/ui\"\nversion_files = [\"frontend/packages/ui/package.json\"]\n",
+    );
+    // A workspace rooted in frontend/, and an unrelated lockfile (tooling) at the root.
+    let root_lock = "{\n  \"name\": \"tools\",\n  \"lockfileVersion\": 3,\n  \"requires\": true,\n  \"packages\": {\n    \"\": {\n      \"name\": \"tools\"\n    }\n  }\n}\n";
+    repo.write("package-lock.json", root_lock);
+    let lock = "{\n  \"name\": \"frontend\",\n  \"lockfileVersion\": 3,\n  \"requires\": true,\n  \"packages\": {\n    \"\": {\n      \"name\": \"frontend\",\n      \"workspaces\": [\n        \"packages/*\"\n      ]\n    },\n    \"node_modules/@acme/ui\": {\n      \"resolved\": \"packages/ui\",\n      \"link\": true\n    },\n    \"packages/ui\": {\n      \"name\": \"@acme/ui\",\n      \"version\": \"0.3.0\"\n    }\n  }\n}\n";
+    repo.write("frontend/package-lock.json", lock);
+    repo.write(
+        "frontend/packages/ui/package.json",
+        "{\n  \"name\": \"@acme/ui\",\n  \"version\": \"0.3.0\"\n}\n",
+    );
+    repo.git(&["add", "-A"]);
+    repo.commit_staged("feat: first");
+    repo.annotated_tag("ui-v0.3.0");
+    repo.commit_file("frontend/packages/ui/button.js", "1\n", "fix: button");
+    repo.run(&["bump"]).success();
+    assert_eq!(repo.log()[0], "chore(release): ui 0.3.1");
+    assert_eq!(
+        repo.read("frontend/package-lock.json"),
+        lock.replace("\"version\": \"0.3.0\"", "\"version\": \"0.3.1\"")
+    );
+    assert_eq!(repo.read("package-lock.json"), root_lock);
+    assert_eq!(repo.status(), "");
+}
