@@ -179,6 +179,7 @@ fn packages_github_outputs(report: &crate::app::packages_cut::PackagesCutReport)
     if let Ok(path) = std::env::var("GITHUB_OUTPUT") {
         let mut text = format!("released={}\n", report.released);
         text.push_str(&format!("tags={}\n", report.tags.join(",")));
+        text.push_str(&format!("deployed={}\n", report.deployed.join(",")));
         let names: Vec<&str> = released.iter().map(|p| p.name.as_str()).collect();
         text.push_str(&format!("packages={}\n", names.join(",")));
         for p in &released {
@@ -197,6 +198,9 @@ fn packages_github_outputs(report: &crate::app::packages_cut::PackagesCutReport)
         text.push_str(&format!("{}\n\n", report.reason));
         for url in &report.release_urls {
             text.push_str(&format!("- [{url}]({url})\n"));
+        }
+        if !report.deployed.is_empty() {
+            text.push_str(&format!("\nRuns in: {}\n", report.deployed.join(", ")));
         }
         append(&path, &redact(&text))?;
     }
