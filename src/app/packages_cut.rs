@@ -126,6 +126,9 @@ pub struct PackagesCutReport {
     /// (`NAME:ENV`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub deployed: Vec<String>,
+    /// The major releases held for approval (their tags): the whole release waits for them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<String>,
 }
 
 /// Cut the release of every changed package (or `only`), and push it.
@@ -171,6 +174,26 @@ pub async fn cut(
         dry_run: options.dry_run,
         ..BumpOptions::default()
     };
+    if options.hold_majors {
+        let held = hold_majors(repo, config, options, &plan).await?;
+        if !held.is_empty() {
+            let (pending, why): (Vec<String>, Vec<String>) = held.into_iter().unzip();
+            return Ok(PackagesCutReport {
+                released: false,
+                dry_run: options.dry_run,
+                reason: format!(
+                    "{} (the release of every package waits for it)",
+                    why.join("; ")
+                ),
+                tags: Vec::new(),
+                release_urls: Vec::new(),
+                plan,
+                steps: Vec::new(),
+                deployed: Vec::new(),
+                pending,
+            });
+        }
+    }
     let mut steps = Vec::new();
     let first = plan.released().next().map(|p| p.plan.clone());
     let released = first.is_some();
@@ -234,6 +257,7 @@ pub async fn cut(
                 plan,
                 steps,
                 deployed: Vec::new(),
+                pending: Vec::new(),
             });
         }
     }
@@ -350,6 +374,7 @@ pub async fn cut(
         plan,
         steps,
         deployed,
+        pending: Vec::new(),
     })
 }
 
@@ -397,6 +422,35 @@ fn head_releases(
         }
     }
     Ok(releases)
+}
+
+/// The major releases among the planned ones that wait for approval, as (tag, why), each
+/// held in the ledger under its tag (`api-v2.0.0`) as the one-package flow holds its version.
+///
+/// One held package holds the whole release: the packages of a release commit go out
+/// together, and a dependent pulled along by the held package would otherwise be released
+/// against a version that is not published.
+async fn hold_majors(
+    repo: &git2::Repository,
+    config: &Config,
+    options: &crate::app::cut::CutOptions,
+    plan: &PackagesPlan,
+) -> Result<Vec<(String, String)>, PackagesCutError> {
+    let head = history::head_commit(repo)?;
+    let mut held = Vec::new();
+    for p in plan.released() {
+        let (Some(version), Some(tag)) = (&p.plan.next_version, &p.tag) else {
+            continue;
+        };
+        if let Some(why) =
+            crate::app::cut::hold_major(repo, config, options, &p.plan, head, version, tag)
+                .await
+                .map_err(Box::new)?
+        {
+            held.push((tag.clone(), why));
+        }
+    }
+    Ok(held)
 }
 
 /// One step after the GitHub releases.

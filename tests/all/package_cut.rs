@@ -1,7 +1,8 @@
 //! `release cut` and `release ci` with `[packages]` after the push and the GitHub releases:
 //! each released package's images built with buildah into a local registry, its version
 //! deployed to the environments that run it (ECS on moto), a run killed between the steps
-//! finished by the next without building or deploying twice.
+//! finished by the next without building or deploying twice, and a major release of one
+//! package held for approval under its tag.
 
 use crate::support::fleet::Fleet;
 use crate::support::registry::Registry;
@@ -197,4 +198,64 @@ fn a_failed_deploy_names_its_package_and_environment_and_the_release_stays_publi
     );
     assert!(origin.rev("refs/tags/api-v1.1.0").is_some(), "published");
     assert!(registry.digest("acme/api", "1.1.0").is_some());
+}
+
+#[test]
+fn ci_holds_a_packages_major_release_under_its_tag_until_approved() {
+    let registry = Registry::start();
+    let fleet = Fleet::start(0.4);
+    let origin = Repo::bare_remote();
+    let repo = monorepo(
+        &registry,
+        &origin,
+        "[bump]\nmajor_requires_approval = true\n",
+    );
+    repo.commit_file("services/api/main.rs", "api 2", "feat(api)!: drop v1");
+    repo.commit_file("services/worker/main.py", "worker 2", "fix(worker): less");
+    let remote = origin.refs();
+    let head = repo.head();
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("output");
+    let out = stdout(
+        &release(
+            &repo,
+            &fleet,
+            &["ci", "--no-github"],
+            &[("GITHUB_OUTPUT", output.to_str().unwrap())],
+        )
+        .success(),
+    );
+    assert!(
+        out.contains("major release api-v2.0.0 is held for approval"),
+        "{out}"
+    );
+    assert!(
+        out.contains("release approve api-v2.0.0 --release"),
+        "{out}"
+    );
+    let outputs = std::fs::read_to_string(&output).unwrap();
+    assert!(outputs.contains("outcome=pending_approval\n"), "{outputs}");
+    assert!(outputs.contains("pending=api-v2.0.0\n"), "{outputs}");
+    assert_eq!(origin.refs(), remote, "nothing pushed");
+    assert_eq!(repo.head(), head, "no release commit");
+    assert!(repo.exists(".git/release-agent/ledger/pending/api-v2.0.0.json"));
+
+    // A bare version is no package's release; the tag is.
+    let err = clean_failure(release(
+        &repo,
+        &fleet,
+        &["approve", "2.0.0", "--release"],
+        &[],
+    ));
+    assert!(err.contains("no package's tag"), "{err}");
+    release(
+        &repo,
+        &fleet,
+        &["approve", "api-v2.0.0", "--release"],
+        &[("GITHUB_ACTOR", "bob")],
+    )
+    .success();
+    let out = stdout(&release(&repo, &fleet, &["ci", "--no-github", "--no-deploy"], &[]).success());
+    assert!(out.contains("released api-v2.0.0, worker-v1.0.1"), "{out}");
+    assert!(origin.rev("refs/tags/api-v2.0.0").is_some());
 }
