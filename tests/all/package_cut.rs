@@ -179,13 +179,27 @@ fn cut_builds_every_released_packages_images_and_deploys_api_and_a_killed_run_is
 }
 
 #[test]
-fn a_failed_deploy_names_its_package_and_environment_and_the_release_stays_published() {
+fn a_failed_deploy_names_its_package_and_environment_and_the_others_still_deploy() {
     let registry = Registry::start();
     let fleet = Fleet::start(0.4);
-    // The cluster of production does not exist: the deploy fails before any change.
+    let bootstrap = format!("{}/acme/api:bootstrap", registry.host);
+    fleet.create_environment("prod", &["api"], &bootstrap);
+    // worker's environment runs on a cluster that does not exist: its deploy fails.
     let origin = Repo::bare_remote();
-    let repo = monorepo(&registry, &origin, "");
+    let repo = monorepo(
+        &registry,
+        &origin,
+        r#"[environments.jobs]
+package = "worker"
+cluster = "jobs"
+services = ["worker"]
+container = "worker"
+timeout = "60s"
+poll_interval = "1s"
+"#,
+    );
     repo.commit_file("services/api/main.rs", "api 2", "feat(api): more");
+    repo.commit_file("services/worker/main.py", "worker 2", "fix(worker): less");
     let err = clean_failure(release(
         &repo,
         &fleet,
@@ -193,11 +207,17 @@ fn a_failed_deploy_names_its_package_and_environment_and_the_release_stays_publi
         &[],
     ));
     assert!(
-        err.contains("the release is published, but a deploy failed: api 1.1.0 to production:"),
+        err.contains("the release is published, but a deploy failed: worker 1.0.1 to jobs:"),
         "{err}"
     );
+    assert!(err.contains("api 1.1.0 to production deployed"), "{err}");
     assert!(origin.rev("refs/tags/api-v1.1.0").is_some(), "published");
-    assert!(registry.digest("acme/api", "1.1.0").is_some());
+    assert!(origin.rev("refs/tags/worker-v1.0.1").is_some(), "published");
+    let api = registry.digest("acme/api", "1.1.0").expect("api's image");
+    assert_eq!(
+        fleet.image_of("prod", "api"),
+        format!("{}/acme/api@{api}", registry.host)
+    );
 }
 
 #[test]
