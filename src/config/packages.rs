@@ -53,13 +53,14 @@ pub struct PackageConfig {
     /// list as dependencies.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
-    /// The package's container image: what its environments (`package = "NAME"`) deploy to
-    /// their `container` (not built per package yet).
+    /// The package's container image: built and pushed by `release cut` for each release of
+    /// the package, and what its environments (`package = "NAME"`) deploy to their
+    /// `container`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageConfig>,
-    /// Several images of the package, each for one container: a deploy of a version puts each
-    /// image's version tag on its container, in one new task definition revision (not built
-    /// per package yet).
+    /// Several images of the package, each for one container: `release cut` builds and pushes
+    /// each for each release of the package, and a deploy of a version puts each image's
+    /// version tag on its container, in one new task definition revision.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<NamedImage>,
 }
