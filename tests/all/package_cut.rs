@@ -104,6 +104,17 @@ fn cut_builds_every_released_packages_images_and_deploys_api_and_a_killed_run_is
         assert!(dry.contains(&step), "{step} in\n{dry}");
     }
     assert!(registry.digest("acme/api", "1.1.0").is_none());
+    let dry = stdout(
+        &release(
+            &repo,
+            &fleet,
+            &["cut", "--yes", "--no-github", "--dry-run", "--no-deploy"],
+            &[],
+        )
+        .success(),
+    );
+    assert!(dry.contains("of worker (build and push"), "{dry}");
+    assert!(!dry.contains("deploy api"), "--no-deploy:\n{dry}");
 
     // Killed once both images are pushed, before the deploy.
     let out = release(
