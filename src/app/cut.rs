@@ -306,7 +306,9 @@ pub async fn cut(
     report.tag = Some(tag.clone());
     report.prerelease = semver::Version::parse(&version).is_ok_and(|v| !v.pre.is_empty());
     if let (Releasing::New { .. }, true) = (&release, options.hold_majors) {
-        if let Some(held) = hold_major(repo, config, options, &plan, head, &version).await? {
+        if let Some(held) =
+            hold_major(repo, config, options, &plan, head, &version, &version).await?
+        {
             report.outcome = CutOutcome::PendingApproval;
             report.reason = held;
             report.pending = Some(version);
@@ -454,14 +456,17 @@ fn major_tag(
 }
 
 /// Why major release `version` is held (`None`: it is not a major release, or it is approved),
-/// recording the hold in the ledger unless this is a dry run.
-async fn hold_major(
+/// recording the hold in the ledger under `key` unless this is a dry run. `key` names the
+/// release in the ledger and the messages: the version for the root, a package's tag
+/// (`api-v2.0.0`) for a package.
+pub(crate) async fn hold_major(
     repo: &git2::Repository,
     config: &Config,
     options: &CutOptions,
     plan: &ReleasePlan,
     head: git2::Oid,
     version: &str,
+    key: &str,
 ) -> Result<Option<String>, CutError> {
     let current = plan
         .current_version
@@ -475,22 +480,18 @@ async fn hold_major(
     }
     let gate = |e| CutError::Gate(Box::new(e));
     let rollout = crate::app::rollout::Rollout::open(repo, config, &options.environ).await;
-    let blockers = rollout.release_blockers(version).await.map_err(gate)?;
+    let blockers = rollout.release_blockers(key).await.map_err(gate)?;
     if blockers.is_empty() {
         return Ok(None);
     }
     if !options.dry_run {
         rollout
-            .hold_release(
-                version,
-                &head.to_string(),
-                release_gate::authors(&plan.commits),
-            )
+            .hold_release(key, &head.to_string(), release_gate::authors(&plan.commits))
             .await
             .map_err(gate)?;
     }
     Ok(Some(format!(
-        "major release {version} is held for approval ([bump] major_requires_approval), nothing was changed: {}; then run release ci again, or publish it with `release cut`",
+        "major release {key} is held for approval ([bump] major_requires_approval), nothing was changed: {}; then run release ci again, or publish it with `release cut`",
         blockers.join("; ")
     )))
 }

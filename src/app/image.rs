@@ -116,6 +116,9 @@ pub struct ImageJob<'a> {
     pub tags: Vec<String>,
     /// The environment (builder options, registry credentials).
     pub environ: &'a Environ,
+    /// What the pushed digest is recorded under ([`record::load`]): the version for the
+    /// root's image, [`record::package_key`] for a package's.
+    pub record_key: String,
 }
 
 /// What a build made.
@@ -176,9 +179,24 @@ impl<'a> ImageJob<'a> {
         environ: &'a Environ,
     ) -> Result<ImageJob<'a>> {
         let image = image_config(config)?;
-        let repository = Repository::parse(&image.repository)?;
         let tag = format!("{}{version}", config.tag_prefix);
-        let commit = match crate::adapters::git::tag_target(repo, &tag)? {
+        let key = version.to_string();
+        ImageJob::of(repo, root, image, &tag, version, key, environ)
+    }
+
+    /// The job for `image` of the release tagged `tag` (a package's), its digest recorded
+    /// under `record_key`: built from the tag's commit when the tag exists, else from HEAD.
+    pub fn of(
+        repo: &'a git2::Repository,
+        root: &'a Path,
+        image: &'a ImageConfig,
+        tag: &str,
+        version: Version,
+        record_key: String,
+        environ: &'a Environ,
+    ) -> Result<ImageJob<'a>> {
+        let repository = Repository::parse(&image.repository)?;
+        let commit = match crate::adapters::git::tag_target(repo, tag)? {
             Some(oid) => oid,
             None => crate::adapters::git::history::head_commit(repo)?,
         }
@@ -193,6 +211,7 @@ impl<'a> ImageJob<'a> {
             repository,
             tags,
             environ,
+            record_key,
         })
     }
 
@@ -255,7 +274,7 @@ impl<'a> ImageJob<'a> {
         let target = PushTarget::open(self.image, &self.repository, self.environ).await?;
         let version_tag = &self.tags[0];
         let git_dir = self.repo.path();
-        let recorded = record::load(git_dir, &self.version.to_string())
+        let recorded = record::load(git_dir, &self.record_key)
             .map_err(io("read the image record in", &record::dir(git_dir)))?
             .filter(|r| r.repository == self.repository.full());
         if let Some(existing) = target.digest(version_tag).await? {
@@ -331,7 +350,7 @@ impl<'a> ImageJob<'a> {
             digest,
             tags: self.tags.clone(),
         };
-        record::save(git_dir, &record)
+        record::save(git_dir, &self.record_key, &record)
             .map_err(io("write the image record in", &record::dir(git_dir)))?;
         Ok(Pushed {
             record,
@@ -500,6 +519,28 @@ pub async fn cut_step(
     environ: &Environ,
 ) -> Result<(String, bool)> {
     let job = ImageJob::new(repo, root, config, version.clone(), environ)?;
+    run_cut_step(job, created).await
+}
+
+/// The image step of `release cut` for image `image` of a package's release `tag`: as
+/// [`cut_step`], the digest recorded under `record_key` ([`record::package_key`]).
+#[allow(clippy::too_many_arguments)]
+pub async fn package_cut_step(
+    repo: &git2::Repository,
+    root: &Path,
+    image: &ImageConfig,
+    tag: &str,
+    version: &Version,
+    record_key: String,
+    created: i64,
+    environ: &Environ,
+) -> Result<(String, bool)> {
+    let job = ImageJob::of(repo, root, image, tag, version.clone(), record_key, environ)?;
+    run_cut_step(job, created).await
+}
+
+/// Build and push `job`'s image unless the registry has it at the recorded digest.
+async fn run_cut_step(job: ImageJob<'_>, created: i64) -> Result<(String, bool)> {
     let mut run = ImageRun {
         job,
         created,
@@ -543,7 +584,7 @@ impl ImageRun<'_> {
     /// The digest `release image push` recorded for this version and repository.
     fn recorded(job: &ImageJob<'_>) -> Result<Option<record::ImageRecord>> {
         let git_dir = job.repo.path();
-        Ok(record::load(git_dir, &job.version.to_string())
+        Ok(record::load(git_dir, &job.record_key)
             .map_err(io("read the image record in", &record::dir(git_dir)))?
             .filter(|r| r.repository == job.repository.full()))
     }

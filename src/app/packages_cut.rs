@@ -1,7 +1,10 @@
 //! `release cut` and `release ci` with `[packages]`: the release of every changed package made
 //! as `release bump` makes it (one commit, one tag per package), then the branch and every tag
-//! of that release commit pushed in one atomic push. A run stopped anywhere is finished by the
-//! next: the bump's steps check what is done, and the push sends what the remote lacks.
+//! of that release commit pushed in one atomic push, a GitHub release per tag, each released
+//! package's images built and pushed, and its version deployed to the environments that run it
+//! and deploy on cut. A run stopped anywhere is finished by the next: the bump's steps check
+//! what is done, the push sends what the remote lacks, an image the registry has at its
+//! recorded digest is not built again, and an environment running the version is left alone.
 
 use serde::Serialize;
 use std::path::Path;
@@ -12,7 +15,8 @@ use crate::adapters::templates::{TemplateError, Templates};
 use crate::app::bump::{self, BumpError, BumpOptions};
 use crate::app::packages::{self, PackagesError, PackagesPlan};
 use crate::config::Config;
-use crate::core::step::{StepReport, StepState};
+use crate::core::step::{self, Applied, RunOptions, Step, StepReport, StepState};
+use crate::util::signals::Interrupted;
 
 /// A release of several packages that cannot be cut.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +75,32 @@ pub enum PackagesCutError {
     /// `git fetch` or `git ls-remote` failed.
     #[error(transparent)]
     Cli(#[from] CliError),
+    /// Building or pushing one of a package's images failed; the release is published.
+    #[error("the release is published, but the image of package {package} failed: {source}; running the same command again builds and pushes what the registry lacks")]
+    Image {
+        /// The package.
+        package: String,
+        /// What failed.
+        source: Box<crate::app::image::PublishError>,
+    },
+    /// One or more deploys failed (each rolled back); the release is published, and the
+    /// other deploys ran.
+    #[error("the release is published, but a deploy failed: {}{}", .failed.join("; "), the_others(.others))]
+    Deploy {
+        /// Each failed deploy: package, version, environment and why.
+        failed: Vec<String>,
+        /// What the other deploys of the run did.
+        others: Vec<String>,
+    },
+}
+
+/// The other deploys' states, for the deploy error.
+fn the_others(others: &[String]) -> String {
+    if others.is_empty() {
+        String::new()
+    } else {
+        format!(" (the other deploys: {})", others.join(", "))
+    }
 }
 
 /// What `cut` or `ci` did with several packages.
@@ -92,6 +122,13 @@ pub struct PackagesCutReport {
     pub plan: PackagesPlan,
     /// The steps.
     pub steps: Vec<StepReport>,
+    /// The environments each package's version runs in after this run's deploy steps
+    /// (`NAME:ENV`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deployed: Vec<String>,
+    /// The major releases held for approval (their tags): the whole release waits for them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<String>,
 }
 
 /// Cut the release of every changed package (or `only`), and push it.
@@ -137,6 +174,26 @@ pub async fn cut(
         dry_run: options.dry_run,
         ..BumpOptions::default()
     };
+    if options.hold_majors {
+        let held = hold_majors(repo, config, options, &plan).await?;
+        if !held.is_empty() {
+            let (pending, why): (Vec<String>, Vec<String>) = held.into_iter().unzip();
+            return Ok(PackagesCutReport {
+                released: false,
+                dry_run: options.dry_run,
+                reason: format!(
+                    "{} (the release of every package waits for it)",
+                    why.join("; ")
+                ),
+                tags: Vec::new(),
+                release_urls: Vec::new(),
+                plan,
+                steps: Vec::new(),
+                deployed: Vec::new(),
+                pending,
+            });
+        }
+    }
     let mut steps = Vec::new();
     let first = plan.released().next().map(|p| p.plan.clone());
     let released = first.is_some();
@@ -169,6 +226,28 @@ pub async fn cut(
                 ),
                 state: StepState::Todo,
             });
+            for p in plan.released() {
+                steps.push(StepReport {
+                    name: format!("github release {}", p.tag.as_deref().unwrap_or_default()),
+                    state: if client.is_some() {
+                        StepState::Todo
+                    } else {
+                        StepState::Skipped
+                    },
+                });
+            }
+            let releases: Vec<PackageRelease> = plan
+                .released()
+                .filter_map(|p| {
+                    Some(PackageRelease {
+                        name: p.name.clone(),
+                        version: semver::Version::parse(p.plan.next_version.as_deref()?).ok()?,
+                        tag: p.tag.clone()?,
+                    })
+                })
+                .collect();
+            let mut publish = Publish::new(repo, root, config, options, releases);
+            steps.extend(publish.run().await?);
             return Ok(PackagesCutReport {
                 released: false,
                 dry_run: true,
@@ -177,11 +256,14 @@ pub async fn cut(
                 release_urls: Vec::new(),
                 plan,
                 steps,
+                deployed: Vec::new(),
+                pending: Vec::new(),
             });
         }
     }
     // The release commit's tags: made now, or by an earlier run that did not push them.
-    let tags = head_release_tags(repo, config)?;
+    let releases = head_releases(repo, config)?;
+    let tags: Vec<String> = releases.iter().map(|r| r.tag.clone()).collect();
     let mut missing = Vec::new();
     let head = history::head_commit(repo)?;
     for tag in &tags {
@@ -262,6 +344,19 @@ pub async fn cut(
             crate::util::fault::point("github-release");
         }
     }
+    // Then each released package's images, and its deploys.
+    if !options.dry_run && !releases.is_empty() {
+        crate::util::signals::catch_signals();
+    }
+    let mut publish = Publish::new(repo, root, config, options, releases);
+    steps.extend(publish.run().await?);
+    let deployed = publish.deployed.clone();
+    if !publish.failed.is_empty() {
+        return Err(PackagesCutError::Deploy {
+            failed: publish.failed,
+            others: publish.others,
+        });
+    }
     let pushed = steps
         .iter()
         .any(|s| s.state == StepState::Applied && !released);
@@ -278,6 +373,8 @@ pub async fn cut(
         release_urls,
         plan,
         steps,
+        deployed,
+        pending: Vec::new(),
     })
 }
 
@@ -289,19 +386,27 @@ fn tag_version(config: &Config, tag: &str) -> Option<semver::Version> {
         .find_map(|(name, p)| history::tag_version(tag, &p.tag_prefix_of(name)))
 }
 
-/// The tags HEAD's release commit names that exist on HEAD (none when HEAD is no release
-/// commit of packages).
-fn head_release_tags(
+/// One package's release: its name, version and tag.
+#[derive(Debug, Clone)]
+struct PackageRelease {
+    name: String,
+    version: semver::Version,
+    tag: String,
+}
+
+/// The package releases HEAD's release commit names whose tags exist on HEAD (none when HEAD
+/// is no release commit of packages).
+fn head_releases(
     repo: &git2::Repository,
     config: &Config,
-) -> Result<Vec<String>, PackagesCutError> {
+) -> Result<Vec<PackageRelease>, PackagesCutError> {
     let head = history::head_commit(repo)?;
     let commit = history::read_commit(repo, head)?;
     if commit.parents > 1 {
         return Ok(Vec::new());
     }
     let header = commit.message.lines().next().unwrap_or_default();
-    let mut tags = Vec::new();
+    let mut releases = Vec::new();
     for (name, version) in
         crate::core::packages::released_in(header, &config.commit.message).unwrap_or_default()
     {
@@ -309,9 +414,291 @@ fn head_release_tags(
             continue;
         };
         let tag = format!("{}{version}", package.tag_prefix_of(&name));
+        let Ok(version) = semver::Version::parse(&version.to_string()) else {
+            continue;
+        };
         if git::tag_target(repo, &tag)? == Some(head) {
-            tags.push(tag);
+            releases.push(PackageRelease { name, version, tag });
         }
     }
-    Ok(tags)
+    Ok(releases)
+}
+
+/// The major releases among the planned ones that wait for approval, as (tag, why), each
+/// held in the ledger under its tag (`api-v2.0.0`) as the one-package flow holds its version.
+///
+/// One held package holds the whole release: the packages of a release commit go out
+/// together, and a dependent pulled along by the held package would otherwise be released
+/// against a version that is not published.
+async fn hold_majors(
+    repo: &git2::Repository,
+    config: &Config,
+    options: &crate::app::cut::CutOptions,
+    plan: &PackagesPlan,
+) -> Result<Vec<(String, String)>, PackagesCutError> {
+    let head = history::head_commit(repo)?;
+    let mut held = Vec::new();
+    for p in plan.released() {
+        let (Some(version), Some(tag)) = (&p.plan.next_version, &p.tag) else {
+            continue;
+        };
+        if let Some(why) =
+            crate::app::cut::hold_major(repo, config, options, &p.plan, head, version, tag)
+                .await
+                .map_err(Box::new)?
+        {
+            held.push((tag.clone(), why));
+        }
+    }
+    Ok(held)
+}
+
+/// One step after the GitHub releases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PublishStep {
+    /// Build and push image `image` (index into the package's [`PackageConfig::built_images`])
+    /// of release `release`.
+    ///
+    /// [`PackageConfig::built_images`]: crate::config::packages::PackageConfig::built_images
+    Image { release: usize, image: usize },
+    /// Deploy release `release` to environment `env`.
+    Deploy { release: usize, env: String },
+}
+
+/// What the images and deploys of the released packages work on.
+struct Publish<'a> {
+    repo: &'a git2::Repository,
+    root: &'a Path,
+    config: &'a Config,
+    options: &'a crate::app::cut::CutOptions,
+    releases: Vec<PackageRelease>,
+    /// Each release's images, as (name within `images`, image).
+    images: Vec<Vec<(Option<String>, crate::config::image::ImageConfig)>>,
+    /// `NAME:ENV` where the version runs after its deploy step.
+    deployed: Vec<String>,
+    /// The deploys that failed, with why.
+    failed: Vec<String>,
+    /// What the other deploys did.
+    others: Vec<String>,
+}
+
+impl<'a> Publish<'a> {
+    fn new(
+        repo: &'a git2::Repository,
+        root: &'a Path,
+        config: &'a Config,
+        options: &'a crate::app::cut::CutOptions,
+        releases: Vec<PackageRelease>,
+    ) -> Publish<'a> {
+        let images = releases
+            .iter()
+            .map(|r| {
+                config
+                    .packages
+                    .get(&r.name)
+                    .map(|p| p.built_images())
+                    .unwrap_or_default()
+            })
+            .collect();
+        Publish {
+            repo,
+            root,
+            config,
+            options,
+            releases,
+            images,
+            deployed: Vec::new(),
+            failed: Vec::new(),
+            others: Vec::new(),
+        }
+    }
+
+    /// Every image of every release, then every deploy (unless `--no-deploy`).
+    fn steps(&self) -> Vec<PublishStep> {
+        let mut steps = Vec::new();
+        for (release, images) in self.images.iter().enumerate() {
+            steps.extend((0..images.len()).map(|image| PublishStep::Image { release, image }));
+        }
+        if self.options.no_deploy {
+            return steps;
+        }
+        for (release, r) in self.releases.iter().enumerate() {
+            steps.extend(
+                self.config
+                    .environments
+                    .iter()
+                    .filter(|(_, e)| e.deploys_package_on_cut(&r.name))
+                    .map(|(env, _)| PublishStep::Deploy {
+                        release,
+                        env: env.clone(),
+                    }),
+            );
+        }
+        steps
+    }
+
+    /// Go through the steps: every image (the first failure stops the run), then every deploy,
+    /// each whatever the others did (their failures are collected in `failed`).
+    async fn run(&mut self) -> Result<Vec<StepReport>, PackagesCutError> {
+        let steps = self.steps();
+        let options = RunOptions {
+            dry_run: self.options.dry_run,
+            ..RunOptions::default()
+        };
+        step::run(&steps, self, options, |_| Ok(())).await
+    }
+
+    fn image_of(&self, release: usize, image: usize) -> Option<&crate::config::image::ImageConfig> {
+        self.images.get(release)?.get(image).map(|(_, i)| i)
+    }
+}
+
+impl<'a> Step<Publish<'a>> for PublishStep {
+    type Error = PackagesCutError;
+
+    fn name(&self, run: &Publish<'a>) -> String {
+        match self {
+            PublishStep::Image { release, image } => {
+                let (Some(r), Some(i)) =
+                    (run.releases.get(*release), run.image_of(*release, *image))
+                else {
+                    return String::new();
+                };
+                format!(
+                    "image {}:{} of {} (build and push unless the registry has it)",
+                    i.repository,
+                    crate::core::image::version_tag_of(&r.version.to_string()),
+                    r.name
+                )
+            }
+            PublishStep::Deploy { release, env } => {
+                let Some(r) = run.releases.get(*release) else {
+                    return String::new();
+                };
+                let migration = run
+                    .config
+                    .environments
+                    .get(env)
+                    .and_then(|e| e.migrate.as_ref())
+                    .map(|m| {
+                        format!(
+                            ", its migration first: {}",
+                            crate::app::rollout::describe_migration(m)
+                        )
+                    })
+                    .unwrap_or_default();
+                format!(
+                    "deploy {} {} to {env} (unless it runs there{migration})",
+                    r.name, r.version
+                )
+            }
+        }
+    }
+
+    fn boundary(&self) -> &'static str {
+        match self {
+            PublishStep::Image { .. } => "image",
+            PublishStep::Deploy { .. } => "deploy",
+        }
+    }
+
+    fn stopped(&self, signal: Interrupted, _: &Publish<'a>) -> PackagesCutError {
+        PackagesCutError::Cut(Box::new(crate::app::cut::CutError::Interrupted(signal)))
+    }
+
+    // Whether these are done is asked of the registry and ECS when they run: a dry run does
+    // not ask.
+    async fn check(&self, _: &mut Publish<'a>) -> Result<Option<StepState>, PackagesCutError> {
+        Ok(None)
+    }
+
+    async fn apply(&self, run: &mut Publish<'a>) -> Result<Applied, PackagesCutError> {
+        match self {
+            // Built and pushed once; a re-run finds the version at the recorded digest.
+            PublishStep::Image { release, image } => {
+                let (Some(r), Some((name, config))) = (
+                    run.releases.get(*release),
+                    run.images.get(*release).and_then(|i| i.get(*image)),
+                ) else {
+                    return Ok(StepState::Done.into());
+                };
+                let key = crate::adapters::image_record::package_key(&r.tag, name.as_deref());
+                let (done, applied) = crate::app::image::package_cut_step(
+                    run.repo,
+                    run.root,
+                    config,
+                    &r.tag,
+                    &r.version,
+                    key,
+                    crate::util::time::now(),
+                    &run.options.environ,
+                )
+                .await
+                .map_err(|source| PackagesCutError::Image {
+                    package: r.name.clone(),
+                    source: Box::new(source),
+                })?;
+                Ok(Applied {
+                    state: if applied {
+                        StepState::Applied
+                    } else {
+                        StepState::Done
+                    },
+                    detail: Some(format!("{done} of {}", r.name)),
+                    stop: false,
+                })
+            }
+            PublishStep::Deploy { release, env } => {
+                let Some(r) = run.releases.get(*release).cloned() else {
+                    return Ok(StepState::Done.into());
+                };
+                let what = format!("{} {} to {env}", r.name, r.version);
+                match deploy(run, env, &r.version.to_string()).await {
+                    Ok((name, state)) => {
+                        if state != StepState::Skipped {
+                            run.deployed.push(format!("{}:{env}", r.name));
+                        }
+                        let said = match state {
+                            StepState::Applied => "deployed",
+                            StepState::Done => "already running",
+                            _ => "skipped",
+                        };
+                        run.others.push(format!("{what} {said}"));
+                        Ok(Applied {
+                            state,
+                            detail: Some(format!("{name} ({})", r.name)),
+                            stop: false,
+                        })
+                    }
+                    // The other packages' deploys go on: the error names every failure.
+                    Err(e) => {
+                        tracing::error!("deploy {what} failed: {e}");
+                        run.failed.push(format!("{what}: {e}"));
+                        Ok(Applied {
+                            state: StepState::Skipped,
+                            detail: Some(format!("deploy {what}: failed")),
+                            stop: false,
+                        })
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Deploy `version` of the package `env` runs there, as the one-package cut does: its digest
+/// (from this run's image record) fixed first, then the deploy unless it runs there.
+async fn deploy(
+    run: &Publish<'_>,
+    env: &str,
+    version: &str,
+) -> Result<(String, StepState), crate::app::rollout::DeployError> {
+    let mut rollout =
+        crate::app::rollout::Rollout::open(run.repo, run.config, &run.options.environ)
+            .await
+            .for_env(env);
+    rollout.rerun_migrations = run.options.rerun_migrations;
+    let digest = rollout.images.recorded(version).map(|(_, d)| d);
+    rollout.record_release(version, digest).await?;
+    rollout.deploy_on_cut(env, version).await
 }

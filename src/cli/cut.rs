@@ -178,7 +178,14 @@ fn packages_github_outputs(report: &crate::app::packages_cut::PackagesCutReport)
     let released: Vec<_> = report.plan.released().collect();
     if let Ok(path) = std::env::var("GITHUB_OUTPUT") {
         let mut text = format!("released={}\n", report.released);
+        if !report.pending.is_empty() {
+            text.push_str(&format!(
+                "outcome=pending_approval\npending={}\n",
+                report.pending.join(",")
+            ));
+        }
         text.push_str(&format!("tags={}\n", report.tags.join(",")));
+        text.push_str(&format!("deployed={}\n", report.deployed.join(",")));
         let names: Vec<&str> = released.iter().map(|p| p.name.as_str()).collect();
         text.push_str(&format!("packages={}\n", names.join(",")));
         for p in &released {
@@ -191,12 +198,20 @@ fn packages_github_outputs(report: &crate::app::packages_cut::PackagesCutReport)
     if let Ok(path) = std::env::var("GITHUB_STEP_SUMMARY") {
         let mut text = if report.released {
             format!("## Released {}\n\n", report.tags.join(", "))
+        } else if !report.pending.is_empty() {
+            format!(
+                "## Major release {} waits for approval\n\n",
+                report.pending.join(", ")
+            )
         } else {
             "## No release\n\n".to_string()
         };
         text.push_str(&format!("{}\n\n", report.reason));
         for url in &report.release_urls {
             text.push_str(&format!("- [{url}]({url})\n"));
+        }
+        if !report.deployed.is_empty() {
+            text.push_str(&format!("\nRuns in: {}\n", report.deployed.join(", ")));
         }
         append(&path, &redact(&text))?;
     }

@@ -41,6 +41,23 @@ fn version_arg(ws: &Workspace, given: &str) -> Result<String> {
     version_of(ws, given, None)
 }
 
+/// The name a held major release has in the ledger: the version for the root, a package's tag
+/// (`api-v2.0.0`) with `[packages]`.
+fn release_key(ws: &Workspace, given: &str) -> Result<String> {
+    if !ws.config.has_packages() {
+        return version_arg(ws, given);
+    }
+    for name in ws.config.packages.keys() {
+        let prefix = ws.config.tag_prefix_of(Some(name));
+        if let Some(v) = given.strip_prefix(prefix.as_str()) {
+            if let Ok(v) = semver::Version::parse(v) {
+                return Ok(format!("{prefix}{v}"));
+            }
+        }
+    }
+    bail!("`{given}` is no package's tag: with [packages], a held major release is named by its package's tag (`release approve api-v2.0.0 --release`; `release ci` names the held ones)")
+}
+
 /// The package `env` runs, if it names one.
 fn package_of<'w>(ws: &'w Workspace, env: &str) -> Option<&'w str> {
     ws.config
@@ -135,7 +152,7 @@ pub async fn promote(ws: &Workspace, args: &PromoteArgs) -> Result<ExitCode> {
 
 pub async fn decide(ws: &Workspace, args: &DecideArgs, decision: Decision) -> Result<ExitCode> {
     let Some(env) = args.env.as_deref() else {
-        let version = version_arg(ws, &args.version)?;
+        let version = release_key(ws, &args.version)?;
         // A held major release needs the ledger, not an environment.
         let rollout = Rollout::open(&ws.repo, &ws.config, &ws.environ).await;
         return decide_release(&rollout, args, &version, decision).await;

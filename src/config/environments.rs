@@ -363,10 +363,19 @@ impl EnvironmentConfig {
     /// Whether `release cut` deploys here.
     pub fn deploys_on_cut(&self) -> bool {
         // `release cut` deploys the root's version: a package's environment gets its own.
-        self.package.is_none()
-            && self
-                .on_cut
-                .unwrap_or(self.requires.is_none() && self.approvals == 0)
+        self.package.is_none() && self.takes_every_release()
+    }
+
+    /// Whether `release cut` deploys each release of package `name` here: the environment
+    /// runs that package, by the same rule as [`Self::deploys_on_cut`].
+    pub fn deploys_package_on_cut(&self, name: &str) -> bool {
+        self.package.as_deref() == Some(name) && self.takes_every_release()
+    }
+
+    /// `on_cut`, by default true without `requires` and approvals.
+    fn takes_every_release(&self) -> bool {
+        self.on_cut
+            .unwrap_or(self.requires.is_none() && self.approvals == 0)
     }
 
     /// The moving image tag of this environment, if any.

@@ -53,13 +53,14 @@ pub struct PackageConfig {
     /// list as dependencies.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
-    /// The package's container image: what its environments (`package = "NAME"`) deploy to
-    /// their `container` (not built per package yet).
+    /// The package's container image: built and pushed by `release cut` for each release of
+    /// the package, and what its environments (`package = "NAME"`) deploy to their
+    /// `container`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageConfig>,
-    /// Several images of the package, each for one container: a deploy of a version puts each
-    /// image's version tag on its container, in one new task definition revision (not built
-    /// per package yet).
+    /// Several images of the package, each for one container: `release cut` builds and pushes
+    /// each for each release of the package, and a deploy of a version puts each image's
+    /// version tag on its container, in one new task definition revision.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<NamedImage>,
 }
@@ -98,26 +99,38 @@ impl PackageConfig {
         self.exclude.iter().map(|p| normalize(p)).collect()
     }
 
-    /// The images a deploy of the package puts on, as (container, image), the one for
-    /// `container` (the environment's) first: `image` runs there, else the `images` entry
-    /// mapped to it (the configuration makes sure there is one).
-    pub fn deployed_images(&self, container: &str) -> Vec<(String, ImageConfig)> {
-        let mut all: Vec<(String, ImageConfig)> = self
+    /// Every image of the package as `release cut` builds it: `image` (no name), then each of
+    /// `images` (by its name), with its context, Dockerfile (default `<context>/Dockerfile`)
+    /// and builder.
+    pub fn built_images(&self) -> Vec<(Option<String>, ImageConfig)> {
+        self.image
+            .iter()
+            .map(|i| (None, i.clone()))
+            .chain(
+                self.images
+                    .iter()
+                    .map(|i| (Some(i.name.clone()), i.image())),
+            )
+            .collect()
+    }
+
+    /// The images a deploy of the package puts on, as (container, name within `images`, image),
+    /// the one for `container` (the environment's) first: `image` runs there, else the
+    /// `images` entry mapped to it (the configuration makes sure there is one).
+    pub fn deployed_images(&self, container: &str) -> Vec<(String, Option<String>, ImageConfig)> {
+        let mut all: Vec<(String, Option<String>, ImageConfig)> = self
             .image
             .iter()
-            .map(|i| (container.to_string(), i.clone()))
+            .map(|i| (container.to_string(), None, i.clone()))
             .chain(self.images.iter().map(|i| {
-                let mut image = ImageConfig::for_repository(&i.repository);
-                if let Some(c) = &i.context {
-                    image.context = c.clone();
-                }
-                if let Some(d) = &i.dockerfile {
-                    image.dockerfile = d.clone();
-                }
-                (i.container_name().to_string(), image)
+                (
+                    i.container_name().to_string(),
+                    Some(i.name.clone()),
+                    i.image(),
+                )
             }))
             .collect();
-        if let Some(at) = all.iter().position(|(c, _)| c == container) {
+        if let Some(at) = all.iter().position(|(c, _, _)| c == container) {
             let primary = all.remove(at);
             all.insert(0, primary);
         }
@@ -199,9 +212,32 @@ pub struct NamedImage {
     /// The Dockerfile, relative to the repository root (default `<context>/Dockerfile`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dockerfile: Option<String>,
+    /// The tool that builds and pushes it (default `docker`, as `[image]`'s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builder: Option<crate::config::image::BuilderKind>,
 }
 
 impl NamedImage {
+    /// The image as `[image]` would describe it: its repository, context, Dockerfile
+    /// (default `<context>/Dockerfile`) and builder, every other setting at its default.
+    pub fn image(&self) -> ImageConfig {
+        let mut image = ImageConfig::for_repository(&self.repository);
+        if let Some(c) = &self.context {
+            image.context = c.clone();
+            image.dockerfile = match normalize(c).as_str() {
+                "" => "Dockerfile".to_string(),
+                dir => format!("{dir}/Dockerfile"),
+            };
+        }
+        if let Some(d) = &self.dockerfile {
+            image.dockerfile = d.clone();
+        }
+        if let Some(b) = self.builder {
+            image.builder = b;
+        }
+        image
+    }
+
     /// The container that runs it.
     pub fn container_name(&self) -> &str {
         self.container.as_deref().unwrap_or(&self.name)
@@ -501,9 +537,18 @@ mod tests {
         let images = p["api"].deployed_images("app");
         let order: Vec<(&str, &str)> = images
             .iter()
-            .map(|(c, i)| (c.as_str(), i.repository.as_str()))
+            .map(|(c, _, i)| (c.as_str(), i.repository.as_str()))
             .collect();
         assert_eq!(order, [("app", "r/a"), ("worker", "r/w")]);
+        let p = pkgs("[packages.api]\npath = \"api\"\nimages = [{ name = \"w\", repository = \"r/w\", context = \"services/w\", builder = \"buildah\" }, { name = \"x\", repository = \"r/x\", context = \"x\", dockerfile = \"x/Containerfile\" }]\n");
+        let built = p["api"].built_images();
+        assert_eq!(built[0].0.as_deref(), Some("w"));
+        assert_eq!(built[0].1.dockerfile, "services/w/Dockerfile");
+        assert_eq!(
+            built[0].1.builder,
+            crate::config::image::BuilderKind::Buildah
+        );
+        assert_eq!(built[1].1.dockerfile, "x/Containerfile");
         let p = pkgs("[packages.api]\npath = \"api\"\nimages = [{ name = \"a\", repository = \"r/a\" }, { name = \"b\", repository = \"r/b\", container = \"a\" }]\n");
         assert_eq!(validate(&p, "v").unwrap_err().0, "packages.api.images");
     }

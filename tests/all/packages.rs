@@ -740,7 +740,7 @@ fn ci_writes_every_released_package_to_github_output() {
     let text = std::fs::read_to_string(&output).unwrap();
     assert_eq!(
         text,
-        "released=true\ntags=api-v1.0.1,core@1.1.0\npackages=api,core\nversion_api=1.0.1\nversion_core=1.1.0\n"
+        "released=true\ntags=api-v1.0.1,core@1.1.0\ndeployed=\npackages=api,core\nversion_api=1.0.1\nversion_core=1.1.0\n"
     );
     let summary = std::fs::read_to_string(&summary).unwrap();
     assert!(

@@ -42,18 +42,22 @@ impl<'a> Rollout<'a> {
     }
 
     /// Record who cut `version` (by `release cut`), and fix its digest when the cut pushed one.
+    /// A package's release fixes its digest only: who cut it is its tag's tagger, and the
+    /// ledger's release records are the root's versions.
     pub async fn record_release(
         &self,
         version: &str,
         digest: Option<String>,
     ) -> Result<(), DeployError> {
-        (self.ledger.put_release(&ReleaseRecord {
-            version: version.to_string(),
-            cut_by: self.by().await,
-            identity: Some(self.who().await.identity.clone()),
-            digest: digest.clone(),
-        }))
-        .await?;
+        if self.package.is_none() {
+            (self.ledger.put_release(&ReleaseRecord {
+                version: version.to_string(),
+                cut_by: self.by().await,
+                identity: Some(self.who().await.identity.clone()),
+                digest: digest.clone(),
+            }))
+            .await?;
+        }
         if let Some(digest) = digest {
             let image = self.images.reference(&digest).ok();
             self.fix_digest(version, image.as_deref(), &digest).await?;

@@ -45,6 +45,9 @@ pub struct RegistryImages<'a> {
     image: Option<ImageConfig>,
     environ: &'a Environ,
     target: std::cell::OnceCell<PushTarget>,
+    /// A package image's record key around the version: the package's tag prefix, and
+    /// `@NAME` for one of its `images` ([`record::package_key`]); empty for the root's.
+    record_key: (String, String),
 }
 
 impl<'a> RegistryImages<'a> {
@@ -60,7 +63,29 @@ impl<'a> RegistryImages<'a> {
             image,
             environ,
             target: std::cell::OnceCell::new(),
+            record_key: (String::new(), String::new()),
         }
+    }
+
+    /// The images of a package's `image` (`name` `None`) or of one of its `images`, whose
+    /// versions are tagged with `tag_prefix`: their digests are recorded under the package's
+    /// tag ([`record::package_key`]).
+    pub fn of_package(
+        git_dir: &Path,
+        image: ImageConfig,
+        tag_prefix: &str,
+        name: Option<&str>,
+        environ: &'a Environ,
+    ) -> Self {
+        let mut images = Self::of(git_dir, Some(image), environ);
+        let suffix = record::package_key("", name);
+        images.record_key = (tag_prefix.to_string(), suffix);
+        images
+    }
+
+    /// The key `version`'s image record is kept under.
+    fn record_key(&self, version: &str) -> String {
+        format!("{}{version}{}", self.record_key.0, self.record_key.1)
     }
 
     async fn target(&self) -> Result<(&PushTarget, Repository), ImageSourceError> {
@@ -78,9 +103,11 @@ impl<'a> RegistryImages<'a> {
 }
 
 impl RegistryImages<'_> {
+    /// The reference and digest recorded for `version` by a push from this clone (`release
+    /// image push`, `release cut`), when it is this image's.
     pub fn recorded(&self, version: &str) -> Option<(String, String)> {
         let repository = Repository::parse(&self.image.as_ref()?.repository).ok()?;
-        match record::load(&self.git_dir, version) {
+        match record::load(&self.git_dir, &self.record_key(version)) {
             Ok(Some(r)) if r.repository == repository.full() => Some((r.reference, r.digest)),
             Ok(_) => None,
             Err(e) => {

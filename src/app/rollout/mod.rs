@@ -453,7 +453,16 @@ impl<'a> Rollout<'a> {
             .map(|p| p.deployed_images(container))
             .unwrap_or_default()
             .into_iter()
-            .map(|(c, i)| (c, RegistryImages::of(repo.path(), Some(i), self.environ)));
+            .map(|(c, name, i)| {
+                let images = RegistryImages::of_package(
+                    repo.path(),
+                    i,
+                    &prefix,
+                    name.as_deref(),
+                    self.environ,
+                );
+                (c, images)
+            });
         self.images = match images.next() {
             Some((_, primary)) => primary,
             None => RegistryImages::of(repo.path(), None, self.environ),
