@@ -11,7 +11,8 @@ repository and in the same run:
 
 Each command runs --runs times (default 3) after one warm-up of the baseline;
 the table shows the median wall time, its ratio to the baseline and the peak
-RSS (ru_maxrss of that child, via GNU time). Goals: ratio <= 2.0, peak < 200 MB.
+RSS (ru_maxrss of that child, via GNU time). Goals: ratio <= 1.0 (no slower than git
+reading the messages, which it does on one core), peak < 200 MB.
 Goal misses are reported as FAIL but do not change the exit status; only an
 error (a command failing) does.
 
@@ -38,7 +39,7 @@ BENCH_DIR = os.path.join(ROOT, "target", "bench")
 SYNTH = os.environ.get("SYNTH_HISTORY") or os.path.join(ROOT, "bench", "synth-history")
 RELEASE_BIN = os.environ.get("RELEASE_BIN") or os.path.join(ROOT, "target", "release", "release")
 
-GOAL_RATIO = 2.0
+GOAL_RATIO = 1.0
 GOAL_PEAK_MB = 200.0
 SCALE_SIZES = (100_000, 300_000, 1_000_000)
 

@@ -297,12 +297,50 @@ impl CommitView<'_> {
 
 /// Decode a commit and show it to `f`.
 fn view<R>(c: &git2::Commit<'_>, f: impl FnOnce(&CommitView<'_>) -> R) -> R {
-    let bytes = c.message_bytes();
+    RawParts::with(c, |raw| decode(raw, f))
+}
+
+/// A commit's fields as git stores them, before decoding: borrowed from a commit, or from the
+/// copy another thread made of one (see [`super::pipeline`]).
+pub(super) struct RawParts<'a> {
+    pub(super) id: Oid,
+    pub(super) message: &'a [u8],
+    /// Whether the header names Latin-1 as the message's encoding.
+    pub(super) latin1: bool,
+    pub(super) name: &'a [u8],
+    pub(super) email: &'a [u8],
+    pub(super) time: i64,
+    pub(super) parents: usize,
+    pub(super) tree: Oid,
+    pub(super) first_parent: Option<Oid>,
+}
+
+impl RawParts<'_> {
+    /// Show `c`'s fields to `f`.
+    pub(super) fn with<R>(c: &git2::Commit<'_>, f: impl FnOnce(RawParts<'_>) -> R) -> R {
+        let author = c.author();
+        f(RawParts {
+            id: c.id(),
+            message: c.message_bytes(),
+            latin1: c.message_encoding().is_ok_and(|e| e.is_some_and(is_latin1)),
+            name: author.name_bytes(),
+            email: author.email_bytes(),
+            time: c.time().seconds(),
+            parents: c.parent_count(),
+            tree: c.tree_id(),
+            first_parent: c.parent_id(0).ok(),
+        })
+    }
+}
+
+/// Decode a commit's fields and show them to `f`.
+pub(super) fn decode<R>(raw: RawParts<'_>, f: impl FnOnce(&CommitView<'_>) -> R) -> R {
+    let bytes = raw.message;
     let (message, lossy) = match std::str::from_utf8(bytes) {
         Ok(s) => (Cow::Borrowed(s), false),
         // git records a legacy encoding in the commit header (i18n.commitEncoding); Latin-1
         // maps byte for byte to the first 256 code points.
-        Err(_) if c.message_encoding().is_ok_and(|e| e.is_some_and(is_latin1)) => (
+        Err(_) if raw.latin1 => (
             Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
             false,
         ),
@@ -311,17 +349,16 @@ fn view<R>(c: &git2::Commit<'_>, f: impl FnOnce(&CommitView<'_>) -> R) -> R {
     // Commit text is attacker-controlled: what would drive a terminal is made visible here,
     // where it enters, so plans, changelogs, tags and release bodies never carry it.
     let message = inert_message(message);
-    let author = c.author();
     f(&CommitView {
-        id: c.id(),
+        id: raw.id,
         message: &message,
         lossy,
-        author: &inert_line(String::from_utf8_lossy(author.name_bytes())),
-        email: &inert_line(String::from_utf8_lossy(author.email_bytes())),
-        time: c.time().seconds(),
-        parents: c.parent_count(),
-        tree: c.tree_id(),
-        first_parent: c.parent_id(0).ok(),
+        author: &inert_line(String::from_utf8_lossy(raw.name)),
+        email: &inert_line(String::from_utf8_lossy(raw.email)),
+        time: raw.time,
+        parents: raw.parents,
+        tree: raw.tree,
+        first_parent: raw.first_parent,
     })
 }
 
@@ -683,13 +720,14 @@ pub struct SplitRelease {
 /// One traversal reads every commit once; the split is done in memory, so the cost does not grow
 /// with the number of tags. Of each commit only `keep(commit)` stays: the caller decides how
 /// little of a long history stays in memory (`changelog --all` keeps a few bytes).
-pub fn split<T>(
+/// `keep` runs on a second thread, beside the walk, and sees the commits in traversal order.
+pub fn split<T: Send>(
     repo: &Repository,
     head: Oid,
     tags: &[ReleaseTag],
-    keep: impl FnMut(&CommitView<'_>) -> T,
+    keep: impl FnMut(&CommitView<'_>) -> T + Send,
 ) -> Result<Split<T>, HistoryError> {
-    let graph = Graph::load(repo, head, keep)?;
+    let (graph, data) = Graph::load(repo, head, keep)?;
     // Lowest version first, so a commit lands in the first release that shipped it.
     let mut ordered: Vec<(&ReleaseTag, u32)> = tags
         .iter()
@@ -716,7 +754,6 @@ pub fn split<T>(
     let Graph {
         ids,
         times,
-        data,
         starts,
         parents,
         index,
@@ -762,28 +799,38 @@ fn index_of(n: usize) -> u32 {
 /// The commit graph reachable from one commit, read once. Compact: commits are numbered in
 /// traversal order, parents are one array of numbers with offsets (no list per commit), and
 /// the id lookup stores numbers only.
-struct Graph<T> {
+struct Graph {
     ids: Vec<Oid>,
     times: Vec<i64>,
     /// The parents of commit `i` are `parents[starts[i]..starts[i + 1]]`.
     starts: Vec<u32>,
     parents: Vec<u32>,
-    data: Vec<T>,
     index: OidIndex,
 }
 
-impl<T> Graph<T> {
-    fn load(
+impl Graph {
+    /// The graph reachable from `head`, and what `keep` kept of each of its commits (in the
+    /// graph's order), `keep` running beside the walk ([`super::pipeline::read_beside`]).
+    fn load<T: Send>(
         repo: &Repository,
         head: Oid,
-        mut keep: impl FnMut(&CommitView<'_>) -> T,
-    ) -> Result<Graph<T>, HistoryError> {
+        keep: impl FnMut(&CommitView<'_>) -> T + Send,
+    ) -> Result<(Graph, Vec<T>), HistoryError> {
+        super::pipeline::read_beside(|each| Graph::walk(repo, head, each), keep)
+    }
+
+    /// Read the graph reachable from `head`, showing each commit to `each` as it is first read,
+    /// until `each` returns `false`.
+    fn walk(
+        repo: &Repository,
+        head: Oid,
+        each: &mut dyn FnMut(&git2::Commit<'_>) -> bool,
+    ) -> Result<Graph, HistoryError> {
         let mut graph = Graph {
             ids: Vec::new(),
             times: Vec::new(),
             starts: vec![0],
             parents: Vec::new(),
-            data: Vec::new(),
             index: OidIndex::default(),
         };
         // (commit, the parent slot that names it); the slot is filled when the commit is
@@ -805,7 +852,9 @@ impl<T> Graph<T> {
                     graph.ids.push(id);
                     graph.index.insert(&graph.ids, i);
                     graph.times.push(commit.time().seconds());
-                    graph.data.push(view(&commit, &mut keep));
+                    if !each(&commit) {
+                        break;
+                    }
                     let first = graph.parents.len();
                     let at = stack.len();
                     stack.extend(commit.parent_ids().enumerate().map(|(k, p)| (p, first + k)));
@@ -829,28 +878,86 @@ impl<T> Graph<T> {
     }
 }
 
+/// A hasher for object ids: their bytes are a hash already, so a folded multiply of their first
+/// eight with a per-process random key spreads them, at a fraction of SipHash's cost. The key
+/// keeps a history built to collide in the table's bits from slowing the table down.
+#[derive(Clone, Copy)]
+struct OidHash(u64);
+
+impl Default for OidHash {
+    fn default() -> OidHash {
+        static KEY: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        OidHash(*KEY.get_or_init(|| {
+            use std::hash::Hasher;
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        }))
+    }
+}
+
+impl BuildHasher for OidHash {
+    type Hasher = OidHasher;
+    fn build_hasher(&self) -> OidHasher {
+        OidHasher(self.0)
+    }
+}
+
+struct OidHasher(u64);
+
+impl std::hash::Hasher for OidHasher {
+    fn finish(&self) -> u64 {
+        let folded = u128::from(self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
+        (folded as u64) ^ ((folded >> 64) as u64)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Ids hash as their 20 bytes (after a length, the same for all): the first 8 are enough.
+        let mut word = [0u8; 8];
+        let n = bytes.len().min(8);
+        word[..n].copy_from_slice(&bytes[..n]);
+        self.0 ^= u64::from_le_bytes(word).rotate_left(17);
+    }
+    fn write_usize(&mut self, _: usize) {}
+}
+
+/// An object id as a key: compared as bytes (git2's `Oid` compares through a libgit2 call).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct OidKey([u8; 20]);
+
+impl OidKey {
+    fn of(id: Oid) -> OidKey {
+        let mut key = [0u8; 20];
+        let bytes = id.as_bytes();
+        let n = bytes.len().min(20);
+        key[..n].copy_from_slice(&bytes[..n]);
+        OidKey(key)
+    }
+}
+
 /// Commit id to index, storing only the indexes (the ids are in the graph already): a quarter of
 /// a `HashMap<Oid, u32>`.
 #[derive(Default)]
 struct OidIndex {
     table: hashbrown::HashTable<u32>,
-    hasher: std::hash::RandomState,
+    hasher: OidHash,
 }
 
 impl OidIndex {
     fn get(&self, ids: &[Oid], id: Oid) -> Option<u32> {
+        let key = OidKey::of(id);
         self.table
-            .find(self.hasher.hash_one(id), |&i| ids[i as usize] == id)
+            .find(self.hasher.hash_one(key), |&i| {
+                OidKey::of(ids[i as usize]) == key
+            })
             .copied()
     }
 
     /// Add `ids[i]`, which must not be present yet.
     fn insert(&mut self, ids: &[Oid], i: u32) {
         let hasher = &self.hasher;
+        let key = |j: u32| OidKey::of(ids[j as usize]);
         self.table
-            .insert_unique(hasher.hash_one(ids[i as usize]), i, |&j| {
-                hasher.hash_one(ids[j as usize])
-            });
+            .insert_unique(hasher.hash_one(key(i)), i, |&j| hasher.hash_one(key(j)));
     }
 }
 
@@ -869,5 +976,62 @@ mod tests {
         ] {
             assert_eq!(tag_version(odd, "v"), None, "{odd}");
         }
+    }
+
+    /// A history with merges, branches and commits sharing a timestamp: (repository, head).
+    fn branchy_history(dir: &Path) -> (Repository, Oid) {
+        let repo = Repository::init(dir).unwrap();
+        let tree_id = repo.index().unwrap().write_tree().unwrap();
+        let commit = |n: usize, parents: &[Oid]| -> Oid {
+            // Timestamps repeat, so only the reading order breaks ties.
+            let when = git2::Time::new(1_700_000_000 + (n / 7) as i64, 0);
+            let sig = git2::Signature::new("A", "a@example.com", &when).unwrap();
+            let parents: Vec<git2::Commit<'_>> = parents
+                .iter()
+                .map(|&p| repo.find_commit(p).unwrap())
+                .collect();
+            let refs: Vec<&git2::Commit<'_>> = parents.iter().collect();
+            let tree = repo.find_tree(tree_id).unwrap();
+            repo.commit(None, &sig, &sig, &format!("feat: change {n}"), &tree, &refs)
+                .unwrap()
+        };
+        let mut head = commit(0, &[]);
+        for n in 1..400 {
+            head = if n % 10 == 0 {
+                // A branch of three commits from a few commits back, merged in.
+                let mut side = head;
+                for k in 0..3 {
+                    side = commit(10_000 + n * 10 + k, &[side]);
+                }
+                commit(n, &[head, side])
+            } else {
+                commit(n, &[head])
+            };
+        }
+        (repo, head)
+    }
+
+    #[test]
+    fn what_is_kept_beside_the_walk_follows_each_commit_across_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, head) = branchy_history(dir.path());
+        let mut seen = Vec::new();
+        let alone = Graph::walk(&repo, head, &mut |c| {
+            seen.push(c.id());
+            true
+        })
+        .unwrap();
+        let (graph, kept) =
+            super::super::pipeline::read_beside(|each| Graph::walk(&repo, head, each), |c| c.id)
+                .unwrap();
+        assert_eq!(graph.ids, alone.ids);
+        assert_eq!(graph.parents, alone.parents);
+        assert_eq!(seen, alone.ids);
+        assert_eq!(
+            kept, graph.ids,
+            "kept in the walk's order, past the first batch"
+        );
+        assert!(kept.len() > 512, "more than one batch: {}", kept.len());
+        assert_eq!(kept.len(), 400 + 39 * 3);
     }
 }

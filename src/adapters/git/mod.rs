@@ -2,6 +2,7 @@
 
 pub mod history;
 pub mod lock;
+mod pipeline;
 pub mod sign;
 pub mod touch_cache;
 
