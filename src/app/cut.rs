@@ -1084,18 +1084,7 @@ impl<'a> Step<CutRun<'a>> for CutStep {
                 )
             }
             CutStep::Deploy(env) => {
-                let migration = run
-                    .config
-                    .environments
-                    .get(env)
-                    .and_then(|e| e.migrate.as_ref())
-                    .map(|m| {
-                        format!(
-                            ", its migration first: {}",
-                            crate::app::rollout::describe_migration(m)
-                        )
-                    })
-                    .unwrap_or_default();
+                let migration = crate::app::rollout::migration_clause(run.config, env);
                 format!(
                     "deploy {} to {env} (unless it runs there{migration})",
                     run.version

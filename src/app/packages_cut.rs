@@ -575,18 +575,7 @@ impl<'a> Step<Publish<'a>> for PublishStep {
                 let Some(r) = run.releases.get(*release) else {
                     return String::new();
                 };
-                let migration = run
-                    .config
-                    .environments
-                    .get(env)
-                    .and_then(|e| e.migrate.as_ref())
-                    .map(|m| {
-                        format!(
-                            ", its migration first: {}",
-                            crate::app::rollout::describe_migration(m)
-                        )
-                    })
-                    .unwrap_or_default();
+                let migration = crate::app::rollout::migration_clause(run.config, env);
                 format!(
                     "deploy {} {} to {env} (unless it runs there{migration})",
                     r.name, r.version

@@ -35,6 +35,17 @@ pub fn describe(m: &MigrateConfig) -> String {
     }
 }
 
+/// How a dry run names the migration a deploy to `env` runs first: `, its migration first: ...`,
+/// or nothing when the environment has none.
+pub fn dry_run_clause(config: &crate::config::Config, env: &str) -> String {
+    config
+        .environments
+        .get(env)
+        .and_then(|e| e.migrate.as_ref())
+        .map(|m| format!(", its migration first: {}", describe(m)))
+        .unwrap_or_default()
+}
+
 impl Rollout<'_> {
     /// Whether the migration of `record`'s version already completed and is not to run again
     /// (with `--rerun-migrations`, only the one this very deploy ran before it was killed);

@@ -26,7 +26,7 @@ mod status;
 mod wait;
 
 pub use images::{ImageSourceError, RegistryImages};
-pub use migrate::describe as describe_migration;
+pub use migrate::dry_run_clause as migration_clause;
 pub use status::{EnvStatus, Waiting};
 
 use serde::Serialize;
