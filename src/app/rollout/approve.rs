@@ -199,18 +199,7 @@ impl<'a> Rollout<'a> {
                 "--accept-risk goes with an approval, not a rejection".into(),
             ));
         }
-        let cutters = self.cutters(version).await?;
-        let who = &self.who().await.identity;
-        if !who.is_verified() && !env.approvers.is_empty() {
-            return Err(DeployError::NotAllowed(format!(
-                "{} is not a verified identity ({}), and {env_name} lists approvers: {}",
-                who.by(),
-                who.source.describe(),
-                self.who().await.advice()
-            )));
-        }
-        deployment::may_approve(env_name, &env.rules(), who, &cutters)
-            .map_err(DeployError::NotAllowed)?;
+        let who = self.approver(env_name, env, version).await?;
         let approval = Approval {
             version: version.to_string(),
             env: env_name.to_string(),
@@ -224,6 +213,30 @@ impl<'a> Rollout<'a> {
         };
         self.ledger.add_approval(&approval).await?;
         Ok(approval)
+    }
+
+    /// Who decides on `version` for `env_name`, when they may: a verified identity where the
+    /// environment lists approvers, one of them, and not the version's cutter (the rules of
+    /// [`deployment::may_approve`]). Approvals, rejections and continues all go through it.
+    pub(super) async fn approver(
+        &self,
+        env_name: &str,
+        env: &EnvironmentConfig,
+        version: &str,
+    ) -> Result<&Identity, DeployError> {
+        let cutters = self.cutters(version).await?;
+        let who = &self.who().await.identity;
+        if !who.is_verified() && !env.approvers.is_empty() {
+            return Err(DeployError::NotAllowed(format!(
+                "{} is not a verified identity ({}), and {env_name} lists approvers: {}",
+                who.by(),
+                who.source.describe(),
+                self.who().await.advice()
+            )));
+        }
+        deployment::may_approve(env_name, &env.rules(), who, &cutters)
+            .map_err(DeployError::NotAllowed)?;
+        Ok(who)
     }
 
     /// The digest a decision on `version` for `env` is about: the one that completed in the

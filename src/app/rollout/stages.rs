@@ -279,18 +279,7 @@ impl Rollout<'_> {
                 "{env_name} does not pause before production traffic (pause_before_shift): nothing to continue"
             )));
         }
-        let cutters = self.cutters(version).await?;
-        let who = &self.who().await.identity;
-        if !who.is_verified() && !env.approvers.is_empty() {
-            return Err(DeployError::NotAllowed(format!(
-                "{} is not a verified identity ({}), and {env_name} lists approvers: {}",
-                who.by(),
-                who.source.describe(),
-                self.who().await.advice()
-            )));
-        }
-        deployment::may_approve(env_name, &env.rules(), who, &cutters)
-            .map_err(DeployError::NotAllowed)?;
+        let who = self.approver(env_name, env, version).await?;
         let approval = Approval {
             version: version.to_string(),
             env: continue_gate(env_name),
