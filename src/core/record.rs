@@ -102,6 +102,14 @@ pub struct Record {
 }
 
 impl Record {
+    /// The ECS service deployments this deploy follows, one per service that has one.
+    pub fn service_deployments(&self) -> Vec<String> {
+        self.services
+            .iter()
+            .filter_map(|s| s.service_deployment.clone())
+            .collect()
+    }
+
     /// This record as the snapshot a rollback returns to.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {

@@ -55,11 +55,7 @@ impl Rollout<'_> {
         deadline: Instant,
         ignored: &[String],
     ) -> Result<(), DeployError> {
-        let pinned: Vec<String> = record
-            .services
-            .iter()
-            .filter_map(|s| s.service_deployment.clone())
-            .collect();
+        let pinned = record.service_deployments();
         let version = record.version.clone().unwrap_or_default();
         let mut said_pause: HashSet<String> = HashSet::new();
         let mut errors = 0;
@@ -214,11 +210,7 @@ impl Rollout<'_> {
         env: &EnvironmentConfig,
         record: &Record,
     ) -> Result<(), DeployError> {
-        let pinned: Vec<String> = record
-            .services
-            .iter()
-            .filter_map(|s| s.service_deployment.clone())
-            .collect();
+        let pinned = record.service_deployments();
         if pinned.is_empty() {
             return Ok(());
         }
@@ -325,11 +317,7 @@ impl Rollout<'_> {
                 );
                 continue;
             }
-            let pinned: Vec<String> = record
-                .services
-                .iter()
-                .filter_map(|s| s.service_deployment.clone())
-                .collect();
+            let pinned = record.service_deployments();
             let views = regional.ecs.describe_service_deployments(&pinned).await?;
             let paused: Vec<&ServiceDeploymentView> =
                 views.iter().filter(|v| v.awaiting().is_some()).collect();

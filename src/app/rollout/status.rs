@@ -127,13 +127,8 @@ impl<'a> Rollout<'a> {
         };
         let pinned: Vec<String> = Some(c)
             .filter(|c| c.status == Status::InProgress)
-            .into_iter()
-            .flat_map(|c| {
-                c.services
-                    .iter()
-                    .filter_map(|s| s.service_deployment.clone())
-            })
-            .collect();
+            .map(Record::service_deployments)
+            .unwrap_or_default();
         let stages = if pinned.is_empty() {
             Vec::new()
         } else {
