@@ -61,13 +61,7 @@ pub async fn run(ws: &Workspace, args: &crate::cli::args::BumpArgs) -> Result<Ex
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let options = BumpOptions {
-        allow_dirty: args.allow_dirty,
-        no_commit: args.no_commit,
-        no_tag: args.no_tag,
-        dry_run: args.dry_run,
-        skip_hooks: args.skip_hooks,
-    };
+    let options = options_of(args);
     let templates = Templates::load(ws.templates_dir()?.as_deref())?;
     let github = ws.github();
     let release = bump::release_of(
@@ -121,6 +115,17 @@ struct PackagesBumpOutput<'a> {
 
 /// `release bump` with `[packages]`: every changed package (or `--package`) in one release
 /// commit, one tag each.
+/// The bump options the command line asks for.
+fn options_of(args: &crate::cli::args::BumpArgs) -> BumpOptions {
+    BumpOptions {
+        allow_dirty: args.allow_dirty,
+        no_commit: args.no_commit,
+        no_tag: args.no_tag,
+        dry_run: args.dry_run,
+        skip_hooks: args.skip_hooks,
+    }
+}
+
 async fn run_packages(ws: &Workspace, args: &crate::cli::args::BumpArgs) -> Result<ExitCode> {
     let plan = crate::app::packages::gather(
         &ws.repo,
@@ -153,13 +158,7 @@ async fn run_packages(ws: &Workspace, args: &crate::cli::args::BumpArgs) -> Resu
         }
         return Ok(ExitCode::SUCCESS);
     };
-    let options = BumpOptions {
-        allow_dirty: args.allow_dirty,
-        no_commit: args.no_commit,
-        no_tag: args.no_tag,
-        dry_run: args.dry_run,
-        skip_hooks: args.skip_hooks,
-    };
+    let options = options_of(args);
     let templates = Templates::load(ws.templates_dir()?.as_deref())?;
     let github = ws.github();
     let prepared = crate::app::packages::prepare(
