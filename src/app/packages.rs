@@ -327,19 +327,9 @@ fn input_of(
             .map(|(c, _)| c)
             .collect();
     let commits = packages::without_release_commits(commits, &config.commit.message);
-    let head = history::commit_id(head);
-    Ok(plan::Input {
-        tag_prefix: prefix,
-        initial_version: Some(config.initial_version.clone()),
-        current: current.map(|t| (t.name.clone(), t.version.clone())),
-        all_versions: tags.iter().map(|t| t.version.clone()).collect(),
-        head_versions: tags
-            .iter()
-            .filter(|t| history::commit_id(t.commit) == head)
-            .map(|t| t.version.clone())
-            .collect(),
-        commits,
-    })
+    Ok(crate::app::plan::input_of(
+        prefix, config, &tags, current, head, commits,
+    ))
 }
 
 /// The configuration one package's release is prepared with: its tag prefix, changelog and

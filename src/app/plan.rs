@@ -33,6 +33,31 @@ pub fn with_branch_rule(
     options
 }
 
+/// The plan input of a release line tagged `tags` with prefix `tag_prefix`, whose latest
+/// reachable release is `current`, for the commits since it up to `head`.
+pub fn input_of(
+    tag_prefix: String,
+    config: &Config,
+    tags: &[history::ReleaseTag],
+    current: Option<&history::ReleaseTag>,
+    head: git2::Oid,
+    commits: Vec<crate::core::commit::RawCommit>,
+) -> plan::Input {
+    let head = history::commit_id(head);
+    plan::Input {
+        tag_prefix,
+        initial_version: Some(config.initial_version.clone()),
+        current: current.map(|t| (t.name.clone(), t.version.clone())),
+        all_versions: tags.iter().map(|t| t.version.clone()).collect(),
+        head_versions: tags
+            .iter()
+            .filter(|t| history::commit_id(t.commit) == head)
+            .map(|t| t.version.clone())
+            .collect(),
+        commits,
+    }
+}
+
 /// Read the repository and build the plan.
 pub fn gather(
     repo: &git2::Repository,
@@ -50,22 +75,8 @@ pub fn gather(
     if current.is_none() && repo.is_shallow() {
         return Err(HistoryError::ShallowWithoutTags.into());
     }
-    let head = history::commit_id(head);
-    let input = plan::Input {
-        tag_prefix: plan::tag_prefix_in_use(
-            tags.first().map(|t| t.name.as_str()),
-            &config.tag_prefix,
-        ),
-        initial_version: Some(config.initial_version.clone()),
-        current: current.map(|t| (t.name.clone(), t.version.clone())),
-        all_versions: tags.iter().map(|t| t.version.clone()).collect(),
-        head_versions: tags
-            .iter()
-            .filter(|t| history::commit_id(t.commit) == head)
-            .map(|t| t.version.clone())
-            .collect(),
-        commits,
-    };
+    let prefix = plan::tag_prefix_in_use(tags.first().map(|t| t.name.as_str()), &config.tag_prefix);
+    let input = input_of(prefix, config, &tags, current, head, commits);
     Ok(plan::build(
         &input,
         &crate::core::version::BumpRules::from_config(&config.bump),
