@@ -136,39 +136,7 @@ impl Fleet {
     /// Store the image made from `content` as `tag` (a tag already there moves to it); its
     /// digest.
     pub fn push_image(&self, tag: &str, content: &str) -> String {
-        let manifest = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": MEDIA_TYPE,
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": format!("sha256:{}", super::registry::sha256_hex(content.as_bytes())),
-                "size": content.len()
-            },
-            // moto's digest covers the layers: one per version keeps the digests apart.
-            "layers": [{
-                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                "digest": format!("sha256:{}", super::registry::sha256_hex(format!("layer {content}").as_bytes())),
-                "size": 10
-            }]
-        })
-        .to_string();
-        let out = self
-            .rt
-            .block_on(
-                self.ecr
-                    .put_image()
-                    .repository_name("app")
-                    .image_manifest(manifest)
-                    .image_manifest_media_type(MEDIA_TYPE)
-                    .image_tag(tag)
-                    .send(),
-            )
-            .unwrap();
-        out.image()
-            .and_then(|i| i.image_id())
-            .and_then(|i| i.image_digest())
-            .unwrap()
-            .to_string()
+        self.push_to("app", tag, content)
     }
 
     /// Create the ECR repository `name` (host and account as [`REPOSITORY`]'s).
@@ -188,6 +156,7 @@ impl Fleet {
                 "digest": format!("sha256:{}", super::registry::sha256_hex(content.as_bytes())),
                 "size": content.len()
             },
+            // moto's digest covers the layers: one per version keeps the digests apart.
             "layers": [{
                 "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
                 "digest": format!("sha256:{}", super::registry::sha256_hex(format!("layer {content}").as_bytes())),
