@@ -1,4 +1,5 @@
-//! The files `[github] assets` names, found and hashed before anything is written.
+//! The files `[github] assets` (or a package's `[packages.NAME] assets`) names, found and
+//! hashed before anything is written.
 //!
 //! A release uploads them with a `SHA256SUMS`. They are hashed once up front so that a missing
 //! file, a symlink (which a hostile repository could point at `~/.ssh/id_ed25519`) or two files
@@ -28,17 +29,28 @@ pub struct LocalAsset {
     pub size: u64,
 }
 
-/// Why the assets cannot be uploaded.
+/// Why the files of one asset setting cannot be uploaded.
 #[derive(Debug, thiserror::Error)]
-pub enum AssetError {
+#[error("{setting}: {problem}")]
+pub struct AssetError {
+    /// The setting the files come from (`[github] assets`, `[packages.api] assets`), so that
+    /// the message says which patterns to fix.
+    pub setting: String,
+    /// What is wrong.
+    pub problem: AssetProblem,
+}
+
+/// What is wrong with the files of an asset setting.
+#[derive(Debug, thiserror::Error)]
+pub enum AssetProblem {
     /// A pattern matched no file.
-    #[error("[github] assets: `{0}` matches no file; build the assets before `release cut`, or remove the pattern")]
+    #[error("`{0}` matches no file; build the assets before `release cut`, or remove the pattern")]
     NoMatch(String),
     /// A match is not a regular file inside the repository.
-    #[error("[github] assets: {0}")]
+    #[error(transparent)]
     Unsafe(#[from] UnsafePath),
     /// Two files would get the same asset name.
-    #[error("[github] assets: {first} and {second} would both be uploaded as `{name}`; asset names must be unique")]
+    #[error("{first} and {second} would both be uploaded as `{name}`; asset names must be unique")]
     SameName {
         /// The asset name.
         name: String,
@@ -48,13 +60,13 @@ pub enum AssetError {
         second: String,
     },
     /// A file name GitHub would rewrite (so a re-run could not find the asset again).
-    #[error("[github] assets: {0}: asset names are made of letters, digits, `.`, `_`, `-` and `+` (GitHub rewrites other characters); rename the file")]
+    #[error("{0}: asset names are made of letters, digits, `.`, `_`, `-` and `+` (GitHub rewrites other characters); rename the file")]
     BadName(String),
     /// A file was named like the checksum file.
-    #[error("[github] assets: {0} is named {CHECKSUMS}, which release writes itself")]
+    #[error("{0} is named {CHECKSUMS}, which release writes itself")]
     Reserved(String),
     /// A file could not be read.
-    #[error("[github] assets: cannot read {path}: {message}")]
+    #[error("cannot read {path}: {message}")]
     Read {
         /// The file.
         path: String,
@@ -62,7 +74,7 @@ pub enum AssetError {
         message: String,
     },
     /// A file changed after it was hashed.
-    #[error("[github] assets: {path} changed during the release (it was {before}, it is {after}); build it once, then run again")]
+    #[error("{path} changed during the release (it was {before}, it is {after}); build it once, then run again")]
     Changed {
         /// The file.
         path: String,
@@ -73,11 +85,42 @@ pub enum AssetError {
     },
 }
 
-/// Every file the patterns match, sorted by name, each once.
-pub fn resolve(root: &Path, patterns: &[String]) -> Result<Vec<LocalAsset>, AssetError> {
+impl AssetProblem {
+    /// The problem, for the files of `setting`.
+    fn of(self, setting: &str) -> AssetError {
+        AssetError {
+            setting: setting.to_string(),
+            problem: self,
+        }
+    }
+}
+
+/// The setting `[github] assets`, as errors name it.
+pub const ROOT_SETTING: &str = "[github] assets";
+
+/// The setting `[packages.NAME] assets`, as errors name it.
+pub fn package_setting(name: &str) -> String {
+    format!("[packages.{name}] assets")
+}
+
+/// Every file the patterns of `setting` (see [`ROOT_SETTING`], [`package_setting`]) match,
+/// sorted by name, each once.
+pub fn resolve(
+    root: &Path,
+    patterns: &[String],
+    setting: &str,
+) -> Result<Vec<LocalAsset>, AssetError> {
+    resolve_files(root, patterns, setting).map_err(|p| p.of(setting))
+}
+
+fn resolve_files(
+    root: &Path,
+    patterns: &[String],
+    setting: &str,
+) -> Result<Vec<LocalAsset>, AssetProblem> {
     let mut by_name: BTreeMap<String, LocalAsset> = BTreeMap::new();
     for pattern in patterns {
-        let glob = assets::glob(pattern).map_err(|_| AssetError::NoMatch(pattern.clone()))?;
+        let glob = assets::glob(pattern).map_err(|_| AssetProblem::NoMatch(pattern.clone()))?;
         let start = root.join(assets::walk_root(pattern));
         let mut found = false;
         let walk = walkdir::WalkDir::new(&start)
@@ -98,25 +141,25 @@ pub fn resolve(root: &Path, patterns: &[String]) -> Result<Vec<LocalAsset>, Asse
             }
             // A matching name that is not UTF-8 cannot be an asset name: refused, not skipped.
             let Some(rel) = rel.to_str().map(|r| r.replace('\\', "/")) else {
-                return Err(AssetError::BadName(rel.to_string_lossy().into_owned()));
+                return Err(AssetProblem::BadName(rel.to_string_lossy().into_owned()));
             };
             found = true;
-            let path = safe_path::check(root, &rel, "[github] assets")?;
+            let path = safe_path::check(root, &rel, setting)?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if !name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
                 || name.starts_with('.')
             {
-                return Err(AssetError::BadName(rel));
+                return Err(AssetProblem::BadName(rel));
             }
             if name == CHECKSUMS {
-                return Err(AssetError::Reserved(rel));
+                return Err(AssetProblem::Reserved(rel));
             }
             match by_name.get(&name) {
                 Some(seen) if seen.rel == rel => continue,
                 Some(seen) => {
-                    return Err(AssetError::SameName {
+                    return Err(AssetProblem::SameName {
                         name,
                         first: seen.rel.clone(),
                         second: rel,
@@ -137,7 +180,7 @@ pub fn resolve(root: &Path, patterns: &[String]) -> Result<Vec<LocalAsset>, Asse
             );
         }
         if !found {
-            return Err(AssetError::NoMatch(pattern.clone()));
+            return Err(AssetProblem::NoMatch(pattern.clone()));
         }
     }
     Ok(by_name.into_values().collect())
@@ -153,26 +196,31 @@ pub fn checksums(assets: &[LocalAsset]) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// The file's content, provided it still has the digest it had when it was resolved.
-pub fn read(asset: &LocalAsset) -> Result<Vec<u8>, AssetError> {
-    let data = std::fs::read(&asset.path).map_err(|e| AssetError::Read {
-        path: asset.rel.clone(),
-        message: e.to_string(),
+/// The file's content, provided it still has the digest it had when it was resolved from
+/// `setting`.
+pub fn read(asset: &LocalAsset, setting: &str) -> Result<Vec<u8>, AssetError> {
+    let data = std::fs::read(&asset.path).map_err(|e| {
+        AssetProblem::Read {
+            path: asset.rel.clone(),
+            message: e.to_string(),
+        }
+        .of(setting)
     })?;
     let now = crate::util::sha256::digest(&data);
     if now != asset.digest {
-        return Err(AssetError::Changed {
+        return Err(AssetProblem::Changed {
             path: asset.rel.clone(),
             before: asset.digest.clone(),
             after: now,
-        });
+        }
+        .of(setting));
     }
     Ok(data)
 }
 
 /// Digest and size, read in blocks: release binaries can be large.
-fn hash_file(path: &Path, rel: &str) -> Result<(String, u64), AssetError> {
-    let failed = |e: std::io::Error| AssetError::Read {
+fn hash_file(path: &Path, rel: &str) -> Result<(String, u64), AssetProblem> {
+    let failed = |e: std::io::Error| AssetProblem::Read {
         path: rel.to_string(),
         message: e.to_string(),
     };
@@ -217,7 +265,7 @@ mod tests {
             ("dist/sub/c.tar.gz", "c"),
             ("dist/notes.txt", "n"),
         ]);
-        let found = resolve(dir.path(), &["dist/*.tar.gz".into()]).unwrap();
+        let found = resolve(dir.path(), &["dist/*.tar.gz".into()], ROOT_SETTING).unwrap();
         assert_eq!(names(&found), ["a.tar.gz", "b.tar.gz"]);
         assert_eq!(
             found[0].digest,
@@ -228,6 +276,7 @@ mod tests {
         let twice = resolve(
             dir.path(),
             &["dist/a.tar.gz".into(), "dist/*.tar.gz".into()],
+            ROOT_SETTING,
         );
         assert_eq!(names(&twice.unwrap()), ["a.tar.gz", "b.tar.gz"]);
         let sums = String::from_utf8(checksums(&found)).unwrap();
@@ -241,18 +290,36 @@ mod tests {
     #[test]
     fn refuses_what_must_not_be_published() {
         let dir = tree(&[("dist/x/app.zip", "1"), ("dist/y/app.zip", "2")]);
-        let err = resolve(dir.path(), &["dist/**/*.zip".into()]).unwrap_err();
-        assert!(matches!(err, AssetError::SameName { .. }), "{err}");
-        let err = resolve(dir.path(), &["dist/*.tar.gz".into()]).unwrap_err();
+        let err = resolve(dir.path(), &["dist/**/*.zip".into()], ROOT_SETTING).unwrap_err();
+        assert!(
+            matches!(err.problem, AssetProblem::SameName { .. }),
+            "{err}"
+        );
+        let err = resolve(dir.path(), &["dist/*.tar.gz".into()], ROOT_SETTING).unwrap_err();
         assert!(err.to_string().contains("matches no file"), "{err}");
-        let err = resolve(dir.path(), &["nowhere/*".into()]).unwrap_err();
-        assert!(matches!(err, AssetError::NoMatch(_)), "{err}");
+        let err = resolve(dir.path(), &["nowhere/*".into()], ROOT_SETTING).unwrap_err();
+        assert!(matches!(err.problem, AssetProblem::NoMatch(_)), "{err}");
 
         let dir = tree(&[("dist/my app.zip", "1"), ("dist/SHA256SUMS", "x")]);
-        let err = resolve(dir.path(), &["dist/*.zip".into()]).unwrap_err();
-        assert!(matches!(err, AssetError::BadName(_)), "{err}");
-        let err = resolve(dir.path(), &["dist/SHA*".into()]).unwrap_err();
-        assert!(matches!(err, AssetError::Reserved(_)), "{err}");
+        let err = resolve(dir.path(), &["dist/*.zip".into()], ROOT_SETTING).unwrap_err();
+        assert!(matches!(err.problem, AssetProblem::BadName(_)), "{err}");
+        let err = resolve(dir.path(), &["dist/SHA*".into()], ROOT_SETTING).unwrap_err();
+        assert!(matches!(err.problem, AssetProblem::Reserved(_)), "{err}");
+    }
+
+    #[test]
+    fn errors_name_the_setting_of_the_patterns() {
+        let dir = tree(&[("services/api/dist/a.zip", "1")]);
+        let err = resolve(
+            dir.path(),
+            &["services/api/dist/*.tar.gz".into()],
+            &package_setting("api"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "[packages.api] assets: `services/api/dist/*.tar.gz` matches no file; build the assets before `release cut`, or remove the pattern"
+        );
     }
 
     #[cfg(unix)]
@@ -265,12 +332,12 @@ mod tests {
             dir.path().join("dist/key.tar.gz"),
         )
         .unwrap();
-        let err = resolve(dir.path(), &["dist/*.tar.gz".into()]).unwrap_err();
+        let err = resolve(dir.path(), &["dist/*.tar.gz".into()], ROOT_SETTING).unwrap_err();
         assert!(err.to_string().contains("symbolic link"), "{err}");
         // A symlinked directory on the way is refused too.
         std::fs::remove_file(dir.path().join("dist/key.tar.gz")).unwrap();
         std::os::unix::fs::symlink(outside.path(), dir.path().join("out")).unwrap();
-        let err = resolve(dir.path(), &["out/*".into()]).unwrap_err();
+        let err = resolve(dir.path(), &["out/*".into()], ROOT_SETTING).unwrap_err();
         assert!(err.to_string().contains("symbolic link"), "{err}");
     }
 
@@ -281,20 +348,20 @@ mod tests {
         let dir = tree(&[("dist/ok.zip", "1")]);
         let odd = std::ffi::OsStr::from_bytes(b"dist/caf\xe9.txt");
         std::fs::write(dir.path().join(odd), "2").unwrap();
-        let err = resolve(dir.path(), &["dist/*".into()]).unwrap_err();
-        assert!(matches!(err, AssetError::BadName(_)), "{err}");
+        let err = resolve(dir.path(), &["dist/*".into()], ROOT_SETTING).unwrap_err();
+        assert!(matches!(err.problem, AssetProblem::BadName(_)), "{err}");
         // Beside the pattern it is no one's business.
-        let found = resolve(dir.path(), &["dist/*.zip".into()]).unwrap();
+        let found = resolve(dir.path(), &["dist/*.zip".into()], ROOT_SETTING).unwrap();
         assert_eq!(names(&found), ["ok.zip"]);
     }
 
     #[test]
     fn a_file_changed_after_hashing_is_not_uploaded() {
         let dir = tree(&[("dist/a.zip", "one")]);
-        let found = resolve(dir.path(), &["dist/*.zip".into()]).unwrap();
-        assert_eq!(read(&found[0]).unwrap(), b"one");
+        let found = resolve(dir.path(), &["dist/*.zip".into()], ROOT_SETTING).unwrap();
+        assert_eq!(read(&found[0], ROOT_SETTING).unwrap(), b"one");
         std::fs::write(dir.path().join("dist/a.zip"), "two").unwrap();
-        let err = read(&found[0]).unwrap_err();
-        assert!(matches!(err, AssetError::Changed { .. }), "{err}");
+        let err = read(&found[0], ROOT_SETTING).unwrap_err();
+        assert!(matches!(err.problem, AssetProblem::Changed { .. }), "{err}");
     }
 }

@@ -288,7 +288,7 @@ pub async fn cut(
     // Found and hashed before the first write: a missing or unsafe asset stops the run here.
     let assets = match &client {
         Some(_) if !config.github.assets.is_empty() => {
-            release_assets::resolve(root, &config.github.assets)?
+            release_assets::resolve(root, &config.github.assets, release_assets::ROOT_SETTING)?
         }
         _ => Vec::new(),
     };
@@ -960,90 +960,118 @@ impl CutRun<'_> {
         Ok(state.into())
     }
 
-    /// Upload every asset the release lacks, then `SHA256SUMS`. An asset already there with
-    /// the same digest is skipped; with another digest it is an error; one whose upload was
-    /// cut off (a kill, a dropped connection) is deleted and uploaded again.
+    /// Upload the `[github] assets` the release lacks, then `SHA256SUMS`.
     async fn upload_assets(&mut self) -> Result<Applied, CutError> {
         let (Some(client), Some(release)) = (&self.client, &self.published) else {
             return Ok(StepState::Skipped.into());
         };
-        let sums = release_assets::checksums(&self.assets);
-        let mut files: Vec<(&str, &str, String)> = self
-            .assets
+        upload_assets(
+            client,
+            release,
+            &self.tag,
+            &self.assets,
+            release_assets::ROOT_SETTING,
+        )
+        .await
+    }
+}
+
+/// The name of the step that uploads `assets` to the GitHub release `tag`, as the dry run
+/// lists it.
+pub(crate) fn assets_step_name(assets: &[LocalAsset], tag: &str) -> String {
+    format!(
+        "upload {} and SHA256SUMS to the github release {tag} (those not there yet)",
+        assets
             .iter()
-            .map(|a| (a.name.as_str(), a.rel.as_str(), a.digest.clone()))
-            .collect();
-        let sums_digest = crate::util::sha256::digest(&sums);
-        files.push((
-            crate::config::assets::CHECKSUMS,
-            "SHA256SUMS (written by release)",
-            sums_digest,
-        ));
-        let mut on_github = client.assets(release).await?;
-        let mut uploaded = 0;
-        for (i, (name, path, digest)) in files.iter().enumerate() {
-            let mut retried = false;
-            loop {
-                if let Some(there) = on_github.iter().find(|a| a.name == *name) {
-                    if there.complete() {
-                        let remote = client.asset_digest(there).await?;
-                        if &remote == digest {
-                            break;
-                        }
-                        return Err(CutError::AssetDiffers {
-                            tag: self.tag.clone(),
-                            name: name.to_string(),
-                            remote,
-                            path: path.to_string(),
-                            local: digest.clone(),
-                        });
-                    }
-                    tracing::warn!(
-                        "asset {name}: an earlier upload was cut off; uploading it again"
-                    );
-                    client.delete_asset(there).await?;
-                }
-                let data = match self.assets.get(i) {
-                    Some(asset) => release_assets::read(asset)?,
-                    None => sums.clone(),
-                };
-                match client.upload_asset(release, name, data.into()).await? {
-                    Some(_) => {
-                        uploaded += 1;
-                        crate::util::fault::point("github-asset");
+            .map(|a| a.rel.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
+/// Upload every asset (resolved from `setting`) the GitHub release `tag` lacks, then
+/// `SHA256SUMS`. An asset already there with the same digest is skipped; with another digest
+/// it is an error; one whose upload was cut off (a kill, a dropped connection) is deleted and
+/// uploaded again. The fault point `github-asset` follows each upload.
+pub(crate) async fn upload_assets(
+    client: &Github,
+    release: &GithubRelease,
+    tag: &str,
+    assets: &[LocalAsset],
+    setting: &str,
+) -> Result<Applied, CutError> {
+    let sums = release_assets::checksums(assets);
+    let mut files: Vec<(&str, &str, String)> = assets
+        .iter()
+        .map(|a| (a.name.as_str(), a.rel.as_str(), a.digest.clone()))
+        .collect();
+    let sums_digest = crate::util::sha256::digest(&sums);
+    files.push((
+        crate::config::assets::CHECKSUMS,
+        "SHA256SUMS (written by release)",
+        sums_digest,
+    ));
+    let mut on_github = client.assets(release).await?;
+    let mut uploaded = 0;
+    for (i, (name, path, digest)) in files.iter().enumerate() {
+        let mut retried = false;
+        loop {
+            if let Some(there) = on_github.iter().find(|a| a.name == *name) {
+                if there.complete() {
+                    let remote = client.asset_digest(there).await?;
+                    if &remote == digest {
                         break;
                     }
-                    // Another run uploaded it meanwhile: judge what is there now, once.
-                    None if !retried => {
-                        retried = true;
-                        on_github = client.assets(release).await?;
+                    return Err(CutError::AssetDiffers {
+                        tag: tag.to_string(),
+                        name: name.to_string(),
+                        remote,
+                        path: path.to_string(),
+                        local: digest.clone(),
+                    });
+                }
+                tracing::warn!("asset {name}: an earlier upload was cut off; uploading it again");
+                client.delete_asset(there).await?;
+            }
+            let data = match assets.get(i) {
+                Some(asset) => release_assets::read(asset, setting)?,
+                None => sums.clone(),
+            };
+            match client.upload_asset(release, name, data.into()).await? {
+                Some(_) => {
+                    uploaded += 1;
+                    crate::util::fault::point("github-asset");
+                    break;
+                }
+                // Another run uploaded it meanwhile: judge what is there now, once.
+                None if !retried => {
+                    retried = true;
+                    on_github = client.assets(release).await?;
+                }
+                None => {
+                    return Err(github::GithubError::Transport {
+                        method: "POST",
+                        path: format!("asset {name}"),
+                        message: "GitHub keeps answering already_exists for an asset it does not list as uploaded; run again".into(),
                     }
-                    None => {
-                        return Err(github::GithubError::Transport {
-                            method: "POST",
-                            path: format!("asset {name}"),
-                            message: "GitHub keeps answering already_exists for an asset it does not list as uploaded; run again".into(),
-                        }
-                        .into())
-                    }
+                    .into())
                 }
             }
         }
-        let total = files.len();
-        Ok(Applied {
-            state: if uploaded > 0 {
-                StepState::Applied
-            } else {
-                StepState::Done
-            },
-            detail: Some(format!(
-                "upload assets to the github release {}: {uploaded} of {total} uploaded, {} already there",
-                self.tag,
-                total - uploaded
-            )),
-            stop: false,
-        })
     }
+    let total = files.len();
+    Ok(Applied {
+        state: if uploaded > 0 {
+            StepState::Applied
+        } else {
+            StepState::Done
+        },
+        detail: Some(format!(
+            "upload assets to the github release {tag}: {uploaded} of {total} uploaded, {} already there",
+            total - uploaded
+        )),
+        stop: false,
+    })
 }
 
 impl<'a> Step<CutRun<'a>> for CutStep {
@@ -1060,15 +1088,7 @@ impl<'a> Step<CutRun<'a>> for CutStep {
             }
             CutStep::Push => run.push_name.clone(),
             CutStep::GithubRelease => run.github_name.clone(),
-            CutStep::GithubAssets => format!(
-                "upload {} and SHA256SUMS to the github release {} (those not there yet)",
-                run.assets
-                    .iter()
-                    .map(|a| a.rel.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                run.tag
-            ),
+            CutStep::GithubAssets => assets_step_name(&run.assets, &run.tag),
             CutStep::MajorTag(name) => {
                 format!("move {name} to {} on {}", run.tag, run.options.remote)
             }
