@@ -7,10 +7,13 @@
 //! recorded digest is not built again, and an environment running the version is left alone.
 
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::adapters::git::lock::{Lock, LockError};
 use crate::adapters::git::{self, history, CliError, GitError, Tracking};
+use crate::adapters::github::{Github, GithubRelease};
+use crate::adapters::release_assets::{self, AssetError, LocalAsset};
 use crate::adapters::templates::{TemplateError, Templates};
 use crate::app::bump::{self, BumpError, BumpOptions};
 use crate::app::packages::{self, PackagesError, PackagesPlan};
@@ -75,6 +78,19 @@ pub enum PackagesCutError {
     /// `git fetch` or `git ls-remote` failed.
     #[error(transparent)]
     Cli(#[from] CliError),
+    /// A released package's `assets` cannot be uploaded: found before anything is written.
+    #[error(transparent)]
+    Assets(#[from] AssetError),
+    /// Uploading a package's assets to its GitHub release failed; the release is pushed.
+    #[error(
+        "the release is pushed, but the assets of package {package} are not all uploaded: {source}"
+    )]
+    Upload {
+        /// The package.
+        package: String,
+        /// What failed.
+        source: Box<crate::app::cut::CutError>,
+    },
     /// Building or pushing one of a package's images failed; the release is published.
     #[error("the release is published, but the image of package {package} failed: {source}; running the same command again builds and pushes what the registry lacks")]
     Image {
@@ -170,6 +186,13 @@ pub async fn cut(
         });
     }
     let plan = packages::gather(repo, config, &options.plan, only)?;
+    // Found and hashed before the first write: a released package's missing or unsafe asset
+    // stops the run here, with nothing committed, tagged or pushed.
+    let assets = if client.is_some() {
+        resolve_assets(repo, root, config, &plan)?
+    } else {
+        BTreeMap::new()
+    };
     let bump_options = BumpOptions {
         dry_run: options.dry_run,
         ..BumpOptions::default()
@@ -247,6 +270,7 @@ pub async fn cut(
                 })
                 .collect();
             let mut publish = Publish::new(repo, root, config, options, releases);
+            publish.github(client.as_ref(), assets);
             steps.extend(publish.run().await?);
             return Ok(PackagesCutReport {
                 released: false,
@@ -309,6 +333,7 @@ pub async fn cut(
         });
     }
     let mut release_urls = Vec::new();
+    let mut published = BTreeMap::new();
     if let Some(client) = &client {
         for tag in &tags {
             let name = format!("github release {tag}");
@@ -338,17 +363,20 @@ pub async fn cut(
                 }
             };
             release_urls.push(release.html_url.clone());
+            published.insert(tag.clone(), release);
             steps.push(StepReport { name, state });
         }
         if !options.dry_run && !tags.is_empty() {
             crate::util::fault::point("github-release");
         }
     }
-    // Then each released package's images, and its deploys.
+    // Then each released package's assets, its images, and its deploys.
     if !options.dry_run && !releases.is_empty() {
         crate::util::signals::catch_signals();
     }
     let mut publish = Publish::new(repo, root, config, options, releases);
+    publish.github(client.as_ref(), assets);
+    publish.published = published;
     steps.extend(publish.run().await?);
     let deployed = publish.deployed.clone();
     if !publish.failed.is_empty() {
@@ -384,6 +412,32 @@ fn tag_version(config: &Config, tag: &str) -> Option<semver::Version> {
         .packages
         .iter()
         .find_map(|(name, p)| history::tag_version(tag, &p.tag_prefix_of(name)))
+}
+
+/// The `assets` of every package this run releases or finishes, by package name: those the
+/// plan releases, and those of the release commit HEAD already is (a run stopped after its
+/// commit). Only these: a package not released now is not asked for files it did not build.
+fn resolve_assets(
+    repo: &git2::Repository,
+    root: &Path,
+    config: &Config,
+    plan: &PackagesPlan,
+) -> Result<BTreeMap<String, Vec<LocalAsset>>, PackagesCutError> {
+    let mut names: Vec<String> = plan.released().map(|p| p.name.clone()).collect();
+    names.extend(head_releases(repo, config)?.into_iter().map(|r| r.name));
+    let mut assets = BTreeMap::new();
+    for name in names {
+        let Some(package) = config.packages.get(&name) else {
+            continue;
+        };
+        if package.assets.is_empty() || assets.contains_key(&name) {
+            continue;
+        }
+        let setting = release_assets::package_setting(&name);
+        let files = release_assets::resolve(root, &package.assets, &setting)?;
+        assets.insert(name, files);
+    }
+    Ok(assets)
 }
 
 /// One package's release: its name, version and tag.
@@ -456,6 +510,9 @@ async fn hold_majors(
 /// One step after the GitHub releases.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum PublishStep {
+    /// Upload release `release`'s package `assets` and their `SHA256SUMS` to its GitHub
+    /// release.
+    Assets { release: usize },
     /// Build and push image `image` (index into the package's [`PackageConfig::built_images`])
     /// of release `release`.
     ///
@@ -474,6 +531,12 @@ struct Publish<'a> {
     releases: Vec<PackageRelease>,
     /// Each release's images, as (name within `images`, image).
     images: Vec<Vec<(Option<String>, crate::config::image::ImageConfig)>>,
+    /// The GitHub client, when there are GitHub releases.
+    client: Option<&'a Github>,
+    /// Each released package's `assets`, resolved, by package name.
+    assets: BTreeMap<String, Vec<LocalAsset>>,
+    /// The GitHub release of each tag, as this run made or found it.
+    published: BTreeMap<String, GithubRelease>,
     /// `NAME:ENV` where the version runs after its deploy step.
     deployed: Vec<String>,
     /// The deploys that failed, with why.
@@ -507,15 +570,36 @@ impl<'a> Publish<'a> {
             options,
             releases,
             images,
+            client: None,
+            assets: BTreeMap::new(),
+            published: BTreeMap::new(),
             deployed: Vec::new(),
             failed: Vec::new(),
             others: Vec::new(),
         }
     }
 
-    /// Every image of every release, then every deploy (unless `--no-deploy`).
+    /// The GitHub releases' client and the released packages' assets they get.
+    fn github(&mut self, client: Option<&'a Github>, assets: BTreeMap<String, Vec<LocalAsset>>) {
+        self.client = client;
+        self.assets = assets;
+    }
+
+    /// The assets of release `release`, when it has any and there are GitHub releases.
+    fn assets_of(&self, release: usize) -> Option<(&PackageRelease, &[LocalAsset])> {
+        self.client?;
+        let r = self.releases.get(release)?;
+        let files = self.assets.get(&r.name)?;
+        (!files.is_empty()).then_some((r, files.as_slice()))
+    }
+
+    /// Every release's assets, then every image of every release, then every deploy (unless
+    /// `--no-deploy`).
     fn steps(&self) -> Vec<PublishStep> {
-        let mut steps = Vec::new();
+        let mut steps: Vec<PublishStep> = (0..self.releases.len())
+            .filter(|r| self.assets_of(*r).is_some())
+            .map(|release| PublishStep::Assets { release })
+            .collect();
         for (release, images) in self.images.iter().enumerate() {
             steps.extend((0..images.len()).map(|image| PublishStep::Image { release, image }));
         }
@@ -558,6 +642,10 @@ impl<'a> Step<Publish<'a>> for PublishStep {
 
     fn name(&self, run: &Publish<'a>) -> String {
         match self {
+            PublishStep::Assets { release } => match run.assets_of(*release) {
+                Some((r, files)) => crate::app::cut::assets_step_name(files, &r.tag),
+                None => String::new(),
+            },
             PublishStep::Image { release, image } => {
                 let (Some(r), Some(i)) =
                     (run.releases.get(*release), run.image_of(*release, *image))
@@ -586,6 +674,7 @@ impl<'a> Step<Publish<'a>> for PublishStep {
 
     fn boundary(&self) -> &'static str {
         match self {
+            PublishStep::Assets { .. } => "github-assets",
             PublishStep::Image { .. } => "image",
             PublishStep::Deploy { .. } => "deploy",
         }
@@ -603,6 +692,37 @@ impl<'a> Step<Publish<'a>> for PublishStep {
 
     async fn apply(&self, run: &mut Publish<'a>) -> Result<Applied, PackagesCutError> {
         match self {
+            // Each asset GitHub has with the same digest is left alone: a re-run uploads only
+            // what a stopped one did not.
+            PublishStep::Assets { release } => {
+                let (Some((r, files)), Some(client)) = (run.assets_of(*release), run.client) else {
+                    return Ok(StepState::Skipped.into());
+                };
+                let failed = |e: crate::app::cut::CutError| PackagesCutError::Upload {
+                    package: r.name.clone(),
+                    source: Box::new(e),
+                };
+                let found;
+                let github_release = match run.published.get(&r.tag) {
+                    Some(release) => release,
+                    None => {
+                        found = client.release_by_tag(&r.tag).await?.ok_or_else(|| {
+                            crate::adapters::github::GithubError::Transport {
+                                method: "GET",
+                                path: format!("releases/tags/{}", r.tag),
+                                message:
+                                    "the GitHub release made by this run is not found; run again"
+                                        .into(),
+                            }
+                        })?;
+                        &found
+                    }
+                };
+                let setting = release_assets::package_setting(&r.name);
+                crate::app::cut::upload_assets(client, github_release, &r.tag, files, &setting)
+                    .await
+                    .map_err(failed)
+            }
             // Built and pushed once; a re-run finds the version at the recorded digest.
             PublishStep::Image { release, image } => {
                 let (Some(r), Some((name, config))) = (

@@ -525,8 +525,10 @@ impl Config {
         }
         branches::validate(&self.branches).map_err(|(key, message)| err(&key, message))?;
         for pattern in &self.github.assets {
-            assets::check_pattern(pattern).map_err(|message| err("assets", message))?;
+            assets::check_pattern(pattern).map_err(|message| err("github.assets", message))?;
         }
+        packages::validate_root_assets(&self.packages, &self.github.assets)
+            .map_err(|message| err("github.assets", message))?;
         crate::config::environments::validate(&self.ledger, &self.environments)
             .map_err(|(key, message)| err(&key, message))?;
         packages::validate(&self.packages, &self.tag_prefix)
@@ -718,6 +720,24 @@ mod tests {
             .to_string();
         assert!(e.starts_with("release.toml:3:"), "{e}");
         assert!(e.contains("paht"), "{e}");
+    }
+
+    #[test]
+    fn asset_errors_point_at_their_own_table() {
+        let text = "[packages.api]\npath = \"services/api\"\n\n[packages.worker]\npath = \"services/worker\"\nassets = [\"/etc/*\"]\n";
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.starts_with("release.toml:6:"), "{e}");
+        assert!(e.contains("key `packages.worker.assets`"), "{e}");
+        let text = "[packages.api]\npath = \"services/api\"\nassets = [\"a/*\"]\n\n[github]\nrelease = true\nassets = [\"dist/*.tar.gz\"]\n";
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.starts_with("release.toml:7:"), "{e}");
+        assert!(e.contains("key `github.assets`"), "{e}");
+        assert!(e.contains("[packages.api] assets"), "{e}");
+        let e = parse("[packages.api]\npath = \"a\"\nassets = \"a/*\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("release.toml:3:"), "{e}");
+        assert!(e.contains("packages.api.assets"), "{e}");
     }
 
     #[test]

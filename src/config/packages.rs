@@ -63,6 +63,12 @@ pub struct PackageConfig {
     /// version tag on its container, in one new task definition revision.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<NamedImage>,
+    /// Files uploaded to the package's GitHub release, as globs relative to the repository
+    /// root (`["services/api/dist/*.tar.gz"]`), together with a `SHA256SUMS` of them: the
+    /// package's own `[github] assets`. Resolved only when the package is released; a pattern
+    /// that then matches nothing is an error.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub assets: Vec<String>,
 }
 
 impl PackageConfig {
@@ -357,6 +363,10 @@ pub fn validate(
                 ));
             }
         }
+        for pattern in &p.assets {
+            crate::config::assets::check_pattern(pattern)
+                .map_err(|message| (key(name, "assets"), message))?;
+        }
         if let Some(s) = p.scopes.iter().find(|s| s.trim().is_empty()) {
             return Err((key(name, "scopes"), format!("`{s}` is not a scope")));
         }
@@ -419,6 +429,25 @@ pub fn validate(
         ));
     }
     Ok(())
+}
+
+/// Check that `[github] assets` is not set beside `[packages]`: each package's GitHub release
+/// has its own files, so root patterns would either go to every package's release (wrong) or
+/// nowhere (a silent surprise).
+pub fn validate_root_assets(
+    packages: &BTreeMap<String, PackageConfig>,
+    root_assets: &[String],
+) -> Result<(), String> {
+    let Some(name) = packages.keys().next() else {
+        return Ok(());
+    };
+    if root_assets.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "with [packages], each package's GitHub release has its own assets: move the patterns to the package they belong to, e.g. `[packages.{name}] assets = [\"{}\"]`",
+        root_assets[0]
+    ))
 }
 
 /// Check `[changelog] packages_summary`: it needs `[packages]`, and must be no package's own
@@ -589,6 +618,21 @@ mod tests {
             assert_eq!(validate(&pkgs(text), "v").unwrap_err().0, key, "{text}");
         }
         assert!(validate(&pkgs("[packages.a]\npath = \".\"\n"), "v").is_ok());
+    }
+
+    #[test]
+    fn assets_are_checked_per_package_and_not_at_the_root() {
+        let p = pkgs("[packages.api]\npath = \"a\"\nassets = [\"a/dist/*.tar.gz\"]\n");
+        assert!(validate(&p, "v").is_ok());
+        assert_eq!(p["api"].assets, ["a/dist/*.tar.gz"]);
+        let p = pkgs("[packages.api]\npath = \"a\"\nassets = [\"../x/*\"]\n");
+        let (key, message) = validate(&p, "v").unwrap_err();
+        assert_eq!(key, "packages.api.assets");
+        assert!(message.contains("`..`"), "{message}");
+        let err = validate_root_assets(&pkgs("[packages.api]\npath = \"a\"\n"), &["dist/*".into()])
+            .unwrap_err();
+        assert!(err.contains("[packages.api] assets"), "{err}");
+        assert!(validate_root_assets(&BTreeMap::new(), &["dist/*".into()]).is_ok());
     }
 
     #[test]

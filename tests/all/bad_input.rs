@@ -237,6 +237,11 @@ fn invalid_release_toml_names_file_line_and_key() {
         "config_unknown_key",
         config_error("[changelog]\ncontributor = true\n")
     );
+    // A package's table lists its keys, `assets` among them.
+    assert_snapshot!(
+        "config_package_unknown_key",
+        config_error("[packages.api]\npath = \"services/api\"\nasset = [\"dist/*\"]\n")
+    );
     assert_snapshot!(
         "config_wrong_type",
         config_error("[bump]\nbreaking_always_bump_major = \"yes\"\n")

@@ -24,6 +24,7 @@ mod ledger_ssm;
 mod lint;
 mod major_approval;
 mod migrate;
+mod package_assets;
 mod package_cut;
 mod package_rollout;
 mod packages;
