@@ -279,3 +279,20 @@ fn root_assets_beside_packages_are_a_configuration_error_pointing_to_the_package
     assert!(err.contains("key `packages.core.assets`"), "{err}");
     assert!(err.contains("`..` leads out of the repository"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_package_asset_rebuilt_with_other_content_is_refused_naming_both_digests() {
+    let gh = FakeGithub::start().await;
+    let origin = Repo::bare_remote();
+    let repo = monorepo(&origin);
+    release(&repo, &gh, &["cut", "--yes"]).success();
+    repo.write("services/worker/dist/worker.zip", "another worker zip");
+    let err = clean_failure(release(&repo, &gh, &["ci"]));
+    assert!(err.contains("assets of package worker"), "{err}");
+    assert!(err.contains("worker-v1.0.1"), "{err}");
+    assert!(err.contains(&sha256(b"worker zip")), "{err}");
+    assert!(err.contains(&sha256(b"another worker zip")), "{err}");
+    assert!(err.contains("services/worker/dist/worker.zip"), "{err}");
+    assert_eq!(gh.uploads().await.len(), 5, "nothing replaced");
+    assert_eq!(assets_of(&gh, "worker-v1.0.1")[0].1, "worker zip");
+}
