@@ -114,6 +114,53 @@ fn all_renders_one_section_per_release() {
     );
 }
 
+/// `changelog --all` reads packed commits itself (adapters::git::packs) and leaves the rest to
+/// libgit2: the same history gives the same changelog loose, packed, packed with deltas and
+/// spread over several packs.
+#[test]
+fn all_is_the_same_however_git_stores_the_commits() {
+    let repo = history();
+    repo.git(&["tag", "v1.1.0-rc.1", "v1.1.0~1"]);
+    // Long alike messages, which `repack -f` stores as deltas of each other.
+    let long = "A paragraph that repeats, so the messages compress against each other. ".repeat(30);
+    for n in 0..12 {
+        repo.commit(&format!("fix(io): case {n}\n\n{long}{n}\n\nCloses #{n}"));
+    }
+    repo.annotated_tag("v1.1.1");
+    repo.commit("feat: après l'été, not ASCII");
+    let loose = stdout(&repo.run(&["changelog", "--all"]).success());
+    assert!(
+        loose.contains("case 11") && loose.contains("## [1.1.1]"),
+        "{loose}"
+    );
+    repo.git(&["repack", "-q", "-a", "-d", "-f", "--window=50"]);
+    let packed = stdout(&repo.run(&["changelog", "--all"]).success());
+    assert_eq!(packed, loose);
+    let pack_dir = repo.path().join(".git/objects/pack");
+    let packs = || {
+        std::fs::read_dir(&pack_dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "pack"))
+            })
+            .count()
+    };
+    assert_eq!(packs(), 1);
+    repo.commit("fix: in a second pack");
+    repo.git(&["repack", "-q", "-d"]);
+    assert_eq!(packs(), 2);
+    repo.commit("fix: left loose");
+    let spread = stdout(&repo.run(&["changelog", "--all"]).success());
+    assert!(
+        spread.contains("in a second pack") && spread.contains("left loose"),
+        "{spread}"
+    );
+    // Packing again changes nothing.
+    repo.git(&["gc", "-q", "--aggressive", "--prune=now"]);
+    assert_eq!(stdout(&repo.run(&["changelog", "--all"]).success()), spread);
+}
+
 #[test]
 fn github_references_are_linked_and_bots_are_no_contributors() {
     let repo = history();

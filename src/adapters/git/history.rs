@@ -316,6 +316,28 @@ pub(super) struct RawParts<'a> {
 }
 
 impl RawParts<'_> {
+    /// The fields of commit `id` as [`super::commit_object`] read them from its bytes.
+    pub(super) fn from_fields<'a>(
+        id: Oid,
+        c: &super::commit_object::Fields<'a>,
+        parents: &[Oid],
+    ) -> RawParts<'a> {
+        RawParts {
+            id,
+            message: c.message,
+            latin1: c
+                .encoding
+                .and_then(|e| std::str::from_utf8(e).ok())
+                .is_some_and(is_latin1),
+            name: c.name,
+            email: c.email,
+            time: c.time,
+            parents: parents.len(),
+            tree: c.tree,
+            first_parent: parents.first().copied(),
+        }
+    }
+
     /// Show `c`'s fields to `f`.
     pub(super) fn with<R>(c: &git2::Commit<'_>, f: impl FnOnce(RawParts<'_>) -> R) -> R {
         let author = c.author();
@@ -820,11 +842,12 @@ impl Graph {
     }
 
     /// Read the graph reachable from `head`, showing each commit to `each` as it is first read,
-    /// until `each` returns `false`.
+    /// until `each` returns `false`. Commits stored whole in a pack are read by
+    /// [`super::packs`]; libgit2 reads the others.
     fn walk(
         repo: &Repository,
         head: Oid,
-        each: &mut dyn FnMut(&git2::Commit<'_>) -> bool,
+        each: &mut dyn FnMut(RawParts<'_>) -> bool,
     ) -> Result<Graph, HistoryError> {
         let mut graph = Graph {
             ids: Vec::new(),
@@ -833,6 +856,8 @@ impl Graph {
             parents: Vec::new(),
             index: OidIndex::default(),
         };
+        let mut packs = super::packs::Packs::open(repo);
+        let mut parent_ids: Vec<Oid> = Vec::new();
         // (commit, the parent slot that names it); the slot is filled when the commit is
         // popped, so parents need no second pass and no list of parent ids.
         let mut stack: Vec<(Oid, usize)> = vec![(head, usize::MAX)];
@@ -841,23 +866,40 @@ impl Graph {
             let i = match graph.index.get(&graph.ids, id) {
                 Some(i) => i,
                 None => {
-                    let commit = match repo.find_commit(id) {
-                        Ok(c) => c,
-                        // The graft boundary of a shallow clone: history simply ends there,
-                        // and the slot stays UNSET.
-                        Err(e) if shallow && e.code() == ErrorCode::NotFound => continue,
-                        Err(e) => return Err(e.into()),
-                    };
                     let i = index_of(graph.ids.len());
-                    graph.ids.push(id);
-                    graph.index.insert(&graph.ids, i);
-                    graph.times.push(commit.time().seconds());
-                    if !each(&commit) {
+                    let packed = packs.as_mut().and_then(|p| p.commit(&id)).and_then(|raw| {
+                        super::commit_object::parse(raw, &mut parent_ids)
+                            .map(|c| RawParts::from_fields(id, &c, &parent_ids))
+                    });
+                    let go_on = match packed {
+                        Some(parts) => {
+                            graph.ids.push(id);
+                            graph.index.insert(&graph.ids, i);
+                            graph.times.push(parts.time);
+                            each(parts)
+                        }
+                        None => {
+                            let commit = match repo.find_commit(id) {
+                                Ok(c) => c,
+                                // The graft boundary of a shallow clone: history simply ends
+                                // there, and the slot stays UNSET.
+                                Err(e) if shallow && e.code() == ErrorCode::NotFound => continue,
+                                Err(e) => return Err(e.into()),
+                            };
+                            parent_ids.clear();
+                            parent_ids.extend(commit.parent_ids());
+                            graph.ids.push(id);
+                            graph.index.insert(&graph.ids, i);
+                            graph.times.push(commit.time().seconds());
+                            RawParts::with(&commit, &mut *each)
+                        }
+                    };
+                    if !go_on {
                         break;
                     }
                     let first = graph.parents.len();
                     let at = stack.len();
-                    stack.extend(commit.parent_ids().enumerate().map(|(k, p)| (p, first + k)));
+                    stack.extend(parent_ids.iter().enumerate().map(|(k, &p)| (p, first + k)));
                     // Reverse so the first parent is visited first (depth-first along it).
                     stack[at..].reverse();
                     graph.parents.resize(first + (stack.len() - at), UNSET);
@@ -1017,7 +1059,7 @@ mod tests {
         let (repo, head) = branchy_history(dir.path());
         let mut seen = Vec::new();
         let alone = Graph::walk(&repo, head, &mut |c| {
-            seen.push(c.id());
+            seen.push(c.id);
             true
         })
         .unwrap();

@@ -1,7 +1,9 @@
 //! Writing to git: worktree state, the release commit, annotated tags.
 
+mod commit_object;
 pub mod history;
 pub mod lock;
+mod packs;
 mod pipeline;
 pub mod sign;
 pub mod touch_cache;

@@ -34,22 +34,20 @@ struct Packed {
 }
 
 impl Batch {
-    fn push(&mut self, c: &git2::Commit<'_>) {
-        RawParts::with(c, |parts| {
-            self.bytes.extend_from_slice(parts.message);
-            let message = self.bytes.len();
-            self.bytes.extend_from_slice(parts.name);
-            let name = self.bytes.len();
-            self.bytes.extend_from_slice(parts.email);
-            self.commits.push(Packed {
-                id: parts.id,
-                time: parts.time,
-                parents: parts.parents,
-                tree: parts.tree,
-                first_parent: parts.first_parent,
-                latin1: parts.latin1,
-                ends: (message, name, self.bytes.len()),
-            });
+    fn push(&mut self, parts: RawParts<'_>) {
+        self.bytes.extend_from_slice(parts.message);
+        let message = self.bytes.len();
+        self.bytes.extend_from_slice(parts.name);
+        let name = self.bytes.len();
+        self.bytes.extend_from_slice(parts.email);
+        self.commits.push(Packed {
+            id: parts.id,
+            time: parts.time,
+            parents: parts.parents,
+            tree: parts.tree,
+            first_parent: parts.first_parent,
+            latin1: parts.latin1,
+            ends: (message, name, self.bytes.len()),
         });
     }
 
@@ -87,7 +85,7 @@ impl Batch {
 /// `keep` kept of each commit. A walk that fails stops the decoder; a decoder that panics stops
 /// the walk. With one core, everything runs on this thread.
 pub(super) fn read_beside<W, T>(
-    walk: impl FnOnce(&mut dyn FnMut(&git2::Commit<'_>) -> bool) -> Result<W, HistoryError>,
+    walk: impl FnOnce(&mut dyn FnMut(RawParts<'_>) -> bool) -> Result<W, HistoryError>,
     mut keep: impl FnMut(&CommitView<'_>) -> T + Send,
 ) -> Result<(W, Vec<T>), HistoryError>
 where
@@ -97,7 +95,7 @@ where
     if cores < 2 {
         let mut kept = Vec::new();
         let walked = walk(&mut |c| {
-            kept.push(RawParts::with(c, |raw| decode(raw, &mut keep)));
+            kept.push(decode(c, &mut keep));
             true
         })?;
         return Ok((walked, kept));
