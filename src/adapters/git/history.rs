@@ -743,13 +743,27 @@ pub struct SplitRelease {
 /// with the number of tags. Of each commit only `keep(commit)` stays: the caller decides how
 /// little of a long history stays in memory (`changelog --all` keeps a few bytes).
 /// `keep` runs on a second thread, beside the walk, and sees the commits in traversal order.
+/// `tags` reads the release tags to split by; it runs beside the walk too, on its own handle
+/// of the repository (reading a thousand annotated tags is a twentieth of a whole walk).
 pub fn split<T: Send>(
     repo: &Repository,
     head: Oid,
-    tags: &[ReleaseTag],
+    tags: impl FnOnce(&Repository) -> Result<Vec<ReleaseTag>, HistoryError> + Send,
     keep: impl FnMut(&CommitView<'_>) -> T + Send,
 ) -> Result<Split<T>, HistoryError> {
-    let (graph, data) = Graph::load(repo, head, keep)?;
+    let path = repo.path().to_path_buf();
+    let (walked, tags) = std::thread::scope(|scope| {
+        let reader = scope.spawn(move || tags(&Repository::open(&path)?));
+        let walked = Graph::load(repo, head, keep);
+        (walked, reader.join())
+    });
+    let (graph, data) = walked?;
+    let tags = tags.map_err(|_| {
+        HistoryError::Git(git2::Error::from_str(
+            "the thread reading release tags panicked",
+        ))
+    })??;
+    let tags = &tags[..];
     // Lowest version first, so a commit lands in the first release that shipped it.
     let mut ordered: Vec<(&ReleaseTag, u32)> = tags
         .iter()

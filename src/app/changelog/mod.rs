@@ -147,19 +147,21 @@ pub fn whole_history(
         crate::app::packages::check_selection(config, Some(name)).map_err(Box::new)?;
     }
     let package = source.package();
-    let tags = match package {
-        Some((name, p)) => history::prefixed_tags(repo, &p.tag_prefix_of(name))?,
-        None => history::version_tags(repo, &config.tag_prefix)?,
+    let prefix = package.map(|(name, p)| p.tag_prefix_of(name));
+    // Stable releases only: a stable section already covers its pre-releases.
+    let stable = |repo: &git2::Repository| {
+        let tags = match &prefix {
+            Some(prefix) => history::prefixed_tags(repo, prefix)?,
+            None => history::version_tags(repo, &config.tag_prefix)?,
+        };
+        Ok(tags
+            .into_iter()
+            .filter(|t| t.version.pre.is_empty())
+            .collect())
     };
     let mut out = |text: &str| emit(text).map_err(ChangelogError::Output);
     out(changelog::HEADER)?;
     out("\n")?;
-    // Stable releases only: a stable section already covers its pre-releases.
-    let stable: Vec<_> = tags
-        .iter()
-        .filter(|t| t.version.pre.is_empty())
-        .cloned()
-        .collect();
     // Keep of each commit only what the changelog can show (see `crate::app::changelog::compact`).
     let mut digests = CompactCommits::new(&config.changelog, templates.changelog_shows_bodies());
     // Release commits count for nothing, as in `plan` and `bump` (a merge always counts
@@ -169,7 +171,7 @@ pub fn whole_history(
     // With a package: the commits its scopes name, in traversal order.
     let mut scoped: Vec<bool> = Vec::new();
     let mut shapes: Vec<history::Shape> = Vec::new();
-    let split = history::split(repo, head, &stable, |c| {
+    let split = history::split(repo, head, stable, |c| {
         let header = c.message.lines().next().unwrap_or_default();
         if let Some((_, p)) = package {
             scoped.push(crate::core::packages::scope_matches(c.message, &p.scopes));
