@@ -455,6 +455,40 @@ fn major_tag(
     ))
 }
 
+/// Point the moving major tag `name` (`v1`, or a package's `api-v1`) on `remote` at
+/// `release_commit`, unless it is there already or at a newer release (a run of an older
+/// version finishing late): it is never moved back. The move is leased on where the tag was
+/// seen, so a run that moved it meanwhile wins.
+pub(crate) fn move_major_tag(
+    repo: &git2::Repository,
+    root: &Path,
+    remote: &str,
+    name: &str,
+    release_commit: git2::Oid,
+) -> Result<Applied, CutError> {
+    let on_remote = git::remote_tag(root, remote, name)?;
+    if on_remote == Some(release_commit) {
+        return Ok(StepState::Done.into());
+    }
+    if let Some(at) = on_remote {
+        if repo
+            .graph_descendant_of(at, release_commit)
+            .unwrap_or(false)
+        {
+            return Ok(Applied {
+                state: StepState::Skipped,
+                detail: Some(format!(
+                    "{name} stays on {}: it is at a newer release",
+                    &at.to_string()[..7]
+                )),
+                stop: false,
+            });
+        }
+    }
+    git::move_tag(repo, root, remote, name, release_commit, on_remote)?;
+    Ok(StepState::Applied.into())
+}
+
 /// Why major release `version` is held (`None`: it is not a major release, or it is approved),
 /// recording the hold in the ledger under `key` unless this is a dry run. `key` names the
 /// release in the ledger and the messages: the version for the root, a package's tag
@@ -882,33 +916,16 @@ impl CutRun<'_> {
         }
     }
 
-    /// Point the major tag at the release commit, unless it is there already or at a newer
-    /// release (a run of an older version finishing late).
+    /// Point the major tag at the release commit (see [`move_major_tag`]).
     fn move_major_tag(&mut self, name: &str) -> Result<Applied, CutError> {
-        let (root, remote) = (self.root, self.options.remote.as_str());
         let release_commit = self.release_commit()?;
-        let on_remote = git::remote_tag(root, remote, name)?;
-        if on_remote == Some(release_commit) {
-            return Ok(StepState::Done.into());
-        }
-        if let Some(at) = on_remote {
-            if self
-                .repo
-                .graph_descendant_of(at, release_commit)
-                .unwrap_or(false)
-            {
-                return Ok(Applied {
-                    state: StepState::Skipped,
-                    detail: Some(format!(
-                        "{name} stays on {}: it is at a newer release",
-                        &at.to_string()[..7]
-                    )),
-                    stop: false,
-                });
-            }
-        }
-        git::move_tag(self.repo, root, remote, name, release_commit, on_remote)?;
-        Ok(StepState::Applied.into())
+        move_major_tag(
+            self.repo,
+            self.root,
+            &self.options.remote,
+            name,
+            release_commit,
+        )
     }
 
     /// Undo the local release of a version another run published first, and stop.
