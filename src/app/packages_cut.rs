@@ -1,10 +1,12 @@
 //! `release cut` and `release ci` with `[packages]`: the release of every changed package made
 //! as `release bump` makes it (one commit, one tag per package), then the branch and every tag
 //! of that release commit pushed in one atomic push, a GitHub release per tag, each released
-//! package's images built and pushed, and its version deployed to the environments that run it
-//! and deploy on cut. A run stopped anywhere is finished by the next: the bump's steps check
-//! what is done, the push sends what the remote lacks, an image the registry has at its
-//! recorded digest is not built again, and an environment running the version is left alone.
+//! package's assets uploaded and its moving major tag (`api-v1`) moved, its images built and
+//! pushed, and its version deployed to the environments that run it and deploy on cut. A run
+//! stopped anywhere is finished by the next: the bump's steps check what is done, the push
+//! sends what the remote lacks, a moving tag already at its release stays, an image the
+//! registry has at its recorded digest is not built again, and an environment running the
+//! version is left alone.
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -88,6 +90,16 @@ pub enum PackagesCutError {
     Upload {
         /// The package.
         package: String,
+        /// What failed.
+        source: Box<crate::app::cut::CutError>,
+    },
+    /// Moving a package's moving major tag (`api-v1`) failed; the release is published.
+    #[error("the release is published, but the moving tag {tag} of package {package} was not moved: {source}; running the same command again moves it")]
+    MajorTag {
+        /// The package.
+        package: String,
+        /// The moving tag.
+        tag: String,
         /// What failed.
         source: Box<crate::app::cut::CutError>,
     },
@@ -269,7 +281,7 @@ pub async fn cut(
                     })
                 })
                 .collect();
-            let mut publish = Publish::new(repo, root, config, options, releases);
+            let mut publish = Publish::new(repo, root, config, options, releases)?;
             publish.github(client.as_ref(), assets);
             steps.extend(publish.run().await?);
             return Ok(PackagesCutReport {
@@ -374,7 +386,7 @@ pub async fn cut(
     if !options.dry_run && !releases.is_empty() {
         crate::util::signals::catch_signals();
     }
-    let mut publish = Publish::new(repo, root, config, options, releases);
+    let mut publish = Publish::new(repo, root, config, options, releases)?;
     publish.github(client.as_ref(), assets);
     publish.published = published;
     steps.extend(publish.run().await?);
@@ -438,6 +450,30 @@ fn resolve_assets(
         assets.insert(name, files);
     }
     Ok(assets)
+}
+
+/// The moving major tag release `r` moves (its tag prefix and major: `api-v1`, `api@1`), when
+/// the package's `major_tag` (else `[github] major_tag`) is on: by the root's rules, none for a
+/// pre-release, a 0.x version, or a release older than the package's newest of its major.
+fn package_major_tag(
+    repo: &git2::Repository,
+    config: &Config,
+    r: &PackageRelease,
+) -> Result<Option<String>, PackagesCutError> {
+    let Some(package) = config.packages.get(&r.name) else {
+        return Ok(None);
+    };
+    if !package.major_tag_of(config.github.major_tag) {
+        return Ok(None);
+    }
+    let prefix = package.tag_prefix_of(&r.name);
+    let released: Vec<semver::Version> = history::prefixed_tags(repo, &prefix)?
+        .into_iter()
+        .map(|t| t.version)
+        .collect();
+    Ok(crate::core::version::major_tag(
+        &prefix, &r.version, &released,
+    ))
 }
 
 /// One package's release: its name, version and tag.
@@ -513,6 +549,9 @@ enum PublishStep {
     /// Upload release `release`'s package `assets` and their `SHA256SUMS` to its GitHub
     /// release.
     Assets { release: usize },
+    /// Move release `release`'s moving major tag (`api-v1`) to it, after its GitHub release
+    /// and assets, since `@v1` users download them at once.
+    MajorTag { release: usize },
     /// Build and push image `image` (index into the package's [`PackageConfig::built_images`])
     /// of release `release`.
     ///
@@ -537,6 +576,8 @@ struct Publish<'a> {
     assets: BTreeMap<String, Vec<LocalAsset>>,
     /// The GitHub release of each tag, as this run made or found it.
     published: BTreeMap<String, GithubRelease>,
+    /// Each release's moving major tag, when it moves one (`[github] major_tag`).
+    major_tags: Vec<Option<String>>,
     /// `NAME:ENV` where the version runs after its deploy step.
     deployed: Vec<String>,
     /// The deploys that failed, with why.
@@ -552,7 +593,11 @@ impl<'a> Publish<'a> {
         config: &'a Config,
         options: &'a crate::app::cut::CutOptions,
         releases: Vec<PackageRelease>,
-    ) -> Publish<'a> {
+    ) -> Result<Publish<'a>, PackagesCutError> {
+        let major_tags = releases
+            .iter()
+            .map(|r| package_major_tag(repo, config, r))
+            .collect::<Result<_, _>>()?;
         let images = releases
             .iter()
             .map(|r| {
@@ -563,7 +608,7 @@ impl<'a> Publish<'a> {
                     .unwrap_or_default()
             })
             .collect();
-        Publish {
+        Ok(Publish {
             repo,
             root,
             config,
@@ -573,10 +618,11 @@ impl<'a> Publish<'a> {
             client: None,
             assets: BTreeMap::new(),
             published: BTreeMap::new(),
+            major_tags,
             deployed: Vec::new(),
             failed: Vec::new(),
             others: Vec::new(),
-        }
+        })
     }
 
     /// The GitHub releases' client and the released packages' assets they get.
@@ -593,13 +639,24 @@ impl<'a> Publish<'a> {
         (!files.is_empty()).then_some((r, files.as_slice()))
     }
 
-    /// Every release's assets, then every image of every release, then every deploy (unless
-    /// `--no-deploy`).
+    /// The moving major tag of release `release`, with the release.
+    fn major_tag_of(&self, release: usize) -> Option<(&PackageRelease, &str)> {
+        let name = self.major_tags.get(release)?.as_deref()?;
+        Some((self.releases.get(release)?, name))
+    }
+
+    /// Every release's assets, then every release's moving major tag, then every image of
+    /// every release, then every deploy (unless `--no-deploy`).
     fn steps(&self) -> Vec<PublishStep> {
         let mut steps: Vec<PublishStep> = (0..self.releases.len())
             .filter(|r| self.assets_of(*r).is_some())
             .map(|release| PublishStep::Assets { release })
             .collect();
+        steps.extend(
+            (0..self.releases.len())
+                .filter(|r| self.major_tag_of(*r).is_some())
+                .map(|release| PublishStep::MajorTag { release }),
+        );
         for (release, images) in self.images.iter().enumerate() {
             steps.extend((0..images.len()).map(|image| PublishStep::Image { release, image }));
         }
@@ -646,6 +703,10 @@ impl<'a> Step<Publish<'a>> for PublishStep {
                 Some((r, files)) => crate::app::cut::assets_step_name(files, &r.tag),
                 None => String::new(),
             },
+            PublishStep::MajorTag { release } => match run.major_tag_of(*release) {
+                Some((r, name)) => format!("move {name} to {} on {}", r.tag, run.options.remote),
+                None => String::new(),
+            },
             PublishStep::Image { release, image } => {
                 let (Some(r), Some(i)) =
                     (run.releases.get(*release), run.image_of(*release, *image))
@@ -675,6 +736,7 @@ impl<'a> Step<Publish<'a>> for PublishStep {
     fn boundary(&self) -> &'static str {
         match self {
             PublishStep::Assets { .. } => "github-assets",
+            PublishStep::MajorTag { .. } => "major-tag",
             PublishStep::Image { .. } => "image",
             PublishStep::Deploy { .. } => "deploy",
         }
@@ -722,6 +784,30 @@ impl<'a> Step<Publish<'a>> for PublishStep {
                 crate::app::cut::upload_assets(client, github_release, &r.tag, files, &setting)
                     .await
                     .map_err(failed)
+            }
+            // Where the tag is already, or at a newer release of the package, it stays.
+            PublishStep::MajorTag { release } => {
+                let Some((r, name)) = run.major_tag_of(*release) else {
+                    return Ok(StepState::Skipped.into());
+                };
+                let failed = |e: crate::app::cut::CutError| PackagesCutError::MajorTag {
+                    package: r.name.clone(),
+                    tag: name.to_string(),
+                    source: Box::new(e),
+                };
+                // The package's release commit is where its tag is (HEAD, for a release this
+                // run made or finishes).
+                let Some(release_commit) = git::tag_target(run.repo, &r.tag)? else {
+                    return Ok(StepState::Skipped.into());
+                };
+                crate::app::cut::move_major_tag(
+                    run.repo,
+                    run.root,
+                    &run.options.remote,
+                    name,
+                    release_commit,
+                )
+                .map_err(failed)
             }
             // Built and pushed once; a re-run finds the version at the recorded digest.
             PublishStep::Image { release, image } => {

@@ -350,7 +350,8 @@ pub struct GithubConfig {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub assets: Vec<String>,
     /// Move the major tag (`v1`) to each new stable release of that major, as GitHub Actions
-    /// users expect of `uses: owner/repo@v1`.
+    /// users expect of `uses: owner/repo@v1`. With `[packages]`, each released package's own
+    /// moving tag (`api-v1`), unless its `major_tag` says otherwise.
     pub major_tag: bool,
 }
 

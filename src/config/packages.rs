@@ -69,9 +69,19 @@ pub struct PackageConfig {
     /// that then matches nothing is an error.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub assets: Vec<String>,
+    /// Move the package's moving major tag (its tag prefix and major: `api-v1`, `api@1`) to
+    /// each new stable release of that major. Unset: `[github] major_tag` decides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub major_tag: Option<bool>,
 }
 
 impl PackageConfig {
+    /// Whether the package's moving major tag follows its releases: its own `major_tag`,
+    /// else the root's `[github] major_tag`.
+    pub fn major_tag_of(&self, root: bool) -> bool {
+        self.major_tag.unwrap_or(root)
+    }
+
     /// The tag prefix of package `name`.
     pub fn tag_prefix_of(&self, name: &str) -> String {
         self.tag_prefix
@@ -545,6 +555,15 @@ mod tests {
             packages: BTreeMap<String, PackageConfig>,
         }
         toml::from_str::<T>(text).unwrap().packages
+    }
+
+    #[test]
+    fn a_packages_major_tag_overrides_the_roots_setting() {
+        let p =
+            pkgs("[packages.api]\npath = \"a\"\nmajor_tag = false\n[packages.web]\npath = \"w\"\n");
+        assert!(!p["api"].major_tag_of(true));
+        assert!(p["web"].major_tag_of(true));
+        assert!(!p["web"].major_tag_of(false));
     }
 
     #[test]
