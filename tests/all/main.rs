@@ -26,6 +26,7 @@ mod major_approval;
 mod migrate;
 mod package_assets;
 mod package_cut;
+mod package_major_tag;
 mod package_rollout;
 mod packages;
 mod plan_output;
