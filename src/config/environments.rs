@@ -253,6 +253,24 @@ impl Strategy {
 }
 
 impl EnvironmentConfig {
+    /// An environment of the unit tests: `cluster`, `services` and `container`, every other
+    /// field as release.toml leaves it. Parsed rather than written out, so a new field (which
+    /// has a default, or release.toml would not parse without it) needs no edit here or in
+    /// the tests that build on it with `..EnvironmentConfig::for_test(...)`.
+    #[cfg(test)]
+    pub(crate) fn for_test(cluster: &str, services: &[&str], container: &str) -> EnvironmentConfig {
+        let mut table = toml::Table::new();
+        table.insert("cluster".into(), cluster.into());
+        table.insert(
+            "services".into(),
+            toml::Value::Array(services.iter().map(|s| (*s).into()).collect()),
+        );
+        table.insert("container".into(), container.into());
+        table
+            .try_into()
+            .expect("cluster, services and container make an environment")
+    }
+
     /// The strategy (`rolling` when unset).
     pub fn strategy(&self) -> Strategy {
         self.strategy.unwrap_or_default()
@@ -974,34 +992,8 @@ mod tests {
 
     fn env(requires: Option<&str>) -> EnvironmentConfig {
         EnvironmentConfig {
-            package: None,
-            cluster: "c".into(),
-            services: vec!["web".into()],
-            container: "app".into(),
-            health_url: None,
-            expect_version: false,
-            health_checks: 3,
-            health_failures: 3,
-            timeout: default_timeout(),
-            poll_interval: default_poll_interval(),
             requires: requires.map(str::to_string),
-            approvals: 0,
-            approvers: vec![],
-            self_approval: false,
-            tag: None,
-            on_cut: None,
-            max_severity: None,
-            scan_command: vec![],
-            alarms: vec![],
-            bake: None,
-            strategy: None,
-            canary: None,
-            linear: None,
-            pause_before_shift: false,
-            pause_timeout: None,
-            wave: None,
-            targets: vec![],
-            migrate: None,
+            ..EnvironmentConfig::for_test("c", &["web"], "app")
         }
     }
 

@@ -713,12 +713,6 @@ mod tests {
 
     fn env() -> EnvironmentConfig {
         EnvironmentConfig {
-            package: None,
-            cluster: "prod".into(),
-            services: vec!["web".into()],
-            container: "app".into(),
-            health_url: None,
-            expect_version: false,
             health_checks: 2,
             health_failures: 2,
             timeout: Span(Duration::from_secs(60)),
@@ -726,21 +720,7 @@ mod tests {
             requires: Some("staging".into()),
             approvals: 1,
             approvers: vec!["alice".into(), "bob".into()],
-            self_approval: false,
-            tag: None,
-            on_cut: None,
-            max_severity: None,
-            scan_command: vec![],
-            alarms: vec![],
-            bake: None,
-            strategy: None,
-            canary: None,
-            linear: None,
-            pause_before_shift: false,
-            pause_timeout: None,
-            wave: None,
-            targets: vec![],
-            migrate: None,
+            ..EnvironmentConfig::for_test("prod", &["web"], "app")
         }
     }
 
