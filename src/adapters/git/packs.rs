@@ -93,7 +93,7 @@ impl Pack {
     /// The pack of index `idx`, when both are version 2 and agree on the object count.
     fn open(idx: &Path) -> Option<Pack> {
         let index = Index::read(idx)?;
-        let file = File::open(idx.with_extension("pack")).ok()?;
+        let file = open_regular(&idx.with_extension("pack"))?;
         let len = file.metadata().ok()?.len();
         let mut header = [0u8; 12];
         file.read_exact_at(&mut header, 0).ok()?;
@@ -167,6 +167,19 @@ impl Pack {
     }
 }
 
+/// `path` opened for reading when it is a regular file. A repository handed to us may hold a
+/// FIFO or a device under a pack's name: opening without blocking and checking what was
+/// opened keeps such a file from hanging or flooding the walk (libgit2 then reports it).
+fn open_regular(path: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    file.metadata().ok()?.is_file().then_some(file)
+}
+
 /// A version-2 pack index, its object ids and offsets read into memory (28 bytes an object):
 /// searched a hundred thousand times in a walk, it must not go through a system call each time.
 struct Index {
@@ -180,7 +193,7 @@ struct Index {
 
 impl Index {
     fn read(path: &Path) -> Option<Index> {
-        let file = File::open(path).ok()?;
+        let file = open_regular(path)?;
         let len = file.metadata().ok()?.len();
         let mut head = vec![0u8; 8 + 256 * 4];
         file.read_exact_at(&mut head, 0).ok()?;
@@ -495,6 +508,19 @@ mod tests {
         ] {
             assert!(here.iter().any(|h| h == s), "{s}: read here {here:?}");
         }
+    }
+
+    #[test]
+    fn a_fifo_or_a_link_under_a_pack_name_is_not_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pack-f.idx");
+        let path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        assert!(Pack::open(&fifo).is_none(), "a FIFO would block");
+        let link = dir.path().join("pack-l.idx");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        assert!(Pack::open(&link).is_none());
     }
 
     #[test]
