@@ -3,7 +3,7 @@
 //! released, resumable after a kill between two uploads.
 
 use crate::support::github::{sha256, FakeGithub};
-use crate::support::{clean_failure, code, stderr, stdout, Repo};
+use crate::support::{clean_failure, code, stderr, stdout, step_names, Repo};
 use serde_json::Value;
 
 const CONFIG: &str = r#"[packages.api]
@@ -51,10 +51,6 @@ fn monorepo(origin: &Repo) -> Repo {
     repo
 }
 
-fn release(repo: &Repo, gh: &FakeGithub, args: &[&str]) -> assert_cmd::assert::Assert {
-    repo.release_hermetic().envs(gh.env()).args(args).assert()
-}
-
 /// The assets of the GitHub release of `tag`, as (name, content), in upload order.
 fn assets_of(gh: &FakeGithub, tag: &str) -> Vec<(String, String)> {
     let Some(id) = gh
@@ -93,15 +89,6 @@ fn sum_line(content: &str, name: &str) -> String {
     )
 }
 
-fn step_names(report: &Value) -> Vec<String> {
-    report["steps"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|s| s["name"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn each_released_package_gets_only_its_own_assets_and_checksums_on_its_own_release() {
     let gh = FakeGithub::start().await;
@@ -109,7 +96,7 @@ async fn each_released_package_gets_only_its_own_assets_and_checksums_on_its_own
     let repo = monorepo(&origin);
 
     // The dry run lists one upload per released package, named by its tag; none for core.
-    let dry = stdout(&release(&repo, &gh, &["cut", "--yes", "--dry-run"]).success());
+    let dry = stdout(&gh.release(&repo, &["cut", "--yes", "--dry-run"]).success());
     for step in [
         "upload services/api/dist/api-linux.tar.gz, services/api/dist/api-macos.tar.gz and SHA256SUMS to the github release api-v1.1.0 (those not there yet)",
         "upload services/worker/dist/worker.zip and SHA256SUMS to the github release worker-v1.0.1 (those not there yet)",
@@ -120,7 +107,7 @@ async fn each_released_package_gets_only_its_own_assets_and_checksums_on_its_own
     assert!(gh.releases().is_empty());
     assert!(gh.uploads().await.is_empty());
 
-    let out = stdout(&release(&repo, &gh, &["cut", "--yes"]).success());
+    let out = stdout(&gh.release(&repo, &["cut", "--yes"]).success());
     assert!(out.contains("released api-v1.1.0, worker-v1.0.1"), "{out}");
     let api = assets_of(&gh, "api-v1.1.0");
     assert_eq!(
@@ -139,7 +126,7 @@ async fn each_released_package_gets_only_its_own_assets_and_checksums_on_its_own
     assert_eq!(gh.uploads().await.len(), 5);
 
     // Once more (the release commit arriving in CI): every asset is there, nothing uploaded.
-    let again = release(&repo, &gh, &["ci", "--json"]).success();
+    let again = gh.release(&repo, &["ci", "--json"]).success();
     let report: Value = serde_json::from_str(&stdout(&again)).unwrap();
     let steps = step_names(&report);
     for step in [
@@ -174,7 +161,7 @@ async fn a_kill_between_two_uploads_is_finished_without_uploading_anything_twice
         "both GitHub releases were made first"
     );
 
-    let out = release(&repo, &gh, &["cut", "--yes", "--json"]).success();
+    let out = gh.release(&repo, &["cut", "--yes", "--json"]).success();
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let steps = step_names(&report);
     for step in [
@@ -214,7 +201,7 @@ async fn a_released_package_whose_pattern_matches_nothing_stops_the_run_before_a
     let head = repo.head();
     let local_tags = repo.tags();
     let remote = origin.refs();
-    let err = clean_failure(release(&repo, &gh, &["cut", "--yes"]));
+    let err = clean_failure(gh.release(&repo, &["cut", "--yes"]));
     assert!(
         err.contains("[packages.worker] assets: `services/worker/dist/*.zip` matches no file"),
         "{err}"
@@ -225,7 +212,10 @@ async fn a_released_package_whose_pattern_matches_nothing_stops_the_run_before_a
     assert!(gh.releases().is_empty());
 
     // Releasing api alone does not ask for worker's files.
-    let out = stdout(&release(&repo, &gh, &["cut", "--yes", "--package", "api"]).success());
+    let out = stdout(
+        &gh.release(&repo, &["cut", "--yes", "--package", "api"])
+            .success(),
+    );
     assert!(out.contains("released api-v1.1.0"), "{out}");
     assert_eq!(gh.releases().len(), 1, "{:#?}", gh.releases());
     assert_eq!(
@@ -240,7 +230,10 @@ async fn without_github_no_asset_is_looked_for() {
     let origin = Repo::bare_remote();
     let repo = monorepo(&origin);
     std::fs::remove_file(repo.path().join("services/worker/dist/worker.zip")).unwrap();
-    let out = stdout(&release(&repo, &gh, &["cut", "--yes", "--no-github"]).success());
+    let out = stdout(
+        &gh.release(&repo, &["cut", "--yes", "--no-github"])
+            .success(),
+    );
     assert!(out.contains("released api-v1.1.0, worker-v1.0.1"), "{out}");
     assert!(!out.contains("upload"), "{out}");
     assert!(gh.uploads().await.is_empty());
@@ -285,9 +278,9 @@ async fn a_package_asset_rebuilt_with_other_content_is_refused_naming_both_diges
     let gh = FakeGithub::start().await;
     let origin = Repo::bare_remote();
     let repo = monorepo(&origin);
-    release(&repo, &gh, &["cut", "--yes"]).success();
+    gh.release(&repo, &["cut", "--yes"]).success();
     repo.write("services/worker/dist/worker.zip", "another worker zip");
-    let err = clean_failure(release(&repo, &gh, &["ci"]));
+    let err = clean_failure(gh.release(&repo, &["ci"]));
     assert!(err.contains("assets of package worker"), "{err}");
     assert!(err.contains("worker-v1.0.1"), "{err}");
     assert!(err.contains(&sha256(b"worker zip")), "{err}");

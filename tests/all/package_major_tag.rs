@@ -4,7 +4,7 @@
 //! an older line leaving the tag where it is, and the moving tags never read as releases.
 
 use crate::support::github::FakeGithub;
-use crate::support::{code, stderr, stdout, Repo};
+use crate::support::{code, stderr, stdout, step_names, Repo};
 use serde_json::Value;
 
 const CONFIG: &str = r#"[github]
@@ -53,12 +53,8 @@ fn monorepo(origin: &Repo, extra: &str) -> Repo {
     repo
 }
 
-fn release(repo: &Repo, gh: &FakeGithub, args: &[&str]) -> assert_cmd::assert::Assert {
-    repo.release_hermetic().envs(gh.env()).args(args).assert()
-}
-
 fn json(repo: &Repo, gh: &FakeGithub, args: &[&str]) -> Value {
-    let out = release(repo, gh, args).success();
+    let out = gh.release(repo, args).success();
     serde_json::from_str(&stdout(&out)).unwrap()
 }
 
@@ -77,22 +73,13 @@ fn step_state(report: &Value, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-fn step_names(report: &Value) -> Vec<String> {
-    report["steps"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|s| s["name"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn each_released_package_moves_its_own_major_tag_but_not_a_0x_one_or_one_that_opts_out() {
     let gh = FakeGithub::start().await;
     let origin = Repo::bare_remote();
     let repo = monorepo(&origin, "");
 
-    let dry = stdout(&release(&repo, &gh, &["cut", "--yes", "--dry-run"]).success());
+    let dry = stdout(&gh.release(&repo, &["cut", "--yes", "--dry-run"]).success());
     for step in [
         "move api-v1 to api-v1.1.0 on origin",
         "move worker@1 to worker@1.0.1 on origin",
@@ -167,7 +154,7 @@ async fn moving_tags_are_not_releases_to_plan_and_changelog() {
     let gh = FakeGithub::start().await;
     let origin = Repo::bare_remote();
     let repo = monorepo(&origin, "");
-    release(&repo, &gh, &["cut", "--yes"]).success();
+    gh.release(&repo, &["cut", "--yes"]).success();
     // A later commit of api, and the moving tag put there by hand: still no release of api.
     repo.commit_file(
         "services/api/main.rs",
@@ -282,7 +269,7 @@ async fn a_fix_on_an_older_line_leaves_the_packages_major_tag_on_the_newer_relea
         &origin,
         "[[branches]]\nname = \"main\"\n[[branches]]\nname = \"1.0.x\"\n\n",
     );
-    release(&repo, &gh, &["cut", "--yes"]).success();
+    gh.release(&repo, &["cut", "--yes"]).success();
     let newer = repo.head();
     assert_eq!(remote_tag(&origin, "api-v1"), Some(newer.clone()));
 

@@ -403,32 +403,15 @@ mod tests {
         );
         // A merge, then messages alike enough to be stored as deltas of each other.
         let long = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(40);
+        let commit = |message: &str| {
+            git(dir, &["commit", "-q", "--allow-empty", "-m", message], None);
+        };
         git(dir, &["checkout", "-q", "-b", "side"], None);
-        git(
-            dir,
-            &[
-                "commit",
-                "-q",
-                "--allow-empty",
-                "-m",
-                &format!("feat: side\n\n{long}"),
-            ],
-            None,
-        );
+        commit(&format!("feat: side\n\n{long}"));
         git(dir, &["checkout", "-q", "main"], None);
         git(dir, &["merge", "-q", "--no-ff", "--no-edit", "side"], None);
         for n in 0..30 {
-            git(
-                dir,
-                &[
-                    "commit",
-                    "-q",
-                    "--allow-empty",
-                    "-m",
-                    &format!("fix: {n}\n\n{long}{n}"),
-                ],
-                None,
-            );
+            commit(&format!("fix: {n}\n\n{long}{n}"));
         }
         git(
             dir,
@@ -436,17 +419,9 @@ mod tests {
             None,
         );
         // One more pack, and a commit left loose.
-        git(
-            dir,
-            &["commit", "-q", "--allow-empty", "-m", "feat: second pack"],
-            None,
-        );
+        commit("feat: second pack");
         git(dir, &["repack", "-q", "-d"], None);
-        git(
-            dir,
-            &["commit", "-q", "--allow-empty", "-m", "feat: loose"],
-            None,
-        );
+        commit("feat: loose");
         git(dir, &["rev-list", "--all"], None)
             .lines()
             .map(str::to_string)

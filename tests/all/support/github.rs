@@ -386,6 +386,11 @@ fn percent_decode(s: &str) -> String {
 }
 
 impl FakeGithub {
+    /// `release ARGS` in `repo`, hermetic, talking to this fake.
+    pub fn release(&self, repo: &super::Repo, args: &[&str]) -> assert_cmd::assert::Assert {
+        repo.release_hermetic().envs(self.env()).args(args).assert()
+    }
+
     /// A fresh fake: the token may push, no releases yet.
     pub async fn start() -> FakeGithub {
         let server = MockServer::start().await;

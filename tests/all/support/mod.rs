@@ -580,6 +580,16 @@ pub fn clean_failure(assert: Assert) -> String {
     err
 }
 
+/// The names of the steps of a `--json` report, in order.
+pub fn step_names(report: &serde_json::Value) -> Vec<String> {
+    report["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| s["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
 /// The ids in a plan, as `type: summary` lines, newest first.
 pub fn plan_headers(plan: &serde_json::Value) -> Vec<String> {
     plan["commits"]
