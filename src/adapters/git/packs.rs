@@ -3,14 +3,14 @@
 //! libgit2 reads an object by searching the pack index with a `memcmp` per probe, starting a
 //! new zlib stream (and its window) per object and parsing the whole commit into allocated
 //! fields: on a 100,000-commit history that is half the walk. Here the index is searched with
-//! integer compares, one zlib stream is reset and reused, and the object is inflated in one
-//! call into a buffer of its known size. Only what this reader is sure of is read here: a
+//! integer compares, and the object is inflated by libdeflate in one call, with one reused
+//! decompressor, into a buffer of its known size. Only what this reader is sure of is read here: a
 //! commit stored whole in a version-2 index and pack. Anything else (a loose object, a delta,
 //! another index version, a damaged pack) is `None`, and the caller asks libgit2, which gives
 //! the same bytes or the right error.
 
-use flate2::{Decompress, FlushDecompress, Status};
 use git2::{Oid, Repository};
+use libdeflater::Decompressor;
 use std::cmp::Ordering;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -31,7 +31,7 @@ pub(super) struct Packs {
     packs: Vec<Pack>,
     /// The pack the last commit came from, tried first.
     last: usize,
-    inflate: Decompress,
+    inflate: Decompressor,
     /// The last commit read.
     object: Vec<u8>,
 }
@@ -59,7 +59,7 @@ impl Packs {
         (!packs.is_empty()).then(|| Packs {
             packs,
             last: 0,
-            inflate: Decompress::new(true),
+            inflate: Decompressor::new(),
             object: Vec::new(),
         })
     }
@@ -115,7 +115,7 @@ impl Pack {
 
     /// Inflate the commit at `offset` into `out`; false when the entry is anything else (a
     /// delta, another type, damaged data).
-    fn read_commit(&mut self, offset: u64, z: &mut Decompress, out: &mut Vec<u8>) -> bool {
+    fn read_commit(&mut self, offset: u64, z: &mut Decompressor, out: &mut Vec<u8>) -> bool {
         // The entry header: type in bits 4-6 of the first byte, then the size, 7 bits a byte.
         let mut at = offset;
         let Some(first) = self.data.byte(at) else {
@@ -141,29 +141,32 @@ impl Pack {
         if kind != OBJ_COMMIT || size > MAX_COMMIT {
             return false;
         }
+        let size = size as usize;
         out.clear();
-        out.reserve_exact(size as usize);
-        z.reset(true);
-        loop {
-            let Some(input) = self.data.from(at) else {
+        out.resize(size, 0);
+        let Some(input) = self.data.from(at) else {
+            return false;
+        };
+        // Most streams end within the block they start in; libdeflate stops at the stream's
+        // end and ignores what follows.
+        if let Ok(n) = z.zlib_decompress(input, out) {
+            return n == size;
+        }
+        // One that goes on into the next blocks is read from one buffer holding them, up to
+        // the longest a stream of `size` bytes can be (stored blocks: 5 bytes per 64 KB, plus
+        // the zlib header and checksum).
+        let longest = size + 5 * (size / 65_535 + 1) + 6;
+        let mut joined = input.to_vec();
+        while joined.len() < longest {
+            let Some(next) = self.data.from(at + joined.len() as u64) else {
                 return false;
             };
-            let before = z.total_in();
-            // The output has room for exactly `size` bytes: a stream that would go on is damaged.
-            let status = match z.decompress_vec(input, out, FlushDecompress::Finish) {
-                Ok(s) => s,
-                Err(_) => return false,
-            };
-            let used = z.total_in() - before;
-            at += used;
-            match status {
-                Status::StreamEnd => return out.len() as u64 == size,
-                // More input is in the next block; no progress at all means a stream that
-                // wants more room than its size.
-                Status::Ok | Status::BufError if used > 0 => continue,
-                _ => return false,
+            joined.extend_from_slice(next);
+            if let Ok(n) = z.zlib_decompress(&joined, out) {
+                return n == size;
             }
         }
+        false
     }
 }
 
