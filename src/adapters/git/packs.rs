@@ -18,7 +18,8 @@ use std::path::Path;
 
 /// Bytes read from a pack at a time. A walk reads commits roughly in pack order (backwards for
 /// `git fast-import` packs, forwards for `git repack`'s), so a few blocks serve most reads.
-const BLOCK: u64 = 1 << 20;
+/// Small in tests, so that their packs have commits running from one block into the next.
+const BLOCK: u64 = if cfg!(test) { 4 << 10 } else { 1 << 20 };
 /// Blocks kept per pack (8 MB): the walk's neighbourhood, not the pack.
 const BLOCKS: usize = 8;
 /// Commits larger than this are left to libgit2 rather than allocated here.
@@ -416,6 +417,18 @@ mod tests {
         for n in 0..30 {
             commit(&format!("fix: {n}\n\n{long}{n}"));
         }
+        // Messages unlike each other, stored whole: with the tests' 4 KB blocks, some run from
+        // one block into the next.
+        let mut seed: u64 = 7;
+        for n in 0..60 {
+            let words: Vec<String> = (0..40)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    format!("{:x}", seed >> 40)
+                })
+                .collect();
+            commit(&format!("docs: {n}\n\n{}", words.join(" ")));
+        }
         git(
             dir,
             &["repack", "-q", "-a", "-d", "-f", "--window=50"],
@@ -486,6 +499,8 @@ mod tests {
         ] {
             assert!(here.iter().any(|h| h == s), "{s}: read here {here:?}");
         }
+        let docs = here.iter().filter(|h| h.starts_with("docs: ")).count();
+        assert!(docs >= 50, "{docs} of the 60 whole commits read here");
     }
 
     #[test]
