@@ -11,7 +11,7 @@ pub(super) struct Fields<'a> {
     pub(super) tree: Oid,
     /// The message as `git2::Commit::message_bytes` gives it (leading newlines dropped).
     pub(super) message: &'a [u8],
-    /// Whether an `encoding` header names Latin-1.
+    /// The label of the last `encoding` header, if any.
     pub(super) encoding: Option<&'a [u8]>,
     pub(super) name: &'a [u8],
     pub(super) email: &'a [u8],

@@ -300,8 +300,9 @@ fn view<R>(c: &git2::Commit<'_>, f: impl FnOnce(&CommitView<'_>) -> R) -> R {
     RawParts::with(c, |raw| decode(raw, f))
 }
 
-/// A commit's fields as git stores them, before decoding: borrowed from a commit, or from the
-/// copy another thread made of one (see [`super::pipeline`]).
+/// A commit's fields as git stores them, before decoding: borrowed from a libgit2 commit, from
+/// the bytes [`super::commit_object`] read, or from the copy another thread made of either
+/// (see [`super::pipeline`]).
 pub(super) struct RawParts<'a> {
     pub(super) id: Oid,
     pub(super) message: &'a [u8],

@@ -4,10 +4,10 @@
 //! new zlib stream (and its window) per object and parsing the whole commit into allocated
 //! fields: on a 100,000-commit history that is half the walk. Here the index is searched with
 //! integer compares, and the object is inflated by libdeflate in one call, with one reused
-//! decompressor, into a buffer of its known size. Only what this reader is sure of is read here: a
-//! commit stored whole in a version-2 index and pack. Anything else (a loose object, a delta,
-//! another index version, a damaged pack) is `None`, and the caller asks libgit2, which gives
-//! the same bytes or the right error.
+//! decompressor, into a buffer of its known size. Only what this reader is sure of is read
+//! here: a commit stored whole in a version-2 index and pack. Anything else (a loose object, a
+//! delta, another index version, a damaged pack) is `None`, and the caller asks libgit2, which
+//! gives the same bytes or the right error.
 
 use git2::{Oid, Repository};
 use libdeflater::Decompressor;
