@@ -886,13 +886,8 @@ impl Graph {
                         super::commit_object::parse(raw, &mut parent_ids)
                             .map(|c| RawParts::from_fields(id, &c, &parent_ids))
                     });
-                    let go_on = match packed {
-                        Some(parts) => {
-                            graph.ids.push(id);
-                            graph.index.insert(&graph.ids, i);
-                            graph.times.push(parts.time);
-                            each(parts)
-                        }
+                    let (time, go_on) = match packed {
+                        Some(parts) => (parts.time, each(parts)),
                         None => {
                             let commit = match repo.find_commit(id) {
                                 Ok(c) => c,
@@ -903,12 +898,13 @@ impl Graph {
                             };
                             parent_ids.clear();
                             parent_ids.extend(commit.parent_ids());
-                            graph.ids.push(id);
-                            graph.index.insert(&graph.ids, i);
-                            graph.times.push(commit.time().seconds());
-                            RawParts::with(&commit, &mut *each)
+                            let time = commit.time().seconds();
+                            (time, RawParts::with(&commit, &mut *each))
                         }
                     };
+                    graph.ids.push(id);
+                    graph.index.insert(&graph.ids, i);
+                    graph.times.push(time);
                     if !go_on {
                         break;
                     }
