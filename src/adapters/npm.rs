@@ -359,72 +359,7 @@ mod tests {
 
     /// What `npm install --lockfile-version 2` (npm 11) writes for a workspace of `libs/core`
     /// and two services depending on it (web also on api, as a dev dependency).
-    const LOCK_V2: &str = r#"{
-  "name": "acme",
-  "lockfileVersion": 2,
-  "requires": true,
-  "packages": {
-    "": {
-      "name": "acme",
-      "workspaces": [
-        "libs/*",
-        "services/*"
-      ]
-    },
-    "libs/core": {
-      "name": "@acme/core",
-      "version": "1.0.0"
-    },
-    "node_modules/@acme/api": {
-      "resolved": "services/api",
-      "link": true
-    },
-    "node_modules/@acme/core": {
-      "resolved": "libs/core",
-      "link": true
-    },
-    "node_modules/@acme/web": {
-      "resolved": "services/web",
-      "link": true
-    },
-    "services/api": {
-      "name": "@acme/api",
-      "version": "1.0.0",
-      "dependencies": {
-        "@acme/core": "^1.0.0"
-      }
-    },
-    "services/web": {
-      "name": "@acme/web",
-      "version": "2.0.0",
-      "dependencies": {
-        "@acme/core": "~1.0.0"
-      },
-      "devDependencies": {
-        "@acme/api": "1.0.0"
-      }
-    }
-  },
-  "dependencies": {
-    "@acme/api": {
-      "version": "file:services/api",
-      "requires": {
-        "@acme/core": "^1.0.0"
-      }
-    },
-    "@acme/core": {
-      "version": "file:libs/core"
-    },
-    "@acme/web": {
-      "version": "file:services/web",
-      "requires": {
-        "@acme/api": "1.0.0",
-        "@acme/core": "~1.0.0"
-      }
-    }
-  }
-}
-"#;
+    const LOCK_V2: &str = include_str!("../../tests/data/npm-workspace-lock-v2.json");
 
     fn names() -> Vec<String> {
         ["@acme/core", "@acme/api", "@acme/web"]

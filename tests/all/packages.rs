@@ -751,72 +751,7 @@ fn ci_writes_every_released_package_to_github_output() {
 
 /// What `npm install` (npm 11, `--lockfile-version 2`) writes for a workspace of `libs/core`
 /// and two services depending on it; web also depends on api, as a dev dependency.
-const NPM_LOCK_V2: &str = r#"{
-  "name": "acme",
-  "lockfileVersion": 2,
-  "requires": true,
-  "packages": {
-    "": {
-      "name": "acme",
-      "workspaces": [
-        "libs/*",
-        "services/*"
-      ]
-    },
-    "libs/core": {
-      "name": "@acme/core",
-      "version": "1.0.0"
-    },
-    "node_modules/@acme/api": {
-      "resolved": "services/api",
-      "link": true
-    },
-    "node_modules/@acme/core": {
-      "resolved": "libs/core",
-      "link": true
-    },
-    "node_modules/@acme/web": {
-      "resolved": "services/web",
-      "link": true
-    },
-    "services/api": {
-      "name": "@acme/api",
-      "version": "1.0.0",
-      "dependencies": {
-        "@acme/core": "^1.0.0"
-      }
-    },
-    "services/web": {
-      "name": "@acme/web",
-      "version": "2.0.0",
-      "dependencies": {
-        "@acme/core": "~1.0.0"
-      },
-      "devDependencies": {
-        "@acme/api": "1.0.0"
-      }
-    }
-  },
-  "dependencies": {
-    "@acme/api": {
-      "version": "file:services/api",
-      "requires": {
-        "@acme/core": "^1.0.0"
-      }
-    },
-    "@acme/core": {
-      "version": "file:libs/core"
-    },
-    "@acme/web": {
-      "version": "file:services/web",
-      "requires": {
-        "@acme/api": "1.0.0",
-        "@acme/core": "~1.0.0"
-      }
-    }
-  }
-}
-"#;
+const NPM_LOCK_V2: &str = include_str!("../data/npm-workspace-lock-v2.json");
 
 /// The same workspace after `npm install` with core 1.1.0, api 1.0.1 and web 2.0.1 in the
 /// manifests (npm's own output, for comparison byte for byte).
