@@ -29,13 +29,8 @@ fn monorepo(origin: &Repo) -> Repo {
     repo.write("services/api/main.rs", "fn main() {}\n");
     repo.write("services/worker/main.py", "print()\n");
     repo.write("libs/core/lib.rs", "pub fn f() {}\n");
-    repo.git(&["add", "-A"]);
-    repo.commit_staged("feat: first");
-    for tag in ["api-v1.0.0", "worker-v1.0.0", "core-v1.0.0"] {
-        repo.annotated_tag(tag);
-    }
-    repo.remote(origin.path().to_str().unwrap());
-    repo.git(&["push", "-q", "--follow-tags", "origin", "main"]);
+    repo.first_release(&["api-v1.0.0", "worker-v1.0.0", "core-v1.0.0"]);
+    repo.publish_to(origin);
     repo.commit_file(
         "services/api/main.rs",
         "fn main() { 1 }\n",

@@ -45,12 +45,8 @@ poll_interval = "1s"
         );
         repo.write(&format!("services/{service}/{file}"), service);
     }
-    repo.git(&["add", "-A"]);
-    repo.commit_staged("feat: first");
-    repo.annotated_tag("api-v1.0.0");
-    repo.annotated_tag("worker-v1.0.0");
-    repo.remote(origin.path().to_str().unwrap());
-    repo.git(&["push", "-q", "--follow-tags", "origin", "main"]);
+    repo.first_release(&["api-v1.0.0", "worker-v1.0.0"]);
+    repo.publish_to(origin);
     repo
 }
 

@@ -35,13 +35,8 @@ fn monorepo(origin: &Repo, extra: &str) -> Repo {
     repo.write("services/worker/main.py", "print()\n");
     repo.write("libs/core/lib.rs", "pub fn f() {}\n");
     repo.write("tools/run.sh", "true\n");
-    repo.git(&["add", "-A"]);
-    repo.commit_staged("feat: first");
-    for tag in ["api-v1.0.0", "worker@1.0.0", "core-v0.3.0", "tools-v1.0.0"] {
-        repo.annotated_tag(tag);
-    }
-    repo.remote(origin.path().to_str().unwrap());
-    repo.git(&["push", "-q", "--follow-tags", "origin", "main"]);
+    repo.first_release(&["api-v1.0.0", "worker@1.0.0", "core-v0.3.0", "tools-v1.0.0"]);
+    repo.publish_to(origin);
     repo.commit_file(
         "services/api/main.rs",
         "fn main() { 1 }\n",

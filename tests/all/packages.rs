@@ -32,11 +32,7 @@ fn monorepo() -> Repo {
     repo.write("services/worker/main.py", "print()\n");
     repo.write("libs/core/lib.rs", "pub fn f() {}\n");
     repo.write("README.md", "monorepo\n");
-    repo.git(&["add", "-A"]);
-    repo.commit_staged("feat: first");
-    for tag in ["api-v1.0.0", "worker-v1.0.0", "core@1.0.0"] {
-        repo.annotated_tag(tag);
-    }
+    repo.first_release(&["api-v1.0.0", "worker-v1.0.0", "core@1.0.0"]);
     repo
 }
 
@@ -361,8 +357,7 @@ fn tag_prefixes_like_name_at_version_work() {
 fn cut_pushes_the_release_commit_and_every_tag_at_once_and_a_rerun_finishes_a_stopped_push() {
     let origin = Repo::bare_remote();
     let repo = monorepo();
-    repo.remote(origin.path().to_str().unwrap());
-    repo.git(&["push", "-q", "--follow-tags", "origin", "main"]);
+    repo.publish_to(&origin);
     repo.commit_file("libs/core/lib.rs", "pub fn f() { 1 }\n", "fix: core bug");
     let out = repo
         .release_hermetic()
@@ -417,8 +412,7 @@ async fn cut_creates_one_github_release_per_package_also_after_a_stopped_run() {
     let gh = crate::support::github::FakeGithub::start().await;
     let origin = Repo::bare_remote();
     let repo = monorepo();
-    repo.remote(origin.path().to_str().unwrap());
-    repo.git(&["push", "-q", "--follow-tags", "origin", "main"]);
+    repo.publish_to(&origin);
     repo.commit_file("libs/core/lib.rs", "pub fn f() { 1 }\n", "fix: core bug");
     repo.commit_file("services/worker/main.py", "print(1)\n", "feat: queue");
     let out = repo
@@ -509,11 +503,7 @@ version_files = ["libs/core/Cargo.toml", "libs/core/package.json"]
         "services/web/package.json",
         "{\n  \"name\": \"@acme/web\",\n  \"version\": \"2.0.0\",\n  \"dependencies\": {\n    \"@acme/core\": \"^1.0.0\"\n  }\n}\n",
     );
-    repo.git(&["add", "-A"]);
-    repo.commit_staged("feat: first");
-    for tag in ["api-v1.0.0", "web-v2.0.0", "core-v1.0.0"] {
-        repo.annotated_tag(tag);
-    }
+    repo.first_release(&["api-v1.0.0", "web-v2.0.0", "core-v1.0.0"]);
     repo.commit_file(
         "libs/core/lib.rs",
         "pub fn f() {}\n",
@@ -726,8 +716,7 @@ fn a_long_monorepo_history_gives_each_package_exactly_its_commits() {
 fn ci_writes_every_released_package_to_github_output() {
     let origin = Repo::bare_remote();
     let repo = monorepo();
-    repo.remote(origin.path().to_str().unwrap());
-    repo.git(&["push", "-q", "--follow-tags", "origin", "main"]);
+    repo.publish_to(&origin);
     repo.commit_file("libs/core/lib.rs", "pub fn f() { 1 }\n", "feat: core api");
     let output = repo.root().join("github-output");
     let summary = repo.root().join("summary.md");
@@ -858,11 +847,7 @@ version_files = ["libs/core/package.json"]
         "{\n  \"name\": \"@acme/web\",\n  \"version\": \"2.0.0\",\n  \"dependencies\": {\n    \"@acme/core\": \"~1.0.0\"\n  },\n  \"devDependencies\": {\n    \"@acme/api\": \"1.0.0\"\n  }\n}\n",
     );
     repo.write("package-lock.json", lock);
-    repo.git(&["add", "-A"]);
-    repo.commit_staged("feat: first");
-    for tag in ["api-v1.0.0", "web-v2.0.0", "core-v1.0.0"] {
-        repo.annotated_tag(tag);
-    }
+    repo.first_release(&["api-v1.0.0", "web-v2.0.0", "core-v1.0.0"]);
     repo
 }
 

@@ -158,6 +158,22 @@ impl Repo {
         self.commit_file("src.txt", "code 3\n", "fix: handle empty input");
     }
 
+    /// Commit everything written so far as `feat: first` and give that commit each of `tags`
+    /// (annotated): the first release of every package of a monorepo.
+    pub fn first_release(&self, tags: &[&str]) {
+        self.git(&["add", "-A"]);
+        self.commit_staged("feat: first");
+        for tag in tags {
+            self.annotated_tag(tag);
+        }
+    }
+
+    /// Add `origin` as the remote `origin` and push `main` with its tags there.
+    pub fn publish_to(&self, origin: &Repo) {
+        self.remote(&origin.path().display().to_string());
+        self.git(&["push", "-q", "--follow-tags", "origin", "main"]);
+    }
+
     /// The sandbox without `git init`: `path()` is an empty directory, not a repository.
     pub fn bare_dir() -> Repo {
         let tmp = tempfile::Builder::new()
