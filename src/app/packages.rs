@@ -128,6 +128,7 @@ pub fn gather(
         if only.is_some_and(|o| o != name) {
             continue;
         }
+        warn_if_missing(repo, head, name, package);
         let input = input_of(repo, config, name, package, head)?;
         let plan = plan::build(&input, &rules, &options).map_err(|source| PackagesError::Plan {
             package: name.clone(),
@@ -191,6 +192,31 @@ pub fn gather(
             .then(|| packages::release_message(&config.commit.message, &released)),
         packages: plans,
     })
+}
+
+/// Warn when a package's `path` is not in HEAD's tree: no commit would ever belong to it, and
+/// a typo there would otherwise only show as a package that never has anything to release.
+fn warn_if_missing(repo: &git2::Repository, head: git2::Oid, name: &str, package: &PackageConfig) {
+    let Some(path) = package
+        .path
+        .as_deref()
+        .map(crate::config::packages::normalize)
+    else {
+        return;
+    };
+    if path.is_empty() {
+        return;
+    }
+    let lookup = repo
+        .find_commit(head)
+        .and_then(|c| c.tree())
+        .and_then(|t| t.get_path(std::path::Path::new(&path)));
+    if lookup.is_err_and(|e| e.code() == git2::ErrorCode::NotFound) {
+        tracing::warn!(
+            "package {name}: `{path}` is not in the repository at HEAD, so no commit changes it; \
+             check its `path` in release.toml"
+        );
+    }
 }
 
 /// What each package depends on: its `depends_on`, or, when that is empty, the packages whose

@@ -2,7 +2,7 @@
 //! per-package plans and `--package`, one release commit with a tag per package, and the
 //! configuration errors.
 
-use crate::support::{clean_failure, stdout, Repo};
+use crate::support::{clean_failure, stderr, stdout, Repo};
 use serde_json::Value;
 
 const CONFIG: &str = r#"[packages.api]
@@ -1072,4 +1072,30 @@ fn the_nearest_npm_lockfile_above_a_package_is_its_workspace_s() {
     );
     assert_eq!(repo.read("package-lock.json"), root_lock);
     assert_eq!(repo.status(), "");
+}
+
+#[test]
+fn a_package_path_missing_at_head_is_warned_about() {
+    let repo = monorepo();
+    repo.write(
+        "release.toml",
+        &CONFIG.replace("path = \"services/worker\"", "path = \"services/wroker/\""),
+    );
+    repo.commit_file("services/worker/main.py", "print(1)\n", "fix: a bug");
+    for args in [&["plan"][..], &["plan", "--json"], &["bump", "--dry-run"]] {
+        let out = repo.run(args).success();
+        let err = stderr(&out);
+        assert!(
+            err.contains("package worker: `services/wroker` is not in the repository at HEAD"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("package api"), "{args:?}: {err}");
+    }
+    // A path that is there, a file included, is not warned about.
+    repo.write(
+        "release.toml",
+        &CONFIG.replace("path = \"services/worker\"", "path = \"README.md\""),
+    );
+    let err = stderr(&repo.run(&["plan"]).success());
+    assert!(!err.contains("is not in the repository"), "{err}");
 }
