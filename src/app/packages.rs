@@ -370,6 +370,22 @@ pub fn package_config(config: &Config, name: &str, package: &PackageConfig) -> C
     c
 }
 
+/// `e` with the keys of a refused path named as they are written for package `name`
+/// (`packages.api.changelog`, not the root's `changelog.path`).
+fn in_package(e: BumpError, name: &str) -> BumpError {
+    match e {
+        BumpError::UnsafePath(mut refused) => {
+            refused.key = match refused.key.as_str() {
+                "changelog.path" => format!("packages.{name}.changelog"),
+                key if key.starts_with("version_files") => format!("packages.{name}.{key}"),
+                _ => refused.key,
+            };
+            BumpError::UnsafePath(refused)
+        }
+        other => other,
+    }
+}
+
 /// Every write of a release of several packages: each package's files (its changelog with only
 /// its commits, its version files), one release commit naming them all, and one tag each.
 /// When HEAD is this very release commit with some of its tags missing (a run stopped before
@@ -411,7 +427,8 @@ pub fn prepare(
         };
         let pc = package_config(config, &p.name, package);
         let release = bump::release_of(repo, &p.plan, time, github, &pc, environ);
-        let prepared = bump::prepare_release(repo, &pc, &p.plan, templates, &release, false)?;
+        let prepared = bump::prepare_release(repo, &pc, &p.plan, templates, &release, false)
+            .map_err(|e| in_package(e, &p.name))?;
         if let Some(path) = summary_path {
             summary.date.clone_from(&release.date);
             summary.packages.push(packages::SummaryEntry {

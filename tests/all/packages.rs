@@ -1099,3 +1099,38 @@ fn a_package_path_missing_at_head_is_warned_about() {
     let err = stderr(&repo.run(&["plan"]).success());
     assert!(!err.contains("is not in the repository"), "{err}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_packages_refused_file_is_named_by_its_package_key() {
+    let repo = monorepo();
+    let outside = repo.root().join("outside.md");
+    std::fs::write(&outside, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&outside, repo.path().join("services/api/CHANGELOG.md")).unwrap();
+    repo.commit_file("services/api/main.rs", "fn main() { 1 }\n", "fix: a bug");
+    let before = repo.state();
+    let err = clean_failure(repo.run(&["bump"]));
+    assert!(
+        err.contains("services/api/CHANGELOG.md (packages.api.changelog)")
+            && err.contains("symbolic link")
+            && err.contains("point packages.api.changelog at one"),
+        "{err}"
+    );
+    assert_eq!(repo.state(), before);
+    std::fs::remove_file(repo.path().join("services/api/CHANGELOG.md")).unwrap();
+    repo.write(
+        "release.toml",
+        &CONFIG.replace(
+            "version_files = [\"services/api/Cargo.toml\"]",
+            "version_files = [\"../outside.md\"]",
+        ),
+    );
+    let before = repo.state();
+    let err = clean_failure(repo.run(&["bump", "--allow-dirty"]));
+    assert!(
+        err.contains("../outside.md (packages.api.version_files)"),
+        "{err}"
+    );
+    assert_eq!(repo.state(), before);
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious\n");
+}
