@@ -122,6 +122,8 @@ pub fn gather(
     let options = crate::app::plan::with_branch_rule(repo, config, options);
     let rules = BumpRules::from_config(&config.bump);
     let head = history::head_commit(repo)?;
+    let _cache = (config.packages.len() > 1 && only.is_none()).then(history::SharedReads::on);
+    let tag_names = history::tag_names(repo)?;
     let mut plans = Vec::new();
     let mut inputs = BTreeMap::new();
     for (name, package) in &config.packages {
@@ -129,7 +131,7 @@ pub fn gather(
             continue;
         }
         warn_if_missing(repo, head, name, package);
-        let input = input_of(repo, config, name, package, head)?;
+        let input = input_of(repo, config, name, package, head, &tag_names)?;
         let plan = plan::build(&input, &rules, &options).map_err(|source| PackagesError::Plan {
             package: name.clone(),
             source: Box::new(source),
@@ -338,9 +340,10 @@ fn input_of(
     name: &str,
     package: &PackageConfig,
     head: git2::Oid,
+    tag_names: &[String],
 ) -> Result<plan::Input, PackagesError> {
     let prefix = package.tag_prefix_of(name);
-    let tags = history::prefixed_tags(repo, &prefix)?;
+    let tags = history::prefixed_tags_among(repo, tag_names, &prefix)?;
     let current = history::latest_reachable(repo, head, &tags, true)?;
     let filter = PathFilter {
         paths: package.paths(),

@@ -135,8 +135,31 @@ fn tune_libgit2() {
         unsafe {
             let _ = git2::opts::set_mwindow_size(8 << 20);
             let _ = git2::opts::set_mwindow_mapped_limit(32 << 20);
+            // Only [`SharedReads`] turns the cache on, for the recent commits every package's
+            // plan reads; a package never released reads all history, which must not stay.
+            let _ = git2::opts::set_cache_max_size(64 << 20);
         }
     });
+}
+
+/// libgit2's object cache, on while this lives. [`tune_libgit2`] turns it off because a whole
+/// history is read once; planning several packages reads the same recent commits once per
+/// package (its walk since its tag, its reachability checks), and the cache saves inflating
+/// them again. libgit2's switch is process-wide: hold this only where no other thread reads.
+pub struct SharedReads(());
+
+impl SharedReads {
+    /// Turn the cache on until the value is dropped.
+    pub fn on() -> SharedReads {
+        git2::opts::enable_caching(true);
+        SharedReads(())
+    }
+}
+
+impl Drop for SharedReads {
+    fn drop(&mut self) {
+        git2::opts::enable_caching(false);
+    }
 }
 
 /// The commit HEAD points at.
@@ -191,12 +214,30 @@ pub fn prefixed_tags(repo: &Repository, prefix: &str) -> Result<Vec<ReleaseTag>,
     tags_with(repo, prefix, false)
 }
 
+/// [`prefixed_tags`] among `names` (from [`tag_names`]), for looking up several prefixes with
+/// one read of the tag refs.
+pub fn prefixed_tags_among(
+    repo: &Repository,
+    names: &[String],
+    prefix: &str,
+) -> Result<Vec<ReleaseTag>, HistoryError> {
+    tags_among(repo, names, prefix, false)
+}
+
 fn tags_with(
     repo: &Repository,
     prefix: &str,
     bare_fallback: bool,
 ) -> Result<Vec<ReleaseTag>, HistoryError> {
-    let names = tag_names(repo)?;
+    tags_among(repo, &tag_names(repo)?, prefix, bare_fallback)
+}
+
+fn tags_among(
+    repo: &Repository,
+    names: &[String],
+    prefix: &str,
+    bare_fallback: bool,
+) -> Result<Vec<ReleaseTag>, HistoryError> {
     let pick = |prefix: &str| -> Vec<(String, Version)> {
         names
             .iter()
@@ -521,23 +562,39 @@ pub fn commits_since_touching(
     if let Some(since) = since {
         walk.hide(since)?;
     }
-    let shallow = repo.is_shallow();
-    let mut cache = super::touch_cache::TouchCache::open(repo, filter);
-    let mut out = Vec::new();
+    let odb = repo.odb()?;
+    let mut parents = Vec::new();
+    let (mut ids, mut shapes, mut commits) = (Vec::new(), Vec::new(), Vec::new());
     for id in walk {
-        let commit = repo.find_commit(id?)?;
-        let touched = match cache.get(commit.id()) {
-            Some(t) => t,
-            None => {
-                let t = touched_commit(repo, &commit, filter, shallow)?;
-                cache.put(commit.id(), t);
-                t
-            }
-        };
-        out.push((view(&commit, |v| v.to_raw()), touched));
+        let id = id?;
+        let (commit, shape) =
+            with_raw_commit(repo, &odb, id, &mut parents, |c| (c.to_raw(), Shape::of(c)))?;
+        ids.push(id);
+        shapes.push(shape);
+        commits.push(commit);
     }
-    cache.save();
-    Ok(out)
+    let touched = touched_each_shaped(repo, &ids, &shapes, filter)?;
+    Ok(commits.into_iter().zip(touched).collect())
+}
+
+/// Show commit `id` to `f`, read as bytes from the object database and parsed by
+/// [`super::commit_object`] (libgit2 reads what that leaves to it). Reading it as bytes, as
+/// libgit2's own revision walks do, lets its object cache serve both: a commit looked up as a
+/// parsed object is cached as that, and a walk would inflate it again.
+fn with_raw_commit<R>(
+    repo: &Repository,
+    odb: &git2::Odb<'_>,
+    id: Oid,
+    parents: &mut Vec<Oid>,
+    f: impl FnOnce(&CommitView<'_>) -> R,
+) -> Result<R, HistoryError> {
+    let object = odb.read(id)?;
+    if object.kind() == git2::ObjectType::Commit {
+        if let Some(fields) = super::commit_object::parse(object.data(), parents) {
+            return Ok(decode(RawParts::from_fields(id, &fields, parents), f));
+        }
+    }
+    Ok(view(&repo.find_commit(id)?, f))
 }
 
 /// What [`touched_each_shaped`] needs of one commit, kept from a [`CommitView`] while the
@@ -666,6 +723,8 @@ fn shaped_chunk(
                     Some(_) => touched_commit(repo, &repo.find_commit(ids[i])?, filter, shallow)?,
                 }
             }
+            // A merge is judged by the commits it brings in, as in `touched_commit`.
+            (n, _) if n > 1 => false,
             _ => touched_commit(repo, &repo.find_commit(ids[i])?, filter, shallow)?,
         };
         out.push(touched);
