@@ -1134,3 +1134,31 @@ fn a_packages_refused_file_is_named_by_its_package_key() {
     assert_eq!(repo.state(), before);
     assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious\n");
 }
+
+#[test]
+fn a_package_at_the_root_with_an_exclude_counts_every_other_change() {
+    let repo = Repo::new();
+    repo.write(
+        "release.toml",
+        "[packages.site]\npath = \".\"\nexclude = [\"docs\"]\n\n[packages.api]\npath = \"api\"\n",
+    );
+    repo.write("api/main.rs", "fn main() {}\n");
+    repo.write("docs/guide.md", "guide\n");
+    repo.first_release(&["site-v1.0.0", "api-v1.0.0"]);
+    repo.commit_file("docs/guide.md", "more\n", "fix: only the docs");
+    repo.commit_file("api/main.rs", "fn main() { 1 }\n", "feat: an endpoint");
+    repo.commit_file("index.html", "<p>\n", "fix: the front page");
+    let plan = repo.plan_json(&[]);
+    assert_eq!(
+        summaries(package(&plan, "site")),
+        ["the front page", "an endpoint"],
+        "{plan:#}"
+    );
+    assert_eq!(package(&plan, "site")["next_version"], "1.1.0");
+    assert_eq!(summaries(package(&plan, "api")), ["an endpoint"]);
+    let changelog = stdout(&repo.run(&["changelog", "--package", "site"]).success());
+    assert!(
+        changelog.contains("the front page") && !changelog.contains("only the docs"),
+        "{changelog}"
+    );
+}

@@ -528,7 +528,11 @@ impl PathFilter {
                 continue;
             }
             let mut options = git2::DiffOptions::new();
-            options.pathspec(if path.is_empty() { "." } else { path.as_str() });
+            // libgit2 matches a pathspec `.` against the names themselves, so it matches none:
+            // the repository root takes no pathspec.
+            if !path.is_empty() {
+                options.pathspec(path.as_str());
+            }
             options.skip_binary_check(true);
             let diff = repo.diff_tree_to_tree(old, Some(new), Some(&mut options))?;
             let counts = diff.deltas().any(|d| {
