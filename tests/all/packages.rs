@@ -1161,4 +1161,16 @@ fn a_package_at_the_root_with_an_exclude_counts_every_other_change() {
         changelog.contains("the front page") && !changelog.contains("only the docs"),
         "{changelog}"
     );
+    // Answers remembered by a release before the fix are not read: the package sets are
+    // those of the paths *and* of the cache's version.
+    let dir = repo.path().join(".git/release-agent/packages");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            bytes.starts_with(b"release-agent package paths v2 "),
+            "{}",
+            String::from_utf8_lossy(&bytes[..40.min(bytes.len())])
+        );
+    }
 }

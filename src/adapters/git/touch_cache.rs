@@ -16,7 +16,9 @@ use std::path::PathBuf;
 
 use super::history::PathFilter;
 
-const MAGIC: &str = "release-agent package paths v1";
+/// v2: v1 answered "no" for every commit of a package at the root with an `exclude` (a
+/// pathspec bug, not a property of the commits); its files are read as another set's.
+const MAGIC: &str = "release-agent package paths v2";
 const RECORD: usize = 21;
 
 /// The remembered answers for one set of package paths.
