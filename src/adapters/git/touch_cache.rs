@@ -17,7 +17,8 @@ use std::path::PathBuf;
 use super::history::PathFilter;
 
 /// v2: v1 answered "no" for every commit of a package at the root with an `exclude` (a
-/// pathspec bug, not a property of the commits); its files are read as another set's.
+/// pathspec bug, not a property of the commits). The version is in the header, which names the
+/// file, so v1 files are never opened again.
 const MAGIC: &str = "release-agent package paths v2";
 const RECORD: usize = 21;
 
